@@ -1,0 +1,200 @@
+"""`kelp eval`: repair benchmarks end to end, written as they go and resumable.
+
+Each finished task appends one JSON line to ``DIR/results.jsonl``; a rerun with the same command
+skips tasks already there. ``DIR/summary.json`` is rewritten at the end (see
+:func:`kelp.bench.metrics.summarize` for its fields) and ``DIR/config.json`` records the command's
+settings; resuming with different settings is refused.
+
+Result line schema: task_id (str), solved (bool), executions (int, candidate executions),
+executions_to_solve (int | null), seconds (float), tests_before / tests_after ([passed, total]),
+restored (bool: repaired AST equals the original's), equivalent (bool | null: same AST as the
+known fix, ignoring docstrings), localization_top1 (bool | null: a buggy line ranked first),
+buggy_lines, edits, mutations (for generated tasks), reason, repaired (source, when solved).
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from kelp.bench.data import load_jsonl_tasks, load_mbpp, load_quixbugs
+from kelp.bench.metrics import summarize
+from kelp.bench.tasks import PreparedTask, prepare_mbpp_task
+from kelp.corrupt import SubtreeBank
+from kelp.execute.sandbox import Limits, Sandbox
+from kelp.repair.search import RepairConfig, RepairInputError, repair
+
+
+class EvalError(ValueError):
+    """Bad evaluation arguments or an output directory that belongs to another run."""
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Everything that determines an evaluation's results (saved as ``config.json``)."""
+
+    bench: str
+    steps: int = 1
+    corruption: str = "realistic"
+    n: int | None = None
+    budget: int = 256
+    seed: int = 0
+    seconds: float = 120.0
+    test_timeout: float = 2.0
+
+
+def run_eval(config: EvalConfig, out: Path, *, workers: int | None = None, quiet: bool = False) -> dict:
+    """Run (or resume) one evaluation into ``out``; returns the summary dict."""
+    out.mkdir(parents=True, exist_ok=True)
+    _check_config(config, out / "config.json")
+    results_path = out / "results.jsonl"
+    done = _read_results(results_path)
+    limits = Limits(test_timeout=config.test_timeout)
+    repair_config = RepairConfig(budget=config.budget, seconds=config.seconds)
+    dropped: Counter = Counter()
+    with Sandbox(workers=workers, limits=limits) as sandbox, _progress(quiet) as progress:
+        items = _task_source(config, sandbox, dropped)
+        total = _task_count(config)
+        bar = progress.add_task(f"eval {config.bench}", total=total)
+        with results_path.open("a") as sink:
+            for item in items:
+                if item is None:
+                    progress.advance(bar)
+                    continue
+                prepared = item if isinstance(item, PreparedTask) else PreparedTask(item, None)
+                task = prepared.task
+                if task.task_id in done:
+                    progress.advance(bar)
+                    continue
+                record = _evaluate_one(prepared, sandbox, repair_config)
+                sink.write(json.dumps(record) + "\n")
+                sink.flush()
+                done[task.task_id] = record
+                progress.update(bar, advance=1, description=f"eval {config.bench} solved "
+                                f"{sum(1 for r in done.values() if r['solved'])}/{len(done)}")
+    records = list(done.values())
+    summary = summarize(records, dropped=dict(dropped), seed=config.seed)
+    summary["config"] = asdict(config)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def _task_count(config: EvalConfig) -> int | None:
+    if config.bench == "mbpp":
+        n = len(load_mbpp("test"))
+        return min(n, config.n) if config.n else n
+    return None
+
+
+def _task_source(config: EvalConfig, sandbox: Sandbox, dropped: Counter):
+    """Yield tasks (``RepairTask`` or ``PreparedTask``), or ``None`` for a dropped one."""
+    if config.bench == "mbpp":
+        if config.corruption not in ("realistic", "bank"):
+            raise EvalError(f"--corruption must be 'realistic' or 'bank', not {config.corruption!r}")
+        bank = None
+        if config.corruption == "bank":
+            bank = SubtreeBank.from_sources(p.code for p in load_mbpp("train"))
+        problems = load_mbpp("test")[: config.n] if config.n else load_mbpp("test")
+        for problem in problems:
+            yield prepare_mbpp_task(problem, sandbox, steps=config.steps, policy=config.corruption,
+                                    seed=config.seed, bank=bank, dropped=dropped)
+        return
+    if config.bench == "quixbugs":
+        tasks = load_quixbugs()
+    elif config.bench.startswith("jsonl:"):
+        tasks = load_jsonl_tasks(config.bench[len("jsonl:"):])
+    else:
+        raise EvalError(f"unknown benchmark {config.bench!r}: use mbpp, quixbugs or jsonl:PATH")
+    yield from (tasks[: config.n] if config.n else tasks)
+
+
+def _evaluate_one(prepared: PreparedTask, sandbox: Sandbox, config: RepairConfig) -> dict:
+    task = prepared.task
+    buggy = _buggy_lines(task.source, task.fixed) if task.fixed else []
+    record = {"task_id": task.task_id, "buggy_lines": buggy, "mutations": task.meta.get("mutations")}
+    try:
+        result = repair(task.source, task.suite, sandbox, config, initial_run=prepared.initial_run)
+    except RepairInputError as exc:
+        record.update(solved=False, executions=0, executions_to_solve=None, seconds=0.0, restored=False,
+                      equivalent=None, localization_top1=None, reason=f"bad input: {exc}")
+        return record
+    record.update(result.to_json())
+    record["localization_top1"] = (bool(result.localization) and result.localization[0] in buggy) if buggy else None
+    record["restored"] = bool(result.solved and task.fixed and _same_code(result.repaired, task.fixed))
+    record["equivalent"] = record["restored"] if (result.solved and task.fixed) else None
+    if result.solved:
+        record["repaired"] = result.repaired
+    return record
+
+
+def _strip_docstrings(source: str) -> str:
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list):
+            kept = [s for s in body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)
+                                            and isinstance(s.value.value, str))]
+            node.body = kept or [ast.Pass()]
+    return ast.unparse(tree)
+
+
+def _same_code(a: str, b: str) -> bool:
+    """Same AST, ignoring docstrings and formatting."""
+    try:
+        return _strip_docstrings(a) == _strip_docstrings(b)
+    except SyntaxError:
+        return False
+
+
+def _buggy_lines(buggy: str, fixed: str) -> list[int]:
+    """1-based lines of ``buggy`` that the fix replaces or deletes; docstring lines are ignored.
+
+    Both texts must be formatted alike (QuixBugs' pairs are; generated tasks are normalised).
+    """
+    try:
+        doc_lines = {ln for node in ast.walk(ast.parse(buggy))
+                     if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+                     and isinstance(node.value.value, str)
+                     for ln in range(node.lineno, node.end_lineno + 1)}
+    except SyntaxError:
+        return []
+    a, b = buggy.splitlines(), fixed.splitlines()
+    lines = []
+    for tag, i1, i2, _j1, _j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if tag in ("replace", "delete"):
+            lines.extend(i + 1 for i in range(i1, i2) if i + 1 not in doc_lines and a[i].strip())
+    return lines
+
+
+def _check_config(config: EvalConfig, path: Path) -> None:
+    current = asdict(config)
+    if path.exists():
+        saved = json.loads(path.read_text())
+        if saved != current:
+            diff = {k: (saved.get(k), v) for k, v in current.items() if saved.get(k) != v}
+            raise EvalError(f"{path.parent} holds a run with other settings {diff}; use another --out")
+    else:
+        path.write_text(json.dumps(current, indent=2) + "\n")
+
+
+def _read_results(path: Path) -> dict[str, dict]:
+    done = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                record = json.loads(line)
+                done[record["task_id"]] = record
+            except (json.JSONDecodeError, KeyError):
+                continue  # a line cut by an interruption: the task runs again
+    return done
+
+
+def _progress(quiet: bool) -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    disable=quiet, transient=False)

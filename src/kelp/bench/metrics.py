@@ -1,0 +1,73 @@
+"""Task-level metrics for repair evaluations: solved@budget and bootstrap confidence intervals."""
+
+from __future__ import annotations
+
+import random
+from statistics import median
+from typing import Sequence
+
+BUDGETS = (1, 4, 16, 64, 256)
+
+
+def bootstrap_ci(values: Sequence[float], *, resamples: int = 2000, alpha: float = 0.05,
+                 seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap confidence interval of the mean of ``values`` (Efron 1979).
+
+    Resamples tasks with replacement, so the interval reflects task-to-task variation.
+    Returns ``(low, high)``; ``(0.0, 0.0)`` for an empty input. Seeded, hence reproducible.
+    """
+    n = len(values)
+    if n == 0:
+        return (0.0, 0.0)
+    rng = random.Random(seed)
+    means = sorted(sum(values[rng.randrange(n)] for _ in range(n)) / n for _ in range(resamples))
+    lo = means[int((alpha / 2) * resamples)]
+    hi = means[min(resamples - 1, int((1 - alpha / 2) * resamples))]
+    return (round(lo, 4), round(hi, 4))
+
+
+def solved_at(records: Sequence[dict], budgets: Sequence[int] = BUDGETS) -> dict[str, float]:
+    """Fraction of tasks solved within each budget of candidate executions.
+
+    A record counts as solved at budget ``b`` when ``record["solved"]`` and
+    ``record["executions_to_solve"] <= b``. Keys are the budgets as strings (JSON-friendly).
+    """
+    n = len(records)
+    out = {}
+    for b in budgets:
+        hits = sum(1 for r in records if r.get("solved") and r.get("executions_to_solve", 10**9) <= b)
+        out[str(b)] = round(hits / n, 4) if n else 0.0
+    return out
+
+
+def summarize(records: Sequence[dict], *, dropped: dict[str, int] | None = None,
+              budgets: Sequence[int] = BUDGETS, seed: int = 0) -> dict:
+    """The evaluation summary written to ``summary.json``.
+
+    ``records`` are the per-task result lines (see ``kelp.bench.evaluate``); ``dropped`` counts
+    tasks removed before repair, by reason. Fields: n, solved, solved_rate, ci95, solved_at,
+    restored_rate, equivalent_rate, median_seconds, localization_top1, dropped.
+    """
+    n = len(records)
+    solved = [1.0 if r.get("solved") else 0.0 for r in records]
+    restored = [1.0 if r.get("restored") else 0.0 for r in records]
+    loc = [r["localization_top1"] for r in records if r.get("localization_top1") is not None]
+    equivalent = [r for r in records if r.get("equivalent") is not None]
+    seconds = [r.get("seconds", 0.0) for r in records]
+    return {
+        "n": n,
+        "solved": int(sum(solved)),
+        "solved_rate": round(sum(solved) / n, 4) if n else 0.0,
+        "ci95": bootstrap_ci(solved, seed=seed),
+        "solved_at": solved_at(records, budgets),
+        "solved_at_ci95": {str(b): bootstrap_ci(
+            [1.0 if r.get("solved") and r.get("executions_to_solve", 10**9) <= b else 0.0 for r in records],
+            seed=seed) for b in budgets},
+        "restored_rate": round(sum(restored) / n, 4) if n else 0.0,
+        "equivalent": sum(1 for r in equivalent if r["equivalent"]),
+        "equivalent_checked": len(equivalent),
+        "median_seconds": round(median(seconds), 3) if seconds else 0.0,
+        "max_seconds": round(max(seconds), 3) if seconds else 0.0,
+        "localization_top1": round(sum(loc) / len(loc), 4) if loc else None,
+        "dropped": dict(dropped or {}),
+    }

@@ -1,0 +1,61 @@
+"""Repair tasks from clean programs: the forward process applied, with the must-break filter.
+
+Kelp's seed eval counted corruptions that broke no test (96% of its "solved" cases never failed
+a test). Here a corruption is kept only if at least one test fails on it; a task whose seeded
+corruptions never break a test is dropped and counted, with the reason.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from kelp.bench.data import MbppProblem, RepairTask
+from kelp.corrupt import CorruptionError, SubtreeBank, corrupt
+from kelp.execute.sandbox import RunResult, Sandbox
+from kelp.program.tree import normalise
+
+#: Seeds tried per task before giving up on finding a corruption that breaks a test.
+MAX_ATTEMPTS = 8
+
+
+@dataclass
+class PreparedTask:
+    """A kept task and the coverage run that showed it fails (reused by the search)."""
+
+    task: RepairTask
+    initial_run: RunResult
+
+
+def task_seed(seed: int, task_id: int, attempt: int) -> int:
+    """The corruption seed for one attempt on one task: a fixed function of the eval seed."""
+    return (seed * 1_000_003 + task_id * 7_919 + attempt * 104_729) % (2**31 - 1)
+
+
+def prepare_mbpp_task(problem: MbppProblem, sandbox: Sandbox, *, steps: int, policy: str, seed: int,
+                      bank: SubtreeBank | None, dropped: Counter) -> PreparedTask | None:
+    """Corrupt ``problem.code`` until a test breaks (at most ``MAX_ATTEMPTS`` seeds).
+
+    Returns ``None`` and counts the reason in ``dropped`` when the task cannot be used:
+    ``reference_fails``, ``no_mutation_site``, ``never_breaks``.
+    """
+    suite = problem.suite()
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            corruption = corrupt(problem.code, steps=steps, seed=task_seed(seed, problem.task_id, attempt),
+                                 policy=policy, bank=bank)
+        except CorruptionError:
+            dropped["no_mutation_site"] += 1
+            return None
+        run = sandbox.run(corruption.source, suite, coverage=True, continue_after_timeout=True)
+        if run.status == "ok" and run.all_passed:
+            continue
+        task = RepairTask(
+            task_id=str(problem.task_id), source=corruption.source, suite=suite, fixed=normalise(problem.code),
+            entry_point=problem.entry_point,
+            meta={"attempt": attempt, "corruption_seed": corruption.seed,
+                  "mutations": [{"family": m.family, "path": list(m.path), "before": m.before, "after": m.after}
+                                for m in corruption.mutations]})
+        return PreparedTask(task, run)
+    dropped["never_breaks"] += 1
+    return None

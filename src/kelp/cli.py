@@ -1,0 +1,174 @@
+"""The `kelp` command line: parses flags, calls the jobs, prints. Nothing else lives here."""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Repair, refine, search and generate structured code with small models on a CPU.")
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+
+class UserError(Exception):
+    """Bad input from the user: printed as one line, exit status 2."""
+
+
+def _suite_from_tests_file(path: Path, program: str):
+    from kelp.execute.suites import TestSuite
+
+    if not path.exists():
+        raise UserError(f"tests file not found: {path}")
+    text = path.read_text()
+    try:
+        tree = ast.parse(text)
+    except SyntaxError as exc:
+        raise UserError(f"{path}:{exc.lineno}: the tests file does not parse ({exc.msg})") from None
+    names = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    if any(name.startswith("test") for name in names):
+        return TestSuite.from_pytest([str(path.resolve())], program_path=str(path.resolve().parent / "_kelp_program.py"))
+    if "check" in names:
+        defined = [n.name for n in ast.parse(program).body if isinstance(n, ast.FunctionDef)]
+        if not defined:
+            raise UserError("the program defines no function for check(candidate) to test")
+        return TestSuite.from_check(text, defined[0])
+    asserts = [ast.get_source_segment(text, n) for n in tree.body if isinstance(n, ast.Assert)]
+    setup = "\n".join(ast.get_source_segment(text, n) for n in tree.body if not isinstance(n, ast.Assert))
+    if not asserts:
+        raise UserError(f"{path} has no tests: give assert statements, a check(candidate) function or test_* functions")
+    return TestSuite.from_asserts(asserts, setup=setup)
+
+
+@app.command("repair")
+def repair_cmd(
+    file: Path = typer.Argument(..., help="Python file with the buggy function."),
+    tests: Optional[Path] = typer.Option(None, "--tests", help="File of assert statements, a check(candidate) function, or test_* functions."),
+    pytest_args: Optional[str] = typer.Option(None, "--pytest", help='pytest arguments, e.g. "tests/test_mod.py".'),
+    budget: int = typer.Option(256, "--budget", help="Candidate executions at most."),
+    timeout: float = typer.Option(2.0, "--timeout", help="Seconds per test before it counts as hung."),
+    seconds: float = typer.Option(120.0, "--seconds", help="Wall-clock limit for the whole search."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of the diff and report."),
+) -> None:
+    """Find the smallest edit that makes every test pass; print it as a unified diff.
+
+    Exit status: 0 repaired, 1 not repaired, 2 bad input.
+    """
+    from kelp.execute.sandbox import Limits, Sandbox
+    from kelp.execute.suites import TestSuite
+    from kelp.program.tree import ProgramSyntaxError, functions, parse
+    from kelp.repair.search import RepairConfig, repair
+
+    if not file.exists() or not file.is_file():
+        raise UserError(f"file not found: {file}")
+    if (tests is None) == (pytest_args is None):
+        raise UserError("give exactly one of --tests FILE or --pytest \"ARGS\"")
+    if budget < 1 or timeout <= 0:
+        raise UserError("--budget must be >= 1 and --timeout > 0")
+    source = file.read_text()
+    try:
+        tree = parse(source)
+    except ProgramSyntaxError as exc:
+        raise UserError(f"{file} does not parse: {exc}") from None
+    if not functions(tree):
+        raise UserError(f"{file} defines no function to repair")
+    if tests is not None:
+        suite = _suite_from_tests_file(tests, source)
+    else:
+        args = shlex.split(pytest_args)
+        resolved = [str(Path(a).resolve()) if not a.startswith("-") and Path(a.split("::")[0]).exists() else a
+                    for a in args]
+        suite = TestSuite.from_pytest(resolved, program_path=str(file.resolve()), rootdir=str(Path.cwd()))
+    with Sandbox(limits=Limits(test_timeout=timeout)) as sandbox:
+        if suite.kind == "pytest":
+            suite = sandbox.collect(source, suite)
+            if not suite.tests:
+                raise UserError("pytest collected no tests (do the tests import the program?)")
+        with err.status("repairing..."):
+            result = repair(source, suite, sandbox, RepairConfig(budget=budget, seconds=seconds))
+    diff = "".join(difflib.unified_diff(source.splitlines(keepends=True), result.repaired.splitlines(keepends=True),
+                                        fromfile=f"a/{file}", tofile=f"b/{file}"))
+    if as_json:
+        payload = result.to_json() | {"file": str(file), "diff": diff}
+        print(json.dumps(payload))
+    else:
+        if result.solved and diff:
+            out.print(diff, end="", markup=False)
+        b_pass, b_total = result.tests_before
+        a_pass, a_total = result.tests_after
+        status = "repaired" if result.solved else f"not repaired ({result.reason})"
+        err.print(f"{status}: tests {b_pass}/{b_total} -> {a_pass}/{a_total} passing; "
+                  f"{result.executions} candidates run in {result.seconds:.1f} s")
+    raise typer.Exit(0 if result.solved else 1)
+
+
+@app.command("eval")
+def eval_cmd(
+    bench: str = typer.Argument(..., help="mbpp, quixbugs, or jsonl:PATH"),
+    steps: int = typer.Option(1, "--steps", help="Mutations per task (mbpp)."),
+    corruption: str = typer.Option("realistic", "--corruption", help="realistic or bank (mbpp)."),
+    n: Optional[int] = typer.Option(None, "--n", help="Use only the first N tasks."),
+    budget: int = typer.Option(256, "--budget", help="Candidate executions per task."),
+    seed: int = typer.Option(0, "--seed"),
+    seconds: float = typer.Option(120.0, "--seconds", help="Wall-clock limit per task."),
+    timeout: float = typer.Option(2.0, "--timeout", help="Seconds per test."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Result directory (default runs/eval-BENCH-...)."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Sandbox worker processes."),
+) -> None:
+    """Repair every task of a benchmark; writes DIR/results.jsonl as it goes and DIR/summary.json."""
+    from kelp.bench.evaluate import EvalConfig, run_eval
+
+    if steps < 1 or budget < 1 or (n is not None and n < 1):
+        raise UserError("--steps, --budget and --n must be >= 1")
+    config = EvalConfig(bench=bench, steps=steps, corruption=corruption, n=n, budget=budget, seed=seed,
+                        seconds=seconds, test_timeout=timeout)
+    if out_dir is None:
+        name = bench.replace(":", "-").replace("/", "_")
+        out_dir = Path("runs") / (f"eval-{name}-steps{steps}-{corruption}-seed{seed}" + (f"-n{n}" if n else ""))
+    summary = run_eval(config, out_dir, workers=workers)
+    keys = ("n", "solved", "solved_rate", "ci95", "solved_at", "restored_rate", "equivalent",
+            "median_seconds", "max_seconds", "localization_top1", "dropped")
+    out.print_json(json.dumps({k: summary[k] for k in keys}))
+    err.print(f"results in {out_dir}/")
+
+
+def main() -> None:
+    """Console entry point: runs the app and turns user mistakes into one line and exit status 2."""
+    from kelp.bench.data import BenchmarkError
+    from kelp.bench.evaluate import EvalError
+    from kelp.repair.search import RepairInputError
+
+    from kelp.execute.errors import ExecuteError
+
+    try:
+        code = app(standalone_mode=False)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (UserError, RepairInputError, BenchmarkError, EvalError, ExecuteError) as exc:
+        err.print(f"kelp: error: {exc}")
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err.print("kelp: interrupted; results written so far are kept")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(2)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(130)
+        raise
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,250 @@
+"""The enumerative proposer: inverse edits of the realistic bug families, ranked.
+
+For every node that failing tests executed, it proposes the edits that undo one mutation of
+``kelp.corrupt`` (operator flips, wrong in-scope variable, off-by-one, negated condition, swapped
+arguments, changed constant, an extra condition) plus statement deletion. Each candidate's prior
+is its probability under a uniform bug model (pick a family, then one of its sites, then a
+replacement), so families with few sites are not drowned by families with many; the score is
+prior times the node's suspiciousness. This is the generate-and-validate repair space of
+GenProg (Le Goues et al. 2012) and PraPR (Ghanbari et al. 2019), restricted to single-node edits.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+from collections import defaultdict
+from typing import Iterator
+
+from kelp.program.diff import Edit
+from kelp.program.scope import bindings, constants, visible_bindings
+from kelp.program.tree import iter_nodes
+from kelp.repair.proposer import Candidate, Feedback
+
+# Replacement operators with relative weights, realistic partners first.
+_BINOP_ALTS = {
+    ast.Add: [(ast.Sub, 4), (ast.Mult, 1)], ast.Sub: [(ast.Add, 4), (ast.Mult, 1)],
+    ast.Mult: [(ast.Div, 1), (ast.FloorDiv, 1), (ast.Add, 1), (ast.Pow, 1)],
+    ast.Div: [(ast.FloorDiv, 3), (ast.Mult, 2)], ast.FloorDiv: [(ast.Div, 3), (ast.Mod, 1), (ast.Mult, 1)],
+    ast.Mod: [(ast.FloorDiv, 2), (ast.Div, 1)], ast.Pow: [(ast.Mult, 2)],
+    ast.BitAnd: [(ast.BitOr, 2), (ast.BitXor, 1)], ast.BitOr: [(ast.BitAnd, 2), (ast.BitXor, 1)],
+    ast.BitXor: [(ast.BitAnd, 2), (ast.BitOr, 1)], ast.LShift: [(ast.RShift, 1)], ast.RShift: [(ast.LShift, 1)],
+}
+_CMP_ALTS = {
+    ast.Lt: [(ast.LtE, 3), (ast.Gt, 2), (ast.GtE, 1)], ast.LtE: [(ast.Lt, 3), (ast.GtE, 2), (ast.Gt, 1)],
+    ast.Gt: [(ast.GtE, 3), (ast.Lt, 2), (ast.LtE, 1)], ast.GtE: [(ast.Gt, 3), (ast.LtE, 2), (ast.Lt, 1)],
+    ast.Eq: [(ast.NotEq, 3), (ast.Lt, 1), (ast.Gt, 1)], ast.NotEq: [(ast.Eq, 3)],
+    ast.In: [(ast.NotIn, 1)], ast.NotIn: [(ast.In, 1)], ast.Is: [(ast.IsNot, 1)], ast.IsNot: [(ast.Is, 1)],
+}
+_NON_COMMUTATIVE = (ast.Sub, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow, ast.LShift, ast.RShift)
+
+#: Relative weight of each family in the bug model (1 = as likely as any other family).
+FAMILY_WEIGHTS = {
+    "binop_flip": 1.0, "compare_flip": 1.0, "boolop_flip": 1.0, "wrong_variable": 1.0,
+    "off_by_one": 1.0, "negate_condition": 1.0, "swap_args": 1.0, "change_constant": 1.0,
+    "drop_condition": 0.5, "delete_statement": 0.3,
+}
+
+# An alternative: (family, site key, path, op, new node or None for delete, weight within the site).
+_Alt = tuple[str, tuple, tuple, str, "ast.AST | None", float]
+
+
+class EnumerativeProposer:
+    """Proposes every single-node inverse edit at suspicious nodes, best first (see module doc)."""
+
+    name = "enum"
+
+    def propose(self, tree: ast.Module, feedback: Feedback, k: int | None = None) -> list[Candidate]:
+        """Scored candidates for ``tree``, best first; nodes with zero suspiciousness are skipped.
+
+        Scores sum to 1 over all candidates (before truncation to ``k``), so they read as the
+        probability that the edit is the fix under the bug model and the localization.
+        """
+        alts = list(_alternatives(tree, feedback))
+        sites: dict[str, set] = defaultdict(set)
+        site_mass: dict[tuple, float] = defaultdict(float)
+        for family, key, _path, _op, _new, weight in alts:
+            sites[family].add(key)
+            site_mass[(family, key)] += weight
+        merged: dict[tuple, list] = {}
+        for family, key, path, op, new, weight in alts:
+            prior = FAMILY_WEIGHTS[family] / len(sites[family]) * weight / site_mass[(family, key)]
+            score = prior * _susp(feedback, tree, path)
+            if score <= 0.0:
+                continue
+            text = None if new is None else ast.unparse(new)
+            ident = (op, path, text)
+            if ident in merged:
+                merged[ident][0] += score
+            else:
+                merged[ident] = [score, family]
+        total = sum(v[0] for v in merged.values()) or 1.0
+        cands = [Candidate(Edit(op=op, path=path, new=text), score / total, family)
+                 for (op, path, text), (score, family) in merged.items()]
+        cands.sort(key=lambda c: (-c.score, c.edit.path, c.edit.new or ""))
+        return cands if k is None else cands[:k]
+
+
+def _susp(feedback: Feedback, tree: ast.Module, path: tuple) -> float:
+    if not feedback.lines:
+        return 1.0
+    node = tree
+    line = None
+    for step in path:
+        node = node[step] if isinstance(step, int) else getattr(node, step)
+        line = getattr(node, "lineno", line)
+    return feedback.lines.get(line, 0.0) if line is not None else 0.0
+
+
+def _alternatives(tree: ast.Module, feedback: Feedback) -> Iterator[_Alt]:
+    """Every inverse edit at every node, unscored."""
+    consts = constants(tree)
+    ints = [c for c in consts if type(c) is int]
+    strs = [c for c in consts if type(c) is str]
+    docstrings = _docstring_ids(tree)
+    all_bindings = bindings(tree)
+    nodes = dict(iter_nodes(tree))
+    parents = {}
+    for path, node in nodes.items():
+        for field, value in ast.iter_fields(node):
+            if isinstance(value, list):
+                for i, item in enumerate(value):
+                    if isinstance(item, ast.AST):
+                        parents[id(item)] = (node, field, path + (field, i))
+            elif isinstance(value, ast.AST):
+                parents[id(value)] = (node, field, path + (field,))
+    for path, node in nodes.items():
+        if id(node) in docstrings:
+            continue
+        parent, field = (parents.get(id(node)) or (None, None, None))[:2]
+        yield from _operator_alts(path, node)
+        yield from _condition_alts(path, node)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and not (
+                isinstance(parent, ast.Call) and field == "func"):
+            names = list(dict.fromkeys(b.name for b in visible_bindings(tree, path, all_bindings)))
+            yield from _variable_alts(names, path, node)
+        if isinstance(node, ast.Constant):
+            yield from _constant_alts(path, node, ints, strs)
+        if _is_index_position(parent, field, node):
+            yield from _shift_alts(path, node)
+        if isinstance(node, ast.Slice):
+            for bound in ("lower", "upper"):
+                if getattr(node, bound) is not None:
+                    new = copy.deepcopy(node)
+                    setattr(new, bound, None)
+                    yield ("off_by_one", path + (bound,), path, "replace", new, 0.5)
+        if isinstance(node, ast.Call):
+            yield from _swap_alts(path, node)
+        if isinstance(node, ast.stmt) and parent is not None and isinstance(path[-1], int):
+            siblings = getattr(parent, field)
+            docstring_like = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+            if len(siblings) > 1 and not docstring_like and not isinstance(
+                    node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)):
+                yield ("delete_statement", path, path, "delete", None, 1.0)
+
+
+def _docstring_ids(tree: ast.Module) -> set[int]:
+    ids = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+                ids.add(id(first))
+                ids.add(id(first.value))
+    return ids
+
+
+def _with(node: ast.AST, **changes) -> ast.AST:
+    new = copy.copy(node)
+    for key, value in changes.items():
+        setattr(new, key, value)
+    return new
+
+
+def _operator_alts(path: tuple, node: ast.AST) -> Iterator[_Alt]:
+    if isinstance(node, (ast.BinOp, ast.AugAssign)):
+        for alt, weight in _BINOP_ALTS.get(type(node.op), []):
+            yield ("binop_flip", path, path, "replace", _with(node, op=alt()), weight)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, _NON_COMMUTATIVE):
+            yield ("swap_args", path, path, "replace", _with(node, left=node.right, right=node.left), 1.0)
+    elif isinstance(node, ast.Compare):
+        for i, op in enumerate(node.ops):
+            for alt, weight in _CMP_ALTS.get(type(op), []):
+                ops = list(node.ops)
+                ops[i] = alt()
+                yield ("compare_flip", path + (i,), path, "replace", _with(node, ops=ops), weight)
+    elif isinstance(node, ast.BoolOp):
+        other = ast.Or() if isinstance(node.op, ast.And) else ast.And()
+        yield ("boolop_flip", path, path, "replace", _with(node, op=other), 1.0)
+        for i in range(len(node.values)):
+            rest = node.values[:i] + node.values[i + 1:]
+            new = rest[0] if len(rest) == 1 else _with(node, values=rest)
+            yield ("drop_condition", path, path, "replace", new, 1.0)
+
+
+def _condition_alts(path: tuple, node: ast.AST) -> Iterator[_Alt]:
+    if isinstance(node, (ast.If, ast.While, ast.IfExp, ast.Assert)):
+        test = node.test
+        tpath = path + ("test",)
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            yield ("negate_condition", tpath, tpath, "replace", test.operand, 1.0)
+        else:
+            yield ("negate_condition", tpath, tpath, "replace", ast.UnaryOp(op=ast.Not(), operand=test), 1.0)
+    elif isinstance(node, ast.Return) and isinstance(node.value, (ast.Compare, ast.BoolOp)):
+        vpath = path + ("value",)
+        yield ("negate_condition", vpath, vpath, "replace", ast.UnaryOp(op=ast.Not(), operand=node.value), 1.0)
+
+
+def _variable_alts(names: list[str], path: tuple, node: ast.Name) -> Iterator[_Alt]:
+    if node.id not in names:
+        return
+    for name in names:
+        if name != node.id:
+            yield ("wrong_variable", path, path, "replace", ast.Name(id=name, ctx=ast.Load()), 1.0)
+
+
+def _constant_alts(path: tuple, node: ast.Constant, ints: list, strs: list) -> Iterator[_Alt]:
+    value = node.value
+    if type(value) is bool:
+        yield ("change_constant", path, path, "replace", ast.Constant(not value), 1.0)
+    elif type(value) is int:
+        yield ("off_by_one", path, path, "replace", ast.Constant(value + 1), 1.0)
+        yield ("off_by_one", path, path, "replace", ast.Constant(value - 1), 1.0)
+        pool = [c for c in dict.fromkeys(ints + [0, 1]) if c not in (value, value + 1, value - 1)]
+        for c in pool:
+            yield ("change_constant", path, path, "replace", ast.Constant(c), 1.0)
+    elif type(value) is str:
+        for c in strs:
+            if c != value:
+                yield ("change_constant", path, path, "replace", ast.Constant(c), 1.0)
+
+
+def _is_index_position(parent: ast.AST | None, field: str | None, node: ast.AST) -> bool:
+    """Is ``node`` an index, a slice bound or a ``range()`` argument (off-by-one territory)?"""
+    if isinstance(node, (ast.Slice, ast.Constant, ast.Tuple)) or not isinstance(node, ast.expr):
+        return False
+    if isinstance(parent, ast.Subscript) and field == "slice":
+        return True
+    if isinstance(parent, ast.Slice):
+        return True
+    return (isinstance(parent, ast.Call) and field == "args" and isinstance(parent.func, ast.Name)
+            and parent.func.id == "range")
+
+
+def _shift_alts(path: tuple, node: ast.expr) -> Iterator[_Alt]:
+    if (isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub))
+            and isinstance(node.right, ast.Constant) and node.right.value == 1):
+        yield ("off_by_one", path, path, "replace", node.left, 2.0)
+    for op in (ast.Add, ast.Sub):
+        yield ("off_by_one", path, path, "replace", ast.BinOp(left=node, op=op(), right=ast.Constant(1)), 1.0)
+
+
+def _swap_alts(path: tuple, node: ast.Call) -> Iterator[_Alt]:
+    args = node.args
+    if len(args) < 2 or len(args) > 5 or any(isinstance(a, ast.Starred) for a in args):
+        return
+    for i in range(len(args)):
+        for j in range(i + 1, len(args)):
+            new_args = list(args)
+            new_args[i], new_args[j] = new_args[j], new_args[i]
+            yield ("swap_args", path, path, "replace", _with(node, args=new_args), 1.0)

@@ -1,0 +1,54 @@
+"""The proposer interface shared by every way of suggesting edits.
+
+A proposer looks at a program tree and the execution feedback on it and returns scored candidate
+edits; the search does not know which model produced an edit (see ARCHITECTURE.md, "one proposer
+interface").
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from kelp.program.diff import Edit
+
+if TYPE_CHECKING:
+    from kelp.execute.sandbox import RunResult
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One proposed edit. ``score`` is a probability-like weight in (0, 1]; higher is tried first."""
+
+    edit: Edit
+    score: float
+    family: str
+
+
+@dataclass
+class Feedback:
+    """What the tests said about a program.
+
+    ``lines`` maps 1-based line numbers of the program as first parsed to suspiciousness in
+    [0, 1] (empty = no localization: every line is equally suspicious). ``run`` is the test run.
+    """
+
+    run: "RunResult | None" = None
+    lines: dict[int, float] = field(default_factory=dict)
+
+    def node_score(self, node: ast.AST, parent_line: int | None = None) -> float:
+        """Suspiciousness of a node: the score of its first line (its parent's for nodes without one)."""
+        if not self.lines:
+            return 1.0
+        line = getattr(node, "lineno", None) or parent_line
+        return self.lines.get(line, 0.0) if line is not None else 0.0
+
+
+class Proposer(Protocol):
+    """``propose(tree, feedback, k) -> candidates``, best first, at most ``k`` (all if ``None``)."""
+
+    name: str
+
+    def propose(self, tree: ast.Module, feedback: Feedback, k: int | None = None) -> list[Candidate]:
+        ...

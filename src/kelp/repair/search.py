@@ -1,0 +1,212 @@
+"""Test-driven repair search: localize, propose, validate, iterate.
+
+Best-first search over program states (Kelp's reverse path, made execution-aware): the root is
+the buggy program; its failing tests are localized once with coverage (spectrum-based fault
+localization); proposers rank single-node edits; candidates are validated in the sandbox with the
+previously failing tests first, stopping at the first failure; a candidate that passes more tests
+than its parent (or turns an error into an assertion failure) gains priority, so bugs that need
+2-3 edits are reachable. Priority = log prior of the edit path + progress bonus. Deterministic:
+the order depends only on the program, the tests and the configuration.
+"""
+
+from __future__ import annotations
+
+import ast
+import heapq
+import math
+import time
+from dataclasses import dataclass, field
+
+from kelp.execute.localize import line_suspiciousness
+from kelp.execute.sandbox import Job, RunResult, Sandbox
+from kelp.execute.suites import TestSuite
+from kelp.program.diff import Edit
+from kelp.program.tree import ProgramSyntaxError, node_at, parse, unparse
+from kelp.repair.enumerate import EnumerativeProposer
+from kelp.repair.proposer import Feedback, Proposer
+from kelp.repair.splice import minimal_source
+
+
+class RepairInputError(ValueError):
+    """The user's program or tests cannot be repaired as given (message says why)."""
+
+
+@dataclass(frozen=True)
+class RepairConfig:
+    """Search settings.
+
+    ``budget``: candidate executions (each candidate program run against the tests counts one).
+    ``seconds``: wall-clock limit for the whole search. ``max_depth``: edits per repair.
+    ``batch``: candidates validated concurrently (fixed, so results do not depend on the
+    machine's core count). ``formula``: fault-localization formula.
+    """
+
+    budget: int = 256
+    seconds: float | None = 120.0
+    max_depth: int = 3
+    batch: int = 2
+    formula: str = "ochiai"
+    expand_limit: int = 64
+    progress_bonus: float = 3.0
+
+
+@dataclass
+class RepairResult:
+    """Outcome of one repair. ``executions_to_solve`` counts candidate executions up to and
+    including the first that passed every test (``None`` when unsolved)."""
+
+    solved: bool
+    original: str
+    repaired: str
+    edits: list[Edit]
+    tests_before: tuple[int, int]
+    tests_after: tuple[int, int]
+    executions: int
+    executions_to_solve: int | None
+    seconds: float
+    initial_run: RunResult
+    localization: list[int] = field(default_factory=list)
+    reason: str = ""
+
+    def to_json(self) -> dict:
+        """JSON-ready summary (no run objects)."""
+        return {
+            "solved": self.solved, "edits": [e.to_json() for e in self.edits],
+            "tests_before": list(self.tests_before), "tests_after": list(self.tests_after),
+            "executions": self.executions, "executions_to_solve": self.executions_to_solve,
+            "seconds": round(self.seconds, 3), "localization": self.localization[:10], "reason": self.reason,
+        }
+
+
+@dataclass(order=True)
+class _Pending:
+    priority: float
+    seq: int
+    parent: int = field(compare=False)
+    edit: Edit = field(compare=False)
+    logp: float = field(compare=False)
+
+
+@dataclass
+class _State:
+    tree: ast.Module
+    source: str
+    edits: list[Edit]
+    logp: float
+    value: tuple
+    depth: int
+
+
+def _value(run: RunResult) -> tuple:
+    """Progress of a run: tests passed, then 'failed an assertion' over 'raised' over 'hung'."""
+    rank = {"fail": 2, "error": 1, "timeout": 0}
+    worst = min((rank.get(o.status, 0) for o in run.outcomes if o.status in rank), default=3)
+    return (run.passed if run.status == "ok" else -1, worst)
+
+
+def _relocate(tree: ast.Module, before: ast.Module, edit: Edit) -> ast.Module:
+    """Give the nodes an edit created the line of the node they replaced, so the root's
+    line suspiciousness keeps applying to them in deeper states."""
+    if edit.op == "replace":
+        path = edit.path
+        while path and getattr(node_at(before, path), "lineno", None) is None:
+            path = path[:-2] if isinstance(path[-1], int) else path[:-1]
+        line = getattr(node_at(before, path), "lineno", None) if path else None
+        if line is not None:
+            for node in ast.walk(node_at(tree, path)):
+                if hasattr(node, "lineno"):
+                    node.lineno = node.end_lineno = line
+    return tree
+
+
+def repair(source: str, suite: TestSuite, sandbox: Sandbox, config: RepairConfig = RepairConfig(),
+           proposers: list[Proposer] | None = None, initial_run: RunResult | None = None,
+           on_candidate=None) -> RepairResult:
+    """Repair ``source`` so that every test in ``suite`` passes.
+
+    ``initial_run`` may pass a coverage run already made (the eval's must-break check).
+    ``on_candidate(n)`` is called after each candidate execution (progress bars).
+    Raises :class:`RepairInputError` if the source does not parse or the tests cannot load.
+    """
+    start = time.monotonic()
+    try:
+        root_tree = parse(source)
+    except ProgramSyntaxError as exc:
+        raise RepairInputError(f"the program does not parse: {exc}") from None
+    proposers = proposers or [EnumerativeProposer()]
+    run0 = initial_run if initial_run is not None and initial_run.coverage is not None else sandbox.run(
+        source, suite, coverage=True, continue_after_timeout=True)
+    if run0.status not in ("ok", "load_error") or (
+            run0.status == "load_error" and not (run0.message or "").startswith("program raised")):
+        raise RepairInputError(f"the tests could not run: {run0.status}: {run0.message}")
+    before = (run0.passed, run0.total)
+    lines = line_suspiciousness(run0, config.formula) if run0.status == "ok" else {}
+    ranking = sorted(lines, key=lambda ln: (-lines[ln], ln))
+    feedback = Feedback(run=run0, lines=lines if any(lines.values()) else {})
+    failing_first = run0.failing_ids
+
+    def result(solved, state, executions, to_solve, reason, after):
+        if not solved:  # report the program unchanged: a partial fix is not a repair
+            state, after = root, before
+        repaired = minimal_source(source, root_tree, state.tree) if state.edits else source
+        return RepairResult(solved, source, repaired, state.edits, before, after, executions, to_solve,
+                            time.monotonic() - start, run0, ranking, reason)
+
+    root = _State(root_tree, unparse(root_tree), [], 0.0, _value(run0), 0)
+    if run0.status == "ok" and run0.all_passed:
+        return result(True, root, 0, 0, "all tests already pass", before)
+
+    states = [root]
+    seen = {root.source}
+    heap: list[_Pending] = []
+    seq = 0
+
+    def expand(index: int) -> None:
+        nonlocal seq
+        state = states[index]
+        if state.depth >= config.max_depth:
+            return
+        bonus = config.progress_bonus * ((state.value[0] - root.value[0]) + 0.5 * (state.value[1] - root.value[1]))
+        cands = []
+        for proposer in proposers:
+            cands.extend(proposer.propose(state.tree, feedback, config.expand_limit if state.depth else None))
+        for cand in cands:
+            logp = state.logp + math.log(max(cand.score, 1e-12))
+            seq += 1
+            heapq.heappush(heap, _Pending(-(logp + bonus), seq, index, cand.edit, logp))
+
+    expand(0)
+    executions = 0
+    while heap and executions < config.budget:
+        if config.seconds is not None and time.monotonic() - start > config.seconds:
+            return result(False, root, executions, None, "time limit", before)
+        batch = []
+        while heap and len(batch) < min(config.batch, config.budget - executions):
+            item = heapq.heappop(heap)
+            parent = states[item.parent]
+            try:
+                tree = _relocate(item.edit.apply(parent.tree), parent.tree, item.edit)
+                text = unparse(tree)
+                compile(text, "<candidate>", "exec")
+            except (ValueError, SyntaxError, TypeError):
+                continue
+            if text in seen:
+                continue
+            seen.add(text)
+            batch.append((item, parent, tree, text))
+        if not batch:
+            continue
+        jobs = [Job(program=text, suite=suite, order=failing_first, stop_on_first_failure=True)
+                for _, _, _, text in batch]
+        runs = sandbox.run_many(jobs)
+        for (item, parent, tree, text), run in zip(batch, runs):
+            executions += 1
+            if on_candidate is not None:
+                on_candidate(executions)
+            state = _State(tree, text, parent.edits + [item.edit], item.logp, _value(run), parent.depth + 1)
+            if run.status == "ok" and run.all_passed:
+                return result(True, state, executions, executions, "all tests pass", (run.total, run.total))
+            states.append(state)
+            expand(len(states) - 1)
+    reason = "budget exhausted" if executions >= config.budget else "no more candidates"
+    return result(False, root, executions, None, reason, before)

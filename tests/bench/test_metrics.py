@@ -1,0 +1,30 @@
+from kelp.bench.metrics import bootstrap_ci, solved_at, summarize
+
+
+def test_bootstrap_ci_brackets_the_mean_and_is_reproducible():
+    values = [1.0] * 60 + [0.0] * 40
+    lo, hi = bootstrap_ci(values, seed=3)
+    assert lo < 0.6 < hi
+    assert (lo, hi) == bootstrap_ci(values, seed=3)
+    assert bootstrap_ci([]) == (0.0, 0.0)
+
+
+def test_solved_at_counts_executions_within_budget():
+    records = [
+        {"solved": True, "executions_to_solve": 1},
+        {"solved": True, "executions_to_solve": 5},
+        {"solved": True, "executions_to_solve": 70},
+        {"solved": False, "executions_to_solve": None},
+    ]
+    assert solved_at(records) == {"1": 0.25, "4": 0.25, "16": 0.5, "64": 0.5, "256": 0.75}
+
+
+def test_summary_has_the_documented_fields():
+    records = [{"solved": True, "executions_to_solve": 2, "restored": True, "seconds": 1.0, "localization_top1": True},
+               {"solved": False, "seconds": 3.0, "localization_top1": False}]
+    summary = summarize(records, dropped={"never_breaks": 1})
+    for key in ("n", "solved", "solved_rate", "ci95", "solved_at", "restored_rate", "median_seconds",
+                "localization_top1", "dropped"):
+        assert key in summary
+    assert summary["n"] == 2 and summary["solved"] == 1 and summary["restored_rate"] == 0.5
+    assert summary["localization_top1"] == 0.5 and summary["dropped"] == {"never_breaks": 1}
