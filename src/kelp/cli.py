@@ -13,7 +13,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Repair, refine, search and generate structured code with small models on a CPU.")
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
@@ -141,33 +141,20 @@ def eval_cmd(
 
 
 def main() -> None:
-    """Console entry point: runs the app and turns user mistakes into one line and exit status 2."""
+    """Console entry point: user mistakes become one line on stderr and exit status 2."""
     from kelp.bench.data import BenchmarkError
     from kelp.bench.evaluate import EvalError
+    from kelp.execute.errors import ExecuteError
     from kelp.repair.search import RepairInputError
 
-    from kelp.execute.errors import ExecuteError
-
     try:
-        code = app(standalone_mode=False)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
+        app()
     except (UserError, RepairInputError, BenchmarkError, EvalError, ExecuteError) as exc:
         err.print(f"kelp: error: {exc}")
         sys.exit(2)
     except KeyboardInterrupt:
         err.print("kelp: interrupted; results written so far are kept")
         sys.exit(130)
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(2)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(130)
-        raise
-    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import difflib
 from collections import defaultdict
 from typing import Iterator
 
@@ -42,7 +43,7 @@ _NON_COMMUTATIVE = (ast.Sub, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow, ast.LShift
 FAMILY_WEIGHTS = {
     "binop_flip": 1.0, "compare_flip": 1.0, "boolop_flip": 1.0, "wrong_variable": 1.0,
     "off_by_one": 1.0, "negate_condition": 1.0, "swap_args": 1.0, "change_constant": 1.0,
-    "drop_condition": 0.5, "delete_statement": 0.3,
+    "drop_condition": 0.5, "delete_statement": 0.3, "insert_statement": 1.0,
 }
 
 # An alternative: (family, site key, path, op, new node or None for delete, weight within the site).
@@ -79,10 +80,16 @@ class EnumerativeProposer:
             else:
                 merged[ident] = [score, family]
         total = sum(v[0] for v in merged.values()) or 1.0
-        cands = [Candidate(Edit(op=op, path=path, new=text), score / total, family)
+        cands = [Candidate(_edit(op, path, text), score / total, family)
                  for (op, path, text), (score, family) in merged.items()]
         cands.sort(key=lambda c: (-c.score, c.edit.path, c.edit.new or ""))
         return cands if k is None else cands[:k]
+
+
+def _edit(op: str, path: tuple, text: str | None) -> Edit:
+    if op.startswith("insert:"):
+        return Edit(op="insert", path=path, index=int(op.split(":")[1]), new=text)
+    return Edit(op=op, path=path, new=text)
 
 
 def _susp(feedback: Feedback, tree: ast.Module, path: tuple) -> float:
@@ -98,9 +105,9 @@ def _susp(feedback: Feedback, tree: ast.Module, path: tuple) -> float:
 
 def _alternatives(tree: ast.Module, feedback: Feedback) -> Iterator[_Alt]:
     """Every inverse edit at every node, unscored."""
-    consts = constants(tree)
-    ints = [c for c in consts if type(c) is int]
-    strs = [c for c in consts if type(c) is str]
+    consts = constants(tree) + list(feedback.test_constants)
+    ints = list(dict.fromkeys(c for c in consts if type(c) is int and abs(c) <= 10**6))
+    strs = list(dict.fromkeys(c for c in consts if type(c) is str))
     docstrings = _docstring_ids(tree)
     all_bindings = bindings(tree)
     nodes = dict(iter_nodes(tree))
@@ -121,8 +128,7 @@ def _alternatives(tree: ast.Module, feedback: Feedback) -> Iterator[_Alt]:
         yield from _condition_alts(path, node)
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and not (
                 isinstance(parent, ast.Call) and field == "func"):
-            names = list(dict.fromkeys(b.name for b in visible_bindings(tree, path, all_bindings)))
-            yield from _variable_alts(names, path, node)
+            yield from _variable_alts(visible_bindings(tree, path, all_bindings), path, node)
         if isinstance(node, ast.Constant):
             yield from _constant_alts(path, node, ints, strs)
         if _is_index_position(parent, field, node):
@@ -135,6 +141,8 @@ def _alternatives(tree: ast.Module, feedback: Feedback) -> Iterator[_Alt]:
                     yield ("off_by_one", path + (bound,), path, "replace", new, 0.5)
         if isinstance(node, ast.Call):
             yield from _swap_alts(path, node)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield from _insert_alts(path, node, feedback, ints, strs)
         if isinstance(node, ast.stmt) and parent is not None and isinstance(path[-1], int):
             siblings = getattr(parent, field)
             docstring_like = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
@@ -195,12 +203,18 @@ def _condition_alts(path: tuple, node: ast.AST) -> Iterator[_Alt]:
         yield ("negate_condition", vpath, vpath, "replace", ast.UnaryOp(op=ast.Not(), operand=node.value), 1.0)
 
 
-def _variable_alts(names: list[str], path: tuple, node: ast.Name) -> Iterator[_Alt]:
-    if node.id not in names:
+def _variable_alts(visible, path: tuple, node: ast.Name) -> Iterator[_Alt]:
+    """Other variables in scope; similar names and names of the innermost function first
+    (the same preferences as the wrong-variable mutation)."""
+    variables = [b for b in visible if b.kind not in ("function", "class", "import")]
+    if node.id not in {b.name for b in variables}:
         return
-    for name in names:
+    innermost = max((b.scope for b in variables if b.scope_kind == "function"), key=len, default=None)
+    local = {b.name for b in variables if innermost is not None and b.scope == innermost}
+    for name in dict.fromkeys(b.name for b in variables):
         if name != node.id:
-            yield ("wrong_variable", path, path, "replace", ast.Name(id=name, ctx=ast.Load()), 1.0)
+            weight = 1.0 + 2.0 * difflib.SequenceMatcher(None, node.id, name).ratio() + (1.5 if name in local else 0.0)
+            yield ("wrong_variable", path, path, "replace", ast.Name(id=name, ctx=ast.Load()), weight)
 
 
 def _constant_alts(path: tuple, node: ast.Constant, ints: list, strs: list) -> Iterator[_Alt]:
@@ -247,4 +261,73 @@ def _swap_alts(path: tuple, node: ast.Call) -> Iterator[_Alt]:
         for j in range(i + 1, len(args)):
             new_args = list(args)
             new_args[i], new_args[j] = new_args[j], new_args[i]
-            yield ("swap_args", path, path, "replace", _with(node, args=new_args), 1.0)
+            yield ("swap_args", path, path, "replace", _with(node, args=new_args), 1.0 if j == i + 1 else 0.3)
+
+
+_INIT_VALUES = ("0", "1", "[]", "''", "None", "{}", "set()", "True", "False")
+
+
+def _insert_alts(path: tuple, func: ast.FunctionDef, feedback: Feedback, ints: list, strs: list) -> Iterator[_Alt]:
+    """Inverse of a deleted statement, for the forgotten lines that tests can point at:
+    an initialisation of a name the tests reported unbound, a missing final ``return``,
+    and a missing counter update ``v += 1`` inside a loop."""
+    body_path = path + ("body",)
+    start = 1 if _has_docstring(func) else 0
+    own = [n for n in _own_nodes(func)]
+    loaded = {n.id for n in own if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    for name in feedback.unbound:
+        if name in loaded:
+            for value in _INIT_VALUES:
+                yield ("insert_statement", ("init", path, name), body_path, f"insert:{start}",
+                       ast.parse(f"{name} = {value}").body[0], 1.0)
+    params = [a.arg for a in func.args.args]
+    assigned = list(dict.fromkeys(t.id for n in own if isinstance(n, (ast.Assign, ast.AugAssign, ast.For))
+                                  for t in ast.walk(n.target if not isinstance(n, ast.Assign) else n.targets[0])
+                                  if isinstance(t, ast.Name)))
+    last = func.body[-1]
+    if not isinstance(last, (ast.Return, ast.Raise)):
+        says_none = feedback.run is not None and any("None" in (o.message or "") for o in feedback.run.outcomes)
+        for name in assigned + params:
+            yield ("insert_statement", ("return", path), body_path, f"insert:{len(func.body)}",
+                   ast.Return(value=ast.Name(id=name, ctx=ast.Load())), 2.0 if says_none else 0.2)
+    counters = [n.targets[0].id for n in own if isinstance(n, ast.Assign) and len(n.targets) == 1
+                and isinstance(n.targets[0], ast.Name) and isinstance(n.value, ast.Constant)
+                and type(n.value.value) is int]
+    updated = {n.target.id for n in own if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name)}
+    rebound = [name for name in counters if counters.count(name) > 1]
+    for name in dict.fromkeys(c for c in counters if c not in updated and c not in rebound):
+        for block_path, block in _loop_blocks(func, path):
+            for index in (len(block), 0):
+                yield ("insert_statement", ("count", block_path, index, name), block_path, f"insert:{index}",
+                       ast.parse(f"{name} += 1").body[0], 1.0)
+
+
+def _has_docstring(func: ast.FunctionDef) -> bool:
+    first = func.body[0]
+    return isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str)
+
+
+def _own_nodes(func: ast.FunctionDef) -> Iterator[ast.AST]:
+    """Nodes of ``func`` outside nested functions and classes."""
+    stack = list(func.body)
+    while stack:
+        node = stack.pop()
+        yield node
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            stack.extend(ast.iter_child_nodes(node))
+
+
+def _loop_blocks(func: ast.FunctionDef, path: tuple) -> Iterator[tuple[tuple, list]]:
+    """Statement lists inside loops of ``func`` (loop bodies and the branches of ifs in them)."""
+    def visit(node, node_path, in_loop):
+        for field in ("body", "orelse"):
+            block = getattr(node, field, None)
+            if not isinstance(block, list) or not block or not isinstance(block[0], ast.stmt):
+                continue
+            inside = in_loop or isinstance(node, (ast.For, ast.While))
+            if inside and not (isinstance(node, (ast.For, ast.While)) and field == "orelse"):
+                yield node_path + (field,), block
+            for i, stmt in enumerate(block):
+                if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    yield from visit(stmt, node_path + (field, i), inside)
+    yield from visit(func, path, False)

@@ -8,6 +8,7 @@ interface").
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -15,6 +16,9 @@ from kelp.program.diff import Edit
 
 if TYPE_CHECKING:
     from kelp.execute.sandbox import RunResult
+
+
+_QUOTED = re.compile(r"'([A-Za-z_][A-Za-z0-9_]*)'")
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,32 @@ class Feedback:
 
     run: "RunResult | None" = None
     lines: dict[int, float] = field(default_factory=dict)
+    test_constants: tuple = ()
+    unbound: tuple[str, ...] = ()
+
+    @classmethod
+    def from_run(cls, run: "RunResult", lines: dict[int, float], test_sources: list[str]) -> "Feedback":
+        """Feedback from a test run: line suspiciousness, literals that appear in the tests
+        (expected outputs are often the missing constant), and names that failing tests
+        reported unbound (NameError / UnboundLocalError: a missing initialisation)."""
+        consts: dict = {}
+        for text in test_sources:
+            try:
+                tree = ast.parse(text)
+            except SyntaxError:
+                continue
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Constant) and type(node.value) in (int, str, bool) and \
+                        not (isinstance(node.value, str) and len(node.value) > 80):
+                    consts.setdefault((type(node.value).__name__, node.value), node.value)
+        unbound = []
+        for outcome in run.outcomes:
+            if outcome.error_type in ("NameError", "UnboundLocalError") and outcome.message:
+                match = _QUOTED.search(outcome.message)
+                if match and match.group(1) not in unbound:
+                    unbound.append(match.group(1))
+        return cls(run=run, lines=lines if any(lines.values()) else {},
+                   test_constants=tuple(consts.values()), unbound=tuple(unbound))
 
     def node_score(self, node: ast.AST, parent_line: int | None = None) -> float:
         """Suspiciousness of a node: the score of its first line (its parent's for nodes without one)."""

@@ -142,7 +142,7 @@ def repair(source: str, suite: TestSuite, sandbox: Sandbox, config: RepairConfig
     before = (run0.passed, run0.total)
     lines = line_suspiciousness(run0, config.formula) if run0.status == "ok" else {}
     ranking = sorted(lines, key=lambda ln: (-lines[ln], ln))
-    feedback = Feedback(run=run0, lines=lines if any(lines.values()) else {})
+    feedback = Feedback.from_run(run0, lines, [t.source for t in suite.tests])
     failing_first = run0.failing_ids
 
     def result(solved, state, executions, to_solve, reason, after):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 
 from kelp.program.diff import tree_diff
-from kelp.program.tree import node_at, unparse
+from kelp.program.tree import ProgramError, list_at, node_at, unparse
 
 _MAX_SPLICES = 32
 
@@ -31,7 +31,10 @@ def minimal_source(source: str, original: ast.Module, repaired: ast.Module) -> s
         edits = tree_diff(tree, repaired)
         if not edits:
             break
-        spliced = _splice(text, tree, edits[0])
+        try:
+            spliced = _splice(text, tree, edits[0])
+        except (ProgramError, UnicodeDecodeError, IndexError):
+            spliced = None
         if spliced is None:
             break
         text, tree = spliced
@@ -68,7 +71,7 @@ def _splice(text: str, tree: ast.Module, edit) -> tuple[str, ast.Module] | None:
                 return candidate, ast.parse(candidate)
         return None
     if edit.op == "insert":
-        body = node_at(tree, tuple(edit.path))
+        body = list_at(tree, tuple(edit.path))
         if not body:
             return None
         anchor = body[min(edit.index, len(body) - 1)]
