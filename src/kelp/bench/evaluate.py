@@ -124,6 +124,11 @@ def _evaluate_one(prepared: PreparedTask, sandbox: Sandbox, config: RepairConfig
         record.update(solved=False, executions=0, executions_to_solve=None, seconds=0.0, restored=False,
                       equivalent=None, localization_top1=None, reason=f"bad input: {exc}")
         return record
+    except Exception as exc:  # noqa: BLE001 - one task's bug must not lose the run; it is recorded
+        record.update(solved=False, executions=0, executions_to_solve=None, seconds=0.0, restored=False,
+                      equivalent=None, localization_top1=None,
+                      reason=f"internal error: {type(exc).__name__}: {exc}")
+        return record
     record.update(result.to_json())
     record["localization_top1"] = (bool(result.localization) and result.localization[0] in buggy) if buggy else None
     record["restored"] = bool(result.solved and task.fixed and _same_code(result.repaired, task.fixed))

@@ -19,7 +19,7 @@ from typing import Iterator
 
 from kelp.program.diff import Edit
 from kelp.program.scope import bindings, constants, visible_bindings
-from kelp.program.tree import iter_nodes
+from kelp.program.tree import iter_nodes, node_at
 from kelp.repair.proposer import Candidate, Feedback
 
 # Replacement operators with relative weights, realistic partners first.
@@ -43,7 +43,7 @@ _NON_COMMUTATIVE = (ast.Sub, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow, ast.LShift
 FAMILY_WEIGHTS = {
     "binop_flip": 1.0, "compare_flip": 1.0, "boolop_flip": 1.0, "wrong_variable": 1.0,
     "off_by_one": 1.0, "negate_condition": 1.0, "swap_args": 1.0, "change_constant": 1.0,
-    "drop_condition": 0.5, "delete_statement": 0.3, "insert_statement": 1.0,
+    "drop_condition": 0.5, "delete_statement": 0.3, "insert_statement": 1.0, "fix_template": 0.5,
 }
 
 # An alternative: (family, site key, path, op, new node or None for delete, weight within the site).
@@ -70,7 +70,8 @@ class EnumerativeProposer:
         merged: dict[tuple, list] = {}
         for family, key, path, op, new, weight in alts:
             prior = FAMILY_WEIGHTS[family] / len(sites[family]) * weight / site_mass[(family, key)]
-            score = prior * _susp(feedback, tree, path)
+            score = prior * (_block_susp(feedback, tree, path) if op.startswith("insert:") else
+                             _susp(feedback, tree, path))
             if score <= 0.0:
                 continue
             text = None if new is None else ast.unparse(new)
@@ -90,6 +91,16 @@ def _edit(op: str, path: tuple, text: str | None) -> Edit:
     if op.startswith("insert:"):
         return Edit(op="insert", path=path, index=int(op.split(":")[1]), new=text)
     return Edit(op=op, path=path, new=text)
+
+
+def _block_susp(feedback: Feedback, tree: ast.Module, list_path: tuple) -> float:
+    """Suspiciousness of a place to insert into: the most suspicious line of the block."""
+    if not feedback.lines:
+        return 1.0
+    block = node_at(tree, list_path[:-1])
+    block = getattr(block, list_path[-1])
+    lines = [ln for stmt in block for ln in range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1)]
+    return max((feedback.lines.get(ln, 0.0) for ln in lines), default=0.0)
 
 
 def _susp(feedback: Feedback, tree: ast.Module, path: tuple) -> float:
@@ -141,6 +152,7 @@ def _alternatives(tree: ast.Module, feedback: Feedback) -> Iterator[_Alt]:
                     yield ("off_by_one", path + (bound,), path, "replace", new, 0.5)
         if isinstance(node, ast.Call):
             yield from _swap_alts(path, node)
+        yield from _template_alts(tree, path, node, parent, field, visible_bindings, all_bindings)
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             yield from _insert_alts(path, node, feedback, ints, strs)
         if isinstance(node, ast.stmt) and parent is not None and isinstance(path[-1], int):
@@ -264,7 +276,9 @@ def _swap_alts(path: tuple, node: ast.Call) -> Iterator[_Alt]:
             yield ("swap_args", path, path, "replace", _with(node, args=new_args), 1.0 if j == i + 1 else 0.3)
 
 
-_INIT_VALUES = ("0", "1", "[]", "''", "None", "{}", "set()", "True", "False")
+# Initial values for a forgotten initialisation, with how often each starts a variable.
+_INIT_VALUES = {"0": 4.0, "[]": 2.0, "1": 1.0, "''": 1.0, "None": 0.5, "{}": 0.5, "set()": 0.5,
+                "True": 0.3, "False": 0.3}
 
 
 def _insert_alts(path: tuple, func: ast.FunctionDef, feedback: Feedback, ints: list, strs: list) -> Iterator[_Alt]:
@@ -277,19 +291,20 @@ def _insert_alts(path: tuple, func: ast.FunctionDef, feedback: Feedback, ints: l
     loaded = {n.id for n in own if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
     for name in feedback.unbound:
         if name in loaded:
-            for value in _INIT_VALUES:
+            for value, weight in _INIT_VALUES.items():
                 yield ("insert_statement", ("init", path, name), body_path, f"insert:{start}",
-                       ast.parse(f"{name} = {value}").body[0], 1.0)
+                       ast.parse(f"{name} = {value}").body[0], weight)
     params = [a.arg for a in func.args.args]
     assigned = list(dict.fromkeys(t.id for n in own if isinstance(n, (ast.Assign, ast.AugAssign, ast.For))
                                   for t in ast.walk(n.target if not isinstance(n, ast.Assign) else n.targets[0])
                                   if isinstance(t, ast.Name)))
     last = func.body[-1]
-    if not isinstance(last, (ast.Return, ast.Raise)):
-        says_none = feedback.run is not None and any("None" in (o.message or "") for o in feedback.run.outcomes)
+    says_none = feedback.run is not None and any("None" in (o.message or "") for o in feedback.run.outcomes)
+    returns = any(isinstance(n, ast.Return) and n.value is not None for n in own)
+    if not isinstance(last, (ast.Return, ast.Raise)) and (says_none or not returns):
         for name in assigned + params:
             yield ("insert_statement", ("return", path), body_path, f"insert:{len(func.body)}",
-                   ast.Return(value=ast.Name(id=name, ctx=ast.Load())), 2.0 if says_none else 0.2)
+                   ast.Return(value=ast.Name(id=name, ctx=ast.Load())), 2.0 if name in assigned else 1.0)
     counters = [n.targets[0].id for n in own if isinstance(n, ast.Assign) and len(n.targets) == 1
                 and isinstance(n.targets[0], ast.Name) and isinstance(n.value, ast.Constant)
                 and type(n.value.value) is int]
@@ -331,3 +346,40 @@ def _loop_blocks(func: ast.FunctionDef, path: tuple) -> Iterator[tuple[tuple, li
                 if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                     yield from visit(stmt, node_path + (field, i), inside)
     yield from visit(func, path, False)
+
+
+def _template_alts(tree, path, node, parent, field, visible_bindings, all_bindings) -> Iterator[_Alt]:
+    """Classic fix templates from the APR literature (TBar, Liu et al. 2019; PraPR): shift a
+    call argument by one, unwrap a call to its argument, fill an empty list with a variable,
+    replace a constant loop/branch condition by a variable, and add a None check before an
+    attribute access in a condition."""
+    def variables():
+        return list(dict.fromkeys(b.name for b in visible_bindings(tree, path, all_bindings)
+                                  if b.kind not in ("function", "class", "import")))
+
+    if isinstance(parent, ast.Call) and field == "args" and isinstance(node, (ast.Name, ast.BinOp)) \
+            and not (isinstance(parent.func, ast.Name) and parent.func.id == "range"):
+        yield from (("fix_template", path + ("shift",), path, "replace", new, w) for _f, _k, _p, _o, new, w
+                    in _shift_alts(path, node))
+    if isinstance(node, ast.Call) and len(node.args) == 1 and not node.keywords \
+            and not isinstance(node.args[0], ast.Starred):
+        yield ("fix_template", path + ("unwrap",), path, "replace", node.args[0], 1.0)
+    if isinstance(node, ast.List) and not node.elts and isinstance(node.ctx, ast.Load):
+        for name in variables():
+            yield ("fix_template", path + ("fill",), path, "replace",
+                   ast.List(elts=[ast.Name(id=name, ctx=ast.Load())], ctx=ast.Load()), 1.0)
+    if isinstance(node, ast.Constant) and type(node.value) is bool and isinstance(parent, (ast.While, ast.If)) \
+            and field == "test":
+        for name in variables():
+            yield ("fix_template", path + ("cond",), path, "replace", ast.Name(id=name, ctx=ast.Load()), 1.0)
+    if isinstance(node, (ast.If, ast.While)):
+        bases = list(dict.fromkeys(n.value.id for n in ast.walk(node.test)
+                                   if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)))
+        tpath = path + ("test",)
+        for base in bases:
+            check = ast.parse(f"{base} is None", mode="eval").body
+            yield ("fix_template", tpath + ("none", base), tpath, "replace",
+                   ast.BoolOp(op=ast.Or(), values=[check, node.test]), 1.0)
+            guard = ast.parse(f"{base} is not None", mode="eval").body
+            yield ("fix_template", tpath + ("none", base), tpath, "replace",
+                   ast.BoolOp(op=ast.And(), values=[guard, node.test]), 1.0)

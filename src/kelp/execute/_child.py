@@ -1,0 +1,541 @@
+"""What runs inside one forked sandbox child: confinement, program loading, tests, events.
+
+Loaded by path by ``_worker.py`` (stdlib only at top level; ``coverage`` and ``pytest`` are
+imported lazily and pre-warmed in the worker by :func:`prepare_coverage` / :func:`prepare_pytest`
+so that children get them for free after a fork).  The worker injects :func:`write_frame`.
+
+Confinement is layered (each layer catches what the one before misses):
+1. rlimits: CPU seconds, address space, file size, no core files, process count;
+2. as root: a private uid/gid per worker (RLIMIT_NPROC is only enforced for non-root), keeping at
+   most CAP_DAC_READ_SEARCH, and only when the interpreter or the test files are unreadable to
+   that uid (e.g. a Python under /root); no_new_privs; death signal when the worker dies;
+3. a PEP 578 audit hook refusing process creation, sockets, ctypes, and writes outside the job dir;
+4. the worker's wall-clock kill of the whole process group and the reaper of the uid.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import ctypes
+import importlib
+import importlib.machinery
+import importlib.util
+import os
+import resource
+import signal
+import sys
+import tempfile
+import time
+import types
+
+write_frame = None  # injected by the worker: write_frame(fd, obj)
+
+MESSAGE_CAP = 500
+REPR_CAP = 200
+CAP_DAC_READ_SEARCH = 2
+PR_SET_PDEATHSIG, PR_SET_KEEPCAPS, PR_SET_NO_NEW_PRIVS = 1, 8, 38
+_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+class TestTimeout(BaseException):
+    """Raised inside a test by the soft wall-clock alarm (a BaseException so ``except Exception``
+    in candidate code does not swallow it; the alarm re-fires every 50 ms in case it is)."""
+
+
+_ARMED = [False]
+
+
+def _on_alarm(signum, frame):
+    if _ARMED[0]:
+        raise TestTimeout("wall-clock limit exceeded")
+
+
+def _arm(seconds: float) -> None:
+    _ARMED[0] = True
+    signal.setitimer(signal.ITIMER_REAL, seconds, 0.05)
+
+
+def _disarm() -> None:
+    _ARMED[0] = False
+    signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def _cap(text: str, limit: int = MESSAGE_CAP) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _safe_repr(value) -> str:
+    try:
+        return _cap(repr(value), REPR_CAP)
+    except TestTimeout:
+        raise
+    except BaseException:  # noqa: BLE001 - a broken __repr__ must not hide the failure
+        return f"<unrepresentable {type(value).__name__}>"
+
+
+# ------------------------------------------------------------------------------ warm-up (worker)
+def prepare_coverage(home: str) -> None:
+    """In the worker: import coverage and exercise it once so children need no lazy imports."""
+    if "coverage" in sys.modules:
+        return
+    path = os.path.join(home, "_kelp_cov_warmup.py")
+    with open(path, "w") as fh:
+        fh.write("def f(x):\n    return x + 1\n")
+    rec = CoverageRecorder(path)
+    rec.begin(0)
+    exec(compile(open(path).read(), path, "exec"), {"__name__": "_kelp_cov_warmup"})
+    rec.lines(0)
+    rec.cov.stop()
+    os.remove(path)
+
+
+def prepare_pytest(home: str) -> None:
+    """In the worker: import pytest and all of ``_pytest``, then run one tiny session in-process."""
+    if "pytest" in sys.modules:
+        return
+    import pkgutil
+
+    import _pytest
+    import pytest
+
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    for info in pkgutil.walk_packages(_pytest.__path__, "_pytest."):
+        try:
+            importlib.import_module(info.name)
+        except Exception:  # noqa: BLE001 - optional pieces (e.g. pdb integrations) may not import
+            pass
+    warm = os.path.join(home, "_kelp_pytest_warmup")
+    os.makedirs(warm, exist_ok=True)
+    with open(os.path.join(warm, "test_kelp_warmup.py"), "w") as fh:
+        fh.write("import pytest\n\n@pytest.mark.parametrize('x', [1, 2])\n"
+                 "def test_a(x, tmp_path):\n    assert [x] == [1]\n")
+    saved_path, saved_modules = list(sys.path), set(sys.modules)
+    pytest.main(["-q", "-p", "no:cacheprovider", "--rootdir", warm, warm], plugins=[])
+    sys.path[:] = saved_path
+    for name in set(sys.modules) - saved_modules:
+        if name.startswith(("test_kelp_warmup", "conftest")):
+            del sys.modules[name]
+    spec = importlib.util.spec_from_file_location(
+        "_kelp_sandbox_pytest", os.path.join(os.path.dirname(os.path.abspath(__file__)), "_child_pytest.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+
+
+class CoverageRecorder:
+    """Per-test line coverage of one program file via coverage.py dynamic contexts (in memory)."""
+
+    def __init__(self, path: str) -> None:
+        import coverage
+
+        self.path = path
+        self.cov = coverage.Coverage(data_file=None, config_file=False, include=[path],
+                                     messages=False)
+        self.cov.set_option("run:disable_warnings", [
+            "no-data-collected", "module-not-measured", "module-not-imported", "no-ctracer",
+            "already-imported", "couldnt-parse"])
+        self.cov.start()
+        self.cov.switch_context("load")
+
+    def begin(self, index: int) -> None:
+        self.cov.switch_context(f"t{index}")
+
+    def lines(self, index: int) -> list[int]:
+        data = self.cov.get_data()
+        data.set_query_contexts([f"^t{index}$"])
+        found: set[int] = set()
+        for name in data.measured_files():
+            found.update(data.lines(name) or ())
+        return sorted(found)
+
+
+# ------------------------------------------------------------------------------ confinement
+def _confine(job: dict, jobdir: str, uid: int | None, out_fd: int, ev_fd: int) -> None:
+    limits = job["limits"]
+    worker = os.getppid()
+    os.setsid()
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(out_fd, 1)
+    os.dup2(out_fd, 2)
+    os.closerange(3, ev_fd)  # nothing of the worker's stays reachable but the event pipe
+    os.closerange(ev_fd + 1, 1 << 16)
+    cpu = int(limits["cpu_seconds"])
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"], limits["memory_bytes"]))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_bytes"], limits["file_bytes"]))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if uid is not None:  # RLIMIT_NPROC counts every process of the uid: only meaningful for ours
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"], limits["processes"]))
+        needed = [p for p in sys.path if p and os.path.isdir(p)]
+        needed += [p.split("::")[0] for p in job.get("pytest_args", []) if os.path.exists(p.split("::")[0])]
+        if job.get("rootdir"):
+            needed.append(job["rootdir"])
+        _drop_privileges(uid, needed)
+    _LIBC.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)  # after the uid change, which clears it
+    if os.getppid() != worker:  # the worker died before the death signal was armed
+        os._exit(0)
+    os.chdir(jobdir)
+    os.environ.clear()
+    os.environ.update({"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0",
+                       "PYTHONDONTWRITEBYTECODE": "1", "HOME": jobdir, "TMPDIR": jobdir,
+                       "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "OMP_NUM_THREADS": "1",
+                       "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+    tempfile.tempdir = jobdir
+    sys.dont_write_bytecode = True
+    signal.signal(signal.SIGALRM, _on_alarm)
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
+def _drop_privileges(uid: int, needed: list[str]) -> None:
+    """Become ``uid``/``uid``; keep CAP_DAC_READ_SEARCH only if some needed path is unreadable."""
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    keep = _LIBC.prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) == 0
+    os.setresuid(uid, uid, uid)
+    if keep:  # permitted caps survived the uid change: cut them down to (at most) one
+        blind = any(not os.access(p, os.R_OK | (os.X_OK if os.path.isdir(p) else 0)) for p in needed)
+        mask = 1 << CAP_DAC_READ_SEARCH if blind else 0
+        data = (_CapData * 2)()
+        data[0].effective = data[0].permitted = mask
+        if _LIBC.capset(ctypes.byref(_CapHeader(0x20080522, 0)), data) != 0:
+            raise OSError(ctypes.get_errno(), "capset failed; refusing to run with capabilities")
+    _LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+
+
+_BLOCKED = frozenset({
+    "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty",
+    "subprocess.Popen", "pty.spawn", "socket.connect", "socket.bind", "socket.sendto",
+    "ctypes.dlopen", "ctypes.dlsym", "ctypes.call_function",
+})
+# event -> indices of path arguments that must stay inside the job directory (dir_fd is arg 2+)
+_WRITE_EVENTS = {
+    "os.remove": (0,), "os.rmdir": (0,), "os.mkdir": (0,), "os.rename": (0, 1), "os.link": (1,),
+    "os.symlink": (1,), "os.truncate": (0,), "os.chmod": (0,), "os.chown": (0,), "os.utime": (0,),
+    "shutil.rmtree": (0,), "shutil.copyfile": (1,), "shutil.copytree": (1,), "shutil.move": (0, 1),
+    "os.mkfifo": (0,), "os.mknod": (0,),
+}
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
+
+
+def _install_audit_hook(jobdir: str, private_uid: bool) -> None:
+    """PEP 578 hook: refuse process creation, sockets, ctypes and writes outside ``jobdir``;
+    ``kill(-1)`` is allowed only under a private uid (where it reaches nothing but this job)."""
+    root = os.path.realpath(jobdir)
+    busy = [False]
+
+    def inside(path, dir_fd=None) -> bool:
+        if isinstance(path, int):
+            return True
+        path = os.fsdecode(path)
+        if dir_fd is not None and not os.path.isabs(path):
+            path = os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), path)
+        real = os.path.realpath(path)
+        return real == root or real.startswith(root + os.sep) or real == os.devnull
+
+    def hook(event, args):
+        if busy[0]:
+            return
+        if event in _BLOCKED:
+            raise PermissionError(f"kelp sandbox: {event} is not allowed")
+        busy[0] = True
+        try:
+            if event == "open":
+                path, mode, flags = args
+                writing = (any(c in mode for c in "wax+") if isinstance(mode, str)
+                           else bool((flags or 0) & _WRITE_FLAGS))
+                if writing and path is not None and not inside(path):
+                    raise PermissionError(f"kelp sandbox: writing {path!r} is not allowed")
+            elif event in _WRITE_EVENTS:
+                dir_fd = args[2] if len(args) > 2 and isinstance(args[2], int) else None
+                for i in _WRITE_EVENTS[event]:
+                    if i < len(args) and args[i] is not None and not inside(args[i], dir_fd):
+                        raise PermissionError(f"kelp sandbox: {event} on {args[i]!r} is not allowed")
+            elif event in ("os.kill", "os.killpg", "signal.pthread_kill"):
+                if event == "os.kill" and args[0] == -1 and private_uid:
+                    return  # reaches only this job's private uid: its own leftovers
+                if args[0] not in (os.getpid(), os.getpgid(0)):
+                    raise PermissionError(f"kelp sandbox: {event} is not allowed")
+        finally:
+            busy[0] = False
+
+    sys.addaudithook(hook)
+
+
+# ------------------------------------------------------------------------------ program loading
+class _LinkingLoader:
+    """Loader proxy: load a parent package as usual (``inner``; None for a namespace package or
+    an empty stand-in), then set the program module as its attribute."""
+
+    def __init__(self, inner, links) -> None:
+        self.inner, self.links = inner, links
+
+    def create_module(self, spec):
+        create = getattr(self.inner, "create_module", None)
+        return create(spec) if create else None
+
+    def exec_module(self, module) -> None:
+        if self.inner is not None:
+            self.inner.exec_module(module)
+        _link(module, self.links)
+
+    def __getattr__(self, attr):  # get_data, is_package, get_source, ... of the real loader
+        return getattr(self.inner, attr)
+
+
+class _ParentLinker:
+    """Meta-path finder for the parents of the program's dotted names (``python_programs`` of
+    ``python_programs.gcd``).  Parents are imported lazily, only if a test imports them: the real
+    package when one exists (its ``__init__`` runs as pytest would run it), else an empty
+    stand-in; either way the program module becomes its attribute, so ``import a.b.prog`` works."""
+
+    def __init__(self, links: dict[str, list[tuple[str, str]]]) -> None:
+        self.links = links
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname not in self.links:
+            return None
+        spec = None
+        for finder in sys.meta_path:
+            if finder is not self and hasattr(finder, "find_spec"):
+                spec = finder.find_spec(fullname, path, target)
+                if spec is not None:
+                    break
+        if spec is None:
+            return importlib.machinery.ModuleSpec(fullname, _LinkingLoader(None, self.links[fullname]),
+                                                  is_package=True)
+        spec.loader = _LinkingLoader(spec.loader, self.links[fullname])
+        return spec
+
+
+def _link(parent, links) -> None:
+    for leaf, child in links:
+        if child in sys.modules:
+            try:
+                setattr(parent, leaf, sys.modules[child])
+            except Exception:  # noqa: BLE001 - a parent that refuses attributes keeps working
+                pass
+
+
+def _register(module: types.ModuleType, names) -> None:
+    """Make ``module`` importable under every dotted name (``sys.modules``), and link it into
+    parent packages: now if they are loaded, else lazily via :class:`_ParentLinker`."""
+    links: dict[str, list[tuple[str, str]]] = {}
+    for name in names:
+        sys.modules[name] = module
+        parts = name.split(".")
+        for depth in range(1, len(parts)):
+            prefix = ".".join(parts[:depth])
+            links.setdefault(prefix, []).append((parts[depth], ".".join(parts[: depth + 1])))
+    for prefix, pairs in links.items():
+        if prefix in sys.modules:
+            _link(sys.modules[prefix], pairs)
+    sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _ParentLinker)]
+    sys.meta_path.insert(0, _ParentLinker(links))
+
+
+def _new_module(names, path: str) -> types.ModuleType:
+    module = types.ModuleType(names[0])
+    module.__file__ = path
+    module.__spec__ = importlib.machinery.ModuleSpec(names[0], None, origin=path)
+    module.__builtins__ = builtins
+    return module
+
+
+def _stub_module(names, path: str, why: str) -> types.ModuleType:
+    """A stand-in for a program that failed to load: every attribute is a function that raises."""
+    module = _new_module(names, path)
+
+    def __getattr__(attr):
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+
+        def unavailable(*args, **kwargs):
+            raise RuntimeError(f"the program failed to load: {why}")
+
+        unavailable.__name__ = attr
+        return unavailable
+
+    module.__getattr__ = __getattr__
+    return module
+
+
+def _where(exc: BaseException, path: str) -> str:
+    tb, line = exc.__traceback__, None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == path:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return f" (line {line})" if line else ""
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"SystemExit: sys.exit({exc.code!r}) was called"
+    text = str(exc)
+    return _cap(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
+
+
+# ------------------------------------------------------------------------------ assert tests
+def _explain_compare(text, left, right):
+    raise AssertionError(_cap(f"{text} failed: left = {_safe_repr(left)}, right = {_safe_repr(right)}"))
+
+
+def _explain_value(text, value):
+    raise AssertionError(_cap(f"{text} failed: got {_safe_repr(value)}"))
+
+
+def _compile_test(source: str, filename: str):
+    """Compile test statements, rewriting each top-level ``assert`` without a message so that a
+    failure reports the values (``assert f(1) == 2`` -> ``... left = 3, right = 2``)."""
+    tree = ast.parse(source, filename)
+    body = []
+    for node in tree.body:
+        if not isinstance(node, ast.Assert) or node.msg is not None:
+            body.append(node)
+            continue
+        text = _cap(ast.get_source_segment(source, node) or "assert", 200)
+        test = node.test
+        if isinstance(test, ast.Compare) and len(test.ops) == 1:
+            names = ("__kelp_l__", "__kelp_r__")
+            stmts = [ast.Assign([ast.Name(names[0], ast.Store())], test.left),
+                     ast.Assign([ast.Name(names[1], ast.Store())], test.comparators[0])]
+            cond = ast.Compare(ast.Name(names[0], ast.Load()), test.ops, [ast.Name(names[1], ast.Load())])
+            fail = ast.Call(ast.Name("__kelp_explain_compare__", ast.Load()),
+                            [ast.Constant(text), ast.Name(names[0], ast.Load()),
+                             ast.Name(names[1], ast.Load())], [])
+        else:
+            stmts = [ast.Assign([ast.Name("__kelp_v__", ast.Store())], test)]
+            cond = ast.Name("__kelp_v__", ast.Load())
+            fail = ast.Call(ast.Name("__kelp_explain_value__", ast.Load()),
+                            [ast.Constant(text), ast.Name("__kelp_v__", ast.Load())], [])
+        stmts.append(ast.If(ast.UnaryOp(ast.Not(), cond), [ast.Expr(fail)], []))
+        for stmt in stmts:
+            ast.copy_location(stmt, node)
+        body.extend(stmts)
+    tree.body = body
+    ast.fix_missing_locations(tree)
+    return compile(tree, filename, "exec", dont_inherit=True)
+
+
+def _classify(exc: BaseException) -> tuple[str, str, str]:
+    if isinstance(exc, TestTimeout):
+        return "timeout", "Timeout", "exceeded the wall-clock limit"
+    status = "fail" if isinstance(exc, AssertionError) else "error"
+    return status, type(exc).__name__, _describe(exc) if status == "error" else _cap(str(exc))
+
+
+def _run_statement_tests(job, tests, ns, path, send, rec) -> None:
+    timeout = job["limits"]["test_timeout"]
+    ns["__kelp_explain_compare__"] = _explain_compare
+    ns["__kelp_explain_value__"] = _explain_value
+    for index, (test_id, source) in enumerate(tests):
+        send({"ev": "start", "id": test_id})
+        if rec:
+            rec.begin(index)
+        t0 = time.perf_counter()
+        status, etype, message = "pass", None, None
+        try:
+            try:
+                code = _compile_test(source, f"<test {test_id}>")
+                _arm(timeout)
+                exec(code, ns)
+            finally:
+                _disarm()
+        except BaseException as exc:  # noqa: BLE001 - every outcome of candidate code is data
+            status, etype, message = _classify(exc)
+            if status == "error":
+                message += _where(exc, path)
+        seconds = time.perf_counter() - t0
+        _flush()
+        send({"ev": "end", "test_id": test_id, "status": status, "error_type": etype,
+              "message": message, "seconds": seconds, "lines": rec.lines(index) if rec else None})
+        if _should_stop(job, status):
+            return
+
+
+def _should_stop(job: dict, status: str) -> bool:
+    """Stop after this outcome? (any failure with stop_on_first_failure; a timeout unless the job
+    continues after timeouts, so a hung candidate costs one timeout, not one per test)."""
+    if status == "pass":
+        return False
+    return job["stop_on_first_failure"] or (status == "timeout" and not job["continue_after_timeout"])
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001 - the candidate may have closed or replaced it
+            pass
+
+
+# ------------------------------------------------------------------------------ entry point
+def child_main(job, code, path, jobdir, tests, ev_fd, out_fd, uid) -> None:
+    """Run ``tests`` (list of (id, source)) of ``job`` in this freshly forked process."""
+
+    def send(obj) -> None:
+        write_frame(ev_fd, obj)
+
+    try:
+        _confine(job, jobdir, uid, out_fd, ev_fd)
+        rec = CoverageRecorder(path) if job.get("coverage") and job["op"] == "run" else None
+        _install_audit_hook(jobdir, uid is not None)
+    except BaseException as exc:  # noqa: BLE001 - fail closed, with a readable reason
+        send({"ev": "load_error", "message": f"sandbox setup failed: {exc!r}"})
+        return
+    names = job["module_names"]
+    if job.get("rootdir"):
+        sys.path.insert(0, job["rootdir"])
+    module, ns, stage = _new_module(names, path), None, "program"
+    try:
+        _arm(job["limits"]["test_timeout"])
+        try:
+            if code is None:
+                raise SyntaxError("the program does not compile")
+            _register(module, names)
+            exec(code, module.__dict__)
+            stage = "setup"
+            ns = module.__dict__
+            if job["kind"] == "check":
+                ns = {"__name__": "__kelp_check__", "__builtins__": builtins}
+            if job.get("setup"):
+                exec(compile(job["setup"], "<setup>", "exec", dont_inherit=True), ns)
+            if job.get("entry_point"):
+                stage = "entry point"
+                if not hasattr(module, job["entry_point"]):
+                    raise NameError(f"the program does not define {job['entry_point']!r}")
+                ns["candidate"] = getattr(module, job["entry_point"])
+        finally:
+            _disarm()
+    except BaseException as exc:  # noqa: BLE001
+        why = f"{stage} raised {_describe(exc)}{_where(exc, path)}"
+        if isinstance(exc, TestTimeout):
+            why = f"{stage} did not finish loading within {job['limits']['test_timeout']} s (wall clock)"
+        if job["op"] == "collect":
+            _register(_stub_module(names, path, why), names)
+        else:
+            _flush()
+            send({"ev": "load_error", "message": why, "timeout": isinstance(exc, TestTimeout)})
+            return
+    send({"ev": "loaded"})
+    if job["kind"] == "pytest":
+        sys.modules["_kelp_sandbox_pytest"].run_pytest(job, tests, send, rec)
+    else:
+        _run_statement_tests(job, tests, ns, path, send, rec)
+    _flush()
+    if uid is not None:  # reap anything the program left under this uid, before saying done
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except OSError:
+            pass
+    send({"ev": "done"})

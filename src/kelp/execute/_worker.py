@@ -1,0 +1,451 @@
+"""The kelp sandbox worker: a fork server for running untrusted candidate programs.
+
+Started by :class:`kelp.execute.sandbox.Sandbox` as ``python -I -B _worker.py``.  It must stay
+self-contained: only the standard library at top level (``-I`` keeps this file's directory off
+``sys.path``); the in-child logic lives in ``_child.py`` beside it and is loaded by path, and
+``coverage``/``pytest`` are imported lazily from site-packages when a job first needs them.
+
+Protocol (fd 0 in, the original fd 1 out): frames of a 4-byte big-endian length followed by UTF-8
+JSON.  The worker first sends ``{"ready": true, ...}``, then answers each job frame with exactly
+one result frame.  For every job it forks a child (see ``_child.py``) that streams per-test events
+back over a pipe, so a hang or crash in test 7 keeps the outcomes of tests 1-6.  The worker
+enforces the wall-clock limits (per test, per load, per job), kills the child's whole process
+group on expiry and, as root, also kills every process left under the job's private uid.
+"""
+
+from __future__ import annotations
+
+import errno
+import importlib.util
+import json
+import os
+import select
+import shutil
+import signal
+import struct
+import sys
+import tempfile
+import time
+import traceback
+
+_HEADER = struct.Struct(">I")
+MAX_FRAME = 256 * 1024 * 1024
+#: Private uid/gid range for candidate children when the worker runs as root: base + worker pid,
+#: so each worker owns a uid no other process uses (RLIMIT_NPROC is per uid, and the reaper kills
+#: every process of that uid).  Chosen above the ranges systemd reserves for containers.
+UID_BASE = 0x7E000000
+#: Extra wall-clock seconds between the child's own soft timeout (SIGALRM) and the hard kill.
+HARD_KILL_GRACE = 0.5
+TEST_STATUSES = ("pass", "fail", "error", "timeout")
+
+#: Standard-library modules imported once in the worker so that children get them for free (a
+#: fork copies them) and can use them after dropping privileges.
+PRELOAD = (
+    "abc array ast base64 binascii bisect calendar cmath collections collections.abc contextlib "
+    "copy copyreg csv dataclasses datetime decimal difflib enum fnmatch fractions functools "
+    "glob hashlib heapq hmac inspect io itertools json keyword locale math numbers operator "
+    "pathlib pprint queue random re secrets statistics string struct textwrap threading time "
+    "traceback types typing unicodedata uuid warnings weakref zlib ctypes resource"
+).split()
+
+
+def write_frame(fd: int, obj: object) -> None:
+    """Write ``obj`` as one length-prefixed JSON frame to file descriptor ``fd`` (blocking)."""
+    data = json.dumps(obj, separators=(",", ":")).encode("utf-8")
+    view = memoryview(_HEADER.pack(len(data)) + data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+class FrameReader:
+    """Incremental decoder of length-prefixed JSON frames (feed bytes, pop whole objects)."""
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+        self.error: str | None = None  # set once the stream is corrupt; later bytes are ignored
+
+    def feed(self, data: bytes) -> list:
+        """Append ``data``; return the complete frames decoded so far (may be empty).  On a corrupt
+        frame, return the good frames before it and set :attr:`error`."""
+        if self.error:
+            return []
+        self.buf += data
+        out = []
+        while len(self.buf) >= 4:
+            (size,) = _HEADER.unpack_from(self.buf)
+            if size > MAX_FRAME:
+                self.error = f"frame of {size} bytes is over the limit"
+                break
+            if len(self.buf) < 4 + size:
+                break
+            try:
+                frame = json.loads(bytes(self.buf[4 : 4 + size]).decode("utf-8"))
+            except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+                self.error = f"undecodable frame: {exc}"
+                break
+            if not isinstance(frame, dict):
+                self.error = "frame is not an object"
+                break
+            out.append(frame)
+            del self.buf[: 4 + size]
+        return out
+
+
+def read_frame(fd: int, deadline: float | None = None) -> object | None:
+    """Read one frame from ``fd``; None on EOF; raise TimeoutError past ``deadline`` (monotonic)."""
+    reader = FrameReader()
+    while True:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("no frame before the deadline")
+            ready, _, _ = select.select([fd], [], [], left)
+            if not ready:
+                continue
+        data = os.read(fd, 1 << 16)
+        if not data:
+            return None
+        frames = reader.feed(data)
+        if reader.error:
+            raise ValueError(reader.error)
+        if frames:
+            return frames[0]
+
+
+class _Capped:
+    """Bytes sink that keeps the first ``limit`` bytes and counts the rest."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.data, self.dropped = limit, bytearray(), 0
+
+    def add(self, chunk: bytes) -> None:
+        room = self.limit - len(self.data)
+        self.data += chunk[: max(room, 0)]
+        self.dropped += max(len(chunk) - max(room, 0), 0)
+
+    def text(self) -> str:
+        out = self.data.decode("utf-8", "replace")
+        if self.dropped:
+            out += f"\n[kelp: {self.dropped} more bytes of output dropped]"
+        return out
+
+
+def _describe_exit(status: int) -> tuple[str, str, str]:
+    """Map a waitpid status to (outcome status, error_type, message) for the test it killed."""
+    code = os.waitstatus_to_exitcode(status)
+    if code >= 0:
+        return "error", "ProcessExit", f"the program ended the test process (exit code {code})"
+    sig = -code
+    name = signal.Signals(sig).name if sig in signal.valid_signals() else str(sig)
+    if sig == signal.SIGXCPU:
+        return "timeout", "CPULimit", "killed by SIGXCPU: CPU-time limit exceeded"
+    if sig == signal.SIGKILL:
+        return "error", "Killed", "killed by SIGKILL (likely out of memory or a resource limit)"
+    return "error", "Killed", f"killed by {name}"
+
+
+class Worker:
+    """The fork server loop; one instance per worker process."""
+
+    def __init__(self) -> None:
+        self.home = os.getcwd()
+        self.uid = UID_BASE + os.getpid() if os.geteuid() == 0 else None
+        self.child = self._load_child_module()
+        self.jobs = 0
+        self.dirty = False  # a child ended without reaping its own uid (killed or crashed)
+
+    @staticmethod
+    def _load_child_module():
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_child.py")
+        spec = importlib.util.spec_from_file_location("_kelp_sandbox_child", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+        module.write_frame = write_frame
+        return module
+
+    # ---------------------------------------------------------------- job handling
+    def handle(self, job: dict) -> dict:
+        """Run one job frame and return its result frame (never raises)."""
+        t0 = time.monotonic()
+        self.jobs += 1
+        jobdir = os.path.join(self.home, f"job{self.jobs}")
+        try:
+            os.mkdir(jobdir, 0o700)
+            if self.uid is not None:
+                os.chown(jobdir, self.uid, self.uid)
+            if job.get("kind") == "pytest":
+                self.child.prepare_pytest(self.home)
+            if job.get("coverage"):
+                self.child.prepare_coverage(self.home)
+            if job["op"] == "collect":
+                result = self._collect(job, jobdir)
+            else:
+                result = self._run(job, jobdir, t0)
+        except Exception:  # a bug in the harness, not in the candidate
+            result = {"status": "crashed", "message": "worker error: " + traceback.format_exc(limit=8)}
+        finally:
+            if self.dirty:
+                self._reap()
+            shutil.rmtree(jobdir, ignore_errors=True)
+        result["seconds"] = time.monotonic() - t0
+        return result
+
+    def _program_path(self, job: dict, jobdir: str) -> str:
+        stem = job["module_names"][0].rsplit(".", 1)[-1]
+        path = os.path.join(jobdir, f"{stem}.py")
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(job["program"])
+        os.chmod(path, 0o644)
+        return path
+
+    def _compile(self, job: dict, path: str):
+        try:
+            return compile(job["program"], path, "exec", dont_inherit=True), None
+        except (SyntaxError, ValueError) as exc:
+            return None, f"{type(exc).__name__}: {exc}"[:500]
+
+    def _collect(self, job: dict, jobdir: str) -> dict:
+        path = self._program_path(job, jobdir)
+        code, _ = self._compile(job, path)
+        deadline = time.monotonic() + job["limits"]["job_timeout"]
+        out = _Capped(job["limits"]["output_bytes"])
+        run = self._spawn(job, code, path, jobdir, [], deadline, out)
+        if run["collected"] is None:
+            msg = run["message"] or "collection produced no result"
+            return {"status": "error", "message": f"{msg}\n{out.text()}".strip()[:4000]}
+        return {"status": "ok", **run["collected"]}
+
+    def _run(self, job: dict, jobdir: str, t0: float) -> dict:
+        path = self._program_path(job, jobdir)
+        tests = [tuple(t) for t in job["tests"]]
+        out = _Capped(job["limits"]["output_bytes"])
+        code, err = self._compile(job, path)
+        if code is None:
+            return self._result("syntax_error", err, tests, {}, out, None)
+        deadline = t0 + job["limits"]["job_timeout"]
+        outcomes: dict[str, dict] = {}
+        cov: dict[str, list[int]] | None = {} if job.get("coverage") else None
+        status, message, remaining = "ok", None, tests
+        while remaining:
+            run = self._spawn(job, code, path, jobdir, remaining, deadline, out)
+            for o in run["outcomes"]:
+                outcomes[o["test_id"]] = o
+                if cov is not None and o.get("lines") is not None:
+                    cov[o["test_id"]] = o["lines"]
+            remaining = [t for t in remaining if t[0] not in outcomes]
+            end = run["end"]
+            if end in ("load_error", "load_timeout"):
+                status, message = ("timeout" if end == "load_timeout" else "load_error"), run["message"]
+                break
+            if end == "job_timeout":
+                status, message = "timeout", run["message"]
+                break
+            if end != "done":
+                message = run["message"]
+            if (end == "done" or job["stop_on_first_failure"] or not job["continue_after_timeout"]
+                    or not run["outcomes"]):
+                break
+        return self._result(status, message, tests, outcomes, out, cov)
+
+    @staticmethod
+    def _result(status, message, tests, outcomes, out, cov) -> dict:
+        wanted = {t[0] for t in tests}  # execution order (dicts keep insertion order)
+        ordered = [o for test_id, o in outcomes.items() if test_id in wanted]
+        ordered += [{"test_id": t[0], "status": "not_run"} for t in tests if t[0] not in outcomes]
+        for o in ordered:
+            o.pop("lines", None)
+        return {"status": status, "message": message, "outcomes": ordered, "stdout": out.text(),
+                "coverage": cov}
+
+    # ---------------------------------------------------------------- one child
+    def _spawn(self, job, code, path, jobdir, tests, job_deadline, out) -> dict:
+        """Fork a child for ``tests`` and watch it.  Returns a dict with ``outcomes`` (those that
+        ended or were killed), ``end`` (done | load_error | load_timeout | test_timeout |
+        test_lost | job_timeout), ``message`` and ``collected``."""
+        limits = job["limits"]
+        ev_r, ev_w = os.pipe()
+        out_r, out_w = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # ---- child: never returns
+            rc = 70
+            try:
+                os.close(ev_r)
+                os.close(out_r)
+                self.child.child_main(job, code, path, jobdir, tests, ev_w, out_w, self.uid)
+                rc = 0
+            except BaseException:  # noqa: BLE001 - the child must always leave through _exit
+                rc = 71
+            finally:
+                os._exit(rc)
+        os.close(ev_w)
+        os.close(out_w)
+        reader = FrameReader()
+        outcomes: list[dict] = []
+        running: str | None = None
+        test_deadline = None
+        load_deadline = time.monotonic() + limits["test_timeout"] + HARD_KILL_GRACE
+        loaded = False
+        end, message, collected = None, None, None
+        open_fds = [ev_r, out_r]
+        killed_for = None
+        corrupted = False
+        try:
+            while ev_r in open_fds and not corrupted:
+                now = time.monotonic()
+                deadlines = [(job_deadline, "job")]
+                if not loaded:
+                    deadlines.append((load_deadline, "load"))
+                if running is not None:
+                    deadlines.append((test_deadline, "test"))
+                when, which = min(deadlines)
+                if now >= when:
+                    killed_for = which
+                    break
+                ready, _, _ = select.select(open_fds, [], [], when - now)
+                if out_r in ready:
+                    data = os.read(out_r, 1 << 16)
+                    if data:
+                        out.add(data)
+                    else:
+                        open_fds.remove(out_r)
+                if ev_r not in ready:
+                    continue
+                data = os.read(ev_r, 1 << 16)
+                if not data:
+                    open_fds.remove(ev_r)
+                    break
+                for ev in reader.feed(data):
+                    kind = ev.get("ev")
+                    if kind == "loaded":
+                        loaded = True
+                    elif kind == "load_error":
+                        end = "load_timeout" if ev.get("timeout") else "load_error"
+                        message = str(ev.get("message"))
+                    elif kind == "start" and running is None and isinstance(ev.get("id"), str):
+                        running = ev["id"]
+                        test_deadline = time.monotonic() + limits["test_timeout"] + HARD_KILL_GRACE
+                    elif kind == "end" and running is not None and ev.get("test_id") == running \
+                            and ev.get("status") in TEST_STATUSES:
+                        ev.pop("ev")
+                        outcomes.append(ev)
+                        running = None
+                    elif kind == "collected":
+                        collected = ev
+                    elif kind == "done":
+                        end = end or "done"
+                    else:
+                        reader.error = f"unexpected event {kind!r}"
+                        break
+                corrupted = reader.error is not None  # the program wrote into our channel
+        finally:
+            status = self._kill_child(pid)
+        self.dirty = self.dirty or end != "done" or killed_for is not None
+        self._drain(out_r if out_r in open_fds else None, out)
+        os.close(ev_r)
+        os.close(out_r)
+        if killed_for is not None:
+            t = limits["test_timeout"]
+            if killed_for == "job":
+                end, message = "job_timeout", f"job exceeded its {limits['job_timeout']} s wall-clock limit"
+            elif killed_for == "load":
+                end = "load_timeout"
+                message = f"program did not finish loading within {t} s (wall clock)"
+            else:
+                end, message = "test_timeout", f"test {running!r} exceeded {t} s (wall clock)"
+            if running is not None:
+                outcomes.append({"test_id": running, "status": "timeout", "error_type": "Timeout",
+                                 "message": f"exceeded {t} s wall-clock limit (killed)",
+                                 "seconds": t, "lines": None})
+        elif corrupted:
+            end, message = "test_lost", "the program wrote into the sandbox's event channel"
+            if running is not None:
+                outcomes.append({"test_id": running, "status": "error", "error_type": "SandboxViolation",
+                                 "message": message, "seconds": 0.0, "lines": None})
+        elif end is None:  # the child vanished without saying "done"
+            ostatus, etype, why = _describe_exit(status)
+            if not loaded and job["op"] == "run":
+                end, message = "load_error", f"the program ended the process while loading: {why}"
+            else:
+                end, message = "test_lost", why
+                if running is not None:
+                    outcomes.append({"test_id": running, "status": ostatus, "error_type": etype,
+                                     "message": why, "seconds": 0.0, "lines": None})
+        return {"outcomes": outcomes, "end": end, "message": message, "collected": collected}
+
+    def _kill_child(self, pid: int) -> int:
+        for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+            try:
+                target()
+            except (ProcessLookupError, PermissionError):
+                pass
+        _, status = os.waitpid(pid, 0)
+        return status
+
+    @staticmethod
+    def _drain(fd: int | None, out: _Capped) -> None:
+        if fd is None:
+            return
+        os.set_blocking(fd, False)
+        try:
+            while True:
+                data = os.read(fd, 1 << 16)
+                if not data:
+                    return
+                out.add(data)
+        except BlockingIOError:
+            return
+
+    def _reap(self) -> None:
+        """As root: kill every process left under this worker's private uid (escaped grandchildren)."""
+        self.dirty = False
+        if self.uid is None:
+            return
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setresgid(self.uid, self.uid, self.uid)
+                os.setresuid(self.uid, self.uid, self.uid)
+                os.kill(-1, signal.SIGKILL)
+            except BaseException:  # noqa: BLE001 - nothing left to kill is the normal case
+                pass
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+
+
+
+def main() -> None:
+    """Entry point: set up descriptors, preload modules, then serve jobs until stdin closes."""
+    proto_out = os.dup(1)
+    os.dup2(2, 1)  # stray prints of the worker itself go to its log, never into the protocol
+    sys.dont_write_bytecode = True
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - a missing optional module only loses a preload
+            pass
+    tempfile.tempdir = os.getcwd()
+    worker = Worker()
+    write_frame(proto_out, {"ready": True, "pid": os.getpid(), "uid": worker.uid})
+    while True:
+        try:
+            job = read_frame(0)
+        except (OSError, ValueError):
+            return
+        if job is None:
+            return
+        result = worker.handle(job)
+        try:
+            write_frame(proto_out, result)
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                return
+            raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Spectrum-based fault localization (SBFL) from per-test line coverage.
+
+For each line, the spectrum counts tests that executed it and failed (``ef``) or passed (``ep``),
+and tests that did not execute it and failed (``nf``) or passed (``np``).  A suspiciousness
+formula maps the four counts to a score; higher means more likely faulty.
+
+Failing means status fail, error or timeout.  Tests without coverage (not run, or hard-killed so
+their coverage died with the process) are left out of the spectrum altogether: their lines are
+unknown, and counting them as "executed nothing" would wrongly raise ``nf`` for every line.
+Module-level lines executed at import are not attributed to tests (see ``RunResult.coverage``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+from kelp.execute.errors import SuiteError
+from kelp.execute.results import RunResult
+from kelp.execute.sandbox import Sandbox
+from kelp.execute.suites import TestSuite
+
+FAILING = ("fail", "error", "timeout")
+
+
+def ochiai(ef: int, ep: int, nf: int, np: int) -> float:
+    """Ochiai: ef / sqrt((ef + nf) * (ef + ep)); 0 when undefined.  Abreu et al. 2007,
+    "On the accuracy of spectrum-based fault localization"."""
+    denom = math.sqrt((ef + nf) * (ef + ep))
+    return ef / denom if denom else 0.0
+
+
+def tarantula(ef: int, ep: int, nf: int, np: int) -> float:
+    """Tarantula: (ef/F) / (ef/F + ep/P) with F = ef+nf, P = ep+np; 0 when undefined.  Jones &
+    Harrold 2005, "Empirical evaluation of the Tarantula automatic fault-localization technique"."""
+    f = ef / (ef + nf) if ef + nf else 0.0
+    p = ep / (ep + np) if ep + np else 0.0
+    return f / (f + p) if f + p else 0.0
+
+
+def dstar(ef: int, ep: int, nf: int, np: int, star: int = 2) -> float:
+    """DStar: ef**star / (ep + nf); ``inf`` when ef > 0 and ep + nf == 0.  Wong et al. 2014,
+    "The DStar method for effective software fault localization"."""
+    denom = ep + nf
+    if denom == 0:
+        return math.inf if ef > 0 else 0.0
+    return ef**star / denom
+
+
+FORMULAS: dict[str, Callable[[int, int, int, int], float]] = {
+    "ochiai": ochiai, "tarantula": tarantula, "dstar": dstar,
+}
+
+
+@dataclass
+class Localization:
+    """Result of :func:`localize`: the coverage ``run``, ``lines`` (line number -> score) and
+    ``ranking`` (line numbers, most suspicious first, ties broken by line number)."""
+
+    run: RunResult
+    lines: dict[int, float] = field(default_factory=dict)
+    ranking: list[int] = field(default_factory=list)
+
+
+def spectrum(run: RunResult) -> dict[int, tuple[int, int, int, int]]:
+    """Line -> (ef, ep, nf, np) from ``run.coverage`` and outcomes.  Raises SuiteError if the run
+    has no coverage (it was not run with ``coverage=True``)."""
+    if run.coverage is None:
+        raise SuiteError("the run has no coverage; run it with coverage=True")
+    status = {o.test_id: o.status for o in run.outcomes}
+    used = [(tid, set(lines), status.get(tid) in FAILING) for tid, lines in run.coverage.items()
+            if status.get(tid) in FAILING + ("pass",)]
+    total_f = sum(f for _, _, f in used)
+    total_p = len(used) - total_f
+    all_lines = set().union(*(lines for _, lines, _ in used)) if used else set()
+    out = {}
+    for line in all_lines:
+        ef = sum(1 for _, lines, f in used if f and line in lines)
+        ep = sum(1 for _, lines, f in used if not f and line in lines)
+        out[line] = (ef, ep, total_f - ef, total_p - ep)
+    return out
+
+
+def line_suspiciousness(run: RunResult, formula: str = "ochiai") -> dict[int, float]:
+    """Line number -> suspiciousness under ``formula`` (a key of :data:`FORMULAS`); only lines
+    executed by at least one test appear.  Raises SuiteError for an unknown formula."""
+    if formula not in FORMULAS:
+        raise SuiteError(f"unknown formula {formula!r}; choose one of {sorted(FORMULAS)}")
+    fn = FORMULAS[formula]
+    return {line: fn(*counts) for line, counts in sorted(spectrum(run).items())}
+
+
+def rank(scores: dict[int, float]) -> list[int]:
+    """Line numbers by descending score, ties by ascending line number."""
+    return sorted(scores, key=lambda line: (-scores[line], line))
+
+
+def localize(sandbox: Sandbox, program: str, suite: TestSuite, formula: str = "ochiai") -> Localization:
+    """Run ``suite`` on ``program`` under per-test coverage (continuing after timeouts) and rank
+    the program's lines by suspiciousness.  If the program does not load, ``lines`` is empty."""
+    if formula not in FORMULAS:
+        raise SuiteError(f"unknown formula {formula!r}; choose one of {sorted(FORMULAS)}")
+    run = sandbox.run(program, suite, coverage=True, continue_after_timeout=True)
+    if run.coverage is None:
+        return Localization(run)
+    scores = line_suspiciousness(run, formula)
+    return Localization(run, scores, rank(scores))
