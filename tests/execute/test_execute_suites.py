@@ -95,5 +95,6 @@ def test_from_pytest_makes_paths_absolute_and_checks_them(tmp_path):
     assert guessed.rootdir == os.path.abspath(os.path.join(QUIX, "..", "..", "..", ".."))
     with pytest.raises(SuiteError, match="pytest path not found"):
         TestSuite.from_pytest([str(tmp_path / "missing.py")], program)
-    with pytest.raises(SuiteError, match="program file not found"):
-        TestSuite.from_pytest([test_file], str(tmp_path / "nope.py"))
+    assert TestSuite.from_pytest([test_file], str(tmp_path / "virtual.py")).module_names[0] == "virtual"
+    with pytest.raises(SuiteError, match="must name a .py file"):
+        TestSuite.from_pytest([test_file], str(tmp_path / "prog.txt"))

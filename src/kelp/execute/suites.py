@@ -138,13 +138,15 @@ class TestSuite:
         ``.../quixbugs/python_programs/gcd.py`` -> ``("gcd", "python_programs.gcd",
         "quixbugs.python_programs.gcd", ...)``, stopping at the rootdir's name or the first
         directory that is not an identifier.  Without ``rootdir``, the one pytest would choose
-        (:func:`guess_rootdir`).  Tests stay empty until :meth:`Sandbox.collect`.  Raises :class:`SuiteError`
-        for a missing program, test path or rootdir."""
+        (:func:`guess_rootdir`).  Tests stay empty until :meth:`Sandbox.collect`.  ``program_path``
+        only names the module (the program is passed to ``Sandbox.run`` as text) and need not
+        exist.  Raises :class:`SuiteError` for a non-.py program path, a missing test path or
+        rootdir."""
         if isinstance(args, str):
             args = [args]
         program_path = os.path.abspath(program_path)
-        if not program_path.endswith(".py") or not os.path.isfile(program_path):
-            raise SuiteError(f"program file not found (or not .py): {program_path}")
+        if not program_path.endswith(".py"):  # it need not exist: the program is passed as text
+            raise SuiteError(f"program path must name a .py file: {program_path}")
         out = []
         for arg in args:
             if arg.startswith("-"):

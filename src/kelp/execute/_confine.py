@@ -1,0 +1,146 @@
+"""Confinement of a sandbox child (stdlib only; loaded by path by ``_child.py``).
+
+Layered, each layer catching what the one before misses:
+1. rlimits: CPU seconds, address space, file size, no core files, process count;
+2. as root: a private uid/gid per worker (RLIMIT_NPROC is only enforced for non-root), keeping at
+   most CAP_DAC_READ_SEARCH, and only when the interpreter or the test files are unreadable to
+   that uid (e.g. a Python under /root); no_new_privs; a death signal if the worker dies;
+3. a PEP 578 audit hook (:func:`install_audit_hook`) refusing process creation, sockets, ctypes,
+   and writes outside the job dir;
+4. (in the worker) the wall-clock kill of the whole process group and the reaper of the uid.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+import signal
+import sys
+import tempfile
+
+CAP_DAC_READ_SEARCH = 2
+PR_SET_PDEATHSIG, PR_SET_KEEPCAPS, PR_SET_NO_NEW_PRIVS = 1, 8, 38
+_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def confine(job: dict, jobdir: str, uid: int | None, out_fd: int, ev_fd: int) -> None:
+    """Confine this freshly forked child: own session, fds 0/1/2 (stdin /dev/null, output to
+    ``out_fd``), every other fd closed but ``ev_fd``, rlimits, private ``uid`` (root only),
+    death signal, job dir as cwd/HOME/TMPDIR and a scrubbed environment."""
+    limits = job["limits"]
+    worker = os.getppid()
+    os.setsid()
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(out_fd, 1)
+    os.dup2(out_fd, 2)
+    os.closerange(3, ev_fd)  # nothing of the worker's stays reachable but the event pipe
+    os.closerange(ev_fd + 1, 1 << 16)
+    cpu = int(limits["cpu_seconds"])
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"], limits["memory_bytes"]))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_bytes"], limits["file_bytes"]))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if uid is not None:  # RLIMIT_NPROC counts every process of the uid: only meaningful for ours
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"], limits["processes"]))
+        needed = [p for p in sys.path if p and os.path.isdir(p)]
+        needed += [p.split("::")[0] for p in job.get("pytest_args", []) if os.path.exists(p.split("::")[0])]
+        if job.get("rootdir"):
+            needed.append(job["rootdir"])
+        _drop_privileges(uid, needed)
+    _LIBC.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)  # after the uid change, which clears it
+    if os.getppid() != worker:  # the worker died before the death signal was armed
+        os._exit(0)
+    os.chdir(jobdir)
+    os.environ.clear()
+    os.environ.update({"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0",
+                       "PYTHONDONTWRITEBYTECODE": "1", "HOME": jobdir, "TMPDIR": jobdir,
+                       "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "OMP_NUM_THREADS": "1",
+                       "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+    tempfile.tempdir = jobdir
+    sys.dont_write_bytecode = True
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
+def _drop_privileges(uid: int, needed: list[str]) -> None:
+    """Become ``uid``/``uid``; keep CAP_DAC_READ_SEARCH only if some needed path is unreadable."""
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    keep = _LIBC.prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) == 0
+    os.setresuid(uid, uid, uid)
+    if keep:  # permitted caps survived the uid change: cut them down to (at most) one
+        blind = any(not os.access(p, os.R_OK | (os.X_OK if os.path.isdir(p) else 0)) for p in needed)
+        mask = 1 << CAP_DAC_READ_SEARCH if blind else 0
+        data = (_CapData * 2)()
+        data[0].effective = data[0].permitted = mask
+        if _LIBC.capset(ctypes.byref(_CapHeader(0x20080522, 0)), data) != 0:
+            raise OSError(ctypes.get_errno(), "capset failed; refusing to run with capabilities")
+    _LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+
+
+_BLOCKED = frozenset({
+    "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty",
+    "subprocess.Popen", "pty.spawn", "socket.connect", "socket.bind", "socket.sendto",
+    "ctypes.dlopen", "ctypes.dlsym", "ctypes.call_function",
+})
+# event -> indices of path arguments that must stay inside the job directory (dir_fd is arg 2+)
+_WRITE_EVENTS = {
+    "os.remove": (0,), "os.rmdir": (0,), "os.mkdir": (0,), "os.rename": (0, 1), "os.link": (1,),
+    "os.symlink": (1,), "os.truncate": (0,), "os.chmod": (0,), "os.chown": (0,), "os.utime": (0,),
+    "shutil.rmtree": (0,), "shutil.copyfile": (1,), "shutil.copytree": (1,), "shutil.move": (0, 1),
+    "os.mkfifo": (0,), "os.mknod": (0,),
+}
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
+
+
+def install_audit_hook(jobdir: str, private_uid: bool) -> None:
+    """PEP 578 hook: refuse process creation, sockets, ctypes and writes outside ``jobdir``;
+    ``kill(-1)`` is allowed only under a private uid (where it reaches nothing but this job)."""
+    root = os.path.realpath(jobdir)
+    busy = [False]
+
+    def inside(path, dir_fd=None) -> bool:
+        if isinstance(path, int):
+            return True
+        path = os.fsdecode(path)
+        if dir_fd is not None and not os.path.isabs(path):
+            path = os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), path)
+        real = os.path.realpath(path)
+        return real == root or real.startswith(root + os.sep) or real == os.devnull
+
+    def hook(event, args):
+        if busy[0]:
+            return
+        if event in _BLOCKED:
+            raise PermissionError(f"kelp sandbox: {event} is not allowed")
+        busy[0] = True
+        try:
+            if event == "open":
+                path, mode, flags = args
+                writing = (any(c in mode for c in "wax+") if isinstance(mode, str)
+                           else bool((flags or 0) & _WRITE_FLAGS))
+                if writing and path is not None and not inside(path):
+                    raise PermissionError(f"kelp sandbox: writing {path!r} is not allowed")
+            elif event in _WRITE_EVENTS:
+                dir_fd = args[2] if len(args) > 2 and isinstance(args[2], int) else None
+                for i in _WRITE_EVENTS[event]:
+                    if i < len(args) and args[i] is not None and not inside(args[i], dir_fd):
+                        raise PermissionError(f"kelp sandbox: {event} on {args[i]!r} is not allowed")
+            elif event in ("os.kill", "os.killpg", "signal.pthread_kill"):
+                if event == "os.kill" and args[0] == -1 and private_uid:
+                    return  # reaches only this job's private uid: its own leftovers
+                if args[0] not in (os.getpid(), os.getpgid(0)):
+                    raise PermissionError(f"kelp sandbox: {event} is not allowed")
+        finally:
+            busy[0] = False
+
+    sys.addaudithook(hook)
