@@ -73,3 +73,13 @@ def test_eval_writes_results_as_it_goes_and_resumes(tmp_path):
     # other settings into the same directory are refused
     proc = kelp("eval", "mbpp", "--n", "4", "--budget", "8", "--out", str(out))
     assert proc.returncode == 2 and "other settings" in proc.stderr
+
+
+def test_repair_with_a_pytest_file_given_as_tests(tmp_path):
+    (tmp_path / "mathx.py").write_text("def clamp(x, lo, hi):\n    return max(lo, min(x, lo))\n")
+    (tmp_path / "test_mathx.py").write_text(
+        "from mathx import clamp\n\n\ndef test_inside():\n    assert clamp(5, 0, 10) == 5\n\n\n"
+        "def test_above():\n    assert clamp(15, 0, 10) == 10\n")
+    proc = kelp("repair", "mathx.py", "--tests", "test_mathx.py", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "+    return max(lo, min(x, hi))" in proc.stdout

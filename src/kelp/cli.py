@@ -23,7 +23,7 @@ class UserError(Exception):
     """Bad input from the user: printed as one line, exit status 2."""
 
 
-def _suite_from_tests_file(path: Path, program: str):
+def _suite_from_tests_file(path: Path, program: str, program_path: Path):
     from kelp.execute.suites import TestSuite
 
     if not path.exists():
@@ -35,7 +35,7 @@ def _suite_from_tests_file(path: Path, program: str):
         raise UserError(f"{path}:{exc.lineno}: the tests file does not parse ({exc.msg})") from None
     names = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
     if any(name.startswith("test") for name in names):
-        return TestSuite.from_pytest([str(path.resolve())], program_path=str(path.resolve().parent / "_kelp_program.py"))
+        return TestSuite.from_pytest([str(path.resolve())], program_path=str(program_path.resolve()))
     if "check" in names:
         defined = [n.name for n in ast.parse(program).body if isinstance(n, ast.FunctionDef)]
         if not defined:
@@ -81,7 +81,7 @@ def repair_cmd(
     if not functions(tree):
         raise UserError(f"{file} defines no function to repair")
     if tests is not None:
-        suite = _suite_from_tests_file(tests, source)
+        suite = _suite_from_tests_file(tests, source, file)
     else:
         args = shlex.split(pytest_args)
         resolved = [str(Path(a).resolve()) if not a.startswith("-") and Path(a.split("::")[0]).exists() else a
