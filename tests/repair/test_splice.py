@@ -1,5 +1,5 @@
 from kelp.program.diff import Edit
-from kelp.program.tree import node_at, parse, unparse
+from kelp.program.tree import parse, unparse
 from kelp.repair.splice import minimal_source
 
 SOURCE = '''import math

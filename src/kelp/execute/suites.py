@@ -120,7 +120,7 @@ class TestSuite:
         body = [s for s in fn.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
                 and not isinstance(s, ast.Pass)]
         first = next((i for i, s in enumerate(body) if isinstance(s, ast.Assert)), None)
-        whole = (TestCase("check", f"check(candidate)"),)
+        whole = (TestCase("check", "check(candidate)"),)
         if first is None or not all(isinstance(s, ast.Assert) for s in body[first:]):
             tests = whole
         else:
