@@ -100,7 +100,7 @@ def _task_source(config: EvalConfig, sandbox: Sandbox, dropped: Counter):
         bank = None
         if config.corruption == "bank":
             bank = SubtreeBank.from_sources(p.code for p in load_mbpp("train"))
-        problems = load_mbpp("test")[: config.n] if config.n else load_mbpp("test")
+        problems = load_mbpp("test")[: config.n or None]
         for problem in problems:
             yield prepare_mbpp_task(problem, sandbox, steps=config.steps, policy=config.corruption,
                                     seed=config.seed, bank=bank, dropped=dropped)
