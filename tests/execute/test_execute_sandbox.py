@@ -205,3 +205,14 @@ def test_pytest_timeouts_stop_or_continue_and_stop_on_first_failure(sandbox, tmp
     assert [o.status for o in stop.outcomes] == ["pass", "timeout", "not_run", "not_run"]
     first = sandbox.run(program, suite, order=["test_prog.py::test_wrong"], stop_on_first_failure=True)
     assert [o.status for o in first.outcomes] == ["fail", "not_run", "not_run", "not_run"]
+
+
+def test_modules_outside_the_preload_import_and_job_dirs_are_removed(sandbox):
+    # threading/queue/decimal are not preloaded in the worker; a candidate imports them itself.
+    program = "import queue, threading, decimal\nq = queue.Queue()\nq.put(decimal.Decimal('1.5'))\n"
+    results = sandbox.run_many([Job(program, TestSuite.from_asserts(["assert q.get() * 2 == 3"]))] * 12)
+    assert all(r.all_passed for r in results)
+    # children are reaped lazily after their result is sent; their job dirs must not pile up
+    worker_dirs = [w.dir for w in sandbox._workers]
+    leftover = [name for d in worker_dirs for name in os.listdir(d) if name.startswith("job")]
+    assert len(leftover) <= 2 * 5, leftover

@@ -309,7 +309,28 @@ def _classify(exc: BaseException) -> tuple[str, str, str]:
     return status, type(exc).__name__, _describe(exc) if status == "error" else _cap(str(exc))
 
 
-def _run_statement_tests(job, tests, ns, path, send, rec) -> None:
+def compile_tests(tests, cache: dict) -> dict:
+    """Compile statement tests ahead of the fork: ``{test_id: code}`` for those that compile.
+
+    Called in the worker, so every child of a task shares one compilation; ``cache`` maps
+    (test_id, source) to code and is cleared when it grows past 4096 entries.  A test that does
+    not compile is left out, and the child reports its error when it compiles it again."""
+    if len(cache) > 4096:
+        cache.clear()
+    out = {}
+    for test_id, source in tests:
+        key = (test_id, source)
+        if key not in cache:
+            try:
+                cache[key] = _compile_test(source, f"<test {test_id}>")
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                cache[key] = None
+        if cache[key] is not None:
+            out[test_id] = cache[key]
+    return out
+
+
+def _run_statement_tests(job, tests, ns, path, send, rec, compiled) -> None:
     timeout = job["limits"]["test_timeout"]
     ns["__kelp_explain_compare__"] = _explain_compare
     ns["__kelp_explain_value__"] = _explain_value
@@ -321,7 +342,7 @@ def _run_statement_tests(job, tests, ns, path, send, rec) -> None:
         status, etype, message = "pass", None, None
         try:
             try:
-                code = _compile_test(source, f"<test {test_id}>")
+                code = compiled.get(test_id) or _compile_test(source, f"<test {test_id}>")
                 _arm(timeout)
                 exec(code, ns)
             finally:
@@ -355,14 +376,18 @@ def _flush() -> None:
 
 
 # ------------------------------------------------------------------------------ entry point
-def child_main(job, code, path, jobdir, tests, ev_fd, out_fd, uid) -> None:
-    """Run ``tests`` (list of (id, source)) of ``job`` in this freshly forked process."""
+def child_main(job, code, path, jobdir, tests, ev_fd, out_fd, uid, keep_read_search=False,
+               compiled=None) -> None:
+    """Run ``tests`` (list of (id, source)) of ``job`` in this freshly forked process.
+
+    ``compiled`` maps test ids to code objects compiled by the worker (:func:`compile_tests`);
+    ``keep_read_search`` is passed on to :func:`_confine.confine`."""
 
     def send(obj) -> None:
         write_frame(ev_fd, obj)
 
     try:
-        _confine.confine(job, jobdir, uid, out_fd, ev_fd)
+        _confine.confine(job, jobdir, uid, out_fd, ev_fd, keep_read_search)
         signal.signal(signal.SIGALRM, _on_alarm)
         rec = CoverageRecorder(path) if job.get("coverage") and job["op"] == "run" else None
         _confine.install_audit_hook(jobdir, uid is not None)
@@ -407,7 +432,7 @@ def child_main(job, code, path, jobdir, tests, ev_fd, out_fd, uid) -> None:
     if job["kind"] == "pytest":
         sys.modules["_kelp_sandbox_pytest"].run_pytest(job, tests, send, rec)
     else:
-        _run_statement_tests(job, tests, ns, path, send, rec)
+        _run_statement_tests(job, tests, ns, path, send, rec, compiled or {})
     _flush()
     if uid is not None:  # reap anything the program left under this uid, before saying done
         try:

@@ -24,10 +24,54 @@ PR_SET_PDEATHSIG, PR_SET_KEEPCAPS, PR_SET_NO_NEW_PRIVS = 1, 8, 38
 _LIBC = ctypes.CDLL(None, use_errno=True)
 
 
-def confine(job: dict, jobdir: str, uid: int | None, out_fd: int, ev_fd: int) -> None:
+#: The environment of every child (the worker sets it once with :func:`set_child_environment`;
+#: each child then only points HOME and TMPDIR at its job dir).
+CHILD_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0",
+             "PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+             "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def set_child_environment() -> None:
+    """Replace this process's environment with :data:`CHILD_ENV` (called once, in the worker)."""
+    os.environ.clear()
+    os.environ.update(CHILD_ENV)
+
+
+def needed_paths(job: dict) -> tuple[str, ...]:
+    """Paths a child of ``job`` must read: the import path, pytest targets and the rootdir."""
+    needed = [p for p in sys.path if p and os.path.isdir(p)]
+    needed += [p.split("::")[0] for p in job.get("pytest_args", []) if os.path.exists(p.split("::")[0])]
+    if job.get("rootdir"):
+        needed.append(job["rootdir"])
+    return tuple(needed)
+
+
+def unreadable_to(uid: int, paths: tuple[str, ...]) -> bool:
+    """True if some of ``paths`` is unreadable (or, for a directory, unsearchable) to ``uid``.
+
+    Answered by a short-lived probe child that takes the uid (``os.access`` checks the real uid),
+    so the worker can decide once per set of paths instead of once per candidate."""
+    pid = os.fork()
+    if pid == 0:
+        blind = 1
+        try:
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+            blind = int(any(not os.access(p, os.R_OK | (os.X_OK if os.path.isdir(p) else 0)) for p in paths))
+        finally:
+            os._exit(blind)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) != 0
+
+
+def confine(job: dict, jobdir: str, uid: int | None, out_fd: int, ev_fd: int,
+            keep_read_search: bool = False) -> None:
     """Confine this freshly forked child: own session, fds 0/1/2 (stdin /dev/null, output to
-    ``out_fd``), every other fd closed but ``ev_fd``, rlimits, private ``uid`` (root only),
-    death signal, job dir as cwd/HOME/TMPDIR and a scrubbed environment."""
+    ``out_fd``), every other fd closed but ``ev_fd``, rlimits, private ``uid`` (root only; with
+    CAP_DAC_READ_SEARCH kept iff ``keep_read_search``, see :func:`unreadable_to`), death signal,
+    job dir as cwd/HOME/TMPDIR.  The rest of the environment is the worker's, already scrubbed
+    by :func:`set_child_environment`."""
     limits = job["limits"]
     worker = os.getppid()
     os.setsid()
@@ -44,20 +88,12 @@ def confine(job: dict, jobdir: str, uid: int | None, out_fd: int, ev_fd: int) ->
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     if uid is not None:  # RLIMIT_NPROC counts every process of the uid: only meaningful for ours
         resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"], limits["processes"]))
-        needed = [p for p in sys.path if p and os.path.isdir(p)]
-        needed += [p.split("::")[0] for p in job.get("pytest_args", []) if os.path.exists(p.split("::")[0])]
-        if job.get("rootdir"):
-            needed.append(job["rootdir"])
-        _drop_privileges(uid, needed)
+        _drop_privileges(uid, keep_read_search)
     _LIBC.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)  # after the uid change, which clears it
     if os.getppid() != worker:  # the worker died before the death signal was armed
         os._exit(0)
     os.chdir(jobdir)
-    os.environ.clear()
-    os.environ.update({"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0",
-                       "PYTHONDONTWRITEBYTECODE": "1", "HOME": jobdir, "TMPDIR": jobdir,
-                       "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "OMP_NUM_THREADS": "1",
-                       "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+    os.environ["HOME"] = os.environ["TMPDIR"] = jobdir
     tempfile.tempdir = jobdir
     sys.dont_write_bytecode = True
 
@@ -71,15 +107,14 @@ class _CapData(ctypes.Structure):
                 ("inheritable", ctypes.c_uint32)]
 
 
-def _drop_privileges(uid: int, needed: list[str]) -> None:
-    """Become ``uid``/``uid``; keep CAP_DAC_READ_SEARCH only if some needed path is unreadable."""
+def _drop_privileges(uid: int, keep_read_search: bool) -> None:
+    """Become ``uid``/``uid``, keeping CAP_DAC_READ_SEARCH only if ``keep_read_search``."""
     os.setgroups([])
     os.setresgid(uid, uid, uid)
     keep = _LIBC.prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) == 0
     os.setresuid(uid, uid, uid)
     if keep:  # permitted caps survived the uid change: cut them down to (at most) one
-        blind = any(not os.access(p, os.R_OK | (os.X_OK if os.path.isdir(p) else 0)) for p in needed)
-        mask = 1 << CAP_DAC_READ_SEARCH if blind else 0
+        mask = 1 << CAP_DAC_READ_SEARCH if keep_read_search else 0
         data = (_CapData * 2)()
         data[0].effective = data[0].permitted = mask
         if _LIBC.capset(ctypes.byref(_CapHeader(0x20080522, 0)), data) != 0:
