@@ -12,6 +12,8 @@ Module-level lines executed at import are not attributed to tests (see ``RunResu
 
 from __future__ import annotations
 
+import re
+
 import math
 from dataclasses import dataclass, field
 from typing import Callable
@@ -89,6 +91,37 @@ def line_suspiciousness(run: RunResult, formula: str = "ochiai") -> dict[int, fl
         raise SuiteError(f"unknown formula {formula!r}; choose one of {sorted(FORMULAS)}")
     fn = FORMULAS[formula]
     return {line: fn(*counts) for line, counts in sorted(spectrum(run).items())}
+
+
+#: Weight kept by lines other than the crash lines when some failing test raised an error.
+CRASH_DISCOUNT = 0.3
+_LINE = re.compile(r"\(line (\d+)\)$")
+
+
+def crash_lines(run: RunResult) -> set[int]:
+    """Program lines where failing tests raised an error: the innermost program frame of each
+    error's traceback, as the sandbox reports it (``... (line N)`` at the end of the message)."""
+    out = set()
+    for o in run.outcomes:
+        if o.status == "error" and o.message:
+            match = _LINE.search(o.message.strip())
+            if match:
+                out.add(int(match.group(1)))
+    return out
+
+
+def with_crash_lines(scores: dict[int, float], run: RunResult) -> dict[int, float]:
+    """``scores`` sharpened by the crash lines of ``run``: a line a test crashed on is the
+    likeliest place of the fault, or next to it (stack-trace fault localization, as in
+    CrashLocator, Wu et al. 2014).  Crash lines keep their score (at least the best score of
+    any line); every other line is multiplied by :data:`CRASH_DISCOUNT`.  Unchanged if no test
+    crashed."""
+    crashed = crash_lines(run) & set(scores)
+    if not crashed:
+        return scores
+    top = max(scores.values(), default=0.0)
+    return {line: max(score, top) if line in crashed else score * CRASH_DISCOUNT
+            for line, score in scores.items()}
 
 
 def rank(scores: dict[int, float]) -> list[int]:

@@ -21,6 +21,7 @@ from kelp.program.diff import Edit
 from kelp.program.scope import bindings, constants, visible_bindings
 from kelp.program.tree import iter_nodes, node_at
 from kelp.repair.proposer import Candidate, Feedback
+from kelp.repair.unused import Unused, unused_definitions, unused_imports
 
 # Replacement operators with relative weights, realistic partners first.
 _BINOP_ALTS = {
@@ -44,10 +45,21 @@ FAMILY_WEIGHTS = {
     "binop_flip": 1.0, "compare_flip": 1.0, "boolop_flip": 1.0, "wrong_variable": 1.0,
     "off_by_one": 1.0, "negate_condition": 1.0, "swap_args": 1.0, "change_constant": 1.0,
     "drop_condition": 0.5, "delete_statement": 0.3, "insert_statement": 1.0, "fix_template": 0.5,
+    "dead_name": 1.0,
 }
 
 # An alternative: (family, site key, path, op, new node or None for delete, weight within the site).
 _Alt = tuple[str, tuple, tuple, str, "ast.AST | None", float]
+
+#: How much likelier a wrong-variable fix is when the name it puts in is otherwise never read
+#: (the mutation that replaced a read of it usually left its definition dead; see ``unused.py``).
+DEAD_NAME_BOOST = 6.0
+#: How much likelier a constant site is when its value is large and appears nowhere else in the
+#: program or the tests (typical of a changed constant; programs mostly hold 0, 1, 2, 10...).
+ODD_CONSTANT_BOOST = 3.0
+#: Builtins tried around a dead name when re-creating a forgotten assignment ``n = f(dead)``.
+_WRAPPERS = ("sorted", "list", "set", "len", "sum", "max", "min", "str", "tuple", "dict", "int",
+             "abs", "reversed")
 
 
 class EnumerativeProposer:
@@ -62,6 +74,8 @@ class EnumerativeProposer:
         probability that the edit is the fix under the bug model and the localization.
         """
         alts = list(_alternatives(tree, feedback))
+        dead = {(u.scope, u.name) for u in unused_definitions(tree, bindings(tree))}
+        odd = _odd_constants(tree, feedback)
         sites: dict[str, set] = defaultdict(set)
         site_mass: dict[tuple, float] = defaultdict(float)
         for family, key, _path, _op, _new, weight in alts:
@@ -70,6 +84,11 @@ class EnumerativeProposer:
         merged: dict[tuple, list] = {}
         for family, key, path, op, new, weight in alts:
             prior = FAMILY_WEIGHTS[family] / len(sites[family]) * weight / site_mass[(family, key)]
+            if family == "wrong_variable" and isinstance(new, ast.Name) and any(
+                    (path[:len(scope)], new.id) in dead for scope in _prefixes(path)):
+                prior *= DEAD_NAME_BOOST
+            elif family in ("change_constant", "off_by_one") and path in odd:
+                prior *= ODD_CONSTANT_BOOST
             score = prior * (_block_susp(feedback, tree, path) if op.startswith("insert:") else
                              _susp(feedback, tree, path))
             if score <= 0.0:
@@ -85,6 +104,23 @@ class EnumerativeProposer:
                  for (op, path, text), (score, family) in merged.items()]
         cands.sort(key=lambda c: (-c.score, c.edit.path, c.edit.new or ""))
         return cands if k is None else cands[:k]
+
+
+def _prefixes(path: tuple) -> Iterator[tuple]:
+    """Every prefix of ``path`` (candidate enclosing scopes), longest first."""
+    return (path[:n] for n in range(len(path), -1, -1))
+
+
+def _odd_constants(tree: ast.Module, feedback: Feedback) -> set[tuple]:
+    """Paths of int constants with ``abs(value) >= 100`` whose value occurs once in the program
+    and never in the tests."""
+    found: dict[int, list[tuple]] = defaultdict(list)
+    for path, node in iter_nodes(tree):
+        if isinstance(node, ast.Constant) and type(node.value) is int:
+            found[node.value].append(path)
+    tests = set(feedback.test_constants)
+    return {paths[0] for value, paths in found.items()
+            if abs(value) >= 100 and len(paths) == 1 and value not in tests}
 
 
 def _edit(op: str, path: tuple, text: str | None) -> Edit:
@@ -121,6 +157,8 @@ def _alternatives(tree: ast.Module, feedback: Feedback) -> Iterator[_Alt]:
     strs = list(dict.fromkeys(c for c in consts if type(c) is str))
     docstrings = _docstring_ids(tree)
     all_bindings = bindings(tree)
+    dead = unused_definitions(tree, all_bindings)
+    dead_imports = unused_imports(tree)
     nodes = dict(iter_nodes(tree))
     parents = {}
     for path, node in nodes.items():
@@ -155,6 +193,8 @@ def _alternatives(tree: ast.Module, feedback: Feedback) -> Iterator[_Alt]:
         yield from _template_alts(tree, path, node, parent, field, visible_bindings, all_bindings)
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             yield from _insert_alts(path, node, feedback, ints, strs)
+            yield from _dead_name_alts(tree, path, node, feedback, [u for u in dead if u.scope == path],
+                                       dead_imports)
         if isinstance(node, ast.stmt) and parent is not None and isinstance(path[-1], int):
             siblings = getattr(parent, field)
             docstring_like = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
@@ -238,7 +278,7 @@ def _constant_alts(path: tuple, node: ast.Constant, ints: list, strs: list) -> I
         yield ("off_by_one", path, path, "replace", ast.Constant(value - 1), 1.0)
         pool = [c for c in dict.fromkeys(ints + [0, 1]) if c not in (value, value + 1, value - 1)]
         for c in pool:
-            yield ("change_constant", path, path, "replace", ast.Constant(c), 1.0)
+            yield ("change_constant", path, path, "replace", ast.Constant(c), 3.0 if c in (0, 1) else 1.0)
     elif type(value) is str:
         for c in strs:
             if c != value:
@@ -303,8 +343,9 @@ def _insert_alts(path: tuple, func: ast.FunctionDef, feedback: Feedback, ints: l
     returns = any(isinstance(n, ast.Return) and n.value is not None for n in own)
     if not isinstance(last, (ast.Return, ast.Raise)) and (says_none or not returns):
         for name in assigned + params:
+            weight = (2.0 if name in assigned else 1.0) * (3.0 if name not in loaded else 1.0)
             yield ("insert_statement", ("return", path), body_path, f"insert:{len(func.body)}",
-                   ast.Return(value=ast.Name(id=name, ctx=ast.Load())), 2.0 if name in assigned else 1.0)
+                   ast.Return(value=ast.Name(id=name, ctx=ast.Load())), weight)
     counters = [n.targets[0].id for n in own if isinstance(n, ast.Assign) and len(n.targets) == 1
                 and isinstance(n.targets[0], ast.Name) and isinstance(n.value, ast.Constant)
                 and type(n.value.value) is int]
@@ -315,6 +356,57 @@ def _insert_alts(path: tuple, func: ast.FunctionDef, feedback: Feedback, ints: l
             for index in (len(block), 0):
                 yield ("insert_statement", ("count", block_path, index, name), block_path, f"insert:{index}",
                        ast.parse(f"{name} += 1").body[0], 1.0)
+
+
+def _dead_name_alts(tree, path: tuple, func: ast.FunctionDef, feedback: Feedback, dead: list[Unused],
+                    dead_imports: list[str]) -> Iterator[_Alt]:
+    """Inverse of a deleted statement that used a now-dead name ``u`` (see ``unused.py``),
+    inserted where ``u`` becomes available (after its assignment, at the top of its loop body
+    or the end of it, or at the top of the function for a parameter):
+
+    - ``x += u``, ``x = u``, ``x.append(u)`` for the function's other local variables ``x``;
+    - ``n = u`` and ``n = f(u)`` for a name ``n`` the tests reported unbound, with ``f`` an
+      unused import or a common builtin (``sorted``, ``len``, ...).
+    """
+    if not dead:
+        return
+    dead_names = {u.name for u in dead}
+    assigned = [t.id for n in _own_nodes(func) if isinstance(n, (ast.Assign, ast.AugAssign))
+                for t in ast.walk(n.targets[0] if isinstance(n, ast.Assign) else n.target) if isinstance(t, ast.Name)]
+    targets = [x for x in dict.fromkeys(assigned) if x not in dead_names]
+    lists = {n.targets[0].id for n in _own_nodes(func) if isinstance(n, ast.Assign) and len(n.targets) == 1
+             and isinstance(n.targets[0], ast.Name) and isinstance(n.value, ast.List)}
+    loaded = {n.id for n in _own_nodes(func) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    unbound = [n for n in feedback.unbound if n in loaded]
+    start = 1 if _has_docstring(func) else 0
+    for u in dead:
+        places = list(_places_after(tree, path, u, start))
+        stmts = []
+        for x in targets:
+            stmts += [(f"{x} += {u.name}", 2.0), (f"{x} = {u.name}", 1.0)]
+            if x in lists:
+                stmts.append((f"{x}.append({u.name})", 2.0))
+        for n in unbound:
+            stmts.append((f"{n} = {u.name}", 2.0))
+            stmts += [(f"{n} = {f}({u.name})", 3.0) for f in dead_imports]
+            stmts += [(f"{n} = {f}({u.name})", 0.5) for f in _WRAPPERS if f not in loaded]
+        for block_path, index in places:
+            for text, weight in stmts:
+                yield ("dead_name", (u.name, block_path, index), block_path, f"insert:{index}",
+                       ast.parse(text).body[0], weight)
+
+
+def _places_after(tree, func_path: tuple, u: Unused, start: int) -> Iterator[tuple[tuple, int]]:
+    """(statement-list path, index) where a statement using ``u`` could go."""
+    if u.stmt is None:
+        yield func_path + ("body",), start
+        return
+    stmt = node_at(tree, u.stmt)
+    if isinstance(stmt, (ast.For, ast.AsyncFor)) and u.path[len(u.stmt)] == "target":
+        yield u.stmt + ("body",), 0
+        yield u.stmt + ("body",), len(stmt.body)
+    else:
+        yield u.stmt[:-1], u.stmt[-1] + 1
 
 
 def _has_docstring(func: ast.FunctionDef) -> bool:

@@ -17,7 +17,7 @@ import math
 import time
 from dataclasses import dataclass, field
 
-from kelp.execute.localize import line_suspiciousness
+from kelp.execute.localize import line_suspiciousness, with_crash_lines
 from kelp.execute.sandbox import Job, RunResult, Sandbox
 from kelp.execute.suites import TestSuite
 from kelp.program.diff import Edit
@@ -140,7 +140,7 @@ def repair(source: str, suite: TestSuite, sandbox: Sandbox, config: RepairConfig
             run0.status == "load_error" and not (run0.message or "").startswith("program raised")):
         raise RepairInputError(f"the tests could not run: {run0.status}: {run0.message}")
     before = (run0.passed, run0.total)
-    lines = line_suspiciousness(run0, config.formula) if run0.status == "ok" else {}
+    lines = with_crash_lines(line_suspiciousness(run0, config.formula), run0) if run0.status == "ok" else {}
     ranking = sorted(lines, key=lambda ln: (-lines[ln], ln))
     feedback = Feedback.from_run(run0, lines, [t.source for t in suite.tests])
     failing_first = run0.failing_ids

@@ -1,0 +1,71 @@
+"""Unused definitions: names a program binds and never reads, a trace that a bug leaves.
+
+When a statement that used a variable is deleted, or a read of a variable is replaced by another
+name, the variable's definition is left dead.  Compilers warn about such definitions and
+learned repair work uses them as a fault signal (e.g. the "unused variable" features of
+DeepFix, Gupta et al. 2017, and of variable-misuse models, Allamanis et al. 2018).  The
+enumerative proposer uses them twice: it ranks a wrong-variable fix higher when it reads a dead
+name, and it proposes re-inserting a statement that uses a dead name.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+from kelp.program.scope import Binding
+from kelp.program.tree import node_at
+
+Path = tuple
+
+
+@dataclass(frozen=True)
+class Unused:
+    """One dead definition: ``name`` bound at ``path`` (a Name or arg node) in the function at
+    ``scope``; ``kind`` is "param" or "local"; ``stmt`` is the path of the statement that binds
+    it (None for a parameter)."""
+
+    name: str
+    kind: str
+    scope: Path
+    path: Path
+    stmt: Path | None
+
+
+def unused_definitions(tree: ast.Module, all_bindings: list[Binding]) -> list[Unused]:
+    """Parameters and local variables of functions in ``tree`` that nothing in the function
+    (nested functions and lambdas included) ever reads, in binding order.  Names starting with
+    ``_`` are skipped (the usual "deliberately unused" marker)."""
+    loads: dict[Path, set[str]] = {}
+    out = []
+    for b in all_bindings:
+        if b.scope_kind != "function" or b.kind not in ("param", "local") or b.name.startswith("_"):
+            continue
+        if b.scope not in loads:
+            func = node_at(tree, b.scope)
+            loads[b.scope] = {n.id for n in ast.walk(func) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        if b.name in loads[b.scope]:
+            continue
+        out.append(Unused(b.name, b.kind, b.scope, b.path, None if b.kind == "param" else _statement_of(b.path)))
+    return out
+
+
+def unused_imports(tree: ast.Module) -> list[str]:
+    """Names bound by ``import``/``from ... import`` that nothing in ``tree`` reads."""
+    loads = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                name = alias.asname or alias.name.split(".")[0]
+                if name != "*" and name not in loads and name not in names:
+                    names.append(name)
+    return names
+
+
+def _statement_of(path: Path) -> Path | None:
+    """The path of the innermost statement (an item of a statement list) containing ``path``."""
+    for end in range(len(path), 0, -1):
+        if isinstance(path[end - 1], int) and end >= 2 and path[end - 2] in ("body", "orelse", "finalbody"):
+            return path[:end]
+    return None
