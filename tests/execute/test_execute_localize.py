@@ -93,3 +93,15 @@ def test_localize_quixbugs_gcd_with_pytest(sandbox):
     loc = localize(sandbox, buggy, suite)
     assert loc.run.failed >= 1
     assert loc.ranking[0] == 5  # `return gcd(a % b, b)`
+
+
+def test_crash_lines_sharpen_a_flat_spectrum(sandbox):
+    from kelp.execute.localize import crash_lines, line_suspiciousness, with_crash_lines
+    program = "def first(xs):\n    n = len(xs)\n    head = n[0]\n    return head\n"
+    run = sandbox.run(program, TestSuite.from_asserts(["assert first([1]) == 1", "assert first([2, 3]) == 2"]),
+                      coverage=True)
+    assert crash_lines(run) == {3}
+    flat = line_suspiciousness(run)
+    assert flat[2] == flat[3]  # every test fails: coverage alone cannot tell the lines apart
+    sharp = with_crash_lines(flat, run)
+    assert sharp[3] == max(flat.values()) and sharp[2] < sharp[3]

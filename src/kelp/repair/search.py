@@ -15,6 +15,7 @@ import ast
 import heapq
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 
 from kelp.execute.localize import line_suspiciousness, with_crash_lines
@@ -187,7 +188,9 @@ def repair(source: str, suite: TestSuite, sandbox: Sandbox, config: RepairConfig
             try:
                 tree = _relocate(item.edit.apply(parent.tree), parent.tree, item.edit)
                 text = unparse(tree)
-                compile(text, "<candidate>", "exec")
+                with warnings.catch_warnings():  # e.g. "'int' object is not subscriptable"
+                    warnings.simplefilter("ignore", SyntaxWarning)
+                    compile(text, "<candidate>", "exec")
             except (ValueError, SyntaxError, TypeError):
                 continue
             if text in seen:
