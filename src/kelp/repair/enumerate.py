@@ -73,8 +73,10 @@ class EnumerativeProposer:
         Scores sum to 1 over all candidates (before truncation to ``k``), so they read as the
         probability that the edit is the fix under the bug model and the localization.
         """
-        alts = list(_alternatives(tree, feedback))
-        dead = {(u.scope, u.name) for u in unused_definitions(tree, bindings(tree))}
+        all_bindings = bindings(tree)
+        dead_defs = unused_definitions(tree, all_bindings)
+        alts = list(_alternatives(tree, feedback, all_bindings, dead_defs))
+        dead = {(u.scope, u.name) for u in dead_defs}
         odd = _odd_constants(tree, feedback)
         sites: dict[str, set] = defaultdict(set)
         site_mass: dict[tuple, float] = defaultdict(float)
@@ -85,7 +87,7 @@ class EnumerativeProposer:
         for family, key, path, op, new, weight in alts:
             prior = FAMILY_WEIGHTS[family] / len(sites[family]) * weight / site_mass[(family, key)]
             if family == "wrong_variable" and isinstance(new, ast.Name) and any(
-                    (path[:len(scope)], new.id) in dead for scope in _prefixes(path)):
+                    (scope, new.id) in dead for scope in _prefixes(path)):
                 prior *= DEAD_NAME_BOOST
             elif family in ("change_constant", "off_by_one") and path in odd:
                 prior *= ODD_CONSTANT_BOOST
@@ -150,14 +152,13 @@ def _susp(feedback: Feedback, tree: ast.Module, path: tuple) -> float:
     return feedback.lines.get(line, 0.0) if line is not None else 0.0
 
 
-def _alternatives(tree: ast.Module, feedback: Feedback) -> Iterator[_Alt]:
-    """Every inverse edit at every node, unscored."""
+def _alternatives(tree: ast.Module, feedback: Feedback, all_bindings: list, dead: list[Unused]) -> Iterator[_Alt]:
+    """Every inverse edit at every node, unscored (``all_bindings`` from ``bindings(tree)``,
+    ``dead`` from ``unused_definitions``, computed once by the caller)."""
     consts = constants(tree) + list(feedback.test_constants)
     ints = list(dict.fromkeys(c for c in consts if type(c) is int and abs(c) <= 10**6))
     strs = list(dict.fromkeys(c for c in consts if type(c) is str))
     docstrings = _docstring_ids(tree)
-    all_bindings = bindings(tree)
-    dead = unused_definitions(tree, all_bindings)
     dead_imports = unused_imports(tree)
     nodes = dict(iter_nodes(tree))
     parents = {}
