@@ -140,3 +140,17 @@ def test_garbage_written_to_inherited_descriptors_is_contained(sandbox):
     result = run_then_check_next(sandbox, program, ["assert True", test, "assert True"])
     assert [o.status for o in result.outcomes][:2] == ["pass", "error"]
     assert result.outcomes[1].error_type == "SandboxViolation"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the private uid applies only when started as root")
+def test_child_started_as_root_runs_without_root_or_capabilities(sandbox):
+    """A private uid, no_new_privs, and no capability but CAP_DAC_READ_SEARCH (bit 2), which is
+    kept only when the interpreter is unreadable to that uid."""
+    program = ("def status():\n    with open('/proc/self/status') as fh:\n"
+               "        return dict(line.split(':\\t', 1) for line in fh.read().splitlines())\n")
+    tests = ["s = status()",
+             "assert s['Uid'].split()[0] != '0' and s['Gid'].split()[0] != '0', s['Uid']",
+             "assert int(s['CapEff'], 16) & ~4 == 0 and int(s['CapPrm'], 16) & ~4 == 0, s['CapEff']",
+             "assert s['NoNewPrivs'].strip() == '1'"]
+    result = run_then_check_next(sandbox, program, tests)
+    assert result.all_passed, result.outcomes

@@ -2,7 +2,7 @@
 
 Loaded by path by ``_worker.py`` (stdlib only at top level; ``coverage`` and ``pytest`` are
 imported lazily and pre-warmed in the worker by :func:`prepare_coverage` / :func:`prepare_pytest`
-so that children get them for free after a fork).  The worker injects :func:`write_frame`.
+so that children get them for free after a fork).  The worker injects :func:`write_frames`.
 
 Confinement (rlimits, private uid, audit hook) lives in ``_confine.py``.
 """
@@ -20,7 +20,7 @@ import sys
 import time
 import types
 
-write_frame = None  # injected by the worker: write_frame(fd, obj)
+write_frames = None  # injected by the worker: write_frames(fd, objs)
 
 MESSAGE_CAP = 500
 REPR_CAP = 200
@@ -335,7 +335,7 @@ def _run_statement_tests(job, tests, ns, path, send, rec, compiled) -> None:
     ns["__kelp_explain_compare__"] = _explain_compare
     ns["__kelp_explain_value__"] = _explain_value
     for index, (test_id, source) in enumerate(tests):
-        send({"ev": "start", "id": test_id})
+        send({"ev": "start", "id": test_id}, now=True)
         if rec:
             rec.begin(index)
         t0 = time.perf_counter()
@@ -354,7 +354,8 @@ def _run_statement_tests(job, tests, ns, path, send, rec, compiled) -> None:
         seconds = time.perf_counter() - t0
         _flush()
         send({"ev": "end", "test_id": test_id, "status": status, "error_type": etype,
-              "message": message, "seconds": seconds, "lines": rec.lines(index) if rec else None})
+              "message": message, "seconds": seconds, "lines": rec.lines(index) if rec else None},
+             now=False)  # written with the next test's "start" or with "done"
         if _should_stop(job, status):
             return
 
@@ -383,14 +384,22 @@ def child_main(job, code, path, jobdir, tests, ev_fd, out_fd, uid, keep_read_sea
     ``compiled`` maps test ids to code objects compiled by the worker (:func:`compile_tests`);
     ``keep_read_search`` is passed on to :func:`_confine.confine`."""
 
-    def send(obj) -> None:
-        write_frame(ev_fd, obj)
+    held = []
+
+    def send(obj, now: bool = True) -> None:
+        """Queue an event; write it and every queued one at once when ``now`` (events that are
+        always followed at once by another are sent with ``now=False``: one write and one wake-up
+        of the worker instead of two)."""
+        held.append(obj)
+        if now:
+            write_frames(ev_fd, held)
+            held.clear()
 
     try:
         _confine.confine(job, jobdir, uid, out_fd, ev_fd, keep_read_search)
         signal.signal(signal.SIGALRM, _on_alarm)
         rec = CoverageRecorder(path) if job.get("coverage") and job["op"] == "run" else None
-        _confine.install_audit_hook(jobdir, uid is not None)
+        _confine.arm_audit_hook(jobdir, uid is not None)
     except BaseException as exc:  # noqa: BLE001 - fail closed, with a readable reason
         send({"ev": "load_error", "message": f"sandbox setup failed: {exc!r}"})
         return
@@ -428,7 +437,7 @@ def child_main(job, code, path, jobdir, tests, ev_fd, out_fd, uid, keep_read_sea
             _flush()
             send({"ev": "load_error", "message": why, "timeout": isinstance(exc, TestTimeout)})
             return
-    send({"ev": "loaded"})
+    send({"ev": "loaded"}, now=job["kind"] == "pytest")  # statement tests start at once
     if job["kind"] == "pytest":
         sys.modules["_kelp_sandbox_pytest"].run_pytest(job, tests, send, rec)
     else:

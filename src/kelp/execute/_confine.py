@@ -5,7 +5,7 @@ Layered, each layer catching what the one before misses:
 2. as root: a private uid/gid per worker (RLIMIT_NPROC is only enforced for non-root), keeping at
    most CAP_DAC_READ_SEARCH, and only when the interpreter or the test files are unreadable to
    that uid (e.g. a Python under /root); no_new_privs; a death signal if the worker dies;
-3. a PEP 578 audit hook (:func:`install_audit_hook`) refusing process creation, sockets, ctypes,
+3. a PEP 578 audit hook (:func:`install_audit_hook`, armed per child) refusing process creation, sockets, ctypes,
    and writes outside the job dir;
 4. (in the worker) the wall-clock kill of the whole process group and the reaper of the uid.
 """
@@ -17,11 +17,12 @@ import os
 import resource
 import signal
 import sys
-import tempfile
 
 CAP_DAC_READ_SEARCH = 2
 PR_SET_PDEATHSIG, PR_SET_KEEPCAPS, PR_SET_NO_NEW_PRIVS = 1, 8, 38
 _LIBC = ctypes.CDLL(None, use_errno=True)
+# Looked up once in the worker, so a child does not pay the symbol lookups after every fork.
+_PRCTL, _CAPSET = _LIBC.prctl, _LIBC.capset
 
 
 #: The environment of every child (the worker sets it once with :func:`set_child_environment`;
@@ -35,6 +36,15 @@ def set_child_environment() -> None:
     """Replace this process's environment with :data:`CHILD_ENV` (called once, in the worker)."""
     os.environ.clear()
     os.environ.update(CHILD_ENV)
+
+
+def enter_job(jobdir: str) -> None:
+    """Point HOME, TMPDIR and ``tempfile`` (if imported) at ``jobdir``.  The worker calls it before each fork
+    (the writes cost less there than in the child, which would copy every page they touch) and
+    again with its own home right after."""
+    os.environ["HOME"] = os.environ["TMPDIR"] = jobdir
+    if "tempfile" in sys.modules:  # imported by pytest or coverage; otherwise a child imports it
+        sys.modules["tempfile"].tempdir = jobdir  # fresh and reads TMPDIR
 
 
 def needed_paths(job: dict) -> tuple[str, ...]:
@@ -70,8 +80,8 @@ def confine(job: dict, jobdir: str, uid: int | None, out_fd: int, ev_fd: int,
     """Confine this freshly forked child: own session, fds 0/1/2 (stdin /dev/null, output to
     ``out_fd``), every other fd closed but ``ev_fd``, rlimits, private ``uid`` (root only; with
     CAP_DAC_READ_SEARCH kept iff ``keep_read_search``, see :func:`unreadable_to`), death signal,
-    job dir as cwd/HOME/TMPDIR.  The rest of the environment is the worker's, already scrubbed
-    by :func:`set_child_environment`."""
+    job dir as cwd.  The environment is the worker's, scrubbed by :func:`set_child_environment`
+    and pointed at the job dir by :func:`enter_job` before the fork."""
     limits = job["limits"]
     worker = os.getppid()
     os.setsid()
@@ -89,12 +99,10 @@ def confine(job: dict, jobdir: str, uid: int | None, out_fd: int, ev_fd: int,
     if uid is not None:  # RLIMIT_NPROC counts every process of the uid: only meaningful for ours
         resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"], limits["processes"]))
         _drop_privileges(uid, keep_read_search)
-    _LIBC.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)  # after the uid change, which clears it
+    _PRCTL(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)  # after the uid change, which clears it
     if os.getppid() != worker:  # the worker died before the death signal was armed
         os._exit(0)
     os.chdir(jobdir)
-    os.environ["HOME"] = os.environ["TMPDIR"] = jobdir
-    tempfile.tempdir = jobdir
     sys.dont_write_bytecode = True
 
 
@@ -107,19 +115,26 @@ class _CapData(ctypes.Structure):
                 ("inheritable", ctypes.c_uint32)]
 
 
+# The capset(2) arguments that keep only CAP_DAC_READ_SEARCH, built once in the worker.
+_KEEP_HEADER = _CapHeader(0x20080522, 0)
+_KEEP_DATA = (_CapData * 2)()
+_KEEP_DATA[0].effective = _KEEP_DATA[0].permitted = 1 << CAP_DAC_READ_SEARCH
+_KEEP_ARGS = (ctypes.pointer(_KEEP_HEADER), ctypes.pointer(_KEEP_DATA[0]))
+
+
 def _drop_privileges(uid: int, keep_read_search: bool) -> None:
-    """Become ``uid``/``uid``, keeping CAP_DAC_READ_SEARCH only if ``keep_read_search``."""
+    """Become ``uid``/``uid``, keeping CAP_DAC_READ_SEARCH only if ``keep_read_search``.
+
+    Without it, no capability survives: a change from uid 0 to a set of uids that are all
+    nonzero clears every capability (capabilities(7)).  With it, PR_SET_KEEPCAPS keeps the
+    permitted set over the change and ``capset`` then cuts it down to that one capability."""
     os.setgroups([])
     os.setresgid(uid, uid, uid)
-    keep = _LIBC.prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) == 0
+    keep = keep_read_search and _PRCTL(PR_SET_KEEPCAPS, 1, 0, 0, 0) == 0
     os.setresuid(uid, uid, uid)
-    if keep:  # permitted caps survived the uid change: cut them down to (at most) one
-        mask = 1 << CAP_DAC_READ_SEARCH if keep_read_search else 0
-        data = (_CapData * 2)()
-        data[0].effective = data[0].permitted = mask
-        if _LIBC.capset(ctypes.byref(_CapHeader(0x20080522, 0)), data) != 0:
-            raise OSError(ctypes.get_errno(), "capset failed; refusing to run with capabilities")
-    _LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    if keep and _CAPSET(*_KEEP_ARGS) != 0:
+        raise OSError(ctypes.get_errno(), "capset failed; refusing to run with capabilities")
+    _PRCTL(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
 
 
 _BLOCKED = frozenset({
@@ -137,13 +152,21 @@ _WRITE_EVENTS = {
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
 
 
-def install_audit_hook(jobdir: str, private_uid: bool) -> None:
-    """PEP 578 hook: refuse process creation, sockets, ctypes and writes outside ``jobdir``;
-    ``kill(-1)`` is allowed only under a private uid (where it reaches nothing but this job)."""
-    root = os.path.realpath(jobdir)
-    busy = [False]
+#: The audit hook's settings: ``root`` (the real path of the job dir; ``None`` leaves the hook
+#: dormant, as it is in the worker) and ``private_uid``.  Set in the child by :func:`arm_audit_hook`.
+_HOOK = {"root": None, "private_uid": False, "installed": False}
 
-    def inside(path, dir_fd=None) -> bool:
+
+def install_audit_hook() -> None:
+    """Install the PEP 578 hook, dormant, once in the worker; every child inherits it and arms it
+    with :func:`arm_audit_hook` (an audit hook cannot be removed, so the worker, which must fork
+    and write, never arms its own).  Once armed it refuses process creation, sockets, ctypes and
+    writes outside the job dir; ``kill(-1)`` is allowed only under a private uid (where it reaches
+    nothing but the job's own processes)."""
+    busy = [False]
+    state = _HOOK
+
+    def inside(path, root, dir_fd=None) -> bool:
         if isinstance(path, int):
             return True
         path = os.fsdecode(path)
@@ -153,7 +176,8 @@ def install_audit_hook(jobdir: str, private_uid: bool) -> None:
         return real == root or real.startswith(root + os.sep) or real == os.devnull
 
     def hook(event, args):
-        if busy[0]:
+        root = state["root"]
+        if root is None or busy[0]:
             return
         if event in _BLOCKED:
             raise PermissionError(f"kelp sandbox: {event} is not allowed")
@@ -163,15 +187,15 @@ def install_audit_hook(jobdir: str, private_uid: bool) -> None:
                 path, mode, flags = args
                 writing = (any(c in mode for c in "wax+") if isinstance(mode, str)
                            else bool((flags or 0) & _WRITE_FLAGS))
-                if writing and path is not None and not inside(path):
+                if writing and path is not None and not inside(path, root):
                     raise PermissionError(f"kelp sandbox: writing {path!r} is not allowed")
             elif event in _WRITE_EVENTS:
                 dir_fd = args[2] if len(args) > 2 and isinstance(args[2], int) else None
                 for i in _WRITE_EVENTS[event]:
-                    if i < len(args) and args[i] is not None and not inside(args[i], dir_fd):
+                    if i < len(args) and args[i] is not None and not inside(args[i], root, dir_fd):
                         raise PermissionError(f"kelp sandbox: {event} on {args[i]!r} is not allowed")
             elif event in ("os.kill", "os.killpg", "signal.pthread_kill"):
-                if event == "os.kill" and args[0] == -1 and private_uid:
+                if event == "os.kill" and args[0] == -1 and state["private_uid"]:
                     return  # reaches only this job's private uid: its own leftovers
                 if args[0] not in (os.getpid(), os.getpgid(0)):
                     raise PermissionError(f"kelp sandbox: {event} is not allowed")
@@ -179,3 +203,13 @@ def install_audit_hook(jobdir: str, private_uid: bool) -> None:
             busy[0] = False
 
     sys.addaudithook(hook)
+    _HOOK["installed"] = True
+
+
+def arm_audit_hook(jobdir: str, private_uid: bool) -> None:
+    """Arm the hook :func:`install_audit_hook` left dormant, for this child's ``jobdir`` (a real
+    path: the worker makes it under its own cwd).  Raises RuntimeError if no hook is installed."""
+    if not _HOOK["installed"]:
+        raise RuntimeError("no audit hook installed; call install_audit_hook() in the worker first")
+    _HOOK["private_uid"] = private_uid
+    _HOOK["root"] = jobdir
