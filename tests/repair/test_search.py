@@ -87,3 +87,26 @@ def test_enumerative_proposer_scores_sum_to_one_and_skip_unexecuted_lines():
     assert all(c.edit.apply(tree) is not None for c in cands[:20])
     fixed = [c for c in cands if unparse(c.edit.apply(tree)).count("x > 0")]
     assert fixed and fixed[0] in cands[:5]
+
+
+def test_behaviour_signature_follows_the_stop_at_first_failure_order():
+    from kelp.execute.results import RunResult, TestOutcome
+    from kelp.repair.search import _behaviour
+    run = RunResult("ok", [TestOutcome("a", "pass"), TestOutcome("b", "error", "TypeError", "boom (line 3)"),
+                           TestOutcome("c", "fail", "AssertionError", "got 1")])
+    # as a candidate run reports it: failing tests first, stopping at the first failure
+    assert _behaviour(run, ["b", "c", "a"]) == (("b", "error", "TypeError", "boom"),)
+    assert _behaviour(run) == (("a", "pass", None, ""), ("b", "error", "TypeError", "boom"))
+    assert _behaviour(RunResult("load_error", message="x")) == ("load_error", "x")
+
+
+def test_missing_return_is_proposed_only_for_functions_the_tests_call():
+    import ast
+    from kelp.repair.enumerate import EnumerativeProposer
+    from kelp.repair.proposer import Feedback
+    source = ("class Box:\n    def __init__(self, v):\n        self.v = v\n\n"
+              "def area(w, h):\n    a = w * h\n")
+    tree = ast.parse(source)
+    returns = lambda fb: {c.edit.new for c in EnumerativeProposer().propose(tree, fb) if c.family == "insert_statement"}
+    called = returns(Feedback(test_calls=("area",)))
+    assert "return a" in called and "return v" not in called

@@ -60,3 +60,25 @@ def test_dead_name_repairs_run_for_real(sandbox):
         ["assert most_common_char('abca') == 'a'", "assert most_common_char('zz') == 'z'"]),
         sandbox, RepairConfig(budget=64))
     assert assign.solved and "counts = Counter(text)" in assign.repaired
+
+
+# `j` replaced the comprehension's own variable by the name being assigned: the tests report
+# `res` unbound (a free variable read before assignment) and `j` is never read.
+MISUSED_IN_COMPREHENSION = '''def add_k(test_list, k):
+    res = [tuple(res + k for j in sub) for sub in test_list]
+    return res
+'''
+
+
+def test_unused_comprehension_variable():
+    tree = ast.parse("def f(xs):\n    return [0 for i in xs] + [y for j, y in enumerate(xs)]\n")
+    dead = unused_definitions(tree, bindings(tree))
+    assert [(u.name, u.kind) for u in dead] == [("i", "comprehension"), ("j", "comprehension")]
+    assert all(u.stmt is None for u in dead)
+
+
+def test_wrong_name_read_before_assignment_is_repaired_with_the_dead_comprehension_variable(sandbox):
+    suite = TestSuite.from_asserts(["assert add_k([(1, 2)], 1) == [(2, 3)]",
+                                    "assert add_k([(0,), (5, 6)], 2) == [(2,), (7, 8)]"])
+    result = repair(MISUSED_IN_COMPREHENSION, suite, sandbox, RepairConfig(budget=16))
+    assert result.solved and "tuple(j + k for j in sub)" in result.repaired.replace("((", "(")

@@ -54,6 +54,9 @@ _Alt = tuple[str, tuple, tuple, str, "ast.AST | None", float]
 #: How much likelier a wrong-variable fix is when the name it puts in is otherwise never read
 #: (the mutation that replaced a read of it usually left its definition dead; see ``unused.py``).
 DEAD_NAME_BOOST = 6.0
+#: How much likelier a wrong-variable fix is at a read of a name the tests reported unbound (the
+#: read, not a missing definition, is often the bug: a name misused before it is assigned).
+UNBOUND_READ_BOOST = 3.0
 #: How much likelier a constant site is when its value is large and appears nowhere else in the
 #: program or the tests (typical of a changed constant; programs mostly hold 0, 1, 2, 10...).
 ODD_CONSTANT_BOOST = 3.0
@@ -78,6 +81,8 @@ class EnumerativeProposer:
         alts = list(_alternatives(tree, feedback, all_bindings, dead_defs))
         dead = {(u.scope, u.name) for u in dead_defs}
         odd = _odd_constants(tree, feedback)
+        unbound_reads = {path for path, node in iter_nodes(tree) if isinstance(node, ast.Name)
+                         and isinstance(node.ctx, ast.Load) and node.id in feedback.unbound}
         sites: dict[str, set] = defaultdict(set)
         site_mass: dict[tuple, float] = defaultdict(float)
         for family, key, _path, _op, _new, weight in alts:
@@ -89,6 +94,8 @@ class EnumerativeProposer:
             if family == "wrong_variable" and isinstance(new, ast.Name) and any(
                     (scope, new.id) in dead for scope in _prefixes(path)):
                 prior *= DEAD_NAME_BOOST
+            if family == "wrong_variable" and path in unbound_reads:
+                prior *= UNBOUND_READ_BOOST
             elif family in ("change_constant", "off_by_one") and path in odd:
                 prior *= ODD_CONSTANT_BOOST
             score = prior * (_block_susp(feedback, tree, path) if op.startswith("insert:") else
@@ -342,7 +349,9 @@ def _insert_alts(path: tuple, func: ast.FunctionDef, feedback: Feedback, ints: l
     last = func.body[-1]
     says_none = feedback.run is not None and any("None" in (o.message or "") for o in feedback.run.outcomes)
     returns = any(isinstance(n, ast.Return) and n.value is not None for n in own)
-    if not isinstance(last, (ast.Return, ast.Raise)) and (says_none or not returns):
+    # a function that never returns a value is suspect only if the tests call it (not __init__)
+    tested = func.name in feedback.test_calls or not feedback.test_calls
+    if not isinstance(last, (ast.Return, ast.Raise)) and (says_none or (not returns and tested)):
         for name in assigned + params:
             weight = (2.0 if name in assigned else 1.0) * (3.0 if name not in loaded else 1.0)
             yield ("insert_statement", ("return", path), body_path, f"insert:{len(func.body)}",

@@ -42,19 +42,25 @@ class Feedback:
     lines: dict[int, float] = field(default_factory=dict)
     test_constants: tuple = ()
     unbound: tuple[str, ...] = ()
+    test_calls: tuple[str, ...] = ()
 
     @classmethod
-    def from_run(cls, run: "RunResult", lines: dict[int, float], test_sources: list[str]) -> "Feedback":
+    def from_run(cls, run: "RunResult", lines: dict[int, float], test_sources: list[str],
+                 entry_point: str | None = None) -> "Feedback":
         """Feedback from a test run: line suspiciousness, literals that appear in the tests
-        (expected outputs are often the missing constant), and names that failing tests
-        reported unbound (NameError / UnboundLocalError: a missing initialisation)."""
+        (expected outputs are often the missing constant), names of the functions the tests
+        call, and names that failing tests reported unbound (NameError / UnboundLocalError: a
+        missing initialisation, or a read of the wrong name)."""
         consts: dict = {}
+        calls: dict = {entry_point: None} if entry_point else {}  # check(candidate) calls it
         for text in test_sources:
             try:
                 tree = ast.parse(text)
             except SyntaxError:
                 continue
             for node in ast.walk(tree):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                    calls.setdefault(node.func.id, None)
                 if isinstance(node, ast.Constant) and type(node.value) in (int, str, bool) and \
                         not (isinstance(node.value, str) and len(node.value) > 80):
                     consts.setdefault((type(node.value).__name__, node.value), node.value)
@@ -65,7 +71,7 @@ class Feedback:
                 if match and match.group(1) not in unbound:
                     unbound.append(match.group(1))
         return cls(run=run, lines=lines if any(lines.values()) else {},
-                   test_constants=tuple(consts.values()), unbound=tuple(unbound))
+                   test_constants=tuple(consts.values()), unbound=tuple(unbound), test_calls=tuple(calls))
 
     def node_score(self, node: ast.AST, parent_line: int | None = None) -> float:
         """Suspiciousness of a node: the score of its first line (its parent's for nodes without one)."""

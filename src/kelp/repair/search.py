@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import heapq
 import math
+import re
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -39,7 +40,12 @@ class RepairConfig:
     ``budget``: candidate executions (each candidate program run against the tests counts one).
     ``seconds``: wall-clock limit for the whole search. ``max_depth``: edits per repair.
     ``batch``: candidates validated concurrently (fixed, so results do not depend on the
-    machine's core count). ``formula``: fault-localization formula.
+    machine's core count). ``formula``: fault-localization formula. ``expand_limit``: children
+    proposed per state below the root. ``progress_bonus``: log-priority added per test a state
+    passes beyond the root (half that for an error turned into an assertion failure), given
+    only to its ``bonus_children`` best children (``None``: all), so a state that passes a test
+    by chance costs a bounded detour. ``merge_behaviour``: a state whose tests behave exactly as
+    an earlier state's (same outcomes and messages) is not expanded (observational equivalence).
     """
 
     budget: int = 256
@@ -49,6 +55,8 @@ class RepairConfig:
     formula: str = "ochiai"
     expand_limit: int = 64
     progress_bonus: float = 3.0
+    bonus_children: int | None = 16
+    merge_behaviour: bool = True
 
 
 @dataclass
@@ -105,6 +113,28 @@ def _value(run: RunResult) -> tuple:
     return (run.passed if run.status == "ok" else -1, worst)
 
 
+_LINE_SUFFIX = re.compile(r" \(line \d+\)$")
+
+
+def _behaviour(run: RunResult, order: list[str] | None = None) -> tuple:
+    """What the tests saw, as a hashable signature: (test id, status, error type, message) per
+    test that ran, in ``order`` (default: the run's) up to and including the first that did not
+    pass, as a candidate's stop-at-first-failure run reports it; line numbers in error messages
+    are dropped (an edit may shift lines without changing behaviour)."""
+    if run.status != "ok":
+        return (run.status, run.message)
+    by_id = {o.test_id: o for o in run.outcomes}
+    out = []
+    for test_id in order or [o.test_id for o in run.outcomes]:
+        o = by_id.get(test_id)
+        if o is None or o.status == "not_run":
+            break
+        out.append((test_id, o.status, o.error_type, _LINE_SUFFIX.sub("", o.message or "")))
+        if o.status != "pass":
+            break
+    return tuple(out)
+
+
 def _relocate(tree: ast.Module, before: ast.Module, edit: Edit) -> ast.Module:
     """Give the nodes an edit created the line of the node they replaced, so the root's
     line suspiciousness keeps applying to them in deeper states."""
@@ -143,7 +173,7 @@ def repair(source: str, suite: TestSuite, sandbox: Sandbox, config: RepairConfig
     before = (run0.passed, run0.total)
     lines = with_crash_lines(line_suspiciousness(run0, config.formula), run0) if run0.status == "ok" else {}
     ranking = sorted(lines, key=lambda ln: (-lines[ln], ln))
-    feedback = Feedback.from_run(run0, lines, [t.source for t in suite.tests])
+    feedback = Feedback.from_run(run0, lines, [t.source for t in suite.tests], suite.entry_point)
     failing_first = run0.failing_ids
 
     def result(solved, state, executions, to_solve, reason, after):
@@ -171,11 +201,14 @@ def repair(source: str, suite: TestSuite, sandbox: Sandbox, config: RepairConfig
         cands = []
         for proposer in proposers:
             cands.extend(proposer.propose(state.tree, feedback, config.expand_limit if state.depth else None))
-        for cand in cands:
+        cands.sort(key=lambda c: -c.score)
+        for rank, cand in enumerate(cands):
             logp = state.logp + math.log(max(cand.score, 1e-12))
+            gets_bonus = config.bonus_children is None or rank < config.bonus_children
             seq += 1
-            heapq.heappush(heap, _Pending(-(logp + bonus), seq, index, cand.edit, logp))
+            heapq.heappush(heap, _Pending(-(logp + (bonus if gets_bonus else 0.0)), seq, index, cand.edit, logp))
 
+    behaviours = {_behaviour(run0, failing_first + [o.test_id for o in run0.outcomes if o.test_id not in failing_first])}
     expand(0)
     executions = 0
     while heap and executions < config.budget:
@@ -210,6 +243,11 @@ def repair(source: str, suite: TestSuite, sandbox: Sandbox, config: RepairConfig
             if run.status == "ok" and run.all_passed:
                 return result(True, state, executions, executions, "all tests pass", (run.total, run.total))
             states.append(state)
+            if config.merge_behaviour:
+                seen_behaviour = _behaviour(run)
+                if seen_behaviour in behaviours:
+                    continue
+                behaviours.add(seen_behaviour)
             expand(len(states) - 1)
     reason = "budget exhausted" if executions >= config.budget else "no more candidates"
     return result(False, root, executions, None, reason, before)

@@ -21,9 +21,9 @@ Path = tuple
 
 @dataclass(frozen=True)
 class Unused:
-    """One dead definition: ``name`` bound at ``path`` (a Name or arg node) in the function at
-    ``scope``; ``kind`` is "param" or "local"; ``stmt`` is the path of the statement that binds
-    it (None for a parameter)."""
+    """One dead definition: ``name`` bound at ``path`` (a Name or arg node) in the function or
+    comprehension at ``scope``; ``kind`` is "param", "local" or "comprehension"; ``stmt`` is the
+    path of the statement that binds it (None for a parameter or comprehension variable)."""
 
     name: str
     kind: str
@@ -34,19 +34,24 @@ class Unused:
 
 def unused_definitions(tree: ast.Module, all_bindings: list[Binding]) -> list[Unused]:
     """Parameters and local variables of functions in ``tree`` that nothing in the function
-    (nested functions and lambdas included) ever reads, in binding order.  Names starting with
-    ``_`` are skipped (the usual "deliberately unused" marker)."""
+    (nested functions and lambdas included) ever reads, and comprehension variables that their
+    comprehension never reads (``kind`` "comprehension", ``scope`` the comprehension), in
+    binding order.  Names starting with ``_`` are skipped (the usual "deliberately unused"
+    marker)."""
     loads: dict[Path, set[str]] = {}
     out = []
     for b in all_bindings:
-        if b.scope_kind != "function" or b.kind not in ("param", "local") or b.name.startswith("_"):
+        wanted = ((b.scope_kind == "function" and b.kind in ("param", "local"))
+                  or (b.scope_kind == "comprehension" and b.kind == "comprehension"))
+        if not wanted or b.name.startswith("_"):
             continue
         if b.scope not in loads:
             func = node_at(tree, b.scope)
             loads[b.scope] = {n.id for n in ast.walk(func) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
         if b.name in loads[b.scope]:
             continue
-        out.append(Unused(b.name, b.kind, b.scope, b.path, None if b.kind == "param" else _statement_of(b.path)))
+        stmt = None if b.kind in ("param", "comprehension") else _statement_of(b.path)
+        out.append(Unused(b.name, b.kind, b.scope, b.path, stmt))
     return out
 
 
