@@ -20,6 +20,7 @@ from typing import Iterator
 from kelp.program.diff import Edit
 from kelp.program.scope import bindings, constants, visible_bindings
 from kelp.program.tree import iter_nodes, node_at
+from kelp.repair.guards import guard_alternatives
 from kelp.repair.proposer import Candidate, Feedback
 from kelp.repair.unused import Unused, unused_definitions, unused_imports
 
@@ -45,7 +46,7 @@ FAMILY_WEIGHTS = {
     "binop_flip": 1.0, "compare_flip": 1.0, "boolop_flip": 1.0, "wrong_variable": 1.0,
     "off_by_one": 1.0, "negate_condition": 1.0, "swap_args": 1.0, "change_constant": 1.0,
     "drop_condition": 0.5, "delete_statement": 0.3, "insert_statement": 1.0, "fix_template": 0.5,
-    "dead_name": 1.0,
+    "dead_name": 1.0, "missing_guard": 0.2,
 }
 
 # An alternative: (family, site key, path, op, new node or None for delete, weight within the site).
@@ -63,6 +64,10 @@ ODD_CONSTANT_BOOST = 3.0
 #: Builtins tried around a dead name when re-creating a forgotten assignment ``n = f(dead)``.
 _WRAPPERS = ("sorted", "list", "set", "len", "sum", "max", "min", "str", "tuple", "dict", "int",
              "abs", "reversed")
+#: Builtins tried around a variable when re-creating a forgotten final ``return f(x)``, each
+#: with this weight relative to ``return x``.
+_RETURN_WRAPPERS = _WRAPPERS + ("ord", "float", "bool")
+RETURN_WRAPPER_WEIGHT = 0.1
 
 
 class EnumerativeProposer:
@@ -98,8 +103,11 @@ class EnumerativeProposer:
                 prior *= UNBOUND_READ_BOOST
             elif family in ("change_constant", "off_by_one") and path in odd:
                 prior *= ODD_CONSTANT_BOOST
-            score = prior * (_block_susp(feedback, tree, path) if op.startswith("insert:") else
-                             _susp(feedback, tree, path))
+            if family == "missing_guard":  # scored where the guarded run starts
+                score = prior * _susp(feedback, tree, key[1] + (key[2],))
+            else:
+                score = prior * (_block_susp(feedback, tree, path) if op.startswith("insert:") else
+                                 _susp(feedback, tree, path))
             if score <= 0.0:
                 continue
             text = None if new is None else ast.unparse(new)
@@ -200,6 +208,9 @@ def _alternatives(tree: ast.Module, feedback: Feedback, all_bindings: list, dead
             yield from _swap_alts(path, node)
         yield from _template_alts(tree, path, node, parent, field, visible_bindings, all_bindings)
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            dead_here = [u.name for u in dead if u.scope == path]
+            for key, _run_path, owner_path, new_owner, weight in guard_alternatives(tree, path, node, dead_here):
+                yield ("missing_guard", key, owner_path, "replace", new_owner, weight)
             yield from _insert_alts(path, node, feedback, ints, strs)
             yield from _dead_name_alts(tree, path, node, feedback, [u for u in dead if u.scope == path],
                                        dead_imports)
@@ -356,6 +367,9 @@ def _insert_alts(path: tuple, func: ast.FunctionDef, feedback: Feedback, ints: l
             weight = (2.0 if name in assigned else 1.0) * (3.0 if name not in loaded else 1.0)
             yield ("insert_statement", ("return", path), body_path, f"insert:{len(func.body)}",
                    ast.Return(value=ast.Name(id=name, ctx=ast.Load())), weight)
+            for wrapper in _RETURN_WRAPPERS:  # return str(res), return sum(parts), ...
+                yield ("insert_statement", ("return", path), body_path, f"insert:{len(func.body)}",
+                       ast.parse(f"return {wrapper}({name})").body[0], weight * RETURN_WRAPPER_WEIGHT)
     counters = [n.targets[0].id for n in own if isinstance(n, ast.Assign) and len(n.targets) == 1
                 and isinstance(n.targets[0], ast.Name) and isinstance(n.value, ast.Constant)
                 and type(n.value.value) is int]
