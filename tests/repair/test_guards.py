@@ -1,0 +1,73 @@
+"""Missing-guard synthesis: conditions rebuilt from the program, and a real repair in the sandbox."""
+
+import ast
+
+import pytest
+
+from kelp.execute.sandbox import Sandbox
+from kelp.execute.suites import TestSuite
+from kelp.program.scope import bindings
+from kelp.repair.guards import guard_alternatives
+from kelp.repair.search import RepairConfig, repair
+from kelp.repair.unused import unused_definitions
+
+# `if ele not in seen:` was dropped around the two statements.
+DROPPED_MEMBERSHIP = '''def unique(items):
+    seen = set()
+    out = []
+    for ele in items:
+        seen.add(ele)
+        out.append(ele)
+    return out
+'''
+# `if arr[i] > arr[j]:` was dropped: `arr` is now a dead parameter.
+DROPPED_COMPARISON = '''def inversions(arr, n):
+    count = 0
+    for i in range(n):
+        for j in range(i + 1, n):
+            count += 1
+    return count
+'''
+
+
+def _guards(source):
+    tree = ast.parse(source)
+    func = tree.body[0]
+    dead = [u.name for u in unused_definitions(tree, bindings(tree))]
+    out = {}  # (block path, first statement, statements wrapped) -> [(weight, guarded owner source)]
+    for key, run_path, owner_path, new_owner, weight in guard_alternatives(tree, ("body", 0), func, dead):
+        out.setdefault(key[1:], []).append((weight, ast.unparse(new_owner)))
+    return out
+
+
+def test_membership_guard_over_the_two_statements_is_the_best_for_that_run():
+    guards = _guards(DROPPED_MEMBERSHIP)
+    loop_body = ("body", 0, "body", 2, "body")
+    best = max(guards[(loop_body, 0, 2)])
+    assert "if ele not in seen:\n        seen.add(ele)\n        out.append(ele)" in best[1], best
+
+
+def test_guards_compare_items_of_a_dead_sequence():
+    texts = [g for gs in _guards(DROPPED_COMPARISON).values() for _, g in gs]
+    assert any("if arr[j] > arr[i]:" in t or "if arr[i] > arr[j]:" in t for t in texts)
+    assert not any("j[i]" in t for t in texts)  # a dead loop variable is no sequence
+
+
+def test_guards_never_wrap_the_whole_function_body():
+    tree = ast.parse("def f(x):\n    y = x + 1\n")
+    assert list(guard_alternatives(tree, ("body", 0), tree.body[0])) == []
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with Sandbox(workers=2) as box:
+        yield box
+
+
+def test_a_dropped_membership_guard_is_repaired_for_real(sandbox):
+    suite = TestSuite.from_asserts(["assert unique([1, 2, 1, 3, 2]) == [1, 2, 3]", "assert unique([]) == []",
+                                    "assert unique(['a', 'a']) == ['a']"])
+    result = repair(DROPPED_MEMBERSHIP, suite, sandbox, RepairConfig(budget=64))
+    assert result.solved, result.reason
+    # either guard is a correct repair (`seen` or `out` both hold what was emitted so far)
+    assert "if ele not in seen:" in result.repaired or "if ele not in out:" in result.repaired
