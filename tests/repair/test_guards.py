@@ -71,3 +71,11 @@ def test_a_dropped_membership_guard_is_repaired_for_real(sandbox):
     assert result.solved, result.reason
     # either guard is a correct repair (`seen` or `out` both hold what was emitted so far)
     assert "if ele not in seen:" in result.repaired or "if ele not in out:" in result.repaired
+
+
+def test_guards_are_proposed_only_at_the_root_state():
+    from kelp.repair.enumerate import EnumerativeProposer
+    from kelp.repair.proposer import Feedback
+    tree = ast.parse(DROPPED_MEMBERSHIP)
+    families = lambda k: {c.family for c in EnumerativeProposer().propose(tree, Feedback(), k)}
+    assert "missing_guard" in families(None) and "missing_guard" not in families(10**6)

@@ -77,13 +77,15 @@ class EnumerativeProposer:
 
     def propose(self, tree: ast.Module, feedback: Feedback, k: int | None = None) -> list[Candidate]:
         """Scored candidates for ``tree``, best first; nodes with zero suspiciousness are skipped.
+        With ``k`` given (the search's deeper states) missing guards are not synthesised: they
+        cost a copy of the enclosing block per candidate, and a dropped condition is one edit.
 
         Scores sum to 1 over all candidates (before truncation to ``k``), so they read as the
         probability that the edit is the fix under the bug model and the localization.
         """
         all_bindings = bindings(tree)
         dead_defs = unused_definitions(tree, all_bindings)
-        alts = list(_alternatives(tree, feedback, all_bindings, dead_defs))
+        alts = list(_alternatives(tree, feedback, all_bindings, dead_defs, guards=k is None))
         dead = {(u.scope, u.name) for u in dead_defs}
         odd = _odd_constants(tree, feedback)
         unbound_reads = {path for path, node in iter_nodes(tree) if isinstance(node, ast.Name)
@@ -167,9 +169,12 @@ def _susp(feedback: Feedback, tree: ast.Module, path: tuple) -> float:
     return feedback.lines.get(line, 0.0) if line is not None else 0.0
 
 
-def _alternatives(tree: ast.Module, feedback: Feedback, all_bindings: list, dead: list[Unused]) -> Iterator[_Alt]:
+def _alternatives(tree: ast.Module, feedback: Feedback, all_bindings: list, dead: list[Unused],
+                  guards: bool = True) -> Iterator[_Alt]:
     """Every inverse edit at every node, unscored (``all_bindings`` from ``bindings(tree)``,
-    ``dead`` from ``unused_definitions``, computed once by the caller)."""
+    ``dead`` from ``unused_definitions``, computed once by the caller).  ``guards``: include
+    missing-guard synthesis (``guards.py``), the costliest family (a copy of the enclosing
+    block per candidate)."""
     consts = constants(tree) + list(feedback.test_constants)
     ints = list(dict.fromkeys(c for c in consts if type(c) is int and abs(c) <= 10**6))
     strs = list(dict.fromkeys(c for c in consts if type(c) is str))
@@ -208,9 +213,10 @@ def _alternatives(tree: ast.Module, feedback: Feedback, all_bindings: list, dead
             yield from _swap_alts(path, node)
         yield from _template_alts(tree, path, node, parent, field, visible_bindings, all_bindings)
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            dead_here = [u.name for u in dead if u.scope == path]
-            for key, _run_path, owner_path, new_owner, weight in guard_alternatives(tree, path, node, dead_here):
-                yield ("missing_guard", key, owner_path, "replace", new_owner, weight)
+            if guards:
+                dead_here = [u.name for u in dead if u.scope == path]
+                for key, _run_path, owner_path, new_owner, weight in guard_alternatives(tree, path, node, dead_here):
+                    yield ("missing_guard", key, owner_path, "replace", new_owner, weight)
             yield from _insert_alts(path, node, feedback, ints, strs)
             yield from _dead_name_alts(tree, path, node, feedback, [u for u in dead if u.scope == path],
                                        dead_imports)
