@@ -35,7 +35,7 @@ def _guards(source):
     func = tree.body[0]
     dead = [u.name for u in unused_definitions(tree, bindings(tree))]
     out = {}  # (block path, first statement, statements wrapped) -> [(weight, guarded owner source)]
-    for key, run_path, owner_path, new_owner, weight in guard_alternatives(tree, ("body", 0), func, dead):
+    for key, owner_path, new_owner, weight in guard_alternatives(tree, ("body", 0), func, dead):
         out.setdefault(key[1:], []).append((weight, ast.unparse(new_owner)))
     return out
 

@@ -103,9 +103,9 @@ class EnumerativeProposer:
                 prior *= DEAD_NAME_BOOST
             if family == "wrong_variable" and path in unbound_reads:
                 prior *= UNBOUND_READ_BOOST
-            elif family in ("change_constant", "off_by_one") and path in odd:
+            if family in ("change_constant", "off_by_one") and path in odd:
                 prior *= ODD_CONSTANT_BOOST
-            if family == "missing_guard":  # scored where the guarded run starts
+            if family == "missing_guard":  # scored where the guarded run starts: key[1][index]
                 score = prior * _susp(feedback, tree, key[1] + (key[2],))
             else:
                 score = prior * (_block_susp(feedback, tree, path) if op.startswith("insert:") else
@@ -213,13 +213,13 @@ def _alternatives(tree: ast.Module, feedback: Feedback, all_bindings: list, dead
             yield from _swap_alts(path, node)
         yield from _template_alts(tree, path, node, parent, field, visible_bindings, all_bindings)
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            dead_here = [u for u in dead if u.scope == path]
             if guards:
-                dead_here = [u.name for u in dead if u.scope == path]
-                for key, _run_path, owner_path, new_owner, weight in guard_alternatives(tree, path, node, dead_here):
+                for key, owner_path, new_owner, weight in guard_alternatives(
+                        tree, path, node, [u.name for u in dead_here]):
                     yield ("missing_guard", key, owner_path, "replace", new_owner, weight)
             yield from _insert_alts(path, node, feedback, ints, strs)
-            yield from _dead_name_alts(tree, path, node, feedback, [u for u in dead if u.scope == path],
-                                       dead_imports)
+            yield from _dead_name_alts(tree, path, node, feedback, dead_here, dead_imports)
         if isinstance(node, ast.stmt) and parent is not None and isinstance(path[-1], int):
             siblings = getattr(parent, field)
             docstring_like = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import functools
 from typing import Iterator
 
 from kelp.program.tree import node_at
@@ -32,11 +33,10 @@ _ADDERS = ("add", "append", "extend", "update", "insert")
 
 def guard_alternatives(tree: ast.Module, func_path: tuple, func: ast.FunctionDef, dead: list[str] = (),
                        per_run: int = MAX_CONDITIONS) -> Iterator[tuple]:
-    """``(site key, run path, owner path, new owner node, weight)`` for guarded runs in ``func``
-    (at ``func_path``): the run ``block[i:i + k]`` of a statement list is put under an ``If``;
-    the edit replaces the node that owns the list (``owner path``) by a copy holding the
-    ``If``, so one edit wraps several statements.  ``run path`` is the path of the run's first
-    statement (where its suspiciousness is read).  ``dead``: names the function binds and never
+    """``(site key, owner path, new owner node, weight)`` for guarded runs in ``func`` (at
+    ``func_path``): the run ``block[i:i + k]`` of a statement list is put under an ``If``; the
+    edit replaces the node that owns the list (``owner path``) by a copy holding the ``If``, so
+    one edit wraps several statements.  The site key is ``("guard", block path, i, k)``.  ``dead``: names the function binds and never
     reads (see ``unused.py``), which a dropped condition often read.  At most ``per_run``
     conditions per run, best first; weights are relative within one run (the site)."""
     conditions = _existing_conditions(func)
@@ -60,7 +60,7 @@ def guard_alternatives(tree: ast.Module, func_path: tuple, func: ast.FunctionDef
                     guard = ast.If(test=ast.parse(text, mode="eval").body, body=list(run), orelse=[])
                     new_owner = copy.copy(owner)
                     setattr(new_owner, field, block[:i] + [guard] + block[i + k:])
-                    yield (("guard", block_path, i, k), block_path + (i,), owner_path, new_owner, weight)
+                    yield ("guard", block_path, i, k), owner_path, new_owner, weight
 
 
 def _is_docstring(stmt: ast.stmt) -> bool:
@@ -164,5 +164,7 @@ def _pair_weight(a: str, b: str, loops: tuple, assigned: list, local: set, index
     return boost * 0.05
 
 
-def _names_of(text: str) -> list[str]:
-    return [n.id for n in ast.walk(ast.parse(text, mode="eval")) if isinstance(n, ast.Name)]
+@functools.lru_cache(maxsize=4096)
+def _names_of(text: str) -> tuple[str, ...]:
+    """Names in the expression ``text`` (cached: atoms are compared pairwise)."""
+    return tuple(n.id for n in ast.walk(ast.parse(text, mode="eval")) if isinstance(n, ast.Name))

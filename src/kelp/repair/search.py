@@ -208,7 +208,7 @@ def repair(source: str, suite: TestSuite, sandbox: Sandbox, config: RepairConfig
             seq += 1
             heapq.heappush(heap, _Pending(-(logp + (bonus if gets_bonus else 0.0)), seq, index, cand.edit, logp))
 
-    behaviours = {_behaviour(run0, failing_first + [o.test_id for o in run0.outcomes if o.test_id not in failing_first])}
+    behaviours = {_behaviour(run0, failing_first)}  # a candidate run stops at its first failure
     expand(0)
     executions = 0
     while heap and executions < config.budget:
