@@ -107,6 +107,6 @@ def test_missing_return_is_proposed_only_for_functions_the_tests_call():
     source = ("class Box:\n    def __init__(self, v):\n        self.v = v\n\n"
               "def area(w, h):\n    a = w * h\n")
     tree = ast.parse(source)
-    returns = lambda fb: {c.edit.new for c in EnumerativeProposer().propose(tree, fb) if c.family == "insert_statement"}
+    returns = lambda fb: {c.edit.new for c in EnumerativeProposer().propose(tree, fb) if c.family == "missing_return"}
     called = returns(Feedback(test_calls=("area",)))
     assert "return a" in called and "return v" not in called

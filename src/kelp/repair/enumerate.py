@@ -46,7 +46,7 @@ FAMILY_WEIGHTS = {
     "binop_flip": 1.0, "compare_flip": 1.0, "boolop_flip": 1.0, "wrong_variable": 1.0,
     "off_by_one": 1.0, "negate_condition": 1.0, "swap_args": 1.0, "change_constant": 1.0,
     "drop_condition": 0.5, "delete_statement": 0.3, "insert_statement": 1.0, "fix_template": 0.5,
-    "dead_name": 1.0, "missing_guard": 0.2,
+    "dead_name": 1.0, "missing_guard": 0.2, "missing_return": 1.0,
 }
 
 # An alternative: (family, site key, path, op, new node or None for delete, weight within the site).
@@ -61,6 +61,17 @@ UNBOUND_READ_BOOST = 3.0
 #: How much likelier a constant site is when its value is large and appears nowhere else in the
 #: program or the tests (typical of a changed constant; programs mostly hold 0, 1, 2, 10...).
 ODD_CONSTANT_BOOST = 3.0
+#: How much likelier a missing final ``return`` is when a failing assertion compared an actual
+#: ``None`` with an expected value that is not ``None``.
+NONE_RESULT_BOOST = 4.0
+#: How much likelier an off-by-one inside a subscript is on a line that raised IndexError.
+INDEX_ERROR_BOOST = 3.0
+#: How much likelier a wrong-variable fix is at a degenerate operand (``k % k``, ``i == i``) or
+#: at the object of an attribute read on a line that raised AttributeError.
+SUSPECT_NAME_BOOST = 3.0
+#: How much likelier a missing guard is around the unconditional ``return`` / ``break`` of a
+#: loop body (a loop that can only run once: its exit lost its ``if``).
+SINGLE_PASS_LOOP_BOOST = 10.0
 #: Builtins tried around a dead name when re-creating a forgotten assignment ``n = f(dead)``.
 _WRAPPERS = ("sorted", "list", "set", "len", "sum", "max", "min", "str", "tuple", "dict", "int",
              "abs", "reversed")
@@ -88,6 +99,9 @@ class EnumerativeProposer:
         alts = list(_alternatives(tree, feedback, all_bindings, dead_defs, guards=k is None))
         dead = {(u.scope, u.name) for u in dead_defs}
         odd = _odd_constants(tree, feedback)
+        index_errors = feedback.error_lines("IndexError")
+        suspect_names = _suspect_names(tree, feedback.error_lines("AttributeError"))
+        single_pass = _single_pass_loops(tree)
         unbound_reads = {path for path, node in iter_nodes(tree) if isinstance(node, ast.Name)
                          and isinstance(node.ctx, ast.Load) and node.id in feedback.unbound}
         sites: dict[str, set] = defaultdict(set)
@@ -103,8 +117,16 @@ class EnumerativeProposer:
                 prior *= DEAD_NAME_BOOST
             if family == "wrong_variable" and path in unbound_reads:
                 prior *= UNBOUND_READ_BOOST
+            if family == "wrong_variable" and path in suspect_names:
+                prior *= SUSPECT_NAME_BOOST
             if family in ("change_constant", "off_by_one") and path in odd:
                 prior *= ODD_CONSTANT_BOOST
+            if family == "off_by_one" and "slice" in path and _line(tree, path) in index_errors:
+                prior *= INDEX_ERROR_BOOST
+            if family == "missing_guard" and key[2] <= single_pass.get(key[1], -1) < key[2] + key[3]:
+                prior *= SINGLE_PASS_LOOP_BOOST
+            if family == "missing_return" and feedback.returned_none:
+                prior *= NONE_RESULT_BOOST
             if family == "missing_guard":  # scored where the guarded run starts: key[1][index]
                 score = prior * _susp(feedback, tree, key[1] + (key[2],))
             else:
@@ -132,14 +154,59 @@ def _prefixes(path: tuple) -> Iterator[tuple]:
 
 def _odd_constants(tree: ast.Module, feedback: Feedback) -> set[tuple]:
     """Paths of int constants with ``abs(value) >= 100`` whose value occurs once in the program
-    and never in the tests."""
+    and never in the tests, and of identity operands (the 0 of ``x - 0``, the 1 of ``x * 1``)."""
     found: dict[int, list[tuple]] = defaultdict(list)
     for path, node in iter_nodes(tree):
         if isinstance(node, ast.Constant) and type(node.value) is int:
             found[node.value].append(path)
     tests = set(feedback.test_constants)
-    return {paths[0] for value, paths in found.items()
-            if abs(value) >= 100 and len(paths) == 1 and value not in tests}
+    odd = {paths[0] for value, paths in found.items()
+           if abs(value) >= 100 and len(paths) == 1 and value not in tests}
+    for path, node in iter_nodes(tree):  # x + 0, x - 0, x * 1, x / 1, x ** 1: nobody writes these
+        if isinstance(node, ast.BinOp):
+            for side, other in (("right", node.left), ("left", node.right)):
+                const = getattr(node, side)
+                if isinstance(const, ast.Constant) and type(const.value) is int and not isinstance(other, ast.Constant):
+                    ident = {ast.Add: 0, ast.Mult: 1}.get(type(node.op))
+                    if side == "right":
+                        ident = {ast.Sub: 0, ast.Div: 1, ast.FloorDiv: 1, ast.Pow: 1}.get(type(node.op), ident)
+                    if const.value == ident:
+                        odd.add(path + (side,))
+    return odd
+
+
+def _single_pass_loops(tree: ast.Module) -> dict[tuple, int]:
+    """``{loop body path: index}`` for loops whose body leaves unconditionally (a top-level
+    ``return``, ``break`` or ``raise`` at ``index``), so the loop never repeats."""
+    found = {}
+    for path, node in iter_nodes(tree):
+        if isinstance(node, (ast.For, ast.AsyncFor, ast.While)):
+            for index, stmt in enumerate(node.body):
+                if isinstance(stmt, (ast.Return, ast.Break, ast.Raise)):
+                    found[path + ("body",)] = index
+                    break
+    return found
+
+
+def _suspect_names(tree: ast.Module, attribute_error_lines: set[int]) -> set[tuple]:
+    """Paths of name reads that look like a wrong variable: both operands of ``k % k`` or
+    ``i == i``, and ``x`` in ``x.attr`` on a line where a test raised AttributeError."""
+    found = set()
+    for path, node in iter_nodes(tree):
+        if isinstance(node, ast.BinOp):
+            pair = (("left",), node.left), (("right",), node.right)
+        elif isinstance(node, ast.Compare) and len(node.ops) == 1:
+            pair = (("left",), node.left), (("comparators", 0), node.comparators[0])
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+                and getattr(node, "lineno", None) in attribute_error_lines:
+            found.add(path + ("value",))
+            continue
+        else:
+            continue
+        (pa, a), (pb, b) = pair
+        if isinstance(a, ast.Name) and isinstance(b, ast.Name) and a.id == b.id:
+            found.update((path + pa, path + pb))
+    return found
 
 
 def _edit(op: str, path: tuple, text: str | None) -> Edit:
@@ -158,14 +225,20 @@ def _block_susp(feedback: Feedback, tree: ast.Module, list_path: tuple) -> float
     return max((feedback.lines.get(ln, 0.0) for ln in lines), default=0.0)
 
 
-def _susp(feedback: Feedback, tree: ast.Module, path: tuple) -> float:
-    if not feedback.lines:
-        return 1.0
+def _line(tree: ast.Module, path: tuple) -> int | None:
+    """The line of the node at ``path`` (of its nearest ancestor with one)."""
     node = tree
     line = None
     for step in path:
         node = node[step] if isinstance(step, int) else getattr(node, step)
         line = getattr(node, "lineno", line)
+    return line
+
+
+def _susp(feedback: Feedback, tree: ast.Module, path: tuple) -> float:
+    if not feedback.lines:
+        return 1.0
+    line = _line(tree, path)
     return feedback.lines.get(line, 0.0) if line is not None else 0.0
 
 
@@ -273,7 +346,7 @@ def _condition_alts(path: tuple, node: ast.AST) -> Iterator[_Alt]:
         tpath = path + ("test",)
         if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
             yield ("negate_condition", tpath, tpath, "replace", test.operand, 1.0)
-        else:
+        elif not isinstance(test, ast.Constant):  # `while not True` is never the fix
             yield ("negate_condition", tpath, tpath, "replace", ast.UnaryOp(op=ast.Not(), operand=test), 1.0)
     elif isinstance(node, ast.Return) and isinstance(node.value, (ast.Compare, ast.BoolOp)):
         vpath = path + ("value",)
@@ -371,14 +444,14 @@ def _insert_alts(path: tuple, func: ast.FunctionDef, feedback: Feedback, ints: l
     if not isinstance(last, (ast.Return, ast.Raise)) and (says_none or (not returns and tested)):
         for name in assigned + params:
             weight = (2.0 if name in assigned else 1.0) * (3.0 if name not in loaded else 1.0)
-            yield ("insert_statement", ("return", path), body_path, f"insert:{len(func.body)}",
+            yield ("missing_return", ("return", path), body_path, f"insert:{len(func.body)}",
                    ast.Return(value=ast.Name(id=name, ctx=ast.Load())), weight)
             for wrapper in _RETURN_WRAPPERS:  # return str(res), return sum(parts), ...
-                yield ("insert_statement", ("return", path), body_path, f"insert:{len(func.body)}",
+                yield ("missing_return", ("return", path), body_path, f"insert:{len(func.body)}",
                        ast.parse(f"return {wrapper}({name})").body[0], weight * RETURN_WRAPPER_WEIGHT)
     counters = [n.targets[0].id for n in own if isinstance(n, ast.Assign) and len(n.targets) == 1
                 and isinstance(n.targets[0], ast.Name) and isinstance(n.value, ast.Constant)
-                and type(n.value.value) is int]
+                and type(n.value.value) is int and n.value.value in (0, 1)]
     updated = {n.target.id for n in own if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name)}
     rebound = [name for name in counters if counters.count(name) > 1]
     for name in dict.fromkeys(c for c in counters if c not in updated and c not in rebound):

@@ -26,7 +26,7 @@ from kelp.program.tree import node_at
 #: Longest run of consecutive statements one guard wraps.
 MAX_RUN = 3
 #: Conditions tried per run (the best by weight).
-MAX_CONDITIONS = 16
+MAX_CONDITIONS = 24
 _COMPARE = ("==", "!=", "<", ">", "<=", ">=")
 _ADDERS = ("add", "append", "extend", "update", "insert")
 
@@ -147,7 +147,7 @@ def _conditions(run: list[ast.stmt], loops: tuple, existing: list[str], subscrip
 def _pair_weight(a: str, b: str, loops: tuple, assigned: list, local: set, indexed: list, dead: list) -> float:
     """Prior of comparing ``a`` with ``b``: values the program no longer reads (``dead``), two
     items of one sequence (``a[i] > a[j]``), a value the guarded code assigns against 0/1,
-    items of two sequences, a loop value against 0/1."""
+    an item against 0/1, items of two sequences, a loop value against 0/1."""
     const = b in ("0", "1")
     dead_a, dead_b = _names_of(a)[0] in dead, not const and _names_of(b)[0] in dead
     boost = 2.0 if dead_a and (dead_b or const) else 1.5 if dead_a or dead_b else 1.0
@@ -155,7 +155,9 @@ def _pair_weight(a: str, b: str, loops: tuple, assigned: list, local: set, index
         return boost * (0.6 if _names_of(a)[0] == _names_of(b)[0] else 0.4)
     if const and a in assigned:
         return 0.5
-    if const and (a in loops or a in indexed):
+    if const and a in indexed:  # counts[c] == 1
+        return boost * 0.45
+    if const and a in loops:
         return boost * 0.3
     if dead_a and dead_b:
         return 0.6

@@ -13,12 +13,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from kelp.program.diff import Edit
+from kelp.repair.closeness import compared_values
 
 if TYPE_CHECKING:
     from kelp.execute.sandbox import RunResult
 
 
 _QUOTED = re.compile(r"'([A-Za-z_][A-Za-z0-9_]*)'")
+_AT_LINE = re.compile(r"\(line (\d+)\)$")
 
 
 @dataclass(frozen=True)
@@ -43,14 +45,16 @@ class Feedback:
     test_constants: tuple = ()
     unbound: tuple[str, ...] = ()
     test_calls: tuple[str, ...] = ()
+    returned_none: bool = False
 
     @classmethod
     def from_run(cls, run: "RunResult", lines: dict[int, float], test_sources: list[str],
                  entry_point: str | None = None) -> "Feedback":
         """Feedback from a test run: line suspiciousness, literals that appear in the tests
         (expected outputs are often the missing constant), names of the functions the tests
-        call, and names that failing tests reported unbound (NameError / UnboundLocalError: a
-        missing initialisation, or a read of the wrong name)."""
+        call, names that failing tests reported unbound (NameError / UnboundLocalError: a
+        missing initialisation, or a read of the wrong name), and whether a failing assertion
+        got ``None`` where it expected a value (a forgotten ``return``)."""
         consts: dict = {}
         calls: dict = {entry_point: None} if entry_point else {}  # check(candidate) calls it
         for text in test_sources:
@@ -70,8 +74,22 @@ class Feedback:
                 match = _QUOTED.search(outcome.message)
                 if match and match.group(1) not in unbound:
                     unbound.append(match.group(1))
+        returned_none = False
+        for outcome in run.outcomes:
+            values = compared_values(outcome.message) if outcome.status == "fail" else None
+            if values is not None and values[0] == "None" and values[1] != "None":
+                returned_none = True
         return cls(run=run, lines=lines if any(lines.values()) else {},
-                   test_constants=tuple(consts.values()), unbound=tuple(unbound), test_calls=tuple(calls))
+                   test_constants=tuple(consts.values()), unbound=tuple(unbound), test_calls=tuple(calls),
+                   returned_none=returned_none)
+
+    def error_lines(self, error_type: str) -> set[int]:
+        """Program lines where a test raised ``error_type`` (from the ``(line N)`` suffix the
+        sandbox adds to error messages)."""
+        if self.run is None:
+            return set()
+        return {int(m.group(1)) for o in self.run.outcomes if o.error_type == error_type
+                for m in [_AT_LINE.search(o.message or "")] if m}
 
     def node_score(self, node: ast.AST, parent_line: int | None = None) -> float:
         """Suspiciousness of a node: the score of its first line (its parent's for nodes without one)."""

@@ -4,8 +4,8 @@ Best-first search over program states (Kelp's reverse path, made execution-aware
 the buggy program; its failing tests are localized once with coverage (spectrum-based fault
 localization); proposers rank single-node edits; candidates are validated in the sandbox with the
 previously failing tests first, stopping at the first failure; a candidate that passes more tests
-than its parent (or turns an error into an assertion failure) gains priority, so bugs that need
-2-3 edits are reachable. Priority = log prior of the edit path + progress bonus. Deterministic:
+than its parent (or turns an error into an assertion failure, or brings a failing assertion's
+actual value nearer the expected one) gains priority, so bugs that need 2-3 edits are reachable. Priority = log prior of the edit path + progress bonus. Deterministic:
 the order depends only on the program, the tests and the configuration.
 """
 
@@ -24,6 +24,7 @@ from kelp.execute.sandbox import Job, RunResult, Sandbox
 from kelp.execute.suites import TestSuite
 from kelp.program.diff import Edit
 from kelp.program.tree import ProgramSyntaxError, node_at, parse, unparse
+from kelp.repair.closeness import message_closeness
 from kelp.repair.enumerate import EnumerativeProposer
 from kelp.repair.proposer import Feedback, Proposer
 from kelp.repair.splice import minimal_source
@@ -45,7 +46,10 @@ class RepairConfig:
     passes beyond the root (half that for an error turned into an assertion failure), given
     only to its ``bonus_children`` best children (``None``: all), so a state that passes a test
     by chance costs a bounded detour. ``merge_behaviour``: a state whose tests behave exactly as
-    an earlier state's (same outcomes and messages) is not expanded (observational equivalence).
+    an earlier state's (same outcomes and messages) is not expanded (observational equivalence)
+    until every other candidate has run. ``closeness_bonus``: log-priority added per unit (0-1)
+    of closeness to the expected value that the root's first failing assertion gained (partial
+    progress on a multi-bug program that still fails the same tests; ``closeness.py``).
     """
 
     budget: int = 256
@@ -57,6 +61,7 @@ class RepairConfig:
     progress_bonus: float = 3.0
     bonus_children: int | None = 16
     merge_behaviour: bool = True
+    closeness_bonus: float = 3.0
 
 
 @dataclass
@@ -106,11 +111,17 @@ class _State:
     depth: int
 
 
-def _value(run: RunResult) -> tuple:
-    """Progress of a run: tests passed, then 'failed an assertion' over 'raised' over 'hung'."""
+def _value(run: RunResult, first: str | None = None) -> tuple:
+    """Progress of a run: tests passed, then 'failed an assertion' over 'raised' over 'hung',
+    then how close the actual value of test ``first`` came to the expected one (1 when it
+    passed, 0 when it did not fail a comparison; see ``closeness.py``)."""
     rank = {"fail": 2, "error": 1, "timeout": 0}
     worst = min((rank.get(o.status, 0) for o in run.outcomes if o.status in rank), default=3)
-    return (run.passed if run.status == "ok" else -1, worst)
+    near = 0.0
+    for o in run.outcomes:
+        if o.test_id == first:
+            near = 1.0 if o.status == "pass" else (message_closeness(o.message) or 0.0) if o.status == "fail" else 0.0
+    return (run.passed if run.status == "ok" else -1, worst, near)
 
 
 _LINE_SUFFIX = re.compile(r" \(line \d+\)$")
@@ -183,7 +194,8 @@ def repair(source: str, suite: TestSuite, sandbox: Sandbox, config: RepairConfig
         return RepairResult(solved, source, repaired, state.edits, before, after, executions, to_solve,
                             time.monotonic() - start, run0, ranking, reason)
 
-    root = _State(root_tree, unparse(root_tree), [], 0.0, _value(run0), 0)
+    first = failing_first[0] if failing_first else None
+    root = _State(root_tree, unparse(root_tree), [], 0.0, _value(run0, first), 0)
     if run0.status == "ok" and run0.all_passed:
         return result(True, root, 0, 0, "all tests already pass", before)
 
@@ -197,7 +209,8 @@ def repair(source: str, suite: TestSuite, sandbox: Sandbox, config: RepairConfig
         state = states[index]
         if state.depth >= config.max_depth:
             return
-        bonus = config.progress_bonus * ((state.value[0] - root.value[0]) + 0.5 * (state.value[1] - root.value[1]))
+        gain = state.value[0] - root.value[0] + 0.5 * (state.value[1] - root.value[1])
+        bonus = config.progress_bonus * gain + config.closeness_bonus * (state.value[2] - root.value[2])
         cands = []
         for proposer in proposers:
             cands.extend(proposer.propose(state.tree, feedback, config.expand_limit if state.depth else None))
@@ -211,7 +224,13 @@ def repair(source: str, suite: TestSuite, sandbox: Sandbox, config: RepairConfig
     behaviours = {_behaviour(run0, failing_first)}  # a candidate run stops at its first failure
     expand(0)
     executions = 0
-    while heap and executions < config.budget:
+    deferred: list[int] = []  # states merged with an earlier behaviour, expanded if all else runs out
+    while (heap or deferred) and executions < config.budget:
+        if not heap:
+            for index in deferred:
+                expand(index)
+            deferred = []
+            continue
         if config.seconds is not None and time.monotonic() - start > config.seconds:
             return result(False, root, executions, None, "time limit", before)
         batch = []
@@ -239,13 +258,14 @@ def repair(source: str, suite: TestSuite, sandbox: Sandbox, config: RepairConfig
             executions += 1
             if on_candidate is not None:
                 on_candidate(executions)
-            state = _State(tree, text, parent.edits + [item.edit], item.logp, _value(run), parent.depth + 1)
+            state = _State(tree, text, parent.edits + [item.edit], item.logp, _value(run, first), parent.depth + 1)
             if run.status == "ok" and run.all_passed:
                 return result(True, state, executions, executions, "all tests pass", (run.total, run.total))
             states.append(state)
             if config.merge_behaviour:
                 seen_behaviour = _behaviour(run)
                 if seen_behaviour in behaviours:
+                    deferred.append(len(states) - 1)
                     continue
                 behaviours.add(seen_behaviour)
             expand(len(states) - 1)

@@ -1,0 +1,65 @@
+"""Ranking signals of the enumerative proposer: code that nobody writes on purpose, and what the
+tests' errors point at. Each test compares the fix's rank with and without the signal."""
+
+import ast
+
+from kelp.execute.sandbox import RunResult, TestOutcome
+import kelp.repair.enumerate as enumerate_module
+from kelp.repair.enumerate import EnumerativeProposer
+from kelp.repair.proposer import Feedback
+
+
+def _rank(source: str, fixed: str, feedback: Feedback) -> int:
+    tree = ast.parse(source)
+    cands = EnumerativeProposer().propose(tree, feedback)
+    for i, cand in enumerate(cands):
+        if ast.unparse(cand.edit.apply(tree)) == ast.unparse(ast.parse(fixed)):
+            return i
+    raise AssertionError("the fix was not proposed")
+
+
+def _error(kind: str, message: str, line: int) -> Feedback:
+    run = RunResult("ok", [TestOutcome("t0", "error", kind, f"{kind}: {message} (line {line})")])
+    return Feedback.from_run(run, {}, ["assert f(3) == 2"])
+
+
+LUCAS = ("def lucas(n):\n    if n == 0:\n        return 2\n    if n == 1:\n        return 1\n"
+         "    return lucas(n - 1) + lucas(n - {})\n")
+
+
+def test_an_identity_operand_is_a_likely_changed_constant():
+    # `n - 0` is the mutation; the same program with `n - 3` holds no such hint
+    boosted = _rank(LUCAS.format(0), LUCAS.format(2), Feedback())
+    plain = _rank(LUCAS.format(3), LUCAS.format(2), Feedback())
+    assert boosted < plain
+
+
+def test_degenerate_operands_point_at_a_wrong_variable():
+    source = "def gcd(x, y):\n    for k in range(y, 0, -1):\n        if {} % k == 0 and y % k == 0:\n            return k\n"
+    assert _rank(source.format("k"), source.format("x"), Feedback()) < \
+        _rank(source.format("y"), source.format("x"), Feedback())
+
+
+def test_an_index_error_line_points_at_its_subscripts():
+    source = ("def best(xs):\n    out = [0] * len(xs)\n    for i in range(len(xs)):\n"
+              "        out[i] = max(xs[i], xs[i + 2])\n    return out\n")
+    fixed = source.replace("i + 2", "i + 1")
+    told = _error("IndexError", "list index out of range", 4)
+    assert _rank(source, fixed, told) < _rank(source, fixed, Feedback())
+
+
+def test_an_attribute_error_points_at_the_object_read():
+    source = ("def first(items):\n    for i, item in enumerate(items):\n        low = i.value\n"
+              "        return low\n")
+    fixed = source.replace("i.value", "item.value")
+    told = _error("AttributeError", "'int' object has no attribute 'value'", 3)
+    assert _rank(source, fixed, told) < _rank(source, fixed, Feedback())
+
+
+def test_a_loop_that_cannot_repeat_points_at_a_dropped_guard(monkeypatch):
+    source = ("def first_unique(s):\n    seen = dict()\n    for c in s:\n        seen[c] = seen.get(c, 0) + 1\n"
+              "    for c in s:\n        return c\n    return None\n")
+    fixed = source.replace("        return c", "        if seen[c] == 1:\n            return c")
+    boosted = _rank(source, fixed, Feedback())
+    monkeypatch.setattr(enumerate_module, "SINGLE_PASS_LOOP_BOOST", 1.0)
+    assert boosted < _rank(source, fixed, Feedback())
