@@ -140,16 +140,80 @@ def eval_cmd(
     err.print(f"results in {out_dir}/")
 
 
+train_app = typer.Typer(no_args_is_help=True, help="Build training data and train the learned proposers.")
+app.add_typer(train_app, name="train")
+
+
+@train_app.command("corpus")
+def train_corpus_cmd(
+    out: Path = typer.Option(Path("runs/corpus"), "--out", help="Directory for functions.jsonl and report.json."),
+    stdlib: bool = typer.Option(True, "--stdlib/--no-stdlib", help="Read the running interpreter's standard library."),
+    packages: Optional[str] = typer.Option(None, "--packages", help="Comma-separated import names (default: kelp's list, those installed)."),
+) -> None:
+    """Build the edit model's corpus: functions from the standard library and installed
+    packages, deduplicated and decontaminated against MBPP and QuixBugs."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from kelp.train.corpus import DEFAULT_PACKAGES, CorpusConfig, build_corpus
+
+    config = CorpusConfig(packages=tuple(p.strip() for p in packages.split(",") if p.strip()) if packages
+                          else DEFAULT_PACKAGES, stdlib=stdlib)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=True) as bar:
+        task = bar.add_task("reading", total=None)
+
+        def progress(label, done, total):
+            bar.update(task, description=f"reading {label}", completed=done, total=total)
+
+        report = build_corpus(out, config, progress=progress)
+    out_data = report.to_json()
+    summary = {k: out_data[k] for k in ("files", "unreadable_files", "functions_seen", "kept", "dropped")}
+    print(json.dumps(summary, indent=2))
+
+
+@train_app.command("edit")
+def train_edit_cmd(
+    out: Path = typer.Option(Path("runs/edit-model"), "--out", help="Run directory (checkpoint, metrics.jsonl, curves.png); a rerun resumes."),
+    corpus: Path = typer.Option(Path("runs/corpus"), "--corpus", help="Corpus built by `kelp train corpus`."),
+    steps: int = typer.Option(2000, "--steps", help="Optimizer steps."),
+    batch: int = typer.Option(16, "--batch", help="Examples per step."),
+    lr: float = typer.Option(1e-3, "--lr", help="Peak learning rate."),
+    eval_every: int = typer.Option(200, "--eval-every", help="Steps between held-out repair evaluations and checkpoints."),
+    eval_tasks: int = typer.Option(40, "--eval-tasks", help="Held-out MBPP validation tasks per evaluation."),
+    mbpp_share: float = typer.Option(0.3, "--mbpp-share", help="Fraction of examples from MBPP train tasks (with test feedback)."),
+    hidden: int = typer.Option(256, "--hidden", help="Model width."),
+    layers: int = typer.Option(4, "--layers", help="Transformer layers."),
+    seed: int = typer.Option(0, "--seed", help="Seed for weights and the example stream."),
+) -> None:
+    """Train the edit model on CPU (resumes from OUT/checkpoint when it exists)."""
+    from dataclasses import asdict
+
+    from kelp.models.edit_model import ModelSize
+    from kelp.train.edit_trainer import TrainConfig, train_edit_model
+
+    if steps < 1 or batch < 1 or eval_every < 1 or not 0 <= mbpp_share <= 1 or hidden % 4:
+        raise UserError("--steps, --batch and --eval-every must be positive, --mbpp-share in [0, 1], --hidden a multiple of 4")
+    size = ModelSize(hidden=hidden, layers=layers, intermediate=hidden * 11 // 4)
+    config = TrainConfig(corpus=str(corpus), steps=steps, batch=batch, lr=lr, eval_every=eval_every,
+                         eval_tasks=eval_tasks, mbpp_share=mbpp_share, seed=seed, size=asdict(size))
+    print(json.dumps(train_edit_model(config, out)))
+
+
 def main() -> None:
     """Console entry point: user mistakes become one line on stderr and exit status 2."""
     from kelp.bench.data import BenchmarkError
     from kelp.bench.evaluate import EvalError
     from kelp.execute.errors import ExecuteError
     from kelp.repair.search import RepairInputError
+    from kelp.models.edit_model import CheckpointError
+    from kelp.models.tokenizer import TokenizerError
+    from kelp.train.corpus import CorpusError
+    from kelp.train.edit_trainer import TrainError
 
     try:
         app()
-    except (UserError, RepairInputError, BenchmarkError, EvalError, ExecuteError) as exc:
+    except (UserError, RepairInputError, BenchmarkError, EvalError, ExecuteError, CorpusError,
+            TrainError, CheckpointError, TokenizerError) as exc:
         err.print(f"kelp: error: {exc}")
         sys.exit(2)
     except KeyboardInterrupt:

@@ -1,0 +1,313 @@
+"""`kelp train edit`: train the edit model on CPU, streaming examples, resumable.
+
+Examples are synthesised as training goes (``examples.py``): corpus functions without tests,
+and MBPP train-split tasks whose tests run in the sandbox to fill the feedback section. Every
+``eval_every`` steps the model repairs held-out MBPP validation tasks (one greedy edit, checked
+by the tests: a repair rate, not only a token loss), and a checkpoint is written; a rerun of the
+same command resumes from it (model, optimizer, data-stream state). ``metrics.jsonl`` gets one
+line per log interval and ``curves.png`` plots loss and held-out repair rate.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from kelp.models.edit_format import build_prompt, decode_edit, render_program
+from kelp.models.edit_model import ModelSize, build_model, parameter_count, save_checkpoint, size_from_json
+from kelp.models.tokenizer import load_tokenizer, special_id, train_tokenizer
+from kelp.train.corpus import load_corpus
+from kelp.train.examples import EditExample, ExampleConfig, sample_example, sandbox_feedback
+
+
+class TrainError(ValueError):
+    """Bad training settings, or an output directory that belongs to another run."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a training run (saved in ``training.json``).
+
+    ``steps``: optimizer steps; ``batch``: examples per step; ``lr``: peak AdamW learning rate
+    (linear warm-up over ``warmup`` steps, cosine decay to 10%); ``mbpp_share``: fraction of
+    examples from MBPP train tasks (with tests and feedback), the rest from the corpus;
+    ``eval_every``: steps between held-out evaluations and checkpoints; ``eval_tasks``: MBPP
+    validation tasks in that evaluation."""
+
+    corpus: str = "runs/corpus"
+    steps: int = 2000
+    batch: int = 16
+    lr: float = 1e-3
+    warmup: int = 100
+    weight_decay: float = 0.01
+    mbpp_share: float = 0.3
+    eval_every: int = 200
+    eval_tasks: int = 40
+    seed: int = 0
+    vocab: int = 4096
+    size: dict = field(default_factory=lambda: asdict(ModelSize()))
+
+
+def encode_example(example: EditExample, tokenizer, max_len: int) -> tuple[list[int], list[int]] | None:
+    """``(input_ids, labels)`` with the loss on the target only (prompt labels are -100);
+    ``None`` when prompt + target exceed ``max_len`` tokens."""
+    prompt = tokenizer.encode(example.prompt).ids
+    target = tokenizer.encode(example.target).ids + [special_id(tokenizer, "<eos>")]
+    if len(prompt) + len(target) > max_len:
+        return None
+    return prompt + target, [-100] * len(prompt) + target
+
+
+def collate(pairs: list[tuple[list[int], list[int]]]) -> dict[str, torch.Tensor]:
+    """Right-pad a batch: ``input_ids``, ``attention_mask``, ``labels`` of shape (batch, longest)."""
+    width = max(len(ids) for ids, _ in pairs)
+    ids = torch.zeros(len(pairs), width, dtype=torch.long)
+    mask = torch.zeros(len(pairs), width, dtype=torch.long)
+    labels = torch.full((len(pairs), width), -100, dtype=torch.long)
+    for row, (x, y) in enumerate(pairs):
+        ids[row, :len(x)] = torch.tensor(x)
+        mask[row, :len(x)] = 1
+        labels[row, :len(y)] = torch.tensor(y)
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+class ExampleStream:
+    """Endless seeded examples: corpus functions and MBPP train tasks with sandbox feedback.
+    ``state()`` / ``restore()`` save the position as JSON-ready data."""
+
+    def __init__(self, corpus: list, mbpp: list, sandbox, seed: int, mbpp_share: float):
+        self.corpus, self.mbpp, self.sandbox = corpus, mbpp, sandbox
+        self.mbpp_share = mbpp_share
+        self.rng = random.Random(seed)
+        self._suites: dict = {}
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> EditExample:
+        while True:
+            if self.mbpp and self.rng.random() < self.mbpp_share:
+                problem = self.mbpp[self.rng.randrange(len(self.mbpp))]
+                suite = self._suites.setdefault(problem.task_id, problem.suite())
+                example = sample_example(problem.code, self.rng, ExampleConfig(), intent=problem.text,
+                                         tests=list(problem.tests), feedback=sandbox_feedback(self.sandbox, suite))
+            else:
+                function = self.corpus[self.rng.randrange(len(self.corpus))]
+                example = sample_example(function.code, self.rng, ExampleConfig(), intent=function.docstring)
+            if example is not None:
+                return example
+
+    def state(self) -> list:
+        """The RNG state as nested lists (JSON-ready)."""
+        version, internal, gauss = self.rng.getstate()
+        return [version, list(internal), gauss]
+
+    def restore(self, state: list) -> None:
+        """Inverse of :meth:`state`."""
+        self.rng.setstate((state[0], tuple(state[1]), state[2]))
+
+
+def held_out_tasks(sandbox, n: int, seed: int = 0) -> list:
+    """The first ``n`` MBPP validation tasks (511-600) that a seeded one-mutation corruption
+    breaks (the eval's must-break filter), as prepared tasks."""
+    from collections import Counter
+
+    from kelp.bench.data import load_mbpp
+    from kelp.bench.tasks import prepare_mbpp_task
+
+    tasks = []
+    for problem in load_mbpp("validation"):
+        prepared = prepare_mbpp_task(problem, sandbox, steps=1, policy="realistic", seed=seed, bank=None,
+                                     dropped=Counter())
+        if prepared is not None:
+            tasks.append((problem, prepared.task))
+        if len(tasks) >= n:
+            break
+    return tasks
+
+
+@torch.no_grad()
+def greedy_edit(model, tokenizer, prompt: str, max_new: int = 96) -> str:
+    """The model's single most likely edit text for ``prompt`` (greedy, KV-cached)."""
+    ids = torch.tensor([tokenizer.encode(prompt).ids])
+    out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new, do_sample=False,
+                         eos_token_id=[special_id(tokenizer, "<eos>"), special_id(tokenizer, "<end>")],
+                         pad_token_id=0)
+    return tokenizer.decode(out[0, ids.shape[1]:].tolist(), skip_special_tokens=False)
+
+
+def repair_rate(model, tokenizer, tasks: list, sandbox, context: int) -> dict:
+    """One greedy edit per held-out task, checked by its tests: ``{"repaired", "valid", "n"}``
+    (``valid``: the text decoded to an edit that applies)."""
+    from kelp.program.tree import unparse
+
+    model.eval()
+    repaired = valid = 0
+    for problem, task in tasks:
+        messages, susp = sandbox_feedback(sandbox, task.suite)(task.source)
+        rendered = render_program(task.source, susp)
+        prompt = build_prompt(rendered, problem.text, list(problem.tests), messages)
+        if len(tokenizer.encode(prompt).ids) + 8 > context:
+            continue
+        text = greedy_edit(model, tokenizer, prompt)
+        try:
+            edit = decode_edit(text.split("<eos>")[0], rendered)
+        except ValueError:
+            continue
+        valid += 1
+        run = sandbox.run(unparse(edit.apply(rendered.tree)), task.suite)
+        repaired += run.status == "ok" and run.all_passed
+    model.train()
+    return {"repaired": repaired / max(len(tasks), 1), "valid": valid / max(len(tasks), 1), "n": len(tasks)}
+
+
+def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    tensors = {}
+    for index, state in optimizer.state_dict()["state"].items():
+        for key, value in state.items():
+            tensors[f"{index}.{key}"] = value if torch.is_tensor(value) else torch.tensor(value)
+    return tensors
+
+
+def _load_optimizer_tensors(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]) -> None:
+    saved = optimizer.state_dict()
+    state: dict = {}
+    for name, value in tensors.items():
+        index, key = name.split(".", 1)
+        state.setdefault(int(index), {})[key] = value
+    saved["state"] = state
+    optimizer.load_state_dict(saved)
+
+
+def _lr_at(step: int, config: TrainConfig) -> float:
+    if step < config.warmup:
+        return config.lr * (step + 1) / config.warmup
+    progress = (step - config.warmup) / max(1, config.steps - config.warmup)
+    return config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+
+
+def plot_curves(metrics_path: Path, out: Path) -> None:
+    """Loss and held-out repair rate against step, from ``metrics.jsonl``, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
+    fig, left = plt.subplots(figsize=(7, 4))
+    losses = [(r["step"], r["loss"]) for r in rows if "loss" in r]
+    if losses:
+        left.plot(*zip(*losses), color="tab:blue", label="training loss")
+    left.set_xlabel("step")
+    left.set_ylabel("loss (target tokens)")
+    right = left.twinx()
+    rates = [(r["step"], r["repaired"]) for r in rows if "repaired" in r]
+    if rates:
+        right.plot(*zip(*rates), "o-", color="tab:red", label="held-out repair rate (1 greedy edit)")
+    right.set_ylabel("repair rate")
+    right.set_ylim(0, 1)
+    fig.legend(loc="upper right")
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+
+
+def train_edit_model(config: TrainConfig, out: Path, *, progress: bool = True, log_every: int = 20) -> dict:
+    """Train (or resume) into ``out``; returns the last held-out evaluation.
+
+    Raises :class:`TrainError` when ``out`` holds a run with different settings and
+    :class:`~kelp.train.corpus.CorpusError` when the corpus is missing."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from kelp.bench.data import load_mbpp
+    from kelp.execute.sandbox import Limits, Sandbox
+
+    out.mkdir(parents=True, exist_ok=True)
+    settings_path = out / "settings.json"
+    settings = asdict(config)
+    if settings_path.exists():  # --steps may grow (train longer); anything else must match
+        saved = json.loads(settings_path.read_text())
+        changed = sorted(k for k in settings if k != "steps" and saved.get(k) != settings[k])
+        if changed:
+            raise TrainError(f"{out} holds a run with other settings ({', '.join(changed)}); use another --out")
+    settings_path.write_text(json.dumps(settings, indent=2) + "\n")
+    corpus = load_corpus(Path(config.corpus))
+    mbpp = load_mbpp("train")
+    size = size_from_json(config.size)
+    torch.manual_seed(config.seed)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+
+    checkpoint = out / "checkpoint"
+    if (out / "tokenizer.json").exists():
+        tokenizer = load_tokenizer(out)
+    else:
+        sample = random.Random(config.seed).sample(corpus, min(len(corpus), 20000))
+        texts = [f.code for f in sample] + [p.code + "\n" + "\n".join(p.tests) for p in mbpp]
+        tokenizer = train_tokenizer(texts, config.vocab)
+        tokenizer.save(str(out / "tokenizer.json"))
+    model = build_model(tokenizer.get_vocab_size(), size, config.seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    step = 0
+    metrics_path = out / "metrics.jsonl"
+    with Sandbox(workers=1, limits=Limits(test_timeout=1.0)) as sandbox:
+        stream = ExampleStream(corpus, mbpp, sandbox, config.seed, config.mbpp_share)
+        if (checkpoint / "training.json").exists():
+            from transformers import LlamaForCausalLM
+
+            training = json.loads((checkpoint / "training.json").read_text())
+            model = LlamaForCausalLM.from_pretrained(checkpoint)
+            optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+            _load_optimizer_tensors(optimizer, load_file(str(checkpoint / "optimizer.safetensors")))
+            stream.restore(training["stream"])
+            torch.set_rng_state(load_file(str(checkpoint / "rng.safetensors"))["torch"])
+            step = training["step"]
+        tasks = held_out_tasks(sandbox, config.eval_tasks, config.seed)
+        model.train()
+        last_eval: dict = {}
+        started = time.monotonic()
+        losses = []
+        with Progress(TextColumn("training edit model"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+                      TimeRemainingColumn(), disable=not progress) as bar:
+            job = bar.add_task("train", total=config.steps, completed=step, info="")
+            while step < config.steps:
+                pairs = []
+                while len(pairs) < config.batch:
+                    encoded = encode_example(next(stream), tokenizer, size.context)
+                    if encoded is not None:
+                        pairs.append(encoded)
+                for group in optimizer.param_groups:
+                    group["lr"] = _lr_at(step, config)
+                loss = model(**collate(pairs)).loss
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+                step += 1
+                losses.append(loss.item())
+                if step % log_every == 0:
+                    row = {"step": step, "loss": round(sum(losses) / len(losses), 4),
+                           "lr": round(_lr_at(step, config), 6), "seconds": round(time.monotonic() - started, 1)}
+                    losses = []
+                    with metrics_path.open("a") as sink:
+                        sink.write(json.dumps(row) + "\n")
+                    bar.update(job, info=f"loss {row['loss']:.3f} held-out {last_eval.get('repaired', 0):.0%}")
+                if step % config.eval_every == 0 or step == config.steps:
+                    last_eval = repair_rate(model, tokenizer, tasks, sandbox, size.context)
+                    with metrics_path.open("a") as sink:
+                        sink.write(json.dumps({"step": step, **last_eval}) + "\n")
+                    _save(checkpoint, model, tokenizer, optimizer, stream, step, config)
+                    plot_curves(metrics_path, out / "curves.png")
+                bar.update(job, completed=step)
+    return {"step": step, "parameters": parameter_count(model), **last_eval}
+
+
+def _save(checkpoint: Path, model, tokenizer, optimizer, stream: ExampleStream, step: int, config: TrainConfig) -> None:
+    save_checkpoint(checkpoint, model, tokenizer, {"step": step, "stream": stream.state(), "config": asdict(config)},
+                    {"optimizer": _optimizer_tensors(optimizer), "rng": {"torch": torch.get_rng_state()}})

@@ -1,0 +1,41 @@
+"""A real (tiny) edit model trained for a few steps on real examples, checkpointed and resumed."""
+
+import json
+from dataclasses import asdict
+
+import pytest
+
+from kelp.bench.data import load_mbpp
+from kelp.models.edit_model import ModelSize, load_checkpoint
+from kelp.train.corpus import CorpusFunction
+from kelp.train.edit_trainer import TrainConfig, TrainError, train_edit_model
+
+TINY = asdict(ModelSize(hidden=32, layers=1, heads=2, intermediate=64, context=768))
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    path = tmp_path_factory.mktemp("corpus") / "functions.jsonl"
+    with path.open("w") as sink:
+        for p in load_mbpp("train")[:60]:
+            sink.write(json.dumps(asdict(CorpusFunction(f"mbpp:{p.task_id}", "f", p.code, ""))) + "\n")
+    return path
+
+
+def test_training_runs_checkpoints_and_resumes(corpus, tmp_path):
+    config = TrainConfig(corpus=str(corpus), steps=4, batch=2, eval_every=2, eval_tasks=2, vocab=700, size=TINY,
+                         warmup=2)
+    first = train_edit_model(config, tmp_path, progress=False, log_every=1)
+    assert first["step"] == 4 and first["n"] == 2 and 0 <= first["repaired"] <= 1
+    model, tokenizer, training = load_checkpoint(tmp_path / "checkpoint")
+    assert training["step"] == 4 and (tmp_path / "checkpoint" / "optimizer.safetensors").exists()
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if "loss" in r] == [1, 2, 3, 4]
+    assert (tmp_path / "curves.png").stat().st_size > 0
+    # other settings are refused; more steps resume from the checkpoint and go on
+    with pytest.raises(TrainError, match="other settings \\(lr\\)"):
+        train_edit_model(TrainConfig(**{**asdict(config), "lr": 0.5}), tmp_path, progress=False)
+    again = train_edit_model(TrainConfig(**{**asdict(config), "steps": 5}), tmp_path, progress=False, log_every=1)
+    assert again["step"] == 5
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if "loss" in r] == [1, 2, 3, 4, 5]
