@@ -183,6 +183,7 @@ def train_edit_cmd(
     mbpp_share: float = typer.Option(0.3, "--mbpp-share", help="Fraction of examples from MBPP train tasks (with test feedback)."),
     hidden: int = typer.Option(256, "--hidden", help="Model width."),
     layers: int = typer.Option(4, "--layers", help="Transformer layers."),
+    context: int = typer.Option(512, "--context", help="Longest example in tokens (longer ones are skipped)."),
     seed: int = typer.Option(0, "--seed", help="Seed for weights and the example stream."),
 ) -> None:
     """Train the edit model on CPU (resumes from OUT/checkpoint when it exists)."""
@@ -193,7 +194,7 @@ def train_edit_cmd(
 
     if steps < 1 or batch < 1 or eval_every < 1 or not 0 <= mbpp_share <= 1 or hidden % 4:
         raise UserError("--steps, --batch and --eval-every must be positive, --mbpp-share in [0, 1], --hidden a multiple of 4")
-    size = ModelSize(hidden=hidden, layers=layers, intermediate=hidden * 11 // 4)
+    size = ModelSize(hidden=hidden, layers=layers, intermediate=hidden * 11 // 4, context=context)
     config = TrainConfig(corpus=str(corpus), steps=steps, batch=batch, lr=lr, eval_every=eval_every,
                          eval_tasks=eval_tasks, mbpp_share=mbpp_share, seed=seed, size=asdict(size))
     print(json.dumps(train_edit_model(config, out)))

@@ -31,7 +31,7 @@ class ModelSize:
     layers: int = 4
     heads: int = 4
     intermediate: int = 704
-    context: int = 768
+    context: int = 512
 
 
 def build_model(vocab_size: int, size: ModelSize = ModelSize(), seed: int = 0) -> LlamaForCausalLM:

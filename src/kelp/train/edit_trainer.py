@@ -168,6 +168,24 @@ def repair_rate(model, tokenizer, tasks: list, sandbox, context: int) -> dict:
     return {"repaired": repaired / max(len(tasks), 1), "valid": valid / max(len(tasks), 1), "n": len(tasks)}
 
 
+#: Batches drawn at once and grouped by length, so a batch pads to a similar length.
+BUCKET_BATCHES = 4
+
+
+def _bucketed_batches(stream: ExampleStream, tokenizer, context: int, batch: int) -> list:
+    """``BUCKET_BATCHES`` batches from the stream, grouped by length (sorted, then cut), in an
+    order drawn from the stream's RNG; padding waste falls from about 2x to a few percent."""
+    pairs = []
+    while len(pairs) < batch * BUCKET_BATCHES:
+        encoded = encode_example(next(stream), tokenizer, context)
+        if encoded is not None:
+            pairs.append(encoded)
+    pairs.sort(key=lambda pair: len(pair[0]))
+    batches = [pairs[i:i + batch] for i in range(0, len(pairs), batch)]
+    stream.rng.shuffle(batches)
+    return batches
+
+
 def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
     tensors = {}
     for index, state in optimizer.state_dict()["state"].items():
@@ -276,12 +294,11 @@ def train_edit_model(config: TrainConfig, out: Path, *, progress: bool = True, l
         with Progress(TextColumn("training edit model"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
                       TimeRemainingColumn(), disable=not progress) as bar:
             job = bar.add_task("train", total=config.steps, completed=step, info="")
+            queue: list = []
             while step < config.steps:
-                pairs = []
-                while len(pairs) < config.batch:
-                    encoded = encode_example(next(stream), tokenizer, size.context)
-                    if encoded is not None:
-                        pairs.append(encoded)
+                if not queue:
+                    queue = _bucketed_batches(stream, tokenizer, size.context, config.batch)
+                pairs = queue.pop()
                 for group in optimizer.param_groups:
                     group["lr"] = _lr_at(step, config)
                 loss = model(**collate(pairs)).loss
