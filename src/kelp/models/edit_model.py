@@ -14,6 +14,9 @@ from pathlib import Path
 
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
+from transformers.utils import logging as hf_logging
+
+hf_logging.disable_progress_bar()  # kelp draws its own progress; no per-shard bars
 
 from kelp.models.tokenizer import TokenizerError, load_tokenizer
 

@@ -46,6 +46,7 @@ class Feedback:
     unbound: tuple[str, ...] = ()
     test_calls: tuple[str, ...] = ()
     returned_none: bool = False
+    test_sources: tuple[str, ...] = ()
 
     @classmethod
     def from_run(cls, run: "RunResult", lines: dict[int, float], test_sources: list[str],
@@ -81,7 +82,7 @@ class Feedback:
                 returned_none = True
         return cls(run=run, lines=lines if any(lines.values()) else {},
                    test_constants=tuple(consts.values()), unbound=tuple(unbound), test_calls=tuple(calls),
-                   returned_none=returned_none)
+                   returned_none=returned_none, test_sources=tuple(test_sources))
 
     def error_lines(self, error_type: str) -> set[int]:
         """Program lines where a test raised ``error_type`` (from the ``(line N)`` suffix the

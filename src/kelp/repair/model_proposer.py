@@ -1,0 +1,104 @@
+"""The edit model as a proposer in the repair search.
+
+For a program state it renders the edit format (with the tests' feedback and the suspiciousness
+of each line), decodes the ``beams`` most likely edits with beam search under
+:class:`~kelp.models.constraints.EditConstraint` (KV-cached ``generate``), drops edits that do not
+parse or apply, and scores each by its probability under the model.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from pathlib import Path
+
+import torch
+
+from kelp.models.constraints import EditConstraint
+from kelp.models.edit_format import EditFormatError, build_prompt, decode_edit, render_program
+from kelp.models.edit_model import load_checkpoint
+from kelp.models.tokenizer import special_id
+from kelp.program.diff import EditError
+from kelp.program.tree import unparse
+from kelp.repair.proposer import Candidate, Feedback
+
+#: Longest replacement decoded, in tokens.
+MAX_EDIT_TOKENS = 64
+
+
+class ModelProposer:
+    """Proposes the edit model's best edits (see module doc). ``use_feedback=False`` leaves
+    the tests, their messages and the suspiciousness out of the prompt (Kelp's blind setting)."""
+
+    name = "model"
+
+    def __init__(self, checkpoint: Path, beams: int = 16, intent: str = "", use_feedback: bool = True):
+        self.model, self.tokenizer, _ = load_checkpoint(Path(checkpoint))
+        self.beams, self.intent, self.use_feedback = beams, intent, use_feedback
+        self.context = self.model.config.max_position_embeddings
+
+    def prompt_for(self, tree: ast.Module, feedback: Feedback):
+        """``(rendered program, prompt text)`` for a state."""
+        source = unparse(tree)
+        susp = _normalised_lines(tree, source, feedback.lines) if self.use_feedback and feedback.lines else None
+        rendered = render_program(source, susp)
+        tests, messages = [], []
+        if self.use_feedback:
+            tests = list(feedback.test_sources)
+            if feedback.run is not None:
+                messages = [f"{o.status}: {o.message or o.error_type or ''}"[:160]
+                            for o in feedback.run.outcomes if o.status not in ("pass", "not_run")]
+        prompt = build_prompt(rendered, self.intent, [t[:160] for t in tests], messages)
+        return rendered, prompt
+
+    @torch.no_grad()
+    def propose(self, tree: ast.Module, feedback: Feedback, k: int | None = None) -> list[Candidate]:
+        """Up to ``min(k, beams)`` candidates, best first; scores are the model's probabilities
+        of the edits (renormalised over the ones that apply)."""
+        try:
+            rendered, prompt = self.prompt_for(tree, feedback)
+        except (EditFormatError, SyntaxError):
+            return []
+        ids = self.tokenizer.encode(prompt).ids
+        if len(ids) + MAX_EDIT_TOKENS > self.context:  # keep the program: drop tests and messages
+            rendered, prompt = rendered, build_prompt(rendered, self.intent)
+            ids = self.tokenizer.encode(prompt).ids
+            if len(ids) + MAX_EDIT_TOKENS > self.context:
+                return []
+        beams = min(self.beams, k or self.beams)
+        inputs = torch.tensor([ids])
+        out = self.model.generate(
+            inputs, attention_mask=torch.ones_like(inputs), max_new_tokens=MAX_EDIT_TOKENS, do_sample=False,
+            num_beams=beams, num_return_sequences=beams, length_penalty=0.0, early_stopping=True,
+            logits_processor=[EditConstraint(self.tokenizer, rendered, len(ids))],
+            eos_token_id=[special_id(self.tokenizer, "<end>"), special_id(self.tokenizer, "<eos>")],
+            pad_token_id=0, output_scores=True, return_dict_in_generate=True)
+        found: dict[str, tuple[float, object]] = {}
+        for sequence, score in zip(out.sequences, out.sequences_scores):
+            text = self.tokenizer.decode(sequence[len(ids):].tolist(), skip_special_tokens=False)
+            text = text.replace("<pad>", "").split("<eos>")[0]
+            try:
+                edit = decode_edit(text, rendered)
+            except (EditFormatError, EditError, ValueError):
+                continue
+            key = unparse(edit.apply(rendered.tree))
+            if key not in found:
+                found[key] = (math.exp(float(score)), edit)
+        total = sum(p for p, _ in found.values()) or 1.0
+        cands = [Candidate(edit, p / total, "model") for p, edit in found.values()]
+        cands.sort(key=lambda c: -c.score)
+        return cands
+
+
+def _normalised_lines(tree: ast.Module, source: str, lines: dict[int, float]) -> dict[int, float]:
+    """Map line suspiciousness of ``tree`` (the lines of the program as first parsed, kept by
+    the search on edited nodes) onto the lines of ``source`` (its normalised unparse): the two
+    trees have the same shape, so statements correspond in walk order."""
+    out: dict[int, float] = {}
+    new_tree = ast.parse(source)
+    for old, new in zip(ast.walk(tree), ast.walk(new_tree)):
+        if isinstance(old, ast.stmt) and isinstance(new, ast.stmt):
+            score = lines.get(getattr(old, "lineno", -1), 0.0)
+            if score > out.get(new.lineno, 0.0):
+                out[new.lineno] = score
+    return out
