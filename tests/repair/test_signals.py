@@ -63,3 +63,11 @@ def test_a_loop_that_cannot_repeat_points_at_a_dropped_guard(monkeypatch):
     boosted = _rank(source, fixed, Feedback())
     monkeypatch.setattr(enumerate_module, "SINGLE_PASS_LOOP_BOOST", 1.0)
     assert boosted < _rank(source, fixed, Feedback())
+
+
+def test_an_operand_type_error_points_at_the_operands():
+    source = ("def first_missing(arr, n):\n    for i in range(n):\n        if arr[i] <= n:\n"
+              "            return arr + 1\n    return n + 1\n")
+    fixed = source.replace("return arr + 1", "return i + 1")
+    told = _error("TypeError", 'can only concatenate list (not "int") to list', 4)
+    assert _rank(source, fixed, told) < _rank(source, fixed, Feedback())

@@ -100,7 +100,8 @@ class EnumerativeProposer:
         dead = {(u.scope, u.name) for u in dead_defs}
         odd = _odd_constants(tree, feedback)
         index_errors = feedback.error_lines("IndexError")
-        suspect_names = _suspect_names(tree, feedback.error_lines("AttributeError"))
+        suspect_names = _suspect_names(tree, feedback.error_lines("AttributeError"),
+                                       feedback.error_lines("TypeError", ("operand", "concatenate")))
         single_pass = _single_pass_loops(tree)
         unbound_reads = {path for path, node in iter_nodes(tree) if isinstance(node, ast.Name)
                          and isinstance(node.ctx, ast.Load) and node.id in feedback.unbound}
@@ -188,12 +189,18 @@ def _single_pass_loops(tree: ast.Module) -> dict[tuple, int]:
     return found
 
 
-def _suspect_names(tree: ast.Module, attribute_error_lines: set[int]) -> set[tuple]:
+def _suspect_names(tree: ast.Module, attribute_error_lines: set[int], operand_error_lines: set[int] = frozenset()
+                   ) -> set[tuple]:
     """Paths of name reads that look like a wrong variable: both operands of ``k % k`` or
-    ``i == i``, and ``x`` in ``x.attr`` on a line where a test raised AttributeError."""
+    ``i == i``, ``x`` in ``x.attr`` on a line where a test raised AttributeError, and the name
+    operands of ``a + b`` on a line where a test raised a TypeError about operand types
+    ("can only concatenate list (not "int") to list")."""
     found = set()
     for path, node in iter_nodes(tree):
         if isinstance(node, ast.BinOp):
+            if getattr(node, "lineno", None) in operand_error_lines:
+                found.update(path + (side,) for side in ("left", "right")
+                             if isinstance(getattr(node, side), ast.Name))
             pair = (("left",), node.left), (("right",), node.right)
         elif isinstance(node, ast.Compare) and len(node.ops) == 1:
             pair = (("left",), node.left), (("comparators", 0), node.comparators[0])

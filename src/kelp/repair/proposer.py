@@ -84,12 +84,14 @@ class Feedback:
                    test_constants=tuple(consts.values()), unbound=tuple(unbound), test_calls=tuple(calls),
                    returned_none=returned_none, test_sources=tuple(test_sources))
 
-    def error_lines(self, error_type: str) -> set[int]:
+    def error_lines(self, error_type: str, saying: tuple[str, ...] = ()) -> set[int]:
         """Program lines where a test raised ``error_type`` (from the ``(line N)`` suffix the
-        sandbox adds to error messages)."""
+        sandbox adds to error messages), optionally only errors whose message contains one of
+        ``saying``."""
         if self.run is None:
             return set()
         return {int(m.group(1)) for o in self.run.outcomes if o.error_type == error_type
+                and (not saying or any(word in (o.message or "") for word in saying))
                 for m in [_AT_LINE.search(o.message or "")] if m}
 
     def node_score(self, node: ast.AST, parent_line: int | None = None) -> float:
