@@ -57,6 +57,8 @@ def repair_cmd(
     timeout: float = typer.Option(2.0, "--timeout", help="Seconds per test before it counts as hung."),
     seconds: float = typer.Option(120.0, "--seconds", help="Wall-clock limit for the whole search."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of the diff and report."),
+    proposer: str = typer.Option("enum", "--proposer", help="enum, model (the edit model) or both."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Edit-model checkpoint for --proposer model/both."),
 ) -> None:
     """Find the smallest edit that makes every test pass; print it as a unified diff.
 
@@ -87,13 +89,21 @@ def repair_cmd(
         resolved = [str(Path(a).resolve()) if not a.startswith("-") and Path(a.split("::")[0]).exists() else a
                     for a in args]
         suite = TestSuite.from_pytest(resolved, program_path=str(file.resolve()), rootdir=str(Path.cwd()))
+    from kelp.bench.evaluate import EvalError, make_proposers
+
+    try:
+        proposers = make_proposers(proposer, str(checkpoint) if checkpoint else None)
+    except EvalError as exc:
+        raise UserError(str(exc)) from None
+    docstrings = [ast.get_docstring(node) or "" for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)]
     with Sandbox(limits=Limits(test_timeout=timeout)) as sandbox:
         if suite.kind == "pytest":
             suite = sandbox.collect(source, suite)
             if not suite.tests:
                 raise UserError("pytest collected no tests (do the tests import the program?)")
         with err.status("repairing..."):
-            result = repair(source, suite, sandbox, RepairConfig(budget=budget, seconds=seconds))
+            result = repair(source, suite, sandbox, RepairConfig(budget=budget, seconds=seconds),
+                            proposers=proposers, intent=next((d for d in docstrings if d), ""))
     diff = "".join(difflib.unified_diff(source.splitlines(keepends=True), result.repaired.splitlines(keepends=True),
                                         fromfile=f"a/{file}", tofile=f"b/{file}"))
     if as_json:
@@ -122,6 +132,8 @@ def eval_cmd(
     timeout: float = typer.Option(2.0, "--timeout", help="Seconds per test."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Result directory (default runs/eval-BENCH-...)."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Sandbox worker processes."),
+    proposer: str = typer.Option("enum", "--proposer", help="enum, model (the edit model) or both."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Edit-model checkpoint for --proposer model/both."),
 ) -> None:
     """Repair every task of a benchmark; writes DIR/results.jsonl as it goes and DIR/summary.json."""
     from kelp.bench.evaluate import EvalConfig, run_eval
@@ -129,7 +141,8 @@ def eval_cmd(
     if steps < 1 or budget < 1 or (n is not None and n < 1):
         raise UserError("--steps, --budget and --n must be >= 1")
     config = EvalConfig(bench=bench, steps=steps, corruption=corruption, n=n, budget=budget, seed=seed,
-                        seconds=seconds, test_timeout=timeout)
+                        seconds=seconds, test_timeout=timeout, proposer=proposer,
+                        checkpoint=str(checkpoint) if checkpoint else None)
     if out_dir is None:
         name = bench.replace(":", "-").replace("/", "_")
         out_dir = Path("runs") / (f"eval-{name}-steps{steps}-{corruption}-seed{seed}" + (f"-n{n}" if n else ""))

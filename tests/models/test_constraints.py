@@ -47,7 +47,8 @@ def test_the_first_tokens_are_a_marker_and_an_operation_the_node_allows(checkpoi
         assert all(t not in (vocab["<program>"], vocab["<tests>"]) for t in row[2:])
 
 
-def test_a_trained_model_proposes_the_fix_and_every_proposal_applies(tmp_path):
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
     """A tiny model trained for 60 real steps on reverse-path examples of one program."""
     import random
 
@@ -66,13 +67,33 @@ def test_a_trained_model_proposes_the_fix_and_every_proposal_applies(tmp_path):
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    save_checkpoint(tmp_path / "model", model, tokenizer, {"step": 60})
-    buggy = ast.parse(PROGRAM.replace("x * 2", "x - 2"))
-    cands = ModelProposer(tmp_path / "model", beams=8).propose(buggy, Feedback())
+    path = tmp_path_factory.mktemp("trained") / "model"
+    save_checkpoint(path, model, tokenizer, {"step": 60})
+    return path
+
+
+BUGGY = PROGRAM.replace("x * 2", "x - 2")
+
+
+def test_a_trained_model_proposes_the_fix_and_every_proposal_applies(trained):
+    buggy = ast.parse(BUGGY)
+    cands = ModelProposer(trained, beams=8).propose(buggy, Feedback())
     assert cands and abs(sum(c.score for c in cands) - 1) < 1e-6
     fixed = ast.unparse(ast.parse(PROGRAM))
     results = [ast.unparse(c.edit.apply(ast.parse(ast.unparse(buggy)))) for c in cands]  # all apply
     assert fixed in results
+
+
+def test_the_search_repairs_with_the_model_as_its_only_proposer(trained):
+    """The tiny model was trained without feedback sections, so it is asked without them."""
+    from kelp.execute.sandbox import Sandbox
+    from kelp.execute.suites import TestSuite
+    from kelp.repair.search import RepairConfig, repair
+
+    suite = TestSuite.from_asserts(["assert f([1, 2]) == 6", "assert f([]) == 0"])
+    with Sandbox(workers=1) as sandbox:
+        result = repair(BUGGY, suite, sandbox, RepairConfig(budget=16), proposers=[ModelProposer(trained, beams=8, use_feedback=False)])
+    assert result.solved and result.executions_to_solve <= 8
 
 
 def test_bracket_depth_ignores_strings_and_catches_stray_closers():

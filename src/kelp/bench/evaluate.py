@@ -47,6 +47,8 @@ class EvalConfig:
     seed: int = 0
     seconds: float = 120.0
     test_timeout: float = 2.0
+    proposer: str = "enum"
+    checkpoint: str | None = None
 
 
 def run_eval(config: EvalConfig, out: Path, *, workers: int | None = None, quiet: bool = False) -> dict:
@@ -57,6 +59,7 @@ def run_eval(config: EvalConfig, out: Path, *, workers: int | None = None, quiet
     done = _read_results(results_path)
     limits = Limits(test_timeout=config.test_timeout)
     repair_config = RepairConfig(budget=config.budget, seconds=config.seconds)
+    proposers = make_proposers(config.proposer, config.checkpoint)
     dropped: Counter = Counter()
     with Sandbox(workers=workers, limits=limits) as sandbox, _progress(quiet) as progress:
         items = _task_source(config, sandbox, dropped)
@@ -72,7 +75,7 @@ def run_eval(config: EvalConfig, out: Path, *, workers: int | None = None, quiet
                 if task.task_id in done:
                     progress.advance(bar)
                     continue
-                record = _evaluate_one(prepared, sandbox, repair_config)
+                record = _evaluate_one(prepared, sandbox, repair_config, proposers)
                 sink.write(json.dumps(record) + "\n")
                 sink.flush()
                 done[task.task_id] = record
@@ -114,12 +117,35 @@ def _task_source(config: EvalConfig, sandbox: Sandbox, dropped: Counter):
     yield from (tasks[: config.n] if config.n else tasks)
 
 
-def _evaluate_one(prepared: PreparedTask, sandbox: Sandbox, config: RepairConfig) -> dict:
+def make_proposers(kind: str, checkpoint: str | None) -> list:
+    """The proposers for ``--proposer enum|model|both`` (``model`` and ``both`` load the edit
+    model from ``checkpoint``). Raises :class:`EvalError` for an unknown kind or a missing
+    checkpoint."""
+    from kelp.repair.enumerate import EnumerativeProposer
+
+    if kind not in ("enum", "model", "both"):
+        raise EvalError(f"--proposer must be enum, model or both, not {kind!r}")
+    proposers = [EnumerativeProposer()] if kind in ("enum", "both") else []
+    if kind in ("model", "both"):
+        if not checkpoint:
+            raise EvalError(f"--proposer {kind} needs --checkpoint DIR (an edit-model checkpoint)")
+        from kelp.models.edit_model import CheckpointError
+        from kelp.repair.model_proposer import ModelProposer
+
+        try:
+            proposers.append(ModelProposer(Path(checkpoint)))
+        except CheckpointError as exc:
+            raise EvalError(str(exc)) from None
+    return proposers
+
+
+def _evaluate_one(prepared: PreparedTask, sandbox: Sandbox, config: RepairConfig, proposers: list | None = None) -> dict:
     task = prepared.task
     buggy = _buggy_lines(task.source, task.fixed) if task.fixed else []
     record = {"task_id": task.task_id, "buggy_lines": buggy, "mutations": task.meta.get("mutations")}
     try:
-        result = repair(task.source, task.suite, sandbox, config, initial_run=prepared.initial_run)
+        result = repair(task.source, task.suite, sandbox, config, proposers=proposers,
+                        initial_run=prepared.initial_run, intent=task.meta.get("intent", ""))
     except RepairInputError as exc:
         record.update(solved=False, executions=0, executions_to_solve=None, seconds=0.0, restored=False,
                       equivalent=None, localization_top1=None, reason=f"bad input: {exc}")
@@ -181,6 +207,8 @@ def _check_config(config: EvalConfig, path: Path) -> None:
     current = asdict(config)
     if path.exists():
         saved = json.loads(path.read_text())
+        defaults = asdict(EvalConfig(bench=config.bench))
+        saved = {**{k: v for k, v in defaults.items() if k not in saved}, **saved}  # runs from before a setting existed
         if saved != current:
             diff = {k: (saved.get(k), v) for k, v in current.items() if saved.get(k) != v}
             raise EvalError(f"{path.parent} holds a run with other settings {diff}; use another --out")

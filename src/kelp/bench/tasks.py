@@ -53,7 +53,7 @@ def prepare_mbpp_task(problem: MbppProblem, sandbox: Sandbox, *, steps: int, pol
         task = RepairTask(
             task_id=str(problem.task_id), source=corruption.source, suite=suite, fixed=normalise(problem.code),
             entry_point=problem.entry_point,
-            meta={"attempt": attempt, "corruption_seed": corruption.seed,
+            meta={"attempt": attempt, "corruption_seed": corruption.seed, "intent": problem.text,
                   "mutations": [{"family": m.family, "path": list(m.path), "before": m.before, "after": m.after}
                                 for m in corruption.mutations]})
         return PreparedTask(task, run)

@@ -32,9 +32,9 @@ class ModelProposer:
 
     name = "model"
 
-    def __init__(self, checkpoint: Path, beams: int = 16, intent: str = "", use_feedback: bool = True):
+    def __init__(self, checkpoint: Path, beams: int = 16, use_feedback: bool = True):
         self.model, self.tokenizer, _ = load_checkpoint(Path(checkpoint))
-        self.beams, self.intent, self.use_feedback = beams, intent, use_feedback
+        self.beams, self.use_feedback = beams, use_feedback
         self.context = self.model.config.max_position_embeddings
 
     def prompt_for(self, tree: ast.Module, feedback: Feedback):
@@ -48,7 +48,7 @@ class ModelProposer:
             if feedback.run is not None:
                 messages = [f"{o.status}: {o.message or o.error_type or ''}"[:160]
                             for o in feedback.run.outcomes if o.status not in ("pass", "not_run")]
-        prompt = build_prompt(rendered, self.intent, [t[:160] for t in tests], messages)
+        prompt = build_prompt(rendered, feedback.intent, [t[:160] for t in tests], messages)
         return rendered, prompt
 
     @torch.no_grad()
@@ -61,7 +61,7 @@ class ModelProposer:
             return []
         ids = self.tokenizer.encode(prompt).ids
         if len(ids) + MAX_EDIT_TOKENS > self.context:  # keep the program: drop tests and messages
-            rendered, prompt = rendered, build_prompt(rendered, self.intent)
+            prompt = build_prompt(rendered, feedback.intent)
             ids = self.tokenizer.encode(prompt).ids
             if len(ids) + MAX_EDIT_TOKENS > self.context:
                 return []

@@ -38,6 +38,7 @@ class Feedback:
 
     ``lines`` maps 1-based line numbers of the program as first parsed to suspiciousness in
     [0, 1] (empty = no localization: every line is equally suspicious). ``run`` is the test run.
+    ``intent``: what the code should do (task text or docstring; may be empty).
     """
 
     run: "RunResult | None" = None
@@ -47,6 +48,7 @@ class Feedback:
     test_calls: tuple[str, ...] = ()
     returned_none: bool = False
     test_sources: tuple[str, ...] = ()
+    intent: str = ""
 
     @classmethod
     def from_run(cls, run: "RunResult", lines: dict[int, float], test_sources: list[str],

@@ -163,10 +163,11 @@ def _relocate(tree: ast.Module, before: ast.Module, edit: Edit) -> ast.Module:
 
 def repair(source: str, suite: TestSuite, sandbox: Sandbox, config: RepairConfig = RepairConfig(),
            proposers: list[Proposer] | None = None, initial_run: RunResult | None = None,
-           on_candidate=None) -> RepairResult:
+           on_candidate=None, intent: str = "") -> RepairResult:
     """Repair ``source`` so that every test in ``suite`` passes.
 
     ``initial_run`` may pass a coverage run already made (the eval's must-break check).
+    ``intent``: what the code should do (task text or docstring), for proposers that read it.
     ``on_candidate(n)`` is called after each candidate execution (progress bars).
     Raises :class:`RepairInputError` if the source does not parse or the tests cannot load.
     """
@@ -185,6 +186,7 @@ def repair(source: str, suite: TestSuite, sandbox: Sandbox, config: RepairConfig
     lines = with_crash_lines(line_suspiciousness(run0, config.formula), run0) if run0.status == "ok" else {}
     ranking = sorted(lines, key=lambda ln: (-lines[ln], ln))
     feedback = Feedback.from_run(run0, lines, [t.source for t in suite.tests], suite.entry_point)
+    feedback.intent = intent
     failing_first = run0.failing_ids
 
     def result(solved, state, executions, to_solve, reason, after):
