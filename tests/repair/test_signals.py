@@ -71,3 +71,10 @@ def test_an_operand_type_error_points_at_the_operands():
     fixed = source.replace("return arr + 1", "return i + 1")
     told = _error("TypeError", 'can only concatenate list (not "int") to list', 4)
     assert _rank(source, fixed, told) < _rank(source, fixed, Feedback())
+
+
+def test_a_base_case_that_misses_one_value_is_a_single_candidate():
+    source = ("def msort(arr):\n    if len(arr) == 0:\n        return arr\n    mid = len(arr) // 2\n"
+              "    return sorted(msort(arr[:mid]) + msort(arr[mid:]))\n")
+    for fixed in (source.replace("== 0", "<= 1"), source.replace("== 0", "< 2")):
+        assert _rank(source, fixed, Feedback()) < 40

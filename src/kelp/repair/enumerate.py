@@ -550,11 +550,27 @@ def _loop_blocks(func: ast.FunctionDef, path: tuple) -> Iterator[tuple[tuple, li
     yield from visit(func, path, False)
 
 
+def _boundary_alts(path: tuple, node: ast.Compare) -> Iterator[_Alt]:
+    """A base case that misses one value, which single-node edits reach only in two steps
+    (operator and constant): ``len(a) == 0`` -> ``len(a) <= 1`` / ``len(a) < 2``, and the
+    negations ``len(a) != 0`` -> ``len(a) > 1`` / ``len(a) >= 2``."""
+    value = node.comparators[0].value
+    if isinstance(node.ops[0], ast.Eq):
+        variants = ((ast.LtE, value + 1), (ast.Lt, value + 2))
+    elif isinstance(node.ops[0], ast.NotEq):
+        variants = ((ast.Gt, value + 1), (ast.GtE, value + 2))
+    else:
+        return
+    for op, bound in variants:
+        new = ast.Compare(left=node.left, ops=[op()], comparators=[ast.Constant(bound)])
+        yield ("fix_template", path + ("boundary",), path, "replace", new, 1.0)
+
+
 def _template_alts(tree, path, node, parent, field, visible_bindings, all_bindings) -> Iterator[_Alt]:
     """Classic fix templates from the APR literature (TBar, Liu et al. 2019; PraPR): shift a
     call argument by one, unwrap a call to its argument, fill an empty list with a variable,
     replace a constant loop/branch condition by a variable, and add a None check before an
-    attribute access in a condition."""
+    attribute access in a condition, widen a base case by one value (`len(a) == 0` -> `len(a) <= 1`)."""
     def variables():
         return list(dict.fromkeys(b.name for b in visible_bindings(tree, path, all_bindings)
                                   if b.kind not in ("function", "class", "import")))
@@ -574,6 +590,9 @@ def _template_alts(tree, path, node, parent, field, visible_bindings, all_bindin
             and field == "test":
         for name in variables():
             yield ("fix_template", path + ("cond",), path, "replace", ast.Name(id=name, ctx=ast.Load()), 1.0)
+    if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.comparators[0], ast.Constant) \
+            and type(node.comparators[0].value) is int:
+        yield from _boundary_alts(path, node)
     if isinstance(node, (ast.If, ast.While)):
         bases = list(dict.fromkeys(n.value.id for n in ast.walk(node.test)
                                    if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)))
