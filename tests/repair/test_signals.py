@@ -13,8 +13,11 @@ def _rank(source: str, fixed: str, feedback: Feedback) -> int:
     tree = ast.parse(source)
     cands = EnumerativeProposer().propose(tree, feedback)
     for i, cand in enumerate(cands):
-        if ast.unparse(cand.edit.apply(tree)) == ast.unparse(ast.parse(fixed)):
-            return i
+        try:
+            if ast.unparse(cand.edit.apply(tree)) == ast.unparse(ast.parse(fixed)):
+                return i
+        except ValueError:  # a candidate that does not apply (the search skips it too)
+            continue
     raise AssertionError("the fix was not proposed")
 
 
