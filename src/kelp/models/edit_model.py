@@ -27,8 +27,8 @@ class CheckpointError(ValueError):
 
 @dataclass(frozen=True)
 class ModelSize:
-    """Architecture of the edit model. The default has about 3.7M parameters with a
-    4096-token vocabulary (embeddings tied with the output layer)."""
+    """Architecture of the edit model. The default has 4.26M parameters with a 4096-token
+    vocabulary (embeddings tied with the output layer)."""
 
     hidden: int = 256
     layers: int = 4
