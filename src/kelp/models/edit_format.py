@@ -146,8 +146,7 @@ def decode_edit(text: str, program: RenderedProgram) -> Edit:
     :class:`Edit` on ``program.tree``. Raises :class:`EditFormatError` for text that is not an
     edit of this program and :class:`~kelp.program.diff.EditError` when the edit does not apply."""
     text = text.strip()
-    if text.endswith("<end>"):
-        text = text[: -len("<end>")]
+    text = text.removesuffix("<end>")
     if not text.startswith("<n") or ">" not in text:
         raise EditFormatError(f"an edit starts with a position marker, got {text[:20]!r}")
     marker, rest = text[2:].split(">", 1)
@@ -171,5 +170,15 @@ def decode_edit(text: str, program: RenderedProgram) -> Edit:
     return edit
 
 
-__all__ = ["EditFormatError", "RenderedProgram", "render_program", "build_prompt", "encode_edit",
-           "decode_edit", "SPECIAL_TOKENS", "MAX_MARKERS", "OPS", "EditError"]
+__all__ = [
+    "MAX_MARKERS",
+    "OPS",
+    "SPECIAL_TOKENS",
+    "EditError",
+    "EditFormatError",
+    "RenderedProgram",
+    "build_prompt",
+    "decode_edit",
+    "encode_edit",
+    "render_program",
+]

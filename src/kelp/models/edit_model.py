@@ -9,7 +9,7 @@ settings and the step reached); no pickle anywhere.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -101,5 +101,12 @@ def size_from_json(data: dict) -> ModelSize:
     return ModelSize(**{k: v for k, v in data.items() if k in ModelSize.__dataclass_fields__})
 
 
-__all__ = ["ModelSize", "build_model", "parameter_count", "save_checkpoint", "load_checkpoint",
-           "size_from_json", "CheckpointError", "asdict"]
+__all__ = [
+    "CheckpointError",
+    "ModelSize",
+    "build_model",
+    "load_checkpoint",
+    "parameter_count",
+    "save_checkpoint",
+    "size_from_json",
+]

@@ -15,7 +15,12 @@ from pathlib import Path
 import torch
 
 from kelp.models.constraints import EditConstraint
-from kelp.models.edit_format import EditFormatError, build_prompt, decode_edit, render_program
+from kelp.models.edit_format import (
+    EditFormatError,
+    build_prompt,
+    decode_edit,
+    render_program,
+)
 from kelp.models.edit_model import load_checkpoint
 from kelp.models.tokenizer import special_id
 from kelp.program.diff import EditError

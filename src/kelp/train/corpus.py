@@ -25,9 +25,9 @@ import sys
 import sysconfig
 import warnings
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
 
 #: Packages read by default when installed (import names), besides the standard library.
 DEFAULT_PACKAGES = ("torch", "transformers", "tokenizers", "safetensors", "matplotlib", "numpy",

@@ -21,10 +21,21 @@ import torch
 from safetensors.torch import load_file
 
 from kelp.models.edit_format import build_prompt, decode_edit, render_program
-from kelp.models.edit_model import ModelSize, build_model, parameter_count, save_checkpoint, size_from_json
+from kelp.models.edit_model import (
+    ModelSize,
+    build_model,
+    parameter_count,
+    save_checkpoint,
+    size_from_json,
+)
 from kelp.models.tokenizer import load_tokenizer, special_id, train_tokenizer
 from kelp.train.corpus import load_corpus
-from kelp.train.examples import EditExample, ExampleConfig, sample_example, sandbox_feedback
+from kelp.train.examples import (
+    EditExample,
+    ExampleConfig,
+    sample_example,
+    sandbox_feedback,
+)
 
 
 class TrainError(ValueError):
@@ -242,7 +253,13 @@ def train_edit_model(config: TrainConfig, out: Path, *, progress: bool = True, l
 
     Raises :class:`TrainError` when ``out`` holds a run with different settings and
     :class:`~kelp.train.corpus.CorpusError` when the corpus is missing."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     from kelp.bench.data import load_mbpp
     from kelp.execute.sandbox import Limits, Sandbox

@@ -15,7 +15,12 @@ import random
 from dataclasses import asdict, dataclass, field
 
 from kelp.corrupt import CorruptionError, SubtreeBank, corrupt
-from kelp.models.edit_format import EditFormatError, build_prompt, encode_edit, render_program
+from kelp.models.edit_format import (
+    EditFormatError,
+    build_prompt,
+    encode_edit,
+    render_program,
+)
 from kelp.program.diff import EditError, tree_diff
 from kelp.program.tree import ProgramSyntaxError
 
