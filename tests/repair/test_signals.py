@@ -3,8 +3,10 @@ tests' errors point at. Each test compares the fix's rank with and without the s
 
 import ast
 
+import pytest
+
 from kelp.execute.sandbox import RunResult, TestOutcome
-import kelp.repair.enumerate as enumerate_module
+import kelp.repair.signals as signals_module
 from kelp.repair.enumerate import EnumerativeProposer
 from kelp.repair.proposer import Feedback
 
@@ -43,20 +45,26 @@ def test_degenerate_operands_point_at_a_wrong_variable():
         _rank(source.format("y"), source.format("x"), Feedback())
 
 
-def test_an_index_error_line_points_at_its_subscripts():
-    source = ("def best(xs):\n    out = [0] * len(xs)\n    for i in range(len(xs)):\n"
-              "        out[i] = max(xs[i], xs[i + 2])\n    return out\n")
-    fixed = source.replace("i + 2", "i + 1")
-    told = _error("IndexError", "list index out of range", 4)
-    assert _rank(source, fixed, told) < _rank(source, fixed, Feedback())
+ERROR_CASES = {
+    "an IndexError line points at its subscripts": (
+        "def best(xs):\n    out = [0] * len(xs)\n    for i in range(len(xs)):\n"
+        "        out[i] = max(xs[i], xs[i + 2])\n    return out\n",
+        ("i + 2", "i + 1"), ("IndexError", "list index out of range", 4)),
+    "an AttributeError points at the object read": (
+        "def first(items):\n    for i, item in enumerate(items):\n        low = i.value\n        return low\n",
+        ("i.value", "item.value"), ("AttributeError", "'int' object has no attribute 'value'", 3)),
+    "an operand TypeError points at the operands": (
+        "def first_missing(arr, n):\n    for i in range(n):\n        if arr[i] <= n:\n"
+        "            return arr + 1\n    return n + 1\n",
+        ("return arr + 1", "return i + 1"), ("TypeError", 'can only concatenate list (not "int") to list', 4)),
+}
 
 
-def test_an_attribute_error_points_at_the_object_read():
-    source = ("def first(items):\n    for i, item in enumerate(items):\n        low = i.value\n"
-              "        return low\n")
-    fixed = source.replace("i.value", "item.value")
-    told = _error("AttributeError", "'int' object has no attribute 'value'", 3)
-    assert _rank(source, fixed, told) < _rank(source, fixed, Feedback())
+@pytest.mark.parametrize("case", ERROR_CASES)
+def test_an_error_line_points_at_the_fix(case):
+    source, (old, new), error = ERROR_CASES[case]
+    fixed = source.replace(old, new)
+    assert _rank(source, fixed, _error(*error)) < _rank(source, fixed, Feedback())
 
 
 def test_a_loop_that_cannot_repeat_points_at_a_dropped_guard(monkeypatch):
@@ -64,16 +72,8 @@ def test_a_loop_that_cannot_repeat_points_at_a_dropped_guard(monkeypatch):
               "    for c in s:\n        return c\n    return None\n")
     fixed = source.replace("        return c", "        if seen[c] == 1:\n            return c")
     boosted = _rank(source, fixed, Feedback())
-    monkeypatch.setattr(enumerate_module, "SINGLE_PASS_LOOP_BOOST", 1.0)
+    monkeypatch.setattr(signals_module, "SINGLE_PASS_LOOP_BOOST", 1.0)
     assert boosted < _rank(source, fixed, Feedback())
-
-
-def test_an_operand_type_error_points_at_the_operands():
-    source = ("def first_missing(arr, n):\n    for i in range(n):\n        if arr[i] <= n:\n"
-              "            return arr + 1\n    return n + 1\n")
-    fixed = source.replace("return arr + 1", "return i + 1")
-    told = _error("TypeError", 'can only concatenate list (not "int") to list', 4)
-    assert _rank(source, fixed, told) < _rank(source, fixed, Feedback())
 
 
 def test_a_base_case_that_misses_one_value_is_a_single_candidate():

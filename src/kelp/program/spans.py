@@ -11,7 +11,7 @@ import ast
 
 from kelp.program.tree import Path, ProgramError, resolve_path, iter_nodes, node_at
 
-__all__ = ["span", "span_at", "line_nodes"]
+__all__ = ["span", "span_at", "line_at", "line_nodes"]
 
 _CTX = (ast.expr_context,)
 
@@ -68,6 +68,18 @@ def span_at(tree: ast.AST, path: Path) -> tuple[int, int]:
             except ProgramError:
                 continue
     raise ProgramError(f"no node on path {path!r} has a source location")
+
+
+def line_at(tree: ast.AST, path: Path) -> int | None:
+    """First line of the deepest node on ``path`` that has one (``None`` when none has): the
+    node's own line, or its nearest located ancestor's for an operator or ``arguments``. A
+    cheap walk for hot loops; raises ``IndexError`` / ``AttributeError`` for a path that is not
+    in ``tree`` (see :func:`span_at` for the checked, span-returning version)."""
+    node, line = tree, None
+    for step in path:
+        node = node[step] if isinstance(step, int) else getattr(node, step)
+        line = getattr(node, "lineno", line)
+    return line
 
 
 def line_nodes(tree: ast.AST) -> dict[int, list[Path]]:

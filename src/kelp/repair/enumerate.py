@@ -19,9 +19,11 @@ from typing import Iterator
 
 from kelp.program.diff import Edit
 from kelp.program.scope import bindings, constants, visible_bindings
+from kelp.program.spans import line_at
 from kelp.program.tree import iter_nodes, node_at
 from kelp.repair.guards import guard_alternatives
 from kelp.repair.proposer import Candidate, Feedback
+from kelp.repair.signals import Evidence
 from kelp.repair.unused import Unused, unused_definitions, unused_imports
 
 # Replacement operators with relative weights, realistic partners first.
@@ -52,26 +54,6 @@ FAMILY_WEIGHTS = {
 # An alternative: (family, site key, path, op, new node or None for delete, weight within the site).
 _Alt = tuple[str, tuple, tuple, str, "ast.AST | None", float]
 
-#: How much likelier a wrong-variable fix is when the name it puts in is otherwise never read
-#: (the mutation that replaced a read of it usually left its definition dead; see ``unused.py``).
-DEAD_NAME_BOOST = 6.0
-#: How much likelier a wrong-variable fix is at a read of a name the tests reported unbound (the
-#: read, not a missing definition, is often the bug: a name misused before it is assigned).
-UNBOUND_READ_BOOST = 3.0
-#: How much likelier a constant site is when its value is large and appears nowhere else in the
-#: program or the tests (typical of a changed constant; programs mostly hold 0, 1, 2, 10...).
-ODD_CONSTANT_BOOST = 3.0
-#: How much likelier a missing final ``return`` is when a failing assertion compared an actual
-#: ``None`` with an expected value that is not ``None``.
-NONE_RESULT_BOOST = 4.0
-#: How much likelier an off-by-one inside a subscript is on a line that raised IndexError.
-INDEX_ERROR_BOOST = 3.0
-#: How much likelier a wrong-variable fix is at a degenerate operand (``k % k``, ``i == i``) or
-#: at the object of an attribute read on a line that raised AttributeError.
-SUSPECT_NAME_BOOST = 3.0
-#: How much likelier a missing guard is around the unconditional ``return`` / ``break`` of a
-#: loop body (a loop that can only run once: its exit lost its ``if``).
-SINGLE_PASS_LOOP_BOOST = 10.0
 #: Builtins tried around a dead name when re-creating a forgotten assignment ``n = f(dead)``.
 _WRAPPERS = ("sorted", "list", "set", "len", "sum", "max", "min", "str", "tuple", "dict", "int",
              "abs", "reversed")
@@ -97,14 +79,7 @@ class EnumerativeProposer:
         all_bindings = bindings(tree)
         dead_defs = unused_definitions(tree, all_bindings)
         alts = list(_alternatives(tree, feedback, all_bindings, dead_defs, guards=k is None))
-        dead = {(u.scope, u.name) for u in dead_defs}
-        odd = _odd_constants(tree, feedback)
-        index_errors = feedback.error_lines("IndexError")
-        suspect_names = _suspect_names(tree, feedback.error_lines("AttributeError"),
-                                       feedback.error_lines("TypeError", ("operand", "concatenate")))
-        single_pass = _single_pass_loops(tree)
-        unbound_reads = {path for path, node in iter_nodes(tree) if isinstance(node, ast.Name)
-                         and isinstance(node.ctx, ast.Load) and node.id in feedback.unbound}
+        evidence = Evidence(tree, feedback, dead_defs)
         sites: dict[str, set] = defaultdict(set)
         site_mass: dict[tuple, float] = defaultdict(float)
         for family, key, _path, _op, _new, weight in alts:
@@ -113,21 +88,7 @@ class EnumerativeProposer:
         merged: dict[tuple, list] = {}
         for family, key, path, op, new, weight in alts:
             prior = FAMILY_WEIGHTS[family] / len(sites[family]) * weight / site_mass[(family, key)]
-            if family == "wrong_variable" and isinstance(new, ast.Name) and any(
-                    (scope, new.id) in dead for scope in _prefixes(path)):
-                prior *= DEAD_NAME_BOOST
-            if family == "wrong_variable" and path in unbound_reads:
-                prior *= UNBOUND_READ_BOOST
-            if family == "wrong_variable" and path in suspect_names:
-                prior *= SUSPECT_NAME_BOOST
-            if family in ("change_constant", "off_by_one") and path in odd:
-                prior *= ODD_CONSTANT_BOOST
-            if family == "off_by_one" and "slice" in path and _line(tree, path) in index_errors:
-                prior *= INDEX_ERROR_BOOST
-            if family == "missing_guard" and key[2] <= single_pass.get(key[1], -1) < key[2] + key[3]:
-                prior *= SINGLE_PASS_LOOP_BOOST
-            if family == "missing_return" and feedback.returned_none:
-                prior *= NONE_RESULT_BOOST
+            prior *= evidence.boost(family, key, path, new)
             if family == "missing_guard":  # scored where the guarded run starts: key[1][index]
                 score = prior * _susp(feedback, tree, key[1] + (key[2],))
             else:
@@ -148,74 +109,6 @@ class EnumerativeProposer:
         return cands if k is None else cands[:k]
 
 
-def _prefixes(path: tuple) -> Iterator[tuple]:
-    """Every prefix of ``path`` (candidate enclosing scopes), longest first."""
-    return (path[:n] for n in range(len(path), -1, -1))
-
-
-def _odd_constants(tree: ast.Module, feedback: Feedback) -> set[tuple]:
-    """Paths of int constants with ``abs(value) >= 100`` whose value occurs once in the program
-    and never in the tests, and of identity operands (the 0 of ``x - 0``, the 1 of ``x * 1``)."""
-    found: dict[int, list[tuple]] = defaultdict(list)
-    for path, node in iter_nodes(tree):
-        if isinstance(node, ast.Constant) and type(node.value) is int:
-            found[node.value].append(path)
-    tests = set(feedback.test_constants)
-    odd = {paths[0] for value, paths in found.items()
-           if abs(value) >= 100 and len(paths) == 1 and value not in tests}
-    for path, node in iter_nodes(tree):  # x + 0, x - 0, x * 1, x / 1, x ** 1: nobody writes these
-        if isinstance(node, ast.BinOp):
-            for side, other in (("right", node.left), ("left", node.right)):
-                const = getattr(node, side)
-                if isinstance(const, ast.Constant) and type(const.value) is int and not isinstance(other, ast.Constant):
-                    ident = {ast.Add: 0, ast.Mult: 1}.get(type(node.op))
-                    if side == "right":
-                        ident = {ast.Sub: 0, ast.Div: 1, ast.FloorDiv: 1, ast.Pow: 1}.get(type(node.op), ident)
-                    if const.value == ident:
-                        odd.add(path + (side,))
-    return odd
-
-
-def _single_pass_loops(tree: ast.Module) -> dict[tuple, int]:
-    """``{loop body path: index}`` for loops whose body leaves unconditionally (a top-level
-    ``return``, ``break`` or ``raise`` at ``index``), so the loop never repeats."""
-    found = {}
-    for path, node in iter_nodes(tree):
-        if isinstance(node, (ast.For, ast.AsyncFor, ast.While)):
-            for index, stmt in enumerate(node.body):
-                if isinstance(stmt, (ast.Return, ast.Break, ast.Raise)):
-                    found[path + ("body",)] = index
-                    break
-    return found
-
-
-def _suspect_names(tree: ast.Module, attribute_error_lines: set[int], operand_error_lines: set[int] = frozenset()
-                   ) -> set[tuple]:
-    """Paths of name reads that look like a wrong variable: both operands of ``k % k`` or
-    ``i == i``, ``x`` in ``x.attr`` on a line where a test raised AttributeError, and the name
-    operands of ``a + b`` on a line where a test raised a TypeError about operand types
-    ("can only concatenate list (not "int") to list")."""
-    found = set()
-    for path, node in iter_nodes(tree):
-        if isinstance(node, ast.BinOp):
-            if getattr(node, "lineno", None) in operand_error_lines:
-                found.update(path + (side,) for side in ("left", "right")
-                             if isinstance(getattr(node, side), ast.Name))
-            pair = (("left",), node.left), (("right",), node.right)
-        elif isinstance(node, ast.Compare) and len(node.ops) == 1:
-            pair = (("left",), node.left), (("comparators", 0), node.comparators[0])
-        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
-                and getattr(node, "lineno", None) in attribute_error_lines:
-            found.add(path + ("value",))
-            continue
-        else:
-            continue
-        (pa, a), (pb, b) = pair
-        if isinstance(a, ast.Name) and isinstance(b, ast.Name) and a.id == b.id:
-            found.update((path + pa, path + pb))
-    return found
-
-
 def _edit(op: str, path: tuple, text: str | None) -> Edit:
     if op.startswith("insert:"):
         return Edit(op="insert", path=path, index=int(op.split(":")[1]), new=text)
@@ -232,20 +125,10 @@ def _block_susp(feedback: Feedback, tree: ast.Module, list_path: tuple) -> float
     return max((feedback.lines.get(ln, 0.0) for ln in lines), default=0.0)
 
 
-def _line(tree: ast.Module, path: tuple) -> int | None:
-    """The line of the node at ``path`` (of its nearest ancestor with one)."""
-    node = tree
-    line = None
-    for step in path:
-        node = node[step] if isinstance(step, int) else getattr(node, step)
-        line = getattr(node, "lineno", line)
-    return line
-
-
 def _susp(feedback: Feedback, tree: ast.Module, path: tuple) -> float:
     if not feedback.lines:
         return 1.0
-    line = _line(tree, path)
+    line = line_at(tree, path)
     return feedback.lines.get(line, 0.0) if line is not None else 0.0
 
 
