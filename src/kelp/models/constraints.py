@@ -15,7 +15,7 @@ import ast
 import torch
 from transformers import LogitsProcessor
 
-from kelp.models.edit_format import OPS, RenderedProgram
+from kelp.models.edit_format import OPS, SPECIAL_TOKENS, RenderedProgram
 from kelp.program.tree import node_at
 
 _OPEN = {"(": ")", "[": "]", "{": "}"}
@@ -34,8 +34,7 @@ class EditConstraint(LogitsProcessor):
         self.marker_ids = {vocab[f"<n{k}>"]: k for k in range(len(program.paths))}
         self.op_ids = {op: vocab[op] for op in OPS}
         self.end_ids = [vocab["<end>"], vocab["<eos>"]]
-        banned = [i for tok, i in vocab.items() if tok.startswith("<") and tok.endswith(">") and tok in _special(vocab)]
-        self.body_banned = torch.tensor(sorted(set(banned) - set(self.end_ids)), dtype=torch.long)
+        self.body_banned = sorted(vocab[t] for t in SPECIAL_TOKENS if t in vocab and vocab[t] not in self.end_ids)
         self.allowed_ops = {}
         for marker_id, k in self.marker_ids.items():
             path = program.paths[k]
@@ -52,37 +51,29 @@ class EditConstraint(LogitsProcessor):
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         generated = input_ids.shape[1] - self.prompt_length
-        blocked = torch.full_like(scores, float("-inf"))
-        if generated == 0:
-            allowed = list(self.marker_ids)
-            blocked[:, allowed] = scores[:, allowed]
-            return blocked
         for row in range(input_ids.shape[0]):
-            if generated == 1:
-                allowed = self.allowed_ops.get(int(input_ids[row, -1]), [])
-                blocked[row, allowed] = scores[row, allowed]
-                scores[row] = blocked[row]
-            elif generated == 2 and int(input_ids[row, -1]) == self.delete_id:
-                keep = scores[row, self.end_ids].clone()
-                scores[row] = float("-inf")
-                scores[row, self.end_ids] = keep
+            last = int(input_ids[row, -1])
+            if generated == 0:
+                _only(scores, row, list(self.marker_ids))
+            elif generated == 1:
+                _only(scores, row, self.allowed_ops.get(last, []))
+            elif generated == 2 and last == self.delete_id:
+                _only(scores, row, self.end_ids)
             else:
-                if len(self.body_banned):
-                    scores[row, self.body_banned] = float("-inf")
+                scores[row, self.body_banned] = float("-inf")
                 depth = _depth(self.decode(input_ids[row, self.prompt_length + 2:].tolist(), skip_special_tokens=True))
                 if depth is None:  # closed a bracket it never opened: only ending is left
-                    keep = scores[row, self.end_ids].clone()
-                    scores[row] = float("-inf")
-                    scores[row, self.end_ids] = keep
+                    _only(scores, row, self.end_ids)
                 elif depth > 0:  # an edit cannot end inside open brackets
                     scores[row, self.end_ids] = float("-inf")
         return scores
 
 
-def _special(vocab: dict) -> set[str]:
-    from kelp.models.edit_format import SPECIAL_TOKENS
-
-    return set(SPECIAL_TOKENS) & set(vocab)
+def _only(scores: torch.FloatTensor, row: int, allowed: list[int]) -> None:
+    """Set every score of ``row`` to -inf except those of ``allowed`` (in place)."""
+    keep = scores[row, allowed].clone()
+    scores[row] = float("-inf")
+    scores[row, allowed] = keep
 
 
 def _depth(text: str) -> int | None:

@@ -77,11 +77,8 @@ class Feedback:
                 match = _QUOTED.search(outcome.message)
                 if match and match.group(1) not in unbound:
                     unbound.append(match.group(1))
-        returned_none = False
-        for outcome in run.outcomes:
-            values = compared_values(outcome.message) if outcome.status == "fail" else None
-            if values is not None and values[0] == "None" and values[1] != "None":
-                returned_none = True
+        compared = [compared_values(o.message) for o in run.outcomes if o.status == "fail"]
+        returned_none = any(v is not None and v[0] == "None" and v[1] != "None" for v in compared)
         return cls(run=run, lines=lines if any(lines.values()) else {},
                    test_constants=tuple(consts.values()), unbound=tuple(unbound), test_calls=tuple(calls),
                    returned_none=returned_none, test_sources=tuple(test_sources))

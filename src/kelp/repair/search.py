@@ -5,8 +5,9 @@ the buggy program; its failing tests are localized once with coverage (spectrum-
 localization); proposers rank single-node edits; candidates are validated in the sandbox with the
 previously failing tests first, stopping at the first failure; a candidate that passes more tests
 than its parent (or turns an error into an assertion failure, or brings a failing assertion's
-actual value nearer the expected one) gains priority, so bugs that need 2-3 edits are reachable. Priority = log prior of the edit path + progress bonus. Deterministic:
-the order depends only on the program, the tests and the configuration.
+actual value nearer the expected one) gains priority, so bugs that need 2-3 edits are reachable.
+Priority = log prior of the edit path + progress bonus. Deterministic: the order depends only on
+the program, the tests and the configuration.
 """
 
 from __future__ import annotations

@@ -251,10 +251,11 @@ class ContaminationIndex:
                 self.hashes.setdefault(normalised_hash(ast.unparse(node)), label)
                 self.signatures.setdefault(signature_key(node), label)
 
-    def match(self, function: CorpusFunction) -> tuple[str, str] | None:
-        """``(reason, benchmark item)`` when ``function`` matches a benchmark function, else None."""
+    def match(self, function: CorpusFunction, key: str | None = None) -> tuple[str, str] | None:
+        """``(reason, benchmark item)`` when ``function`` matches a benchmark function, else None.
+        ``key``: its :func:`normalised_hash` when the caller already has it."""
         node = ast.parse(function.code).body[0]
-        label = self.hashes.get(normalised_hash(function.code))
+        label = self.hashes.get(key or normalised_hash(function.code))
         if label is not None:
             return "contaminated_ast", label
         label = None if _is_dunder(node.name) else self.signatures.get(signature_key(node))
@@ -318,7 +319,7 @@ def build_corpus(out: Path, config: CorpusConfig = CorpusConfig(),
                     report.dropped["duplicate"] += 1
                     continue
                 seen.add(key)
-                hit = index.match(function)
+                hit = index.match(function, key)
                 if hit is not None:
                     report.dropped[hit[0]] += 1
                     if len(report.removed) < 50:

@@ -24,6 +24,7 @@ from kelp.models.edit_format import build_prompt, decode_edit, render_program
 from kelp.models.edit_model import (
     ModelSize,
     build_model,
+    load_checkpoint,
     parameter_count,
     save_checkpoint,
     size_from_json,
@@ -277,7 +278,6 @@ def train_edit_model(config: TrainConfig, out: Path, *, progress: bool = True, l
     mbpp = load_mbpp("train")
     size = size_from_json(config.size)
     torch.manual_seed(config.seed)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
 
     checkpoint = out / "checkpoint"
     if (out / "tokenizer.json").exists():
@@ -287,18 +287,17 @@ def train_edit_model(config: TrainConfig, out: Path, *, progress: bool = True, l
         texts = [f.code for f in sample] + [p.code + "\n" + "\n".join(p.tests) for p in mbpp]
         tokenizer = train_tokenizer(texts, config.vocab)
         tokenizer.save(str(out / "tokenizer.json"))
-    model = build_model(tokenizer.get_vocab_size(), size, config.seed)
+    resume = (checkpoint / "training.json").exists()
+    if resume:
+        model, _, training = load_checkpoint(checkpoint)
+    else:
+        model = build_model(tokenizer.get_vocab_size(), size, config.seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     step = 0
     metrics_path = out / "metrics.jsonl"
     with Sandbox(workers=1, limits=Limits(test_timeout=1.0)) as sandbox:
         stream = ExampleStream(corpus, mbpp, sandbox, config.seed, config.mbpp_share)
-        if (checkpoint / "training.json").exists():
-            from transformers import LlamaForCausalLM
-
-            training = json.loads((checkpoint / "training.json").read_text())
-            model = LlamaForCausalLM.from_pretrained(checkpoint)
-            optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        if resume:
             _load_optimizer_tensors(optimizer, load_file(str(checkpoint / "optimizer.safetensors")))
             stream.restore(training["stream"])
             torch.set_rng_state(load_file(str(checkpoint / "rng.safetensors"))["torch"])
