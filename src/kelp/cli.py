@@ -59,6 +59,8 @@ def repair_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of the diff and report."),
     proposer: str = typer.Option("enum", "--proposer", help="enum, model (the edit model) or both."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Edit-model checkpoint for --proposer model/both."),
+    no_feedback: bool = typer.Option(False, "--no-feedback", help="Hide the tests and their results from the edit model."),
+    model_weight: float = typer.Option(0.5, "--model-weight", help="--proposer both: 0 = enumerator's order, 1 = model's."),
 ) -> None:
     """Find the smallest edit that makes every test pass; print it as a unified diff.
 
@@ -92,7 +94,8 @@ def repair_cmd(
     from kelp.bench.evaluate import EvalError, make_proposers
 
     try:
-        proposers = make_proposers(proposer, str(checkpoint) if checkpoint else None)
+        proposers = make_proposers(proposer, str(checkpoint) if checkpoint else None, feedback=not no_feedback,
+                                   weight=model_weight)
     except EvalError as exc:
         raise UserError(str(exc)) from None
     docstrings = [ast.get_docstring(node) or "" for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)]
@@ -122,7 +125,7 @@ def repair_cmd(
 
 @app.command("eval")
 def eval_cmd(
-    bench: str = typer.Argument(..., help="mbpp, quixbugs, or jsonl:PATH"),
+    bench: str = typer.Argument(..., help="mbpp (test split), mbpp-validation, quixbugs, or jsonl:PATH"),
     steps: int = typer.Option(1, "--steps", help="Mutations per task (mbpp)."),
     corruption: str = typer.Option("realistic", "--corruption", help="realistic or bank (mbpp)."),
     n: Optional[int] = typer.Option(None, "--n", help="Use only the first N tasks."),
@@ -134,6 +137,8 @@ def eval_cmd(
     workers: Optional[int] = typer.Option(None, "--workers", help="Sandbox worker processes."),
     proposer: str = typer.Option("enum", "--proposer", help="enum, model (the edit model) or both."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Edit-model checkpoint for --proposer model/both."),
+    no_feedback: bool = typer.Option(False, "--no-feedback", help="Hide the tests and their results from the edit model."),
+    model_weight: float = typer.Option(0.5, "--model-weight", help="--proposer both: 0 = enumerator's order, 1 = model's."),
 ) -> None:
     """Repair every task of a benchmark; writes DIR/results.jsonl as it goes and DIR/summary.json."""
     from kelp.bench.evaluate import EvalConfig, run_eval
@@ -142,7 +147,8 @@ def eval_cmd(
         raise UserError("--steps, --budget and --n must be >= 1")
     config = EvalConfig(bench=bench, steps=steps, corruption=corruption, n=n, budget=budget, seed=seed,
                         seconds=seconds, test_timeout=timeout, proposer=proposer,
-                        checkpoint=str(checkpoint) if checkpoint else None)
+                        checkpoint=str(checkpoint) if checkpoint else None, feedback=not no_feedback,
+                        model_weight=model_weight)
     if out_dir is None:
         name = bench.replace(":", "-").replace("/", "_")
         out_dir = Path("runs") / (f"eval-{name}-steps{steps}-{corruption}-seed{seed}" + (f"-n{n}" if n else ""))

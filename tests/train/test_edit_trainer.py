@@ -39,3 +39,31 @@ def test_training_runs_checkpoints_and_resumes(corpus, tmp_path):
     assert again["step"] == 5
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows if "loss" in r] == [1, 2, 3, 4, 5]
+
+
+def test_an_interrupted_run_resumes_on_the_same_batches(corpus, tmp_path, monkeypatch):
+    """Killed after step 4 (checkpoint at 3, mid batch group), the rerun ends with the weights of
+    an uninterrupted run: it redraws the group and skips the batch already trained on."""
+    import torch
+
+    from kelp.train import edit_trainer
+
+    config = TrainConfig(corpus=str(corpus), steps=6, batch=2, eval_every=3, eval_tasks=1, vocab=700, size=TINY,
+                         warmup=2)
+    train_edit_model(config, tmp_path / "straight", progress=False)
+    real_step, calls = edit_trainer._train_step, []
+
+    def interrupted(*args):
+        calls.append(1)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        return real_step(*args)
+
+    monkeypatch.setattr(edit_trainer, "_train_step", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train_edit_model(config, tmp_path / "resumed", progress=False)
+    monkeypatch.setattr(edit_trainer, "_train_step", real_step)
+    train_edit_model(config, tmp_path / "resumed", progress=False)
+    straight = load_checkpoint(tmp_path / "straight" / "checkpoint")[0].state_dict()
+    resumed = load_checkpoint(tmp_path / "resumed" / "checkpoint")[0].state_dict()
+    assert all(torch.equal(straight[name], resumed[name]) for name in straight)

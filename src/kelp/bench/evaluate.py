@@ -49,6 +49,8 @@ class EvalConfig:
     test_timeout: float = 2.0
     proposer: str = "enum"
     checkpoint: str | None = None
+    feedback: bool = True
+    model_weight: float = 0.5
 
 
 def run_eval(config: EvalConfig, out: Path, *, workers: int | None = None, quiet: bool = False) -> dict:
@@ -59,7 +61,8 @@ def run_eval(config: EvalConfig, out: Path, *, workers: int | None = None, quiet
     done = _read_results(results_path)
     limits = Limits(test_timeout=config.test_timeout)
     repair_config = RepairConfig(budget=config.budget, seconds=config.seconds)
-    proposers = make_proposers(config.proposer, config.checkpoint)
+    proposers = make_proposers(config.proposer, config.checkpoint, feedback=config.feedback,
+                                weight=config.model_weight)
     dropped: Counter = Counter()
     with Sandbox(workers=workers, limits=limits) as sandbox, _progress(quiet) as progress:
         items = _task_source(config, sandbox, dropped)
@@ -88,22 +91,27 @@ def run_eval(config: EvalConfig, out: Path, *, workers: int | None = None, quiet
     return summary
 
 
+#: MBPP benchmarks and their splits: ``mbpp`` is the test split (reported numbers); settings are
+#: tuned on ``mbpp-validation`` (tasks 511-600), never on the test split.
+MBPP_SPLITS = {"mbpp": "test", "mbpp-validation": "validation"}
+
+
 def _task_count(config: EvalConfig) -> int | None:
-    if config.bench == "mbpp":
-        n = len(load_mbpp("test"))
+    if config.bench in MBPP_SPLITS:
+        n = len(load_mbpp(MBPP_SPLITS[config.bench]))
         return min(n, config.n) if config.n else n
     return None
 
 
 def _task_source(config: EvalConfig, sandbox: Sandbox, dropped: Counter):
     """Yield tasks (``RepairTask`` or ``PreparedTask``), or ``None`` for a dropped one."""
-    if config.bench == "mbpp":
+    if config.bench in MBPP_SPLITS:
         if config.corruption not in ("realistic", "bank"):
             raise EvalError(f"--corruption must be 'realistic' or 'bank', not {config.corruption!r}")
         bank = None
         if config.corruption == "bank":
             bank = SubtreeBank.from_sources(p.code for p in load_mbpp("train"))
-        problems = load_mbpp("test")[: config.n or None]
+        problems = load_mbpp(MBPP_SPLITS[config.bench])[: config.n or None]
         for problem in problems:
             yield prepare_mbpp_task(problem, sandbox, steps=config.steps, policy=config.corruption,
                                     seed=config.seed, bank=bank, dropped=dropped)
@@ -113,30 +121,35 @@ def _task_source(config: EvalConfig, sandbox: Sandbox, dropped: Counter):
     elif config.bench.startswith("jsonl:"):
         tasks = load_jsonl_tasks(config.bench[len("jsonl:"):])
     else:
-        raise EvalError(f"unknown benchmark {config.bench!r}: use mbpp, quixbugs or jsonl:PATH")
+        raise EvalError(f"unknown benchmark {config.bench!r}: use mbpp, mbpp-validation, quixbugs or jsonl:PATH")
     yield from (tasks[: config.n] if config.n else tasks)
 
 
-def make_proposers(kind: str, checkpoint: str | None) -> list:
-    """The proposers for ``--proposer enum|model|both`` (``model`` and ``both`` load the edit
-    model from ``checkpoint``). Raises :class:`EvalError` for an unknown kind or a missing
-    checkpoint."""
+def make_proposers(kind: str, checkpoint: str | None, *, feedback: bool = True, weight: float = 0.5) -> list:
+    """The proposers for ``--proposer enum|model|both``: the enumerator, the edit model loaded
+    from ``checkpoint``, or the enumerator reranked by the model
+    (:class:`~kelp.repair.guided.GuidedProposer` with ``weight``). ``feedback=False`` hides the
+    tests, their messages and the suspiciousness from the model (Kelp's blind protocol).
+    Raises :class:`EvalError` for an unknown kind, a bad weight or a missing checkpoint."""
     from kelp.repair.enumerate import EnumerativeProposer
 
     if kind not in ("enum", "model", "both"):
         raise EvalError(f"--proposer must be enum, model or both, not {kind!r}")
-    proposers = [EnumerativeProposer()] if kind in ("enum", "both") else []
-    if kind in ("model", "both"):
-        if not checkpoint:
-            raise EvalError(f"--proposer {kind} needs --checkpoint DIR (an edit-model checkpoint)")
-        from kelp.models.edit_model import CheckpointError
-        from kelp.repair.model_proposer import ModelProposer
+    if kind == "enum":
+        return [EnumerativeProposer()]
+    if not checkpoint:
+        raise EvalError(f"--proposer {kind} needs --checkpoint DIR (an edit-model checkpoint)")
+    if not 0.0 <= weight <= 1.0:
+        raise EvalError(f"--model-weight must be in [0, 1], got {weight}")
+    from kelp.models.edit_model import CheckpointError
+    from kelp.repair.guided import GuidedProposer
+    from kelp.repair.model_proposer import ModelProposer
 
-        try:
-            proposers.append(ModelProposer(Path(checkpoint)))
-        except CheckpointError as exc:
-            raise EvalError(str(exc)) from None
-    return proposers
+    try:
+        model = ModelProposer(Path(checkpoint), use_feedback=feedback)
+    except CheckpointError as exc:
+        raise EvalError(str(exc)) from None
+    return [model] if kind == "model" else [GuidedProposer(EnumerativeProposer(), model, weight)]
 
 
 def _evaluate_one(prepared: PreparedTask, sandbox: Sandbox, config: RepairConfig, proposers: list | None = None) -> dict:

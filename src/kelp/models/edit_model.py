@@ -21,6 +21,16 @@ hf_logging.disable_progress_bar()  # kelp draws its own progress; no per-shard b
 from kelp.models.tokenizer import TokenizerError, load_tokenizer
 
 
+#: Whether this CPU runs bfloat16 natively (AVX512-BF16 / AMX); 2-3x faster training steps on
+#: the reference machine. Weights and optimizer state stay float32 either way.
+BF16 = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
+def bf16_autocast():
+    """``torch.autocast`` to bfloat16 on CPUs with native support, else a no-op context."""
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=BF16)
+
+
 class CheckpointError(ValueError):
     """A checkpoint directory that is missing or incomplete (message says which file)."""
 
@@ -102,7 +112,9 @@ def size_from_json(data: dict) -> ModelSize:
 
 
 __all__ = [
+    "BF16",
     "CheckpointError",
+    "bf16_autocast",
     "ModelSize",
     "build_model",
     "load_checkpoint",

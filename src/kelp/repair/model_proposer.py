@@ -21,7 +21,7 @@ from kelp.models.edit_format import (
     decode_edit,
     render_program,
 )
-from kelp.models.edit_model import load_checkpoint
+from kelp.models.edit_model import bf16_autocast, load_checkpoint
 from kelp.models.tokenizer import special_id
 from kelp.program.diff import EditError
 from kelp.program.tree import unparse
@@ -56,28 +56,25 @@ class ModelProposer:
         prompt = build_prompt(rendered, feedback.intent, [t[:160] for t in tests], messages)
         return rendered, prompt
 
-    @torch.no_grad()
-    def propose(self, tree: ast.Module, feedback: Feedback, k: int | None = None) -> list[Candidate]:
-        """Up to ``min(k, beams)`` candidates, best first; scores are the model's probabilities
-        of the edits (renormalised over the ones that apply)."""
-        try:
-            rendered, prompt = self.prompt_for(tree, feedback)
-        except (EditFormatError, SyntaxError):
-            return []
+    def prompt_ids(self, rendered, prompt: str, feedback: Feedback) -> list[int] | None:
+        """Token ids of ``prompt``; when it leaves no room for an edit, the prompt without tests
+        and messages; ``None`` when even the program alone is too long."""
         ids = self.tokenizer.encode(prompt).ids
         if len(ids) + MAX_EDIT_TOKENS > self.context:  # keep the program: drop tests and messages
-            prompt = build_prompt(rendered, feedback.intent)
-            ids = self.tokenizer.encode(prompt).ids
+            ids = self.tokenizer.encode(build_prompt(rendered, feedback.intent)).ids
             if len(ids) + MAX_EDIT_TOKENS > self.context:
-                return []
-        beams = min(self.beams, k or self.beams)
+                return None
+        return ids
+
+    @torch.no_grad()
+    def decode_beams(self, rendered, ids: list[int], beams: int | None = None) -> list[Candidate]:
+        """The model's ``beams`` most likely constrained edits for the prompt ``ids`` that parse
+        and apply, one per resulting program, best first; scores are their probabilities
+        renormalised over the ones kept."""
+        beams = beams or self.beams
         inputs = torch.tensor([ids])
-        out = self.model.generate(
-            inputs, attention_mask=torch.ones_like(inputs), max_new_tokens=MAX_EDIT_TOKENS, do_sample=False,
-            num_beams=beams, num_return_sequences=beams, length_penalty=0.0, early_stopping=True,
-            logits_processor=[EditConstraint(self.tokenizer, rendered, len(ids))],
-            eos_token_id=[special_id(self.tokenizer, "<end>"), special_id(self.tokenizer, "<eos>")],
-            pad_token_id=0, output_scores=True, return_dict_in_generate=True)
+        with bf16_autocast():
+            out = self._generate(inputs, rendered, len(ids), beams)
         found: dict[str, tuple[float, object]] = {}
         for sequence, score in zip(out.sequences, out.sequences_scores):
             text = self.tokenizer.decode(sequence[len(ids):].tolist(), skip_special_tokens=False)
@@ -93,6 +90,25 @@ class ModelProposer:
         cands = [Candidate(edit, p / total, "model") for p, edit in found.values()]
         cands.sort(key=lambda c: -c.score)
         return cands
+
+    def _generate(self, inputs: torch.Tensor, rendered, prompt_length: int, beams: int):
+        return self.model.generate(
+            inputs, attention_mask=torch.ones_like(inputs), max_new_tokens=MAX_EDIT_TOKENS, do_sample=False,
+            num_beams=beams, num_return_sequences=beams, length_penalty=0.0, early_stopping=True,
+            logits_processor=[EditConstraint(self.tokenizer, rendered, prompt_length)],
+            eos_token_id=[special_id(self.tokenizer, "<end>"), special_id(self.tokenizer, "<eos>")],
+            pad_token_id=0, output_scores=True, return_dict_in_generate=True)
+
+    def propose(self, tree: ast.Module, feedback: Feedback, k: int | None = None) -> list[Candidate]:
+        """Up to ``min(k, beams)`` candidates, best first (:meth:`decode_beams`)."""
+        try:
+            rendered, prompt = self.prompt_for(tree, feedback)
+        except (EditFormatError, SyntaxError):
+            return []
+        ids = self.prompt_ids(rendered, prompt, feedback)
+        if ids is None:
+            return []
+        return self.decode_beams(rendered, ids, min(self.beams, k or self.beams))
 
 
 def _normalised_lines(tree: ast.Module, source: str, lines: dict[int, float]) -> dict[int, float]:

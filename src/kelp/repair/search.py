@@ -98,7 +98,7 @@ class _Pending:
     priority: float
     seq: int
     parent: int = field(compare=False)
-    edit: Edit = field(compare=False)
+    edit: Edit | None = field(compare=False)  # None: expand the state ``parent``
     logp: float = field(compare=False)
 
 
@@ -207,13 +207,16 @@ def repair(source: str, suite: TestSuite, sandbox: Sandbox, config: RepairConfig
     heap: list[_Pending] = []
     seq = 0
 
+    def bonus_of(state: _State) -> float:
+        gain = state.value[0] - root.value[0] + 0.5 * (state.value[1] - root.value[1])
+        return config.progress_bonus * gain + config.closeness_bonus * (state.value[2] - root.value[2])
+
     def expand(index: int) -> None:
         nonlocal seq
         state = states[index]
         if state.depth >= config.max_depth:
             return
-        gain = state.value[0] - root.value[0] + 0.5 * (state.value[1] - root.value[1])
-        bonus = config.progress_bonus * gain + config.closeness_bonus * (state.value[2] - root.value[2])
+        bonus = bonus_of(state)
         cands = []
         for proposer in proposers:
             cands.extend(proposer.propose(state.tree, feedback, config.expand_limit if state.depth else None))
@@ -223,6 +226,17 @@ def repair(source: str, suite: TestSuite, sandbox: Sandbox, config: RepairConfig
             gets_bonus = config.bonus_children is None or rank < config.bonus_children
             seq += 1
             heapq.heappush(heap, _Pending(-(logp + (bonus if gets_bonus else 0.0)), seq, index, cand.edit, logp))
+
+    def schedule(index: int) -> None:
+        """Lazy expansion: a placeholder whose priority bounds every child's (scores <= 1), so
+        proposers run only for states whose children would be tried next; the order of
+        execution is that of eager expansion, and a learned proposer is not called for states
+        the budget never reaches."""
+        nonlocal seq
+        state = states[index]
+        if state.depth < config.max_depth:
+            seq += 1
+            heapq.heappush(heap, _Pending(-(state.logp + max(bonus_of(state), 0.0)), seq, index, None, state.logp))
 
     behaviours = {_behaviour(run0, failing_first)}  # a candidate run stops at its first failure
     expand(0)
@@ -239,6 +253,9 @@ def repair(source: str, suite: TestSuite, sandbox: Sandbox, config: RepairConfig
         batch = []
         while heap and len(batch) < min(config.batch, config.budget - executions):
             item = heapq.heappop(heap)
+            if item.edit is None:  # a state's turn to propose its children
+                expand(item.parent)
+                continue
             parent = states[item.parent]
             try:
                 tree = _relocate(item.edit.apply(parent.tree), parent.tree, item.edit)
@@ -271,6 +288,6 @@ def repair(source: str, suite: TestSuite, sandbox: Sandbox, config: RepairConfig
                     deferred.append(len(states) - 1)
                     continue
                 behaviours.add(seen_behaviour)
-            expand(len(states) - 1)
+            schedule(len(states) - 1)
     reason = "budget exhausted" if executions >= config.budget else "no more candidates"
     return result(False, root, executions, None, reason, before)

@@ -23,6 +23,7 @@ from safetensors.torch import load_file
 from kelp.models.edit_format import build_prompt, decode_edit, render_program
 from kelp.models.edit_model import (
     ModelSize,
+    bf16_autocast,
     build_model,
     load_checkpoint,
     parameter_count,
@@ -198,6 +199,53 @@ def _bucketed_batches(stream: ExampleStream, tokenizer, context: int, batch: int
     return batches
 
 
+class Prefetcher:
+    """Draws bucketed batch groups from ``stream`` in a background thread, so corruption and
+    sandbox runs overlap the model's forward and backward passes (PyTorch releases the GIL).
+
+    Each group comes with the stream state it was drawn from, so a checkpoint can record
+    ``(state, batches consumed)`` and a resumed run redraws exactly the same batches. An error in
+    the thread is raised again by :meth:`next_group`."""
+
+    def __init__(self, stream: ExampleStream, tokenizer, context: int, batch: int, depth: int = 2):
+        import queue
+        import threading
+
+        self.stream, self.tokenizer, self.context, self.batch = stream, tokenizer, context, batch
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="kelp-examples", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                state = self.stream.state()
+                item = (state, _bucketed_batches(self.stream, self.tokenizer, self.context, self.batch))
+            except Exception as exc:  # noqa: BLE001 - handed to the consumer
+                item = exc
+            while not self._stop.is_set():
+                try:
+                    self._queue.put(item, timeout=0.2)
+                    break
+                except Exception:  # queue.Full
+                    continue
+            if isinstance(item, Exception):
+                return
+
+    def next_group(self) -> tuple[list, list]:
+        """``(stream state before the group, batches)``."""
+        item = self._queue.get()
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    def close(self) -> None:
+        """Stop the thread (waits for the example it is drawing)."""
+        self._stop.set()
+        self._thread.join()
+
+
 def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
     tensors = {}
     for index, state in optimizer.state_dict()["state"].items():
@@ -295,11 +343,14 @@ def train_edit_model(config: TrainConfig, out: Path, *, progress: bool = True, l
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     step = 0
     metrics_path = out / "metrics.jsonl"
-    with Sandbox(workers=1, limits=Limits(test_timeout=1.0)) as sandbox:
-        stream = ExampleStream(corpus, mbpp, sandbox, config.seed, config.mbpp_share)
+    skip = 0
+    with Sandbox(workers=1, limits=Limits(test_timeout=1.0)) as sandbox, \
+            Sandbox(workers=1, limits=Limits(test_timeout=1.0)) as stream_sandbox:
+        stream = ExampleStream(corpus, mbpp, stream_sandbox, config.seed, config.mbpp_share)
         if resume:
             _load_optimizer_tensors(optimizer, load_file(str(checkpoint / "optimizer.safetensors")))
             stream.restore(training["stream"])
+            skip = training.get("consumed", 0)
             torch.set_rng_state(load_file(str(checkpoint / "rng.safetensors"))["torch"])
             step = training["step"]
         tasks = held_out_tasks(sandbox, config.eval_tasks, config.seed)
@@ -310,37 +361,52 @@ def train_edit_model(config: TrainConfig, out: Path, *, progress: bool = True, l
         with Progress(TextColumn("training edit model"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
                       TimeRemainingColumn(), disable=not progress) as bar:
             job = bar.add_task("train", total=config.steps, completed=step, info="")
-            queue: list = []
-            while step < config.steps:
-                if not queue:
-                    queue = _bucketed_batches(stream, tokenizer, size.context, config.batch)
-                pairs = queue.pop()
-                for group in optimizer.param_groups:
-                    group["lr"] = _lr_at(step, config)
-                loss = model(**collate(pairs)).loss
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                optimizer.step()
-                step += 1
-                losses.append(loss.item())
-                if step % log_every == 0:
-                    row = {"step": step, "loss": round(sum(losses) / len(losses), 4),
-                           "lr": round(_lr_at(step, config), 6), "seconds": round(time.monotonic() - started, 1)}
-                    losses = []
-                    with metrics_path.open("a") as sink:
-                        sink.write(json.dumps(row) + "\n")
-                    bar.update(job, info=f"loss {row['loss']:.3f} held-out {last_eval.get('repaired', 0):.0%}")
-                if step % config.eval_every == 0 or step == config.steps:
-                    last_eval = repair_rate(model, tokenizer, tasks, sandbox, size.context)
-                    with metrics_path.open("a") as sink:
-                        sink.write(json.dumps({"step": step, **last_eval}) + "\n")
-                    _save(checkpoint, model, tokenizer, optimizer, stream, step, config)
-                    plot_curves(metrics_path, out / "curves.png")
-                bar.update(job, completed=step)
+            prefetch = Prefetcher(stream, tokenizer, size.context, config.batch)
+            position = {"stream": None, "consumed": 0}  # where the batch being trained on was drawn
+            batches: list = []
+            try:
+                while step < config.steps:
+                    while position["consumed"] == len(batches):  # a resumed group may be used up
+                        position["stream"], batches = prefetch.next_group()
+                        position["consumed"], skip = min(skip, len(batches)), 0
+                    pairs = batches[position["consumed"]]
+                    position["consumed"] += 1
+                    losses.append(_train_step(model, optimizer, pairs, _lr_at(step, config)))
+                    step += 1
+                    if step % log_every == 0:
+                        row = {"step": step, "loss": round(sum(losses) / len(losses), 4),
+                               "lr": round(_lr_at(step, config), 6), "seconds": round(time.monotonic() - started, 1)}
+                        losses = []
+                        with metrics_path.open("a") as sink:
+                            sink.write(json.dumps(row) + "\n")
+                        bar.update(job, info=f"loss {row['loss']:.3f} held-out {last_eval.get('repaired', 0):.0%}")
+                    if step % config.eval_every == 0 or step == config.steps:
+                        last_eval = repair_rate(model, tokenizer, tasks, sandbox, size.context)
+                        with metrics_path.open("a") as sink:
+                            sink.write(json.dumps({"step": step, **last_eval}) + "\n")
+                        _save(checkpoint, model, tokenizer, optimizer, position, step, config)
+                        plot_curves(metrics_path, out / "curves.png")
+                    bar.update(job, completed=step)
+            finally:
+                prefetch.close()
     return {"step": step, "parameters": parameter_count(model), **last_eval}
 
 
-def _save(checkpoint: Path, model, tokenizer, optimizer, stream: ExampleStream, step: int, config: TrainConfig) -> None:
-    save_checkpoint(checkpoint, model, tokenizer, {"step": step, "stream": stream.state(), "config": asdict(config)},
+def _train_step(model, optimizer: torch.optim.Optimizer, pairs: list, lr: float) -> float:
+    """One AdamW step on a batch (bf16 autocast where supported, gradient norm clipped to 1)."""
+    for param_group in optimizer.param_groups:
+        param_group["lr"] = lr
+    with bf16_autocast():
+        loss = model(**collate(pairs)).loss
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    return loss.item()
+
+
+def _save(checkpoint: Path, model, tokenizer, optimizer, position: dict, step: int, config: TrainConfig) -> None:
+    """``position``: the stream state the current batch group was drawn from and how many of its
+    batches were trained on, so a resumed run continues with the next one."""
+    save_checkpoint(checkpoint, model, tokenizer, {"step": step, **position, "config": asdict(config)},
                     {"optimizer": _optimizer_tensors(optimizer), "rng": {"torch": torch.get_rng_state()}})

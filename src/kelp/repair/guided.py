@@ -1,0 +1,99 @@
+"""``--proposer both``: the enumerator's candidates reranked by the edit model, plus the model's own.
+
+The enumerator covers single-node inverse edits with localization-based weights ``p_enum``; the
+edit model reads the task, the tests and their feedback and gives every candidate a
+teacher-forced probability ``p_model`` (:func:`~kelp.models.scoring.edit_log_probs`), including
+edits it wrote itself with beam search that the enumerator cannot express. The two are combined
+as a product of experts (Hinton 2002):
+
+    score(c) ∝ p_enum'(c) ** (1 - weight) * p_model(c) ** weight
+
+with ``p_model`` normalised over the candidate set and ``p_enum' = (1 - floor) * p_enum +
+floor / N`` so that model-only edits (``p_enum = 0``) stay in the ranking. The model scores the
+enumerator's best ``RERANK`` candidates; the rest get the lowest model score it gave.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+
+from kelp.models.edit_format import EditFormatError, encode_edit
+from kelp.models.edit_model import bf16_autocast
+from kelp.models.scoring import edit_log_probs
+from kelp.program.diff import EditError
+from kelp.repair.proposer import Candidate, Feedback
+
+#: Share of the enumerator's probability spread evenly over all candidates.
+ENUM_FLOOR = 0.1
+#: The enumerator's candidates the model scores (the rest are ranked as if the model gave them
+#: its lowest score among those it scored).
+RERANK = 128
+
+
+class GuidedProposer:
+    """Enumerator + edit model (see module doc). ``weight`` in [0, 1]: 0 is the enumerator's
+    order, 1 the model's. At the root (``k is None``) the model also proposes its
+    ``model.beams`` best edits; below it, the enumerator's best ``k`` are reranked."""
+
+    name = "both"
+
+    def __init__(self, enumerator, model, weight: float = 0.5):
+        if not 0.0 <= weight <= 1.0:
+            raise ValueError(f"weight must be in [0, 1], got {weight}")
+        self.enumerator, self.model, self.weight = enumerator, model, weight
+
+    def propose(self, tree: ast.Module, feedback: Feedback, k: int | None = None) -> list[Candidate]:
+        """Candidates best first, scores summing to 1."""
+        cands = self.enumerator.propose(tree, feedback, k)
+        try:
+            rendered, prompt = self.model.prompt_for(tree, feedback)
+        except (EditFormatError, SyntaxError):
+            return cands
+        ids = self.model.prompt_ids(rendered, prompt, feedback)
+        if ids is None:
+            return cands
+        own = self.model.decode_beams(rendered, ids) if k is None else []
+        texts: dict[str, int] = {}  # edit text -> index in pool, for the candidates the model scores
+        pool: list[tuple[Candidate, float]] = []  # (candidate, p_enum)
+        for cand in cands:
+            text = None
+            if len(texts) < RERANK:
+                try:
+                    text = encode_edit(cand.edit, rendered)
+                except (EditFormatError, EditError, KeyError):
+                    pass
+                if text is not None and text in texts:
+                    continue
+            if text is not None:
+                texts[text] = len(pool)
+            pool.append((cand, cand.score))
+        for cand in own:
+            text = encode_edit(cand.edit, rendered)
+            if text not in texts:
+                texts[text] = len(pool)
+                pool.append((cand, 0.0))
+        if not texts:
+            return cands
+        ordered = sorted(texts.items(), key=lambda item: item[1])
+        try:
+            with bf16_autocast():
+                logps = edit_log_probs(self.model.model, self.model.tokenizer, ids, [t for t, _ in ordered])
+        except ValueError:  # an edit too long for the context: keep the enumerator's order
+            return cands
+        model_logp = [min(logps)] * len(pool)
+        for (_, index), logp in zip(ordered, logps):
+            model_logp[index] = logp
+        top = max(model_logp)
+        norm = math.log(sum(math.exp(v - top) for v in model_logp)) + top
+        n = len(pool)
+        out = []
+        for (cand, p_enum), logp in zip(pool, model_logp):
+            enum_part = math.log((1 - ENUM_FLOOR) * p_enum + ENUM_FLOOR / n)
+            out.append((cand, (1 - self.weight) * enum_part + self.weight * (logp - norm)))
+        top = max(score for _, score in out)
+        total = sum(math.exp(score - top) for _, score in out)
+        result = [Candidate(cand.edit, math.exp(score - top) / total, cand.family if p_enum else "model")
+                  for (cand, score), (_, p_enum) in zip(out, pool)]
+        result.sort(key=lambda c: -c.score)
+        return result[:k] if k is not None else result
