@@ -6,24 +6,17 @@ import ast
 import pytest
 import torch
 
-from kelp.bench.data import load_mbpp
 from kelp.models.constraints import EditConstraint, _depth
 from kelp.models.edit_format import OPS, build_prompt, render_program
-from kelp.models.edit_model import ModelSize, build_model, save_checkpoint
-from kelp.models.tokenizer import train_tokenizer
 from kelp.repair.model_proposer import ModelProposer
 from kelp.repair.proposer import Feedback
 
-PROGRAM = "def f(xs):\n    total = 0\n    for x in xs:\n        total += x * 2\n    return total\n"
+from conftest import PROGRAM  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    tokenizer = train_tokenizer([p.code for p in load_mbpp("train")], vocab_size=700)
-    model = build_model(tokenizer.get_vocab_size(), ModelSize(hidden=32, layers=1, heads=2, intermediate=64), seed=3)
-    path = tmp_path_factory.mktemp("ckpt") / "model"
-    save_checkpoint(path, model, tokenizer, {"step": 0})
-    return path, model, tokenizer
+def checkpoint(tiny_checkpoint):
+    return tiny_checkpoint
 
 
 def test_the_first_tokens_are_a_marker_and_an_operation_the_node_allows(checkpoint):
@@ -48,28 +41,8 @@ def test_the_first_tokens_are_a_marker_and_an_operation_the_node_allows(checkpoi
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A tiny model trained for 60 real steps on reverse-path examples of one program."""
-    import random
-
-    from kelp.train.edit_trainer import collate, encode_example
-    from kelp.train.examples import ExampleConfig, sample_example
-
-    tokenizer = train_tokenizer([p.code for p in load_mbpp("train")] + [PROGRAM], vocab_size=700)
-    model = build_model(tokenizer.get_vocab_size(), ModelSize(hidden=64, layers=2, heads=2, intermediate=128), seed=3)
-    rng = random.Random(0)
-    examples = [e for e in (sample_example(PROGRAM, rng, ExampleConfig(drop=1.0)) for _ in range(200)) if e]
-    pairs = [encode_example(e, tokenizer, 512) for e in examples]
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    torch.manual_seed(0)
-    for _ in range(60):
-        loss = model(**collate(rng.sample(pairs, 16))).loss
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    path = tmp_path_factory.mktemp("trained") / "model"
-    save_checkpoint(path, model, tokenizer, {"step": 60})
-    return path
+def trained(trained_checkpoint):
+    return trained_checkpoint
 
 
 BUGGY = PROGRAM.replace("x * 2", "x - 2")
