@@ -33,15 +33,17 @@ RERANK = 128
 
 class GuidedProposer:
     """Enumerator + edit model (see module doc). ``weight`` in [0, 1]: 0 is the enumerator's
-    order, 1 the model's. At the root (``k is None``) the model also proposes its
+    order, 1 the model's. ``given_position``: the model scores only what to write at a node
+    (``P(edit | position)``), leaving where to the enumerator's localization. At the root (``k is None``) the model also proposes its
     ``model.beams`` best edits; below it, the enumerator's best ``k`` are reranked."""
 
     name = "both"
 
-    def __init__(self, enumerator, model, weight: float = 0.5):
+    def __init__(self, enumerator, model, weight: float = 0.5, given_position: bool = False):
         if not 0.0 <= weight <= 1.0:
             raise ValueError(f"weight must be in [0, 1], got {weight}")
         self.enumerator, self.model, self.weight = enumerator, model, weight
+        self.given_position = given_position
 
     def propose(self, tree: ast.Module, feedback: Feedback, k: int | None = None) -> list[Candidate]:
         """Candidates best first, scores summing to 1."""
@@ -78,7 +80,8 @@ class GuidedProposer:
         ordered = sorted(texts.items(), key=lambda item: item[1])
         try:
             with bf16_autocast():
-                logps = edit_log_probs(self.model.model, self.model.tokenizer, ids, [t for t, _ in ordered])
+                logps = edit_log_probs(self.model.model, self.model.tokenizer, ids, [t for t, _ in ordered],
+                                       given_position=self.given_position)
         except ValueError:  # an edit too long for the context: keep the enumerator's order
             return cands
         model_logp = [min(logps)] * len(pool)
