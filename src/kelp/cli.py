@@ -204,6 +204,7 @@ def train_edit_cmd(
     layers: int = typer.Option(4, "--layers", help="Transformer layers."),
     context: int = typer.Option(512, "--context", help="Longest example in tokens (longer ones are skipped)."),
     seed: int = typer.Option(0, "--seed", help="Seed for weights and the example stream."),
+    until: Optional[int] = typer.Option(None, "--until", help="Stop after this step (checkpointed); the schedule stays that of --steps."),
 ) -> None:
     """Train the edit model on CPU (resumes from OUT/checkpoint when it exists)."""
     from dataclasses import asdict
@@ -216,7 +217,9 @@ def train_edit_cmd(
     size = ModelSize(hidden=hidden, layers=layers, intermediate=hidden * 11 // 4, context=context)
     config = TrainConfig(corpus=str(corpus), steps=steps, batch=batch, lr=lr, eval_every=eval_every,
                          eval_tasks=eval_tasks, mbpp_share=mbpp_share, seed=seed, size=asdict(size))
-    print(json.dumps(train_edit_model(config, out)))
+    if until is not None and until < 1:
+        raise UserError("--until must be positive")
+    print(json.dumps(train_edit_model(config, out, until=until)))
 
 
 def main() -> None:

@@ -67,3 +67,17 @@ def test_an_interrupted_run_resumes_on_the_same_batches(corpus, tmp_path, monkey
     straight = load_checkpoint(tmp_path / "straight" / "checkpoint")[0].state_dict()
     resumed = load_checkpoint(tmp_path / "resumed" / "checkpoint")[0].state_dict()
     assert all(torch.equal(straight[name], resumed[name]) for name in straight)
+
+
+def test_until_stops_early_on_the_full_schedule_and_a_rerun_finishes(corpus, tmp_path):
+    import torch
+
+    config = TrainConfig(corpus=str(corpus), steps=4, batch=2, eval_every=10, eval_tasks=1, vocab=700, size=TINY,
+                         warmup=2)
+    assert train_edit_model(config, tmp_path / "split", progress=False, until=3)["step"] == 3
+    assert load_checkpoint(tmp_path / "split" / "checkpoint")[2]["step"] == 3
+    train_edit_model(config, tmp_path / "split", progress=False)
+    train_edit_model(config, tmp_path / "straight", progress=False)
+    split = load_checkpoint(tmp_path / "split" / "checkpoint")[0].state_dict()
+    straight = load_checkpoint(tmp_path / "straight" / "checkpoint")[0].state_dict()
+    assert all(torch.equal(split[name], straight[name]) for name in split)

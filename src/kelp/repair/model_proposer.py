@@ -33,14 +33,23 @@ MAX_EDIT_TOKENS = 64
 
 class ModelProposer:
     """Proposes the edit model's best edits (see module doc). ``use_feedback=False`` leaves
-    the tests, their messages and the suspiciousness out of the prompt (Kelp's blind setting)."""
+    the tests, their messages and the suspiciousness out of the prompt (Kelp's blind setting);
+    ``use_intent=False`` leaves out the task text; ``constrained=False`` decodes without
+    :class:`EditConstraint` (for the ablation). ``stats`` counts decoded sequences
+    (``generated``) and those that are edits of the program whose result parses (``valid``);
+    only valid ones are proposed."""
 
     name = "model"
 
-    def __init__(self, checkpoint: Path, beams: int = 16, use_feedback: bool = True):
+    def __init__(self, checkpoint: Path, beams: int = 16, use_feedback: bool = True, use_intent: bool = True,
+                 constrained: bool = True):
+        from collections import Counter
+
         self.model, self.tokenizer, _ = load_checkpoint(Path(checkpoint))
-        self.beams, self.use_feedback = beams, use_feedback
+        self.beams, self.use_feedback, self.use_intent = beams, use_feedback, use_intent
+        self.constrained = constrained
         self.context = self.model.config.max_position_embeddings
+        self.stats: Counter = Counter()
 
     def prompt_for(self, tree: ast.Module, feedback: Feedback):
         """``(rendered program, prompt text)`` for a state."""
@@ -53,7 +62,7 @@ class ModelProposer:
             if feedback.run is not None:
                 messages = [f"{o.status}: {o.message or o.error_type or ''}"[:160]
                             for o in feedback.run.outcomes if o.status not in ("pass", "not_run")]
-        prompt = build_prompt(rendered, feedback.intent, [t[:160] for t in tests], messages)
+        prompt = build_prompt(rendered, feedback.intent if self.use_intent else "", [t[:160] for t in tests], messages)
         return rendered, prompt
 
     def prompt_ids(self, rendered, prompt: str, feedback: Feedback) -> list[int] | None:
@@ -61,7 +70,7 @@ class ModelProposer:
         and messages; ``None`` when even the program alone is too long."""
         ids = self.tokenizer.encode(prompt).ids
         if len(ids) + MAX_EDIT_TOKENS > self.context:  # keep the program: drop tests and messages
-            ids = self.tokenizer.encode(build_prompt(rendered, feedback.intent)).ids
+            ids = self.tokenizer.encode(build_prompt(rendered, feedback.intent if self.use_intent else "")).ids
             if len(ids) + MAX_EDIT_TOKENS > self.context:
                 return None
         return ids
@@ -79,10 +88,12 @@ class ModelProposer:
         for sequence, score in zip(out.sequences, out.sequences_scores):
             text = self.tokenizer.decode(sequence[len(ids):].tolist(), skip_special_tokens=False)
             text = text.replace("<pad>", "").split("<eos>")[0]
+            self.stats["generated"] += 1
             try:
                 edit = decode_edit(text, rendered)
             except (EditFormatError, EditError, ValueError):
                 continue
+            self.stats["valid"] += 1
             key = unparse(edit.apply(rendered.tree))
             if key not in found:
                 found[key] = (math.exp(float(score)), edit)
@@ -95,7 +106,7 @@ class ModelProposer:
         return self.model.generate(
             inputs, attention_mask=torch.ones_like(inputs), max_new_tokens=MAX_EDIT_TOKENS, do_sample=False,
             num_beams=beams, num_return_sequences=beams, length_penalty=0.0, early_stopping=True,
-            logits_processor=[EditConstraint(self.tokenizer, rendered, prompt_length)],
+            logits_processor=[EditConstraint(self.tokenizer, rendered, prompt_length)] if self.constrained else [],
             eos_token_id=[special_id(self.tokenizer, "<end>"), special_id(self.tokenizer, "<eos>")],
             pad_token_id=0, output_scores=True, return_dict_in_generate=True)
 

@@ -297,8 +297,13 @@ def plot_curves(metrics_path: Path, out: Path) -> None:
     plt.close(fig)
 
 
-def train_edit_model(config: TrainConfig, out: Path, *, progress: bool = True, log_every: int = 20) -> dict:
+def train_edit_model(config: TrainConfig, out: Path, *, progress: bool = True, log_every: int = 20,
+                     until: int | None = None) -> dict:
     """Train (or resume) into ``out``; returns the last held-out evaluation.
+
+    ``until``: stop after this step (evaluated and checkpointed) with the learning-rate schedule
+    still that of ``config.steps``, so a checkpoint taken part-way is reproducible by command;
+    a later run without it resumes to ``config.steps``.
 
     Raises :class:`TrainError` when ``out`` holds a run with different settings and
     :class:`~kelp.train.corpus.CorpusError` when the corpus is missing."""
@@ -365,7 +370,8 @@ def train_edit_model(config: TrainConfig, out: Path, *, progress: bool = True, l
             position = {"stream": None, "consumed": 0}  # where the batch being trained on was drawn
             batches: list = []
             try:
-                while step < config.steps:
+                last = min(config.steps, until or config.steps)
+                while step < last:
                     while position["consumed"] == len(batches):  # a resumed group may be used up
                         position["stream"], batches = prefetch.next_group()
                         position["consumed"], skip = min(skip, len(batches)), 0
@@ -380,7 +386,7 @@ def train_edit_model(config: TrainConfig, out: Path, *, progress: bool = True, l
                         with metrics_path.open("a") as sink:
                             sink.write(json.dumps(row) + "\n")
                         bar.update(job, info=f"loss {row['loss']:.3f} held-out {last_eval.get('repaired', 0):.0%}")
-                    if step % config.eval_every == 0 or step == config.steps:
+                    if step % config.eval_every == 0 or step == last:
                         last_eval = repair_rate(model, tokenizer, tasks, sandbox, size.context)
                         with metrics_path.open("a") as sink:
                             sink.write(json.dumps({"step": step, **last_eval}) + "\n")
