@@ -74,6 +74,7 @@ def main() -> None:
 
     from kelp.bench.evaluate import make_proposers
     from kelp.execute.sandbox import Sandbox
+    from kelp.models.edit_format import EditFormatError, encode_edit
     from kelp.models.edit_model import BF16, bf16_autocast
     from kelp.models.scoring import edit_log_probs
     from kelp.program.tree import parse
@@ -103,7 +104,6 @@ def main() -> None:
             timings["beam"] += time.perf_counter() - start
             counts["beam"] += args.beams
 
-            from kelp.models.edit_format import EditFormatError, encode_edit
             texts = []
             for cand in enumerator.propose(tree, feedback)[: args.rerank]:
                 try:
@@ -112,9 +112,9 @@ def main() -> None:
                     continue
             start = time.perf_counter()
             with bf16_autocast():
-                edit_log_probs(model.model, model.tokenizer, ids, texts)
+                scores = edit_log_probs(model.model, model.tokenizer, ids, texts)
             timings["scored"] += time.perf_counter() - start
-            counts["scored"] += len(texts)
+            counts["scored"] += sum(score is not None for score in scores)
 
             inputs = torch.tensor([ids])
             start = time.perf_counter()

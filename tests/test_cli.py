@@ -85,12 +85,12 @@ def test_repair_with_a_pytest_file_given_as_tests(tmp_path):
     assert "+    return max(lo, min(x, hi))" in proc.stdout
 
 
-def test_a_model_proposer_without_a_checkpoint_is_a_user_error(tmp_path):
+def test_the_bundled_checkpoint_is_used_without_a_flag_and_a_bad_one_is_a_user_error(tmp_path):
     prog = tmp_path / "p.py"
     prog.write_text("def f(x):\n    return x - 1\n")
     tests = tmp_path / "t.py"
     tests.write_text("assert f(1) == 2\n")
     run = kelp("repair", str(prog), "--tests", str(tests), "--proposer", "both")
-    assert run.returncode == 2 and "needs --checkpoint" in run.stderr
+    assert run.returncode == 0 and "+    return x + 1" in run.stdout
     run = kelp("repair", str(prog), "--tests", str(tests), "--proposer", "model", "--checkpoint", str(tmp_path))
     assert run.returncode == 2 and "config.json is missing" in run.stderr

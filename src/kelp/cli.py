@@ -60,7 +60,7 @@ def repair_cmd(
     proposer: str = typer.Option("enum", "--proposer", help="enum, model (the edit model) or both."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Edit-model checkpoint for --proposer model/both."),
     no_feedback: bool = typer.Option(False, "--no-feedback", help="Hide the tests and their results from the edit model."),
-    model_weight: float = typer.Option(0.5, "--model-weight", help="--proposer both: 0 = enumerator's order, 1 = model's."),
+    model_weight: float = typer.Option(0.1, "--model-weight", help="--proposer both: share of the model in the mixture (0 = enumerator's order)."),
 ) -> None:
     """Find the smallest edit that makes every test pass; print it as a unified diff.
 
@@ -138,7 +138,7 @@ def eval_cmd(
     proposer: str = typer.Option("enum", "--proposer", help="enum, model (the edit model) or both."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Edit-model checkpoint for --proposer model/both."),
     no_feedback: bool = typer.Option(False, "--no-feedback", help="Hide the tests and their results from the edit model."),
-    model_weight: float = typer.Option(0.5, "--model-weight", help="--proposer both: 0 = enumerator's order, 1 = model's."),
+    model_weight: float = typer.Option(0.1, "--model-weight", help="--proposer both: share of the model in the mixture (0 = enumerator's order)."),
 ) -> None:
     """Repair every task of a benchmark; writes DIR/results.jsonl as it goes and DIR/summary.json."""
     from kelp.bench.evaluate import EvalConfig, run_eval

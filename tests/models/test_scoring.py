@@ -29,9 +29,12 @@ def test_cached_scores_equal_full_sequence_scores(tiny_checkpoint, chunk):
     assert edit_log_probs(model, tokenizer, prompt_ids, []) == []
 
 
-def test_an_edit_past_the_context_is_a_clear_error(tiny_checkpoint):
+def test_an_edit_past_the_context_is_unscored_and_a_full_prompt_is_a_clear_error(tiny_checkpoint):
     _, model, tokenizer = tiny_checkpoint
     prompt_ids = tokenizer.encode(build_prompt(render_program(PROGRAM))).ids
     too_long = "<n4><replace>" + " + ".join(["x"] * 2000) + "<end>"
-    with pytest.raises(ValueError, match="exceeds the context"):
-        edit_log_probs(model, tokenizer, prompt_ids, [too_long])
+    scores = edit_log_probs(model, tokenizer, prompt_ids, [EDITS[0], too_long])
+    assert scores[0] == pytest.approx(_full_sequence(model, tokenizer, prompt_ids, EDITS[0]), abs=1e-4)
+    assert scores[1] is None
+    with pytest.raises(ValueError, match="fills the context"):
+        edit_log_probs(model, tokenizer, [5] * model.config.max_position_embeddings, EDITS)

@@ -27,10 +27,11 @@ def model(trained_checkpoint):
     return ModelProposer(trained_checkpoint, beams=4, use_feedback=False)
 
 
-def test_weight_zero_keeps_the_enumerators_order_and_adds_the_models_edits(model):
+@pytest.mark.parametrize("mixture", [True, False])
+def test_weight_zero_keeps_the_enumerators_order_and_adds_the_models_edits(model, mixture):
     tree = ast.parse(BUGGY)
     enum = EnumerativeProposer().propose(tree, Feedback())
-    guided = GuidedProposer(EnumerativeProposer(), model, weight=0.0).propose(tree, Feedback())
+    guided = GuidedProposer(EnumerativeProposer(), model, weight=0.0, mixture=mixture).propose(tree, Feedback())
     assert math.isclose(sum(c.score for c in guided), 1.0)
     from_enum = [c for c in guided if c.family != "model"]
     assert _results(from_enum)[:20] == _results(enum)[:20]
@@ -42,7 +43,7 @@ def test_the_model_moves_the_fix_it_learned_to_the_front(model):
     higher than in the enumerator's order."""
     tree = ast.parse(BUGGY)
     enum_rank = _results(EnumerativeProposer().propose(tree, Feedback())).index(FIXED)
-    guided = GuidedProposer(EnumerativeProposer(), model, weight=1.0).propose(tree, Feedback())
+    guided = GuidedProposer(EnumerativeProposer(), model, weight=1.0, mixture=False).propose(tree, Feedback())
     assert enum_rank > 8 and _results(guided).index(FIXED) < enum_rank // 2
 
 
@@ -59,5 +60,5 @@ def test_guided_search_repairs_a_real_program(model):
     suite = TestSuite.from_asserts(["assert f([1, 2]) == 6", "assert f([]) == 0"])
     with Sandbox(workers=1) as sandbox:
         result = repair(BUGGY, suite, sandbox, RepairConfig(budget=32),
-                        proposers=[GuidedProposer(EnumerativeProposer(), model, weight=0.5)])
+                        proposers=[GuidedProposer(EnumerativeProposer(), model)])
     assert result.solved and ast.unparse(ast.parse(result.repaired)) == FIXED

@@ -50,7 +50,7 @@ def test_an_interrupted_run_resumes_on_the_same_batches(corpus, tmp_path, monkey
 
     config = TrainConfig(corpus=str(corpus), steps=6, batch=2, eval_every=3, eval_tasks=1, vocab=700, size=TINY,
                          warmup=2)
-    train_edit_model(config, tmp_path / "straight", progress=False)
+    train_edit_model(config, tmp_path / "straight", progress=False, log_every=1)
     real_step, calls = edit_trainer._train_step, []
 
     def interrupted(*args):
@@ -61,12 +61,14 @@ def test_an_interrupted_run_resumes_on_the_same_batches(corpus, tmp_path, monkey
 
     monkeypatch.setattr(edit_trainer, "_train_step", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        train_edit_model(config, tmp_path / "resumed", progress=False)
+        train_edit_model(config, tmp_path / "resumed", progress=False, log_every=1)
     monkeypatch.setattr(edit_trainer, "_train_step", real_step)
-    train_edit_model(config, tmp_path / "resumed", progress=False)
+    train_edit_model(config, tmp_path / "resumed", progress=False, log_every=1)
     straight = load_checkpoint(tmp_path / "straight" / "checkpoint")[0].state_dict()
     resumed = load_checkpoint(tmp_path / "resumed" / "checkpoint")[0].state_dict()
     assert all(torch.equal(straight[name], resumed[name]) for name in straight)
+    logged = [json.loads(line)["step"] for line in (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()]
+    assert logged == [json.loads(line)["step"] for line in (tmp_path / "straight" / "metrics.jsonl").read_text().splitlines()]
 
 
 def test_until_stops_early_on_the_full_schedule_and_a_rerun_finishes(corpus, tmp_path):

@@ -50,7 +50,7 @@ class EvalConfig:
     proposer: str = "enum"
     checkpoint: str | None = None
     feedback: bool = True
-    model_weight: float = 0.5
+    model_weight: float = 0.1
 
 
 def run_eval(config: EvalConfig, out: Path, *, workers: int | None = None, quiet: bool = False) -> dict:
@@ -125,9 +125,9 @@ def _task_source(config: EvalConfig, sandbox: Sandbox, dropped: Counter):
     yield from (tasks[: config.n] if config.n else tasks)
 
 
-def make_proposers(kind: str, checkpoint: str | None, *, feedback: bool = True, weight: float = 0.5) -> list:
+def make_proposers(kind: str, checkpoint: str | None, *, feedback: bool = True, weight: float = 0.1) -> list:
     """The proposers for ``--proposer enum|model|both``: the enumerator, the edit model loaded
-    from ``checkpoint``, or the enumerator reranked by the model
+    from ``checkpoint`` (default: the bundled one), or the enumerator reranked by the model
     (:class:`~kelp.repair.guided.GuidedProposer` with ``weight``). ``feedback=False`` hides the
     tests, their messages and the suspiciousness from the model (Kelp's blind protocol).
     Raises :class:`EvalError` for an unknown kind, a bad weight or a missing checkpoint."""
@@ -138,7 +138,11 @@ def make_proposers(kind: str, checkpoint: str | None, *, feedback: bool = True, 
     if kind == "enum":
         return [EnumerativeProposer()]
     if not checkpoint:
-        raise EvalError(f"--proposer {kind} needs --checkpoint DIR (an edit-model checkpoint)")
+        from kelp.models.edit_model import DEFAULT_CHECKPOINT
+
+        if not (DEFAULT_CHECKPOINT / "model.safetensors").exists():
+            raise EvalError(f"--proposer {kind} needs --checkpoint DIR (no bundled checkpoint in {DEFAULT_CHECKPOINT})")
+        checkpoint = str(DEFAULT_CHECKPOINT)
     if not 0.0 <= weight <= 1.0:
         raise EvalError(f"--model-weight must be in [0, 1], got {weight}")
     from kelp.models.edit_model import CheckpointError

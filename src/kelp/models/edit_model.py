@@ -31,6 +31,10 @@ def bf16_autocast():
     return torch.autocast("cpu", dtype=torch.bfloat16, enabled=BF16)
 
 
+#: The bundled default checkpoint (trained here on CPU; see the README for the command).
+DEFAULT_CHECKPOINT = Path(__file__).parent / "checkpoints" / "edit"
+
+
 class CheckpointError(ValueError):
     """A checkpoint directory that is missing or incomplete (message says which file)."""
 
@@ -60,6 +64,21 @@ def build_model(vocab_size: int, size: ModelSize = ModelSize(), seed: int = 0) -
 def parameter_count(model: torch.nn.Module) -> int:
     """Distinct trainable parameters (tied weights counted once)."""
     return sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
+
+
+def export_checkpoint(source: Path, target: Path) -> None:
+    """Copy the inference files of checkpoint ``source`` (weights, config, tokenizer,
+    ``training.json``; no optimizer or RNG state) to ``target``, replacing it. Raises
+    :class:`CheckpointError` when ``source`` is not a checkpoint."""
+    import shutil
+
+    load_checkpoint(source)  # validates
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    for name in ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "training.json"):
+        if (source / name).exists():
+            shutil.copyfile(source / name, target / name)
 
 
 def save_checkpoint(directory: Path, model: LlamaForCausalLM, tokenizer, training: dict,
@@ -114,6 +133,7 @@ def size_from_json(data: dict) -> ModelSize:
 __all__ = [
     "BF16",
     "CheckpointError",
+    "DEFAULT_CHECKPOINT",
     "bf16_autocast",
     "ModelSize",
     "build_model",

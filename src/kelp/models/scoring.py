@@ -21,21 +21,24 @@ CHUNK = 32  # larger chunks spend more on copying the prompt's cache than they s
 
 @torch.no_grad()
 def edit_log_probs(model, tokenizer, prompt_ids: list[int], edits: list[str], chunk: int = CHUNK,
-                   given_position: bool = False) -> list[float]:
+                   given_position: bool = False) -> list[float | None]:
     """``log P(edit text + <eos> | prompt)`` in nats for each of ``edits`` (edit-format text such
     as ``"<n7><replace>x - 1<end>"``), in input order. ``given_position``: leave out the first
     token's term, giving ``log P(operation, replacement | prompt, position)``.
 
-    ``prompt_ids``: the tokenized prompt (ending with ``<edit>``); prompt plus the longest edit
-    must fit the model's context, else :class:`ValueError`."""
-    if not edits:
-        return []
+    ``prompt_ids``: the tokenized prompt (ending with ``<edit>``). An edit that does not fit the
+    model's context after the prompt gets ``None``; a prompt that leaves no room at all raises
+    :class:`ValueError`."""
+    room = model.config.max_position_embeddings - len(prompt_ids)
+    if room < 2:
+        raise ValueError(f"the prompt ({len(prompt_ids)} tokens) fills the context of {model.config.max_position_embeddings}")
     eos = special_id(tokenizer, "<eos>")
     encoded = [tokenizer.encode(text).ids + [eos] for text in edits]
-    longest = max(len(ids) for ids in encoded)
-    if len(prompt_ids) + longest > model.config.max_position_embeddings:
-        raise ValueError(f"prompt ({len(prompt_ids)} tokens) plus an edit ({longest}) exceeds the context "
-                         f"of {model.config.max_position_embeddings}")
+    fits = [i for i, ids in enumerate(encoded) if len(ids) <= room]
+    result: list[float | None] = [None] * len(edits)
+    if not fits:
+        return result
+    encoded = [encoded[i] for i in fits]
     prompt = torch.tensor([prompt_ids])
     out = model(prompt, use_cache=True)
     first = out.logits[0, -1].float().log_softmax(-1)
@@ -60,7 +63,9 @@ def edit_log_probs(model, tokenizer, prompt_ids: list[int], edits: list[str], ch
         if width > 1:
             token[:, 1:] = logp[:, :-1].gather(2, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
         scores.extend((token * mask).sum(1).tolist())
-    return scores
+    for i, score in zip(fits, scores):
+        result[i] = score
+    return result
 
 
 __all__ = ["edit_log_probs"]

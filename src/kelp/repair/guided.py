@@ -24,6 +24,9 @@ from kelp.models.scoring import edit_log_probs
 from kelp.program.diff import EditError
 from kelp.repair.proposer import Candidate, Feedback
 
+#: Default ``weight``, chosen on MBPP validation tasks (see the README): the model is weak yet,
+#: so it adds its confident edits to the enumerator's list rather than reordering it.
+DEFAULT_WEIGHT = 0.1
 #: Share of the enumerator's probability spread evenly over all candidates.
 ENUM_FLOOR = 0.1
 #: The enumerator's candidates the model scores (the rest are ranked as if the model gave them
@@ -34,16 +37,18 @@ RERANK = 128
 class GuidedProposer:
     """Enumerator + edit model (see module doc). ``weight`` in [0, 1]: 0 is the enumerator's
     order, 1 the model's. ``given_position``: the model scores only what to write at a node
-    (``P(edit | position)``), leaving where to the enumerator's localization. At the root (``k is None``) the model also proposes its
+    (``P(edit | position)``), leaving where to the enumerator's localization. ``mixture``: combine
+    as ``(1 - weight) * p_enum + weight * p_model`` instead of the product. At the root (``k is None``) the model also proposes its
     ``model.beams`` best edits; below it, the enumerator's best ``k`` are reranked."""
 
     name = "both"
 
-    def __init__(self, enumerator, model, weight: float = 0.5, given_position: bool = False):
+    def __init__(self, enumerator, model, weight: float = DEFAULT_WEIGHT, given_position: bool = False,
+                 mixture: bool = True):
         if not 0.0 <= weight <= 1.0:
             raise ValueError(f"weight must be in [0, 1], got {weight}")
         self.enumerator, self.model, self.weight = enumerator, model, weight
-        self.given_position = given_position
+        self.given_position, self.mixture = given_position, mixture
 
     def propose(self, tree: ast.Module, feedback: Feedback, k: int | None = None) -> list[Candidate]:
         """Candidates best first, scores summing to 1."""
@@ -82,18 +87,25 @@ class GuidedProposer:
             with bf16_autocast():
                 logps = edit_log_probs(self.model.model, self.model.tokenizer, ids, [t for t, _ in ordered],
                                        given_position=self.given_position)
-        except ValueError:  # an edit too long for the context: keep the enumerator's order
+        except ValueError:  # no room for any edit after the prompt: keep the enumerator's order
             return cands
-        model_logp = [min(logps)] * len(pool)
+        scored = [logp for logp in logps if logp is not None]
+        if not scored:
+            return cands
+        model_logp = [min(scored)] * len(pool)  # unscored candidates: the model's lowest score
         for (_, index), logp in zip(ordered, logps):
-            model_logp[index] = logp
+            if logp is not None:
+                model_logp[index] = logp
         top = max(model_logp)
         norm = math.log(sum(math.exp(v - top) for v in model_logp)) + top
         n = len(pool)
         out = []
         for (cand, p_enum), logp in zip(pool, model_logp):
-            enum_part = math.log((1 - ENUM_FLOOR) * p_enum + ENUM_FLOOR / n)
-            out.append((cand, (1 - self.weight) * enum_part + self.weight * (logp - norm)))
+            if self.mixture:
+                out.append((cand, math.log((1 - self.weight) * p_enum + self.weight * math.exp(logp - norm) + 1e-300)))
+            else:
+                enum_part = math.log((1 - ENUM_FLOOR) * p_enum + ENUM_FLOOR / n)
+                out.append((cand, (1 - self.weight) * enum_part + self.weight * (logp - norm)))
         top = max(score for _, score in out)
         total = sum(math.exp(score - top) for _, score in out)
         result = [Candidate(cand.edit, math.exp(score - top) / total, cand.family if p_enum else "model")

@@ -358,6 +358,7 @@ def train_edit_model(config: TrainConfig, out: Path, *, progress: bool = True, l
             skip = training.get("consumed", 0)
             torch.set_rng_state(load_file(str(checkpoint / "rng.safetensors"))["torch"])
             step = training["step"]
+            _truncate_metrics(metrics_path, step)
         tasks = held_out_tasks(sandbox, config.eval_tasks, config.seed)
         model.train()
         last_eval: dict = {}
@@ -396,6 +397,13 @@ def train_edit_model(config: TrainConfig, out: Path, *, progress: bool = True, l
             finally:
                 prefetch.close()
     return {"step": step, "parameters": parameter_count(model), **last_eval}
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    """Drop the rows a killed run logged after its last checkpoint (the resumed run logs them again)."""
+    if path.exists():
+        rows = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
+        path.write_text("".join(row + "\n" for row in rows))
 
 
 def _train_step(model, optimizer: torch.optim.Optimizer, pairs: list, lr: float) -> float:
