@@ -24,7 +24,6 @@ import json
 import os
 import statistics
 import sys
-from collections import Counter
 from pathlib import Path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -52,8 +51,7 @@ def main() -> None:
 
     import torch
 
-    from kelp.bench.data import load_mbpp
-    from kelp.bench.tasks import prepare_mbpp_task
+    from kelp.bench.tasks import first_broken_mbpp
     from kelp.execute.sandbox import Sandbox
     from kelp.repair.model_proposer import ModelProposer
     from kelp.repair.search import RepairConfig, repair
@@ -61,14 +59,7 @@ def main() -> None:
     torch.manual_seed(0)
     rows = {}
     with Sandbox(workers=2) as sandbox:
-        tasks = []
-        for problem in load_mbpp("test"):
-            prepared = prepare_mbpp_task(problem, sandbox, steps=1, policy="realistic", seed=0, bank=None,
-                                         dropped=Counter())
-            if prepared is not None:
-                tasks.append((problem, prepared))
-            if len(tasks) >= args.n:
-                break
+        tasks = first_broken_mbpp("test", sandbox, args.n)
         for arm in arms:
             proposer = ModelProposer(Path(args.checkpoint), **ARMS[arm])
             solved_at, seconds = [], []

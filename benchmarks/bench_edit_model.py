@@ -22,30 +22,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "src"))
-
-
-def _tasks(n: int, sandbox):
-    from kelp.bench.data import load_mbpp
-    from kelp.bench.tasks import prepare_mbpp_task
-
-    tasks = []
-    for problem in load_mbpp("test"):
-        prepared = prepare_mbpp_task(problem, sandbox, steps=1, policy="realistic", seed=0, bank=None,
-                                     dropped=Counter())
-        if prepared is not None:
-            tasks.append((problem, prepared))
-        if len(tasks) >= n:
-            break
-    return tasks
 
 
 def _feedback(problem, prepared):
@@ -73,6 +58,7 @@ def main() -> None:
     import torch
 
     from kelp.bench.evaluate import make_proposers
+    from kelp.bench.tasks import first_broken_mbpp
     from kelp.execute.sandbox import Sandbox
     from kelp.models.edit_format import EditFormatError, encode_edit
     from kelp.models.edit_model import BF16, bf16_autocast
@@ -86,7 +72,7 @@ def main() -> None:
     model = ModelProposer(Path(args.checkpoint), beams=args.beams)
     enumerator = EnumerativeProposer()
     with Sandbox(workers=2) as sandbox:
-        tasks = _tasks(max(args.n, args.repair), sandbox)
+        tasks = first_broken_mbpp("test", sandbox, max(args.n, args.repair))
         prompts = []
         for problem, prepared in tasks[: args.n]:
             feedback = _feedback(problem, prepared)
@@ -141,7 +127,7 @@ def main() -> None:
             seconds.sort()
             report["repair"] = {"proposer": args.proposer, "tasks": len(seconds), "solved": solved, "budget": 64,
                                 "median_seconds": round(statistics.median(seconds), 2),
-                                "p90_seconds": round(seconds[int(0.9 * (len(seconds) - 1))], 2)}
+                                "p90_seconds": round(seconds[math.ceil(0.9 * len(seconds)) - 1], 2)}  # nearest rank
     print(json.dumps(report))
 
 

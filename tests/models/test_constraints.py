@@ -5,13 +5,12 @@ import ast
 
 import pytest
 import torch
+from conftest import PROGRAM
 
 from kelp.models.constraints import EditConstraint, _depth
 from kelp.models.edit_format import OPS, build_prompt, render_program
 from kelp.repair.model_proposer import ModelProposer
 from kelp.repair.proposer import Feedback
-
-from conftest import PROGRAM  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,8 @@ import ast
 import math
 
 import pytest
-
 from conftest import PROGRAM
+
 from kelp.execute.sandbox import Sandbox
 from kelp.execute.suites import TestSuite
 from kelp.repair.enumerate import EnumerativeProposer

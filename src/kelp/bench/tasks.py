@@ -59,3 +59,20 @@ def prepare_mbpp_task(problem: MbppProblem, sandbox: Sandbox, *, steps: int, pol
         return PreparedTask(task, run)
     dropped["never_breaks"] += 1
     return None
+
+
+def first_broken_mbpp(split: str, sandbox: Sandbox, n: int, *, steps: int = 1, seed: int = 0) -> list:
+    """``[(problem, PreparedTask)]`` for the first ``n`` tasks of an MBPP split that a seeded
+    realistic corruption with ``steps`` mutations breaks: the tasks ``kelp eval`` repairs, in
+    the same order and with the same seeds (dropped tasks are skipped)."""
+    from kelp.bench.data import load_mbpp
+
+    tasks = []
+    for problem in load_mbpp(split):
+        if len(tasks) >= n:
+            break
+        prepared = prepare_mbpp_task(problem, sandbox, steps=steps, policy="realistic", seed=seed, bank=None,
+                                     dropped=Counter())
+        if prepared is not None:
+            tasks.append((problem, prepared))
+    return tasks

@@ -20,11 +20,10 @@ CHUNK = 32  # larger chunks spend more on copying the prompt's cache than they s
 
 
 @torch.no_grad()
-def edit_log_probs(model, tokenizer, prompt_ids: list[int], edits: list[str], chunk: int = CHUNK,
-                   given_position: bool = False) -> list[float | None]:
+def edit_log_probs(model, tokenizer, prompt_ids: list[int], edits: list[str],
+                   chunk: int = CHUNK) -> list[float | None]:
     """``log P(edit text + <eos> | prompt)`` in nats for each of ``edits`` (edit-format text such
-    as ``"<n7><replace>x - 1<end>"``), in input order. ``given_position``: leave out the first
-    token's term, giving ``log P(operation, replacement | prompt, position)``.
+    as ``"<n7><replace>x - 1<end>"``), in input order.
 
     ``prompt_ids``: the tokenized prompt (ending with ``<edit>``). An edit that does not fit the
     model's context after the prompt gets ``None``; a prompt that leaves no room at all raises
@@ -59,7 +58,7 @@ def edit_log_probs(model, tokenizer, prompt_ids: list[int], edits: list[str], ch
                        past_key_values=shared, position_ids=positions, use_cache=False).logits.float()
         logp = logits.log_softmax(-1)
         token = torch.zeros(len(rows), width)
-        token[:, 0] = 0.0 if given_position else first[ids[:, 0]]
+        token[:, 0] = first[ids[:, 0]]
         if width > 1:
             token[:, 1:] = logp[:, :-1].gather(2, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
         scores.extend((token * mask).sum(1).tolist())

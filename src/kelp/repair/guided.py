@@ -2,15 +2,17 @@
 
 The enumerator covers single-node inverse edits with localization-based weights ``p_enum``; the
 edit model reads the task, the tests and their feedback and gives every candidate a
-teacher-forced probability ``p_model`` (:func:`~kelp.models.scoring.edit_log_probs`), including
-edits it wrote itself with beam search that the enumerator cannot express. The two are combined
-as a product of experts (Hinton 2002):
+teacher-forced probability ``p_model`` (:func:`~kelp.models.scoring.edit_log_probs`), normalised
+over the candidate set, including edits it wrote itself with beam search that the enumerator
+cannot express. The default combination is a mixture,
 
-    score(c) ∝ p_enum'(c) ** (1 - weight) * p_model(c) ** weight
+    score(c) = (1 - weight) * p_enum(c) + weight * p_model(c),
 
-with ``p_model`` normalised over the candidate set and ``p_enum' = (1 - floor) * p_enum +
-floor / N`` so that model-only edits (``p_enum = 0``) stay in the ranking. The model scores the
-enumerator's best ``RERANK`` candidates; the rest get the lowest model score it gave.
+which lets a weak model add its confident edits without reordering the enumerator's list; the
+alternative is a product of experts (Hinton 2002), ``p_enum'(c) ** (1 - weight) *
+p_model(c) ** weight`` with ``p_enum' = (1 - floor) * p_enum + floor / N`` so that model-only
+edits (``p_enum = 0``) stay in the ranking. The model scores the enumerator's best ``RERANK``
+candidates; the rest get the lowest model score it gave.
 """
 
 from __future__ import annotations
@@ -36,19 +38,17 @@ RERANK = 128
 
 class GuidedProposer:
     """Enumerator + edit model (see module doc). ``weight`` in [0, 1]: 0 is the enumerator's
-    order, 1 the model's. ``given_position``: the model scores only what to write at a node
-    (``P(edit | position)``), leaving where to the enumerator's localization. ``mixture``: combine
-    as ``(1 - weight) * p_enum + weight * p_model`` instead of the product. At the root (``k is None``) the model also proposes its
-    ``model.beams`` best edits; below it, the enumerator's best ``k`` are reranked."""
+    order, 1 the model's; ``mixture=False`` combines as the product of experts. At the root
+    (``k is None``) the model also proposes its ``model.beams`` best edits; below it, the
+    enumerator's best ``k`` are reranked. Raises :class:`ValueError` for a weight outside [0, 1]."""
 
     name = "both"
 
-    def __init__(self, enumerator, model, weight: float = DEFAULT_WEIGHT, given_position: bool = False,
-                 mixture: bool = True):
+    def __init__(self, enumerator, model, weight: float = DEFAULT_WEIGHT, mixture: bool = True):
         if not 0.0 <= weight <= 1.0:
             raise ValueError(f"weight must be in [0, 1], got {weight}")
         self.enumerator, self.model, self.weight = enumerator, model, weight
-        self.given_position, self.mixture = given_position, mixture
+        self.mixture = mixture
 
     def propose(self, tree: ast.Module, feedback: Feedback, k: int | None = None) -> list[Candidate]:
         """Candidates best first, scores summing to 1."""
@@ -64,14 +64,9 @@ class GuidedProposer:
         texts: dict[str, int] = {}  # edit text -> index in pool, for the candidates the model scores
         pool: list[tuple[Candidate, float]] = []  # (candidate, p_enum)
         for cand in cands:
-            text = None
-            if len(texts) < RERANK:
-                try:
-                    text = encode_edit(cand.edit, rendered)
-                except (EditFormatError, EditError, KeyError):
-                    pass
-                if text is not None and text in texts:
-                    continue
+            text = _encoded(cand.edit, rendered) if len(texts) < RERANK else None
+            if text in texts:  # the same edit written another way
+                continue
             if text is not None:
                 texts[text] = len(pool)
             pool.append((cand, cand.score))
@@ -82,18 +77,13 @@ class GuidedProposer:
                 pool.append((cand, 0.0))
         if not texts:
             return cands
-        ordered = sorted(texts.items(), key=lambda item: item[1])
-        try:
-            with bf16_autocast():
-                logps = edit_log_probs(self.model.model, self.model.tokenizer, ids, [t for t, _ in ordered],
-                                       given_position=self.given_position)
-        except ValueError:  # no room for any edit after the prompt: keep the enumerator's order
-            return cands
+        with bf16_autocast():  # prompt_ids leaves room for an edit, so this does not raise
+            logps = edit_log_probs(self.model.model, self.model.tokenizer, ids, list(texts))
         scored = [logp for logp in logps if logp is not None]
         if not scored:
             return cands
         model_logp = [min(scored)] * len(pool)  # unscored candidates: the model's lowest score
-        for (_, index), logp in zip(ordered, logps):
+        for index, logp in zip(texts.values(), logps):
             if logp is not None:
                 model_logp[index] = logp
         top = max(model_logp)
@@ -112,3 +102,11 @@ class GuidedProposer:
                   for (cand, score), (_, p_enum) in zip(out, pool)]
         result.sort(key=lambda c: -c.score)
         return result[:k] if k is not None else result
+
+
+def _encoded(edit, rendered) -> str | None:
+    """The edit-format text of ``edit``, or ``None`` when the format cannot express it."""
+    try:
+        return encode_edit(edit, rendered)
+    except (EditFormatError, EditError, KeyError):
+        return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import math
+from collections import Counter
 from pathlib import Path
 
 import torch
@@ -43,8 +44,6 @@ class ModelProposer:
 
     def __init__(self, checkpoint: Path, beams: int = 16, use_feedback: bool = True, use_intent: bool = True,
                  constrained: bool = True):
-        from collections import Counter
-
         self.model, self.tokenizer, _ = load_checkpoint(Path(checkpoint))
         self.beams, self.use_feedback, self.use_intent = beams, use_feedback, use_intent
         self.constrained = constrained

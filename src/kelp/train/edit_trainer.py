@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import queue
 import random
 import time
 from dataclasses import asdict, dataclass, field
@@ -129,21 +130,10 @@ class ExampleStream:
 
 def held_out_tasks(sandbox, n: int, seed: int = 0) -> list:
     """The first ``n`` MBPP validation tasks (511-600) that a seeded one-mutation corruption
-    breaks (the eval's must-break filter), as prepared tasks."""
-    from collections import Counter
+    breaks (the eval's must-break filter), as ``(problem, RepairTask)``."""
+    from kelp.bench.tasks import first_broken_mbpp
 
-    from kelp.bench.data import load_mbpp
-    from kelp.bench.tasks import prepare_mbpp_task
-
-    tasks = []
-    for problem in load_mbpp("validation"):
-        prepared = prepare_mbpp_task(problem, sandbox, steps=1, policy="realistic", seed=seed, bank=None,
-                                     dropped=Counter())
-        if prepared is not None:
-            tasks.append((problem, prepared.task))
-        if len(tasks) >= n:
-            break
-    return tasks
+    return [(problem, prepared.task) for problem, prepared in first_broken_mbpp("validation", sandbox, n, seed=seed)]
 
 
 @torch.no_grad()
@@ -208,7 +198,6 @@ class Prefetcher:
     the thread is raised again by :meth:`next_group`."""
 
     def __init__(self, stream: ExampleStream, tokenizer, context: int, batch: int, depth: int = 2):
-        import queue
         import threading
 
         self.stream, self.tokenizer, self.context, self.batch = stream, tokenizer, context, batch
@@ -228,7 +217,7 @@ class Prefetcher:
                 try:
                     self._queue.put(item, timeout=0.2)
                     break
-                except Exception:  # queue.Full
+                except queue.Full:
                     continue
             if isinstance(item, Exception):
                 return
