@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from kelp.models.constraints import EditConstraint
+from kelp.models.decoding import beam_search
 from kelp.models.edit_format import (
     EditFormatError,
     build_prompt,
@@ -80,13 +81,13 @@ class ModelProposer:
         and apply, one per resulting program, best first; scores are their probabilities
         renormalised over the ones kept."""
         beams = beams or self.beams
-        inputs = torch.tensor([ids])
+        constraint = EditConstraint(self.tokenizer, rendered, len(ids)) if self.constrained else None
+        ends = [special_id(self.tokenizer, "<end>"), special_id(self.tokenizer, "<eos>")]
         with bf16_autocast():
-            out = self._generate(inputs, rendered, len(ids), beams)
+            decoded = beam_search(self.model, ids, beams, MAX_EDIT_TOKENS, ends, constraint)
         found: dict[str, tuple[float, object]] = {}
-        for sequence, score in zip(out.sequences, out.sequences_scores):
-            text = self.tokenizer.decode(sequence[len(ids):].tolist(), skip_special_tokens=False)
-            text = text.replace("<pad>", "").split("<eos>")[0]
+        for tokens, score in decoded:
+            text = self.tokenizer.decode(tokens, skip_special_tokens=False).split("<eos>")[0]
             self.stats["generated"] += 1
             try:
                 edit = decode_edit(text, rendered)
@@ -95,19 +96,11 @@ class ModelProposer:
             self.stats["valid"] += 1
             key = unparse(edit.apply(rendered.tree))
             if key not in found:
-                found[key] = (math.exp(float(score)), edit)
+                found[key] = (math.exp(score), edit)
         total = sum(p for p, _ in found.values()) or 1.0
         cands = [Candidate(edit, p / total, "model") for p, edit in found.values()]
         cands.sort(key=lambda c: -c.score)
         return cands
-
-    def _generate(self, inputs: torch.Tensor, rendered, prompt_length: int, beams: int):
-        return self.model.generate(
-            inputs, attention_mask=torch.ones_like(inputs), max_new_tokens=MAX_EDIT_TOKENS, do_sample=False,
-            num_beams=beams, num_return_sequences=beams, length_penalty=0.0, early_stopping=True,
-            logits_processor=[EditConstraint(self.tokenizer, rendered, prompt_length)] if self.constrained else [],
-            eos_token_id=[special_id(self.tokenizer, "<end>"), special_id(self.tokenizer, "<eos>")],
-            pad_token_id=0, output_scores=True, return_dict_in_generate=True)
 
     def propose(self, tree: ast.Module, feedback: Feedback, k: int | None = None) -> list[Candidate]:
         """Up to ``min(k, beams)`` candidates, best first (:meth:`decode_beams`)."""
