@@ -125,7 +125,7 @@ def repair_cmd(
 
 @app.command("eval")
 def eval_cmd(
-    bench: str = typer.Argument(..., help="mbpp (test split), mbpp-validation, quixbugs, or jsonl:PATH"),
+    bench: str = typer.Argument(..., help="mbpp (test split), mbpp-validation, quixbugs, jsonl:PATH, or refine (the graph denoiser on token-noised MBPP programs)"),
     steps: int = typer.Option(1, "--steps", help="Mutations per task (mbpp)."),
     corruption: str = typer.Option("realistic", "--corruption", help="realistic or bank (mbpp)."),
     n: Optional[int] = typer.Option(None, "--n", help="Use only the first N tasks."),
@@ -139,9 +139,23 @@ def eval_cmd(
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Edit-model checkpoint for --proposer model/both."),
     no_feedback: bool = typer.Option(False, "--no-feedback", help="Hide the tests and their results from the edit model."),
     model_weight: float = typer.Option(0.1, "--model-weight", help="--proposer both: share of the model in the mixture (0 = enumerator's order)."),
+    rate: float = typer.Option(0.2, "--rate", help="refine: fraction of token slots noised."),
+    iterations: int = typer.Option(5, "--iterations", help="refine: refinement steps at most."),
+    signal: str = typer.Option("ochiai", "--signal", help="refine: test signal: none, binary, tarantula or ochiai."),
 ) -> None:
-    """Repair every task of a benchmark; writes DIR/results.jsonl as it goes and DIR/summary.json."""
+    """Repair every task of a benchmark (or, for `refine`, refine token-noised MBPP programs);
+    writes DIR/results.jsonl as it goes and DIR/summary.json."""
     from kelp.bench.evaluate import EvalConfig, run_eval
+
+    if bench == "refine":
+        from kelp.bench.refine_eval import RefineEvalConfig, run_refine_eval
+
+        config = RefineEvalConfig(rate=rate, iterations=iterations, signal=signal, n=n, seed=seed,
+                                  checkpoint=str(checkpoint) if checkpoint else None, test_timeout=timeout)
+        config.check()
+        out_dir = out_dir or Path("runs") / (f"refine-rate{rate}-T{iterations}-{signal}-seed{seed}" + (f"-n{n}" if n else ""))
+        out.print_json(json.dumps({k: v for k, v in run_refine_eval(config, out_dir).items() if k != "config"}))
+        return
 
     if steps < 1 or budget < 1 or (n is not None and n < 1):
         raise UserError("--steps, --budget and --n must be >= 1")
@@ -222,6 +236,36 @@ def train_edit_cmd(
     print(json.dumps(train_edit_model(config, out, until=until)))
 
 
+@train_app.command("graph")
+def train_graph_cmd(
+    out: Path = typer.Option(Path("runs/graph-model"), "--out", help="Run directory (checkpoint, metrics.jsonl, curves.png); a rerun resumes."),
+    corpus: Path = typer.Option(Path("runs/corpus"), "--corpus", help="Corpus built by `kelp train corpus`."),
+    steps: int = typer.Option(4000, "--steps", help="Optimizer steps."),
+    batch: int = typer.Option(32, "--batch", help="Programs per step."),
+    lr: float = typer.Option(2e-3, "--lr", help="Peak learning rate."),
+    signal: str = typer.Option("ochiai", "--signal", help="Test signal: none, binary, tarantula or ochiai."),
+    ss_max: float = typer.Option(0.95, "--ss-max", help="Scheduled sampling: final probability of training on the model's own rollout (0 = off)."),
+    test_guided: bool = typer.Option(False, "--test-guided", help="Weigh slots on suspicious lines more in the loss."),
+    conv: str = typer.Option("gat", "--conv", help="Message passing: gat (GATv2 with edge types) or unet (GraphUNet)."),
+    hidden: int = typer.Option(128, "--hidden", help="Model width."),
+    layers: int = typer.Option(4, "--layers", help="Message-passing layers."),
+    eval_every: int = typer.Option(250, "--eval-every", help="Steps between held-out evaluations and checkpoints."),
+    eval_tasks: int = typer.Option(40, "--eval-tasks", help="Held-out MBPP validation programs per evaluation."),
+    seed: int = typer.Option(0, "--seed", help="Seed for weights and examples."),
+    until: Optional[int] = typer.Option(None, "--until", help="Stop after this step (checkpointed); the schedule stays that of --steps."),
+) -> None:
+    """Train the graph denoiser on CPU with scheduled sampling (resumes from OUT/checkpoint)."""
+    from kelp.train.graph_trainer import GraphTrainConfig, train_graph_model
+
+    if steps < 1 or batch < 1 or eval_every < 1 or (until is not None and until < 1):
+        raise UserError("--steps, --batch, --eval-every and --until must be positive")
+    config = GraphTrainConfig(corpus=str(corpus), steps=steps, batch=batch, lr=lr, signal=signal, ss_max=ss_max,
+                              test_guided=test_guided, eval_every=eval_every, eval_tasks=eval_tasks, seed=seed,
+                              model={"hidden": hidden, "layers": layers, "heads": 4, "conv": conv})
+    config.check()
+    print(json.dumps(train_graph_model(config, out, until=until)))
+
+
 def main() -> None:
     """Console entry point: user mistakes become one line on stderr and exit status 2."""
     from kelp.bench.data import BenchmarkError
@@ -232,11 +276,13 @@ def main() -> None:
     from kelp.models.tokenizer import TokenizerError
     from kelp.train.corpus import CorpusError
     from kelp.train.edit_trainer import TrainError
+    from kelp.bench.refine_eval import RefineEvalError
+    from kelp.train.graph_trainer import GraphTrainError
 
     try:
         app()
     except (UserError, RepairInputError, BenchmarkError, EvalError, ExecuteError, CorpusError,
-            TrainError, CheckpointError, TokenizerError) as exc:
+            TrainError, CheckpointError, TokenizerError, RefineEvalError, GraphTrainError) as exc:
         err.print(f"kelp: error: {exc}")
         sys.exit(2)
     except KeyboardInterrupt:

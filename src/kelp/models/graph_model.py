@@ -61,6 +61,7 @@ from kelp.program.graph import (
 )
 
 __all__ = [
+    "DEFAULT_GRAPH_CHECKPOINT",
     "CONVS",
     "GraphDenoiser",
     "GraphModelConfig",
@@ -69,6 +70,9 @@ __all__ = [
     "pointer_pairs",
     "save_graph_checkpoint",
 ]
+
+#: The bundled graph-denoiser checkpoint (``kelp eval refine`` and ``--proposer graph`` default).
+DEFAULT_GRAPH_CHECKPOINT = Path(__file__).parent / "checkpoints" / "graph"
 
 #: Message-passing choices of :class:`GraphModelConfig`.
 CONVS: tuple[str, ...] = ("gat", "unet")
