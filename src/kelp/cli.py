@@ -57,7 +57,8 @@ def repair_cmd(
     timeout: float = typer.Option(2.0, "--timeout", help="Seconds per test before it counts as hung."),
     seconds: float = typer.Option(120.0, "--seconds", help="Wall-clock limit for the whole search."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of the diff and report."),
-    proposer: str = typer.Option("enum", "--proposer", help="enum, model (the edit model) or both."),
+    proposer: str = typer.Option("enum", "--proposer", help="enum, model (the edit model), both, graph (the graph denoiser), or several joined by commas (both,graph)."),
+    graph_checkpoint: Optional[Path] = typer.Option(None, "--graph-checkpoint", help="Graph-denoiser checkpoint for --proposer graph (and for eval refine)."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Edit-model checkpoint for --proposer model/both."),
     no_feedback: bool = typer.Option(False, "--no-feedback", help="Hide the tests and their results from the edit model."),
     model_weight: float = typer.Option(0.1, "--model-weight", help="--proposer both: share of the model in the mixture (0 = enumerator's order)."),
@@ -95,7 +96,7 @@ def repair_cmd(
 
     try:
         proposers = make_proposers(proposer, str(checkpoint) if checkpoint else None, feedback=not no_feedback,
-                                   weight=model_weight)
+                                   weight=model_weight, graph_checkpoint=str(graph_checkpoint) if graph_checkpoint else None)
     except EvalError as exc:
         raise UserError(str(exc)) from None
     docstrings = [ast.get_docstring(node) or "" for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)]
@@ -135,7 +136,8 @@ def eval_cmd(
     timeout: float = typer.Option(2.0, "--timeout", help="Seconds per test."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Result directory (default runs/eval-BENCH-...)."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Sandbox worker processes."),
-    proposer: str = typer.Option("enum", "--proposer", help="enum, model (the edit model) or both."),
+    proposer: str = typer.Option("enum", "--proposer", help="enum, model (the edit model), both, graph (the graph denoiser), or several joined by commas (both,graph)."),
+    graph_checkpoint: Optional[Path] = typer.Option(None, "--graph-checkpoint", help="Graph-denoiser checkpoint for --proposer graph (and for eval refine)."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Edit-model checkpoint for --proposer model/both."),
     no_feedback: bool = typer.Option(False, "--no-feedback", help="Hide the tests and their results from the edit model."),
     model_weight: float = typer.Option(0.1, "--model-weight", help="--proposer both: share of the model in the mixture (0 = enumerator's order)."),
@@ -151,7 +153,8 @@ def eval_cmd(
         from kelp.bench.refine_eval import RefineEvalConfig, run_refine_eval
 
         config = RefineEvalConfig(rate=rate, iterations=iterations, signal=signal, n=n, seed=seed,
-                                  checkpoint=str(checkpoint) if checkpoint else None, test_timeout=timeout)
+                                  checkpoint=str(graph_checkpoint or checkpoint) if (graph_checkpoint or checkpoint) else None,
+                                  test_timeout=timeout)
         config.check()
         out_dir = out_dir or Path("runs") / (f"refine-rate{rate}-T{iterations}-{signal}-seed{seed}" + (f"-n{n}" if n else ""))
         out.print_json(json.dumps({k: v for k, v in run_refine_eval(config, out_dir).items() if k != "config"}))
@@ -162,7 +165,7 @@ def eval_cmd(
     config = EvalConfig(bench=bench, steps=steps, corruption=corruption, n=n, budget=budget, seed=seed,
                         seconds=seconds, test_timeout=timeout, proposer=proposer,
                         checkpoint=str(checkpoint) if checkpoint else None, feedback=not no_feedback,
-                        model_weight=model_weight)
+                        model_weight=model_weight, graph_checkpoint=str(graph_checkpoint) if graph_checkpoint else None)
     if out_dir is None:
         name = bench.replace(":", "-").replace("/", "_")
         out_dir = Path("runs") / (f"eval-{name}-steps{steps}-{corruption}-seed{seed}" + (f"-n{n}" if n else ""))

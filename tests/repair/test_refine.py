@@ -1,5 +1,6 @@
 """Iterative refinement with a real (tiny, trained) graph denoiser and real tests in the sandbox."""
 
+import ast
 import random
 
 import pytest
@@ -82,3 +83,38 @@ def test_bad_arguments_are_clear_errors(denoiser):
     with pytest.raises(RefineError, match="no token slots"):
         refine(model, vocab, "pass\n")
 
+
+
+def test_graph_proposer_repairs_a_token_bug_in_the_search(denoiser, tmp_path):
+    from kelp.models.graph_model import save_graph_checkpoint
+    from kelp.repair.graph_proposer import GraphProposer
+    from kelp.repair.proposer import Feedback
+    from kelp.repair.search import RepairConfig, repair
+
+    model, vocab = denoiser
+    save_graph_checkpoint(tmp_path / "graph", model, vocab, {"step": 150})
+    proposer = GraphProposer(tmp_path / "graph")
+    buggy = PROGRAM.replace("total += x", "total -= x")
+    cands = proposer.propose(ast.parse(buggy), Feedback())
+    assert cands and all(0 < c.score <= 1 for c in cands)
+    assert [c.score for c in cands] == sorted((c.score for c in cands), reverse=True)
+    assert normalise(ast.unparse(cands[0].edit.apply(ast.parse(buggy)))) == normalise(PROGRAM)
+    with Sandbox(workers=1) as sandbox:
+        result = repair(buggy, TestSuite.from_asserts(TESTS), sandbox, RepairConfig(budget=8), proposers=[proposer])
+    assert result.solved and normalise(result.repaired) == normalise(PROGRAM)
+
+
+def test_proposer_lists_combine_and_mistakes_are_clear(denoiser, tmp_path):
+    from kelp.bench.evaluate import EvalError, make_proposers
+    from kelp.models.graph_model import save_graph_checkpoint
+
+    model, vocab = denoiser
+    save_graph_checkpoint(tmp_path / "graph", model, vocab, {"step": 150})
+    names = [p.name for p in make_proposers("enum,graph", None, graph_checkpoint=str(tmp_path / "graph"))]
+    assert names == ["enum", "graph"]
+    with pytest.raises(EvalError, match="several joined by commas"):
+        make_proposers("enum,psychic", None)
+    with pytest.raises(EvalError, match="several joined by commas"):
+        make_proposers("enum,enum", None)
+    with pytest.raises(EvalError, match="--proposer graph"):
+        make_proposers("graph", None, graph_checkpoint=str(tmp_path / "nowhere"))

@@ -51,6 +51,7 @@ class EvalConfig:
     checkpoint: str | None = None
     feedback: bool = True
     model_weight: float = 0.1
+    graph_checkpoint: str | None = None
 
 
 def run_eval(config: EvalConfig, out: Path, *, workers: int | None = None, quiet: bool = False) -> dict:
@@ -62,7 +63,7 @@ def run_eval(config: EvalConfig, out: Path, *, workers: int | None = None, quiet
     limits = Limits(test_timeout=config.test_timeout)
     repair_config = RepairConfig(budget=config.budget, seconds=config.seconds)
     proposers = make_proposers(config.proposer, config.checkpoint, feedback=config.feedback,
-                                weight=config.model_weight)
+                                weight=config.model_weight, graph_checkpoint=config.graph_checkpoint)
     dropped: Counter = Counter()
     with Sandbox(workers=workers, limits=limits) as sandbox, _progress(quiet) as progress:
         items = _task_source(config, sandbox, dropped)
@@ -125,35 +126,48 @@ def _task_source(config: EvalConfig, sandbox: Sandbox, dropped: Counter):
     yield from (tasks[: config.n] if config.n else tasks)
 
 
-def make_proposers(kind: str, checkpoint: str | None, *, feedback: bool = True, weight: float = 0.1) -> list:
-    """The proposers for ``--proposer enum|model|both``: the enumerator, the edit model loaded
-    from ``checkpoint`` (default: the bundled one), or the enumerator reranked by the model
-    (:class:`~kelp.repair.guided.GuidedProposer` with ``weight``). ``feedback=False`` hides the
-    tests, their messages and the suspiciousness from the model (Kelp's blind protocol).
+#: Proposer names ``--proposer`` accepts (alone, or several joined by commas: ``both,graph``).
+PROPOSERS = ("enum", "model", "both", "graph")
+
+
+def make_proposers(kind: str, checkpoint: str | None, *, feedback: bool = True, weight: float = 0.1,
+                   graph_checkpoint: str | None = None) -> list:
+    """The proposers for ``--proposer``: ``enum`` (the enumerator), ``model`` (the edit model
+    loaded from ``checkpoint``, default the bundled one), ``both`` (the enumerator reranked by
+    the edit model, :class:`~kelp.repair.guided.GuidedProposer` with ``weight``), ``graph`` (the
+    graph denoiser from ``graph_checkpoint``, default the bundled one), or several of them joined
+    by commas, whose candidates the search ranks together. ``feedback=False`` hides the tests,
+    their messages and the suspiciousness from the edit model (Kelp's blind protocol).
     Raises :class:`EvalError` for an unknown kind, a bad weight or a missing checkpoint."""
+    from kelp.models.edit_model import CheckpointError
     from kelp.repair.enumerate import EnumerativeProposer
 
-    if kind not in ("enum", "model", "both"):
-        raise EvalError(f"--proposer must be enum, model or both, not {kind!r}")
-    if kind == "enum":
-        return [EnumerativeProposer()]
-    if not checkpoint:
-        from kelp.models.edit_model import DEFAULT_CHECKPOINT
-
-        if not (DEFAULT_CHECKPOINT / "model.safetensors").exists():
-            raise EvalError(f"--proposer {kind} needs --checkpoint DIR (no bundled checkpoint in {DEFAULT_CHECKPOINT})")
-        checkpoint = str(DEFAULT_CHECKPOINT)
+    kinds = [k.strip() for k in kind.split(",")]
+    unknown = [k for k in kinds if k not in PROPOSERS]
+    if unknown or not kinds or len(set(kinds)) != len(kinds):
+        raise EvalError(f"--proposer takes {', '.join(PROPOSERS)} or several joined by commas, not {kind!r}")
     if not 0.0 <= weight <= 1.0:
         raise EvalError(f"--model-weight must be in [0, 1], got {weight}")
-    from kelp.models.edit_model import CheckpointError
-    from kelp.repair.guided import GuidedProposer
-    from kelp.repair.model_proposer import ModelProposer
-
+    out: list = []
     try:
-        model = ModelProposer(Path(checkpoint), use_feedback=feedback)
+        for k in kinds:
+            if k == "enum":
+                out.append(EnumerativeProposer())
+            elif k == "graph":
+                from kelp.models.graph_model import DEFAULT_GRAPH_CHECKPOINT
+                from kelp.repair.graph_proposer import GraphProposer
+
+                out.append(GraphProposer(Path(graph_checkpoint) if graph_checkpoint else DEFAULT_GRAPH_CHECKPOINT))
+            else:
+                from kelp.models.edit_model import DEFAULT_CHECKPOINT
+                from kelp.repair.guided import GuidedProposer
+                from kelp.repair.model_proposer import ModelProposer
+
+                model = ModelProposer(Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT, use_feedback=feedback)
+                out.append(model if k == "model" else GuidedProposer(EnumerativeProposer(), model, weight))
     except CheckpointError as exc:
-        raise EvalError(str(exc)) from None
-    return [model] if kind == "model" else [GuidedProposer(EnumerativeProposer(), model, weight)]
+        raise EvalError(f"--proposer {kind}: {exc}") from None
+    return out
 
 
 def _evaluate_one(prepared: PreparedTask, sandbox: Sandbox, config: RepairConfig, proposers: list | None = None) -> dict:
