@@ -15,7 +15,7 @@ A *proposal* is one decoded or scored edit. Rates are measured in this process o
 prompts, so the ratios do not depend on the machine. ``--repair N`` also repairs the first N
 tasks with ``--proposer`` (budget 64) and reports the median and 90th-percentile seconds.
 
-    python benchmarks/bench_edit_model.py --checkpoint src/kelp/checkpoints/edit --n 20 --repair 40
+    python benchmarks/bench_edit_model.py --checkpoint src/kelp/models/checkpoints/edit --n 20 --repair 40
 """
 
 from __future__ import annotations
