@@ -59,7 +59,7 @@ def run_eval(config: EvalConfig, out: Path, *, workers: int | None = None, quiet
     out.mkdir(parents=True, exist_ok=True)
     _check_config(config, out / "config.json")
     results_path = out / "results.jsonl"
-    done = _read_results(results_path)
+    done = read_results(results_path)
     limits = Limits(test_timeout=config.test_timeout)
     repair_config = RepairConfig(budget=config.budget, seconds=config.seconds)
     proposers = make_proposers(config.proposer, config.checkpoint, feedback=config.feedback,
@@ -247,7 +247,9 @@ def _check_config(config: EvalConfig, path: Path) -> None:
         path.write_text(json.dumps(current, indent=2) + "\n")
 
 
-def _read_results(path: Path) -> dict[str, dict]:
+def read_results(path: Path) -> dict:
+    """``task_id -> record`` from a ``results.jsonl`` written as an evaluation goes (empty when
+    absent); a line cut by an interruption is skipped, so that task runs again."""
     done = {}
     if path.exists():
         for line in path.read_text().splitlines():

@@ -136,6 +136,7 @@ def run_refine_eval(config: RefineEvalConfig, out: Path, *, quiet: bool = False)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from kelp.bench.data import load_mbpp
+    from kelp.bench.evaluate import read_results
     from kelp.execute.sandbox import Limits, Sandbox
     from kelp.models.graph_model import DEFAULT_GRAPH_CHECKPOINT, load_graph_checkpoint
 
@@ -147,14 +148,7 @@ def run_refine_eval(config: RefineEvalConfig, out: Path, *, quiet: bool = False)
     config_path.write_text(json.dumps(asdict(config), indent=2) + "\n")
     model, vocab, _ = load_graph_checkpoint(Path(config.checkpoint) if config.checkpoint else DEFAULT_GRAPH_CHECKPOINT)
     results_path = out / "results.jsonl"
-    done: dict[int, dict] = {}
-    if results_path.exists():
-        for line in results_path.read_text().splitlines():
-            try:
-                record = json.loads(line)
-                done[record["task_id"]] = record
-            except (json.JSONDecodeError, KeyError):
-                continue  # a line cut by an interruption: that task runs again
+    done = read_results(results_path)
     problems = load_mbpp(config.split)[: config.n]
     with Sandbox(limits=Limits(test_timeout=config.test_timeout)) as sandbox, \
             Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

@@ -11,7 +11,6 @@ line per log interval and ``curves.png`` plots loss and held-out repair rate.
 from __future__ import annotations
 
 import json
-import math
 import queue
 import random
 import time
@@ -33,6 +32,7 @@ from kelp.models.edit_model import (
 )
 from kelp.models.tokenizer import load_tokenizer, special_id, train_tokenizer
 from kelp.train.corpus import load_corpus
+from kelp.train.run_dir import check_settings, load_optimizer_tensors, optimizer_tensors, truncate_metrics, warmup_cosine
 from kelp.train.examples import (
     EditExample,
     ExampleConfig,
@@ -235,29 +235,8 @@ class Prefetcher:
         self._thread.join()
 
 
-def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
-    tensors = {}
-    for index, state in optimizer.state_dict()["state"].items():
-        for key, value in state.items():
-            tensors[f"{index}.{key}"] = value if torch.is_tensor(value) else torch.tensor(value)
-    return tensors
-
-
-def _load_optimizer_tensors(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]) -> None:
-    saved = optimizer.state_dict()
-    state: dict = {}
-    for name, value in tensors.items():
-        index, key = name.split(".", 1)
-        state.setdefault(int(index), {})[key] = value
-    saved["state"] = state
-    optimizer.load_state_dict(saved)
-
-
 def _lr_at(step: int, config: TrainConfig) -> float:
-    if step < config.warmup:
-        return config.lr * (step + 1) / config.warmup
-    progress = (step - config.warmup) / max(1, config.steps - config.warmup)
-    return config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+    return warmup_cosine(step, config.lr, config.warmup, config.steps, floor=0.1)
 
 
 def plot_curves(metrics_path: Path, out: Path) -> None:
@@ -308,14 +287,7 @@ def train_edit_model(config: TrainConfig, out: Path, *, progress: bool = True, l
     from kelp.execute.sandbox import Limits, Sandbox
 
     out.mkdir(parents=True, exist_ok=True)
-    settings_path = out / "settings.json"
-    settings = asdict(config)
-    if settings_path.exists():  # --steps may grow (train longer); anything else must match
-        saved = json.loads(settings_path.read_text())
-        changed = sorted(k for k in settings if k != "steps" and saved.get(k) != settings[k])
-        if changed:
-            raise TrainError(f"{out} holds a run with other settings ({', '.join(changed)}); use another --out")
-    settings_path.write_text(json.dumps(settings, indent=2) + "\n")
+    check_settings(out, asdict(config), TrainError)
     corpus = load_corpus(Path(config.corpus))
     mbpp = load_mbpp("train")
     size = size_from_json(config.size)
@@ -342,12 +314,12 @@ def train_edit_model(config: TrainConfig, out: Path, *, progress: bool = True, l
             Sandbox(workers=1, limits=Limits(test_timeout=1.0)) as stream_sandbox:
         stream = ExampleStream(corpus, mbpp, stream_sandbox, config.seed, config.mbpp_share)
         if resume:
-            _load_optimizer_tensors(optimizer, load_file(str(checkpoint / "optimizer.safetensors")))
+            load_optimizer_tensors(optimizer, load_file(str(checkpoint / "optimizer.safetensors")))
             stream.restore(training["stream"])
             skip = training.get("consumed", 0)
             torch.set_rng_state(load_file(str(checkpoint / "rng.safetensors"))["torch"])
             step = training["step"]
-            _truncate_metrics(metrics_path, step)
+            truncate_metrics(metrics_path, step)
         tasks = held_out_tasks(sandbox, config.eval_tasks, config.seed)
         model.train()
         last_eval: dict = {}
@@ -388,13 +360,6 @@ def train_edit_model(config: TrainConfig, out: Path, *, progress: bool = True, l
     return {"step": step, "parameters": parameter_count(model), **last_eval}
 
 
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop the rows a killed run logged after its last checkpoint (the resumed run logs them again)."""
-    if path.exists():
-        rows = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
-        path.write_text("".join(row + "\n" for row in rows))
-
-
 def _train_step(model, optimizer: torch.optim.Optimizer, pairs: list, lr: float) -> float:
     """One AdamW step on a batch (bf16 autocast where supported, gradient norm clipped to 1)."""
     for param_group in optimizer.param_groups:
@@ -412,4 +377,4 @@ def _save(checkpoint: Path, model, tokenizer, optimizer, position: dict, step: i
     """``position``: the stream state the current batch group was drawn from and how many of its
     batches were trained on, so a resumed run continues with the next one."""
     save_checkpoint(checkpoint, model, tokenizer, {"step": step, **position, "config": asdict(config)},
-                    {"optimizer": _optimizer_tensors(optimizer), "rng": {"torch": torch.get_rng_state()}})
+                    {"optimizer": optimizer_tensors(optimizer), "rng": {"torch": torch.get_rng_state()}})

@@ -22,7 +22,6 @@ data as an uninterrupted one; checkpoints (model, optimizer, RNG) are safetensor
 from __future__ import annotations
 
 import json
-import math
 import random
 import time
 from dataclasses import asdict, dataclass, field
@@ -38,6 +37,7 @@ from kelp.models.graph_model import GraphDenoiser, GraphModelConfig, load_graph_
 from kelp.program.graph import GraphVocab, program_graph
 from kelp.program.tree import ProgramError, parse, unparse
 from kelp.repair.refine import SIGNALS, signal_lines
+from kelp.train.run_dir import check_settings, load_optimizer_tensors, optimizer_tensors, truncate_metrics, warmup_cosine
 
 
 class GraphTrainError(ValueError):
@@ -99,13 +99,6 @@ def sampling_probability(step: int, config: GraphTrainConfig) -> float:
     return config.ss_max * min(1.0, step / max(1.0, config.ss_ramp * config.steps))
 
 
-def _lr_at(step: int, config: GraphTrainConfig) -> float:
-    if step < config.warmup:
-        return config.lr * (step + 1) / config.warmup
-    progress = (step - config.warmup) / max(1, config.steps - config.warmup)
-    return config.lr * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-
 def load_sources(corpus: Path, limit: int | None = None) -> tuple[list[Source], list[Source]]:
     """``(corpus functions, MBPP train tasks)`` that parse and have token slots."""
     from kelp.bench.data import load_mbpp
@@ -120,6 +113,20 @@ def build_vocab(functions: list[Source], tasks: list[Source], config: GraphTrain
     """The token vocabulary from a seeded sample of the corpus plus every MBPP train task."""
     sample = random.Random(config.seed).sample(functions, min(len(functions), 20000))
     return GraphVocab.build([s.code for s in sample] + [t.code for t in tasks], max_tokens=config.vocab_tokens)
+
+
+@dataclass
+class _Rollout:
+    """One example on its way: the clean ``source``, its ``noised`` version, the current
+    ``tree`` and slot ``tokens`` after ``depth`` model iterations, and the tokens before the last
+    one (``previous``; None before any)."""
+
+    source: Source
+    noised: object
+    tree: object
+    tokens: list
+    previous: list | None
+    depth: int
 
 
 class ExampleMaker:
@@ -149,40 +156,39 @@ class ExampleMaker:
         config = self.config
         rng = random.Random(f"{config.seed}:{step}")
         p_roll = sampling_probability(step, config)
-        states = []  # [source, noised, tree, tokens, previous, depth]
+        states = []
         for _ in range(config.batch):
             source, noised = self._noised(rng)
             depth = rng.randint(1, config.iterations - 1) if config.iterations > 1 and rng.random() < p_roll else 0
-            states.append([source, noised, noised.tree, list(noised.noisy), None, depth])
-        for it in range(max((s[5] for s in states), default=0)):
-            rolling = [s for s in states if s[5] > it]
-            graphs = [program_graph(s[2], self.vocab, previous_tokens=s[4], iteration=it) for s in rolling]
-            was_training = model.training
-            model.eval()
+            states.append(_Rollout(source, noised, noised.tree, list(noised.noisy), None, depth))
+        was_training = model.training
+        model.eval()
+        for it in range(max((s.depth for s in states), default=0)):
+            rolling = [s for s in states if s.depth > it]
+            graphs = [program_graph(s.tree, self.vocab, previous_tokens=s.previous, iteration=it) for s in rolling]
             predicted, _ = model.predict(Batch.from_data_list(graphs))
-            model.train(was_training)
             for s, tokens in zip(rolling, predicted):
-                s[2], s[3], s[4] = apply_tokens(s[2], s[1].slots, tokens), tokens, s[3]
-        signals = self._signals(states)
+                s.tree, s.previous, s.tokens = apply_tokens(s.tree, s.noised.slots, tokens), s.tokens, tokens
+        model.train(was_training)
         graphs = []
-        for s, lines in zip(states, signals):
-            graph = program_graph(s[2], self.vocab, previous_tokens=s[4], iteration=s[5], signal=lines,
-                                  target_tokens=s[1].original)
+        for s, lines in zip(states, self._signals(states)):
+            graph = program_graph(s.tree, self.vocab, previous_tokens=s.previous, iteration=s.depth, signal=lines,
+                                  target_tokens=s.noised.original)
             if config.test_guided:
                 graph.slot_weight = 1.0 + graph.x_signal[graph.slot_node]
             graphs.append(graph)
         return graphs
 
-    def _signals(self, states: list) -> list[dict]:
+    def _signals(self, states: list[_Rollout]) -> list[dict]:
         """Test signal of each rolled-forward state whose program has tests."""
         out: list[dict] = [{} for _ in states]
         if self.sandbox is None or self.config.signal == "none":
             return out
         from kelp.execute.results import Job
 
-        todo = [i for i, s in enumerate(states) if s[0].suite is not None and s[5] > 0]
+        todo = [i for i, s in enumerate(states) if s.source.suite is not None and s.depth > 0]
         if todo:
-            jobs = [Job(unparse(states[i][2]), states[i][0].suite, coverage=True) for i in todo]
+            jobs = [Job(unparse(states[i].tree), states[i].source.suite, coverage=True) for i in todo]
             for i, run in zip(todo, self.sandbox.run_many(jobs)):
                 out[i] = signal_lines(run, self.config.signal)
         return out
@@ -201,18 +207,10 @@ def train_graph_model(config: GraphTrainConfig, out: Path, *, progress: bool = T
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from kelp.execute.sandbox import Limits, Sandbox
-    from kelp.train.edit_trainer import _load_optimizer_tensors, _optimizer_tensors, _truncate_metrics
-
     config.check()
     out.mkdir(parents=True, exist_ok=True)
-    settings_path = out / "settings.json"
     settings = asdict(config)
-    if settings_path.exists():
-        saved = json.loads(settings_path.read_text())
-        changed = sorted(k for k in settings if k != "steps" and saved.get(k) != settings[k])
-        if changed:
-            raise GraphTrainError(f"{out} holds a run with other settings ({', '.join(changed)}); use another --out")
-    settings_path.write_text(json.dumps(settings, indent=2) + "\n")
+    check_settings(out, settings, GraphTrainError)
     functions, tasks = load_sources(Path(config.corpus), function_limit)
     vocab_path = out / "vocab.json"
     if vocab_path.exists():
@@ -230,15 +228,14 @@ def train_graph_model(config: GraphTrainConfig, out: Path, *, progress: bool = T
         model = GraphDenoiser(GraphModelConfig.from_vocab(vocab, **config.model))
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     if step:
-        _load_optimizer_tensors(optimizer, load_file(str(checkpoint / "optimizer.safetensors")))
+        load_optimizer_tensors(optimizer, load_file(str(checkpoint / "optimizer.safetensors")))
         torch.set_rng_state(load_file(str(checkpoint / "rng.safetensors"))["torch"])
     metrics_path = out / "metrics.jsonl"
-    _truncate_metrics(metrics_path, step)
+    truncate_metrics(metrics_path, step)
     model.train()
     last_eval: dict = {}
     with Sandbox(workers=2, limits=Limits(test_timeout=1.0)) as sandbox:
         maker = ExampleMaker(functions, tasks, vocab, config, sandbox)
-        held_out = held_out_programs(sandbox, config.eval_tasks, config.seed)
         last = min(config.steps, until or config.steps)
         started, losses = time.monotonic(), []
         with Progress(TextColumn("training graph denoiser"), BarColumn(), MofNCompleteColumn(),
@@ -247,7 +244,7 @@ def train_graph_model(config: GraphTrainConfig, out: Path, *, progress: bool = T
             while step < last:
                 graphs = maker.batch(model, step)
                 for group in optimizer.param_groups:
-                    group["lr"] = _lr_at(step, config)
+                    group["lr"] = warmup_cosine(step, config.lr, config.warmup, config.steps)
                 loss = model.loss(Batch.from_data_list(graphs), config.corrupted_weight)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -264,51 +261,40 @@ def train_graph_model(config: GraphTrainConfig, out: Path, *, progress: bool = T
                         sink.write(json.dumps(row) + "\n")
                     bar.update(job, info=f"loss {row['loss']:.3f} held-out {last_eval.get('final', 0):.0%}")
                 if step % config.eval_every == 0 or step == last:
-                    last_eval = evaluate_held_out(model, vocab, held_out, sandbox, config)
+                    last_eval = evaluate_held_out(model, vocab, sandbox, config)
                     model.train()
                     with metrics_path.open("a") as sink:
                         sink.write(json.dumps({"step": step, **last_eval}) + "\n")
                     save_graph_checkpoint(checkpoint, model, vocab, {"step": step, "config": settings})
-                    save_file(_optimizer_tensors(optimizer), str(checkpoint / "optimizer.safetensors"))
+                    save_file(optimizer_tensors(optimizer), str(checkpoint / "optimizer.safetensors"))
                     save_file({"torch": torch.get_rng_state()}, str(checkpoint / "rng.safetensors"))
                     plot_curves(metrics_path, out / "curves.png")
                 bar.update(job, completed=step)
     return {"step": step, "parameters": sum(p.numel() for p in model.parameters()), **last_eval}
 
 
-def held_out_programs(sandbox, n: int, seed: int = 0, rate: float = 0.5) -> list:
-    """``n`` MBPP validation tasks noised at ``rate`` (seeded), as ``(problem, Noised)``."""
+def evaluate_held_out(model: GraphDenoiser, vocab: GraphVocab, sandbox, config: GraphTrainConfig) -> dict:
+    """One-shot and final accuracy over corrupted slots and the all-tests-pass rate on the first
+    ``config.eval_tasks`` MBPP validation tasks noised at 50%, by ``kelp eval refine``'s own
+    procedure (:func:`~kelp.bench.refine_eval.evaluate_task`)."""
     from kelp.bench.data import load_mbpp
+    from kelp.bench.refine_eval import RefineEvalConfig, evaluate_task, summarize_refinement
 
-    out = []
-    for i, problem in enumerate(load_mbpp("validation")):
-        if len(out) >= n:
-            break
-        try:
-            out.append((problem, noise(problem.code, rate, random.Random(f"{seed}:{i}"))))
-        except (ProgramError, CorruptionError):
-            continue
-    return out
-
-
-def evaluate_held_out(model: GraphDenoiser, vocab: GraphVocab, programs: list, sandbox,
-                      config: GraphTrainConfig) -> dict:
-    """One-shot and final accuracy over corrupted slots and the all-tests-pass rate of
-    :func:`~kelp.repair.refine.refine` on ``programs``."""
-    from kelp.repair.refine import refine
-
+    settings = RefineEvalConfig(rate=0.5, iterations=config.iterations, signal=config.signal, seed=config.seed,
+                                split="validation")
     model.eval()
-    one_shot = final = total = passed = 0
-    for problem, noised in programs:
-        result = refine(model, vocab, noised.tree, problem.suite(), sandbox, iterations=config.iterations,
-                        signal=config.signal)
-        first = result.tokens[1] if len(result.tokens) > 1 else result.tokens[0]
-        one_shot += sum(first[i] == noised.original[i] for i in noised.corrupted)
-        final += sum(result.tokens[-1][i] == noised.original[i] for i in noised.corrupted)
-        total += len(noised.corrupted)
-        passed += bool(result.passed)
-    return {"one_shot": round(one_shot / max(1, total), 4), "final": round(final / max(1, total), 4),
-            "passed": round(passed / max(1, len(programs)), 4), "n": len(programs)}
+    records: list[dict] = []
+    for problem in load_mbpp("validation"):
+        if len(records) >= config.eval_tasks:
+            break
+        record = evaluate_task(model, vocab, problem, sandbox, settings)
+        if record is not None:
+            records.append(record)
+    if not records:
+        return {"one_shot": 0.0, "final": 0.0, "passed": 0.0, "n": 0}
+    summary = summarize_refinement(records, config.iterations, config.seed)
+    return {"one_shot": summary["one_shot_accuracy"], "final": summary["final_accuracy"],
+            "passed": summary["passed_rate"], "n": summary["n"]}
 
 
 def plot_curves(metrics_path: Path, out: Path) -> None:
@@ -338,4 +324,4 @@ def plot_curves(metrics_path: Path, out: Path) -> None:
 
 
 __all__ = ["GraphTrainConfig", "GraphTrainError", "ExampleMaker", "sampling_probability", "train_graph_model",
-           "evaluate_held_out", "held_out_programs", "load_sources", "build_vocab", "plot_curves"]
+           "evaluate_held_out", "load_sources", "build_vocab", "plot_curves"]
