@@ -105,9 +105,10 @@ def test_pointer_pairs_small_example():
     assert list(zip(slot.tolist(), cand.tolist())) == [(0, 0), (0, 1), (0, 3), (1, 0), (1, 2), (2, 4), (2, 5)]
 
 
-def test_predictions_do_not_depend_on_batching():
+@pytest.mark.parametrize("conv", ["gat", "gps"])
+def test_predictions_do_not_depend_on_batching(conv):
     graphs = [graph(i) for i in (3, 4, 5)]
-    m = model(seed=1).eval()
+    m = model(seed=1, conv=conv).eval()
     alone_tokens, alone_conf = m.predict(graphs[1])
     batched = next(iter(DataLoader(graphs, batch_size=3)))
     tokens, conf = m.predict(batched)
@@ -202,7 +203,7 @@ def test_checkpoint_errors(tmp_path):
         load_graph_checkpoint(path)
 
 
-@pytest.mark.parametrize("conv", ["gat", "unet"])
+@pytest.mark.parametrize("conv", ["gat", "gps", "unet"])
 def test_forward_backward(conv):
     m = model(seed=6, conv=conv).train()
     batch = next(iter(DataLoader([graph(i) for i in (11, 12)], batch_size=2)))

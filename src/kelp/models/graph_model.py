@@ -13,6 +13,13 @@ Message passing (``GraphModelConfig.conv``):
   (Brody et al. 2022, "How Attentive are Graph Attention Networks?", arXiv:2105.14491;
   ``torch_geometric.nn.GATv2Conv``) whose attention sees the edge type (an embedding passed as
   the edge feature, ``edge_dim=hidden``), then a small feed-forward layer.
+* ``"gps"``: ``layers`` GraphGPS blocks (Rampasek et al. 2022, "Recipe for a General,
+  Powerful, Scalable Graph Transformer", arXiv:2205.13962; ``torch_geometric.nn.GPSConv``): the
+  same edge-typed GATv2 layer as local message passing plus multi-head self-attention over all
+  nodes of the graph, so a slot sees every use of every name in one step (the reason global
+  relational models beat pure message passing on variable misuse: Hellendoorn et al. 2020,
+  "Global Relational Models of Source Code"). Nodes also get an embedding of their pre-order
+  position in the graph (clipped to :data:`MAX_POSITION`).
 * ``"unet"`` (ablation, the wording of the issue): one Graph U-Net (Gao & Ji 2019, "Graph
   U-Nets", arXiv:1905.05178; ``torch_geometric.nn.GraphUNet``) of depth ``layers`` with GCN
   layers and top-k pooling, in a residual block, then the feed-forward layer. GraphUNet
@@ -44,7 +51,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 from torch_geometric.data import Batch
-from torch_geometric.nn import GATv2Conv, GraphUNet
+from torch_geometric.nn import GATv2Conv, GPSConv, GraphUNet
 from torch_geometric.utils import scatter
 from torch_geometric.utils import softmax as pyg_softmax
 
@@ -75,7 +82,9 @@ __all__ = [
 DEFAULT_GRAPH_CHECKPOINT = Path(__file__).parent / "checkpoints" / "graph"
 
 #: Message-passing choices of :class:`GraphModelConfig`.
-CONVS: tuple[str, ...] = ("gat", "unet")
+CONVS: tuple[str, ...] = ("gat", "gps", "unet")
+#: Largest pre-order position embedded by the ``"gps"`` variant (later nodes share it).
+MAX_POSITION = 1023
 _CONFIG_FORMAT = "kelp.graph_model/1"
 _NUM_GROUPS = len(GROUPS)
 _CONST_GROUP = GROUPS.index("const")
@@ -87,7 +96,7 @@ class GraphModelConfig:
 
     ``num_node_types`` / ``num_tokens`` / ``num_edge_types``: sizes of a :class:`GraphVocab`
     (use :meth:`from_vocab`); ``hidden``: width of every node state (divisible by ``heads``);
-    ``layers``: message-passing blocks (``"gat"``) or U-Net depth (``"unet"``); ``heads``: GATv2
+    ``layers``: message-passing blocks (``"gat"``, ``"gps"``) or U-Net depth (``"unet"``); ``heads``: GATv2
     attention heads (unused by ``"unet"``); ``dropout``: probability in [0, 1) (also GATv2
     attention dropout); ``ffn_mult``: feed-forward width / ``hidden``; ``conv``: one of
     :data:`CONVS`. Raises ValueError for inconsistent values.
@@ -260,6 +269,15 @@ class GraphDenoiser(nn.Module):
                 GATv2Conv(h, h // config.heads, heads=config.heads, edge_dim=h, dropout=config.dropout)
                 for _ in range(config.layers))
             blocks = config.layers
+        elif config.conv == "gps":
+            self.edge_type = nn.Embedding(config.num_edge_types, h)
+            self.position = nn.Embedding(MAX_POSITION + 1, h)
+            self.convs = nn.ModuleList(
+                GPSConv(h, GATv2Conv(h, h // config.heads, heads=config.heads, edge_dim=h, dropout=config.dropout),
+                        heads=config.heads, dropout=config.dropout, act="gelu", norm="layer_norm",
+                        norm_kwargs={"mode": "node"})
+                for _ in range(config.layers))
+            blocks = 0  # GPSConv has its own norms and feed-forward layer
         else:
             self.unet = GraphUNet(h, h, h, depth=config.layers, pool_ratios=0.5, sum_res=True)
             blocks = 1
@@ -279,8 +297,15 @@ class GraphDenoiser(nn.Module):
              + self.sibling(batch.x_sibling) + self.iteration(batch.x_iteration)
              + self.changed((batch.x_token != batch.x_prev).long())
              + self.signal(batch.x_signal.to(self.signal.weight.dtype).unsqueeze(-1)))
+        if self.config.conv == "gps":
+            x = x + self.position(_positions(batch).clamp_max(MAX_POSITION))
         x = self.drop(self.input_norm(x))
-        if self.config.conv == "gat":
+        if self.config.conv == "gps":
+            edge_attr = self.edge_type(batch.edge_type)
+            node_batch = _node_batch(batch)
+            for conv in self.convs:
+                x = conv(x, batch.edge_index, node_batch, edge_attr=edge_attr)
+        elif self.config.conv == "gat":
             edge_attr = self.edge_type(batch.edge_type)
             for conv, norm, ffn, ffn_norm in zip(self.convs, self.conv_norms, self.ffns, self.ffn_norms):
                 x = x + self.drop(conv(norm(x), batch.edge_index, edge_attr))
@@ -376,6 +401,13 @@ def _node_batch(batch: ProgramGraph | Batch) -> Tensor:
     if node_batch is None:
         return torch.zeros(batch.num_nodes, dtype=torch.long, device=batch.x_type.device)
     return node_batch
+
+
+def _positions(batch: ProgramGraph | Batch) -> Tensor:
+    """(N,) long: every node's index within its own graph (pre-order position)."""
+    index = torch.arange(batch.num_nodes, device=batch.x_type.device)
+    ptr = getattr(batch, "ptr", None)
+    return index if ptr is None else index - ptr[_node_batch(batch)]
 
 
 def _num_graphs(batch: ProgramGraph | Batch) -> int:
