@@ -126,7 +126,7 @@ def repair_cmd(
 
 @app.command("eval")
 def eval_cmd(
-    bench: str = typer.Argument(..., help="mbpp (test split), mbpp-validation, quixbugs, jsonl:PATH, or refine (the graph denoiser on token-noised MBPP programs)"),
+    bench: str = typer.Argument(..., help="mbpp (test split), mbpp-validation, quixbugs, jsonl:PATH, refine (the graph denoiser on token-noised MBPP programs), or search (docstring -> function retrieval on held-out code)"),
     steps: int = typer.Option(1, "--steps", help="Mutations per task (mbpp)."),
     corruption: str = typer.Option("realistic", "--corruption", help="realistic or bank (mbpp)."),
     n: Optional[int] = typer.Option(None, "--n", help="Use only the first N tasks."),
@@ -144,10 +144,24 @@ def eval_cmd(
     rate: float = typer.Option(0.2, "--rate", help="refine: fraction of token slots noised."),
     iterations: int = typer.Option(5, "--iterations", help="refine: refinement steps at most."),
     signal: str = typer.Option("ochiai", "--signal", help="refine: test signal: none, binary, tarantula or ochiai."),
+    retrievers: str = typer.Option("bm25,minilm,ours,hybrid", "--retrievers", help="search: retrievers to measure, comma-separated."),
+    encoder_checkpoint: Optional[Path] = typer.Option(None, "--encoder-checkpoint", help="search: kelp code-encoder checkpoint (default: the bundled one)."),
 ) -> None:
     """Repair every task of a benchmark (or, for `refine`, refine token-noised MBPP programs);
     writes DIR/results.jsonl as it goes and DIR/summary.json."""
     from kelp.bench.evaluate import EvalConfig, run_eval
+
+    if bench == "search":
+        from kelp.bench.search_eval import SearchEvalConfig, results_table, run_search_eval
+
+        config = SearchEvalConfig(retrievers=tuple(r.strip() for r in retrievers.split(",") if r.strip()), n=n,
+                                  seed=seed, encoder_checkpoint=str(encoder_checkpoint) if encoder_checkpoint else None)
+        config.check()
+        out_dir = out_dir or Path("runs") / (f"search-seed{seed}" + (f"-n{n}" if n else ""))
+        summary = run_search_eval(config, out_dir)
+        out.print(results_table(summary), markup=False)
+        err.print(f"{summary['queries']} queries over {summary['documents']} functions; results in {out_dir}/")
+        return
 
     if bench == "refine":
         from kelp.bench.refine_eval import RefineEvalConfig, run_refine_eval
@@ -174,6 +188,54 @@ def eval_cmd(
             "median_seconds", "max_seconds", "localization_top1", "dropped")
     out.print_json(json.dumps({k: summary[k] for k in keys}))
     err.print(f"results in {out_dir}/")
+
+
+@app.command("index")
+def index_cmd(
+    path: Path = typer.Argument(..., help="Directory to index (a repository; .gitignore, vendored and binary files are skipped)."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Index directory (default PATH/.kelp-index); a rerun updates only changed files."),
+    encoders: str = typer.Option("ours", "--encoders", help="Dense encoders, comma-separated: ours (kelp's code encoder), minilm (all-MiniLM-L6-v2), or none for BM25 only."),
+) -> None:
+    """Build or update a code-search index (SQLite + BM25 + dense vectors)."""
+    from kelp.retrieval.encoders import load_encoder
+    from kelp.retrieval.index import build_index
+
+    names = [] if encoders.strip() == "none" else [e.strip() for e in encoders.split(",") if e.strip()]
+    if len(set(names)) != len(names):
+        raise UserError("--encoders lists an encoder twice")
+    out_dir = out_dir or path / ".kelp-index"
+    stats = build_index(path, out_dir, [load_encoder(n) for n in names])
+    out.print_json(json.dumps({"index": str(out_dir), **stats.__dict__}))
+
+
+@app.command("search")
+def search_cmd(
+    query: str = typer.Argument(..., help="What you are looking for, in words or identifiers."),
+    index_dir: Path = typer.Option(Path(".kelp-index"), "--index", help="Index directory built by `kelp index`."),
+    k: int = typer.Option(10, "-k", "--k", help="Hits to show."),
+    retriever: str = typer.Option("hybrid", "--retriever", help="bm25, dense (the index's first encoder), ours, minilm, or hybrid (reciprocal rank fusion of all)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the hits as JSON."),
+    lines: int = typer.Option(6, "--lines", help="Snippet lines per hit (0 for none)."),
+) -> None:
+    """Search an index: ranked hits with path:line, score, a one-line explanation and a snippet."""
+    from rich.syntax import Syntax
+
+    from kelp.retrieval.search import CodeSearcher
+
+    hits = CodeSearcher(index_dir).search(query, k=k, retriever=retriever)
+    if as_json:
+        print(json.dumps([h.to_json() for h in hits], indent=2))
+        return
+    if not hits:
+        err.print("no hits")
+    for hit in hits:
+        c = hit.chunk
+        out.print(f"[bold]{hit.rank}. {c.path}:{c.start_line}[/bold]  {c.name}  [dim]score {hit.score:.4f}[/dim]")
+        out.print(f"   {c.explanation}  ({c.tier})", markup=False, style="italic")
+        if lines > 0:
+            snippet = "\n".join(c.text.splitlines()[:lines])
+            lexer = "python" if c.language == "python" else ("markdown" if c.language == "markdown" else "text")
+            out.print(Syntax(snippet, lexer, line_numbers=True, start_line=c.start_line, word_wrap=True))
 
 
 train_app = typer.Typer(no_args_is_help=True, help="Build training data and train the learned proposers.")
@@ -249,7 +311,7 @@ def train_graph_cmd(
     signal: str = typer.Option("ochiai", "--signal", help="Test signal: none, binary, tarantula or ochiai."),
     ss_max: float = typer.Option(0.95, "--ss-max", help="Scheduled sampling: final probability of training on the model's own rollout (0 = off)."),
     test_guided: bool = typer.Option(False, "--test-guided", help="Weigh slots on suspicious lines more in the loss."),
-    conv: str = typer.Option("gat", "--conv", help="Message passing: gat (GATv2 with edge types) or unet (GraphUNet)."),
+    conv: str = typer.Option("gat", "--conv", help="Message passing: gat (GATv2 with edge types), gps (GATv2 plus global self-attention, GraphGPS) or unet (GraphUNet)."),
     hidden: int = typer.Option(128, "--hidden", help="Model width."),
     layers: int = typer.Option(4, "--layers", help="Message-passing layers."),
     eval_every: int = typer.Option(250, "--eval-every", help="Steps between held-out evaluations and checkpoints."),
@@ -269,6 +331,30 @@ def train_graph_cmd(
     print(json.dumps(train_graph_model(config, out, until=until)))
 
 
+@train_app.command("encoder")
+def train_encoder_cmd(
+    out: Path = typer.Option(Path("runs/code-encoder"), "--out", help="Run directory (checkpoint, metrics.jsonl, curves.png); a rerun resumes."),
+    corpus: Path = typer.Option(Path("runs/corpus"), "--corpus", help="Corpus built by `kelp train corpus`."),
+    steps: int = typer.Option(3000, "--steps", help="Optimizer steps."),
+    batch: int = typer.Option(64, "--batch", help="(docstring, code) pairs per step; the others in the batch are the negatives."),
+    lr: float = typer.Option(5e-4, "--lr", help="Peak learning rate."),
+    hidden: int = typer.Option(256, "--hidden", help="Transformer width."),
+    layers: int = typer.Option(4, "--layers", help="Transformer layers."),
+    eval_every: int = typer.Option(500, "--eval-every", help="Steps between validation MRR@10 and checkpoints."),
+    seed: int = typer.Option(0, "--seed", help="Seed for weights, split and batches."),
+    until: Optional[int] = typer.Option(None, "--until", help="Stop after this step (checkpointed); the schedule stays that of --steps."),
+) -> None:
+    """Train kelp's code bi-encoder contrastively on CPU (resumes from OUT/checkpoint)."""
+    from kelp.train.encoder_trainer import EncoderTrainConfig, train_code_encoder
+
+    if steps < 1 or eval_every < 1 or (until is not None and until < 1):
+        raise UserError("--steps, --eval-every and --until must be positive")
+    config = EncoderTrainConfig(corpus=str(corpus), steps=steps, batch=batch, lr=lr, eval_every=eval_every, seed=seed,
+                                model={"hidden": hidden, "layers": layers, "heads": 4, "dim": 256})
+    config.check()
+    print(json.dumps(train_code_encoder(config, out, until=until)))
+
+
 def main() -> None:
     """Console entry point: user mistakes become one line on stderr and exit status 2."""
     from kelp.bench.data import BenchmarkError
@@ -281,11 +367,19 @@ def main() -> None:
     from kelp.train.edit_trainer import TrainError
     from kelp.bench.refine_eval import RefineEvalError
     from kelp.train.graph_trainer import GraphTrainError
+    from kelp.train.encoder_trainer import EncoderTrainError
+    from kelp.models.code_encoder import EncoderCheckpointError
+    from kelp.retrieval.chunking import ChunkingError
+    from kelp.retrieval.encoders import EncoderError
+    from kelp.retrieval.index import SearchIndexError
+    from kelp.bench.search_eval import SearchEvalError
 
     try:
         app()
     except (UserError, RepairInputError, BenchmarkError, EvalError, ExecuteError, CorpusError,
-            TrainError, CheckpointError, TokenizerError, RefineEvalError, GraphTrainError) as exc:
+            TrainError, CheckpointError, TokenizerError, RefineEvalError, GraphTrainError, EncoderTrainError,
+            EncoderCheckpointError, EncoderError, SearchIndexError, ChunkingError,
+            SearchEvalError) as exc:
         err.print(f"kelp: error: {exc}")
         sys.exit(2)
     except KeyboardInterrupt:
