@@ -92,8 +92,7 @@ def eval_corpus(packages: tuple[str, ...]) -> tuple[list, list[tuple[str, int]]]
     for label, location in sources:
         files = [location] if location.is_file() else sorted(location.rglob("*.py"))
         for path in files:
-            rel = path.relative_to(location.parent).as_posix() if location.is_file() else \
-                f"{label}/{path.relative_to(location).as_posix()}"
+            rel = f"{label}.py" if location.is_file() else f"{label}/{path.relative_to(location).as_posix()}"
             if _SKIP_PARTS & set(Path(rel).parts):
                 continue
             text = read_text(path)
