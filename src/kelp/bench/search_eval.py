@@ -9,7 +9,9 @@ sentence has at least 3 words, and is not shared with another function, gives a 
 sentence) whose one relevant document is the function itself; ``n`` of them are drawn with the
 seed.
 
-Per retriever: MRR@10, recall@1 and recall@10 with 95% bootstrap intervals over queries (Efron
+The index holds the dense encoders listed among the retrievers (``ours`` alone when only
+``hybrid``/``dense`` ask for one), and ``hybrid`` fuses BM25 with all of them. Per retriever:
+MRR@10, recall@1 and recall@10 with 95% bootstrap intervals over queries (Efron
 1979), and the "opposite query" check: the share of queries for which the relevant function
 scores higher under its own query than under an unrelated one (another query of the set, a
 seeded derangement). Per-query ranks go to ``queries.jsonl`` (written as they come; a rerun
@@ -159,8 +161,10 @@ def run_search_eval(config: SearchEvalConfig, out: Path, *, quiet: bool = False)
     documents, queries = eval_corpus(config.packages)
     if config.n is not None and config.n < len(queries):
         queries = random.Random(config.seed).sample(queries, config.n)
-    dense = sorted({r for r in config.retrievers if r in ("minilm", "ours")} |
-                   ({"minilm", "ours"} if {"hybrid", "dense"} & set(config.retrievers) else set()))
+    # the index holds the listed encoders; hybrid fuses BM25 with them (with "ours" if none is listed)
+    dense = sorted({r for r in config.retrievers if r in ("minilm", "ours")})
+    if not dense and {"hybrid", "dense"} & set(config.retrievers):
+        dense = ["ours"]
     encoders = {}
     if "ours" in dense:
         encoders["ours"] = OwnEncoder(config.encoder_checkpoint)
