@@ -144,7 +144,7 @@ def eval_cmd(
     rate: float = typer.Option(0.2, "--rate", help="refine: fraction of token slots noised."),
     iterations: int = typer.Option(5, "--iterations", help="refine: refinement steps at most."),
     signal: str = typer.Option("ochiai", "--signal", help="refine: test signal: none, binary, tarantula or ochiai."),
-    retrievers: str = typer.Option("bm25,minilm,ours,hybrid", "--retrievers", help="search: retrievers to measure, comma-separated."),
+    retrievers: str = typer.Option("bm25,minilm,ours,hybrid,rrf", "--retrievers", help="search: retrievers to measure, comma-separated."),
     encoder_checkpoint: Optional[Path] = typer.Option(None, "--encoder-checkpoint", help="search: kelp code-encoder checkpoint (default: the bundled one)."),
 ) -> None:
     """Repair every task of a benchmark (or, for `refine`, refine token-noised MBPP programs);
@@ -213,7 +213,7 @@ def search_cmd(
     query: str = typer.Argument(..., help="What you are looking for, in words or identifiers."),
     index_dir: Path = typer.Option(Path(".kelp-index"), "--index", help="Index directory built by `kelp index`."),
     k: int = typer.Option(10, "-k", "--k", help="Hits to show."),
-    retriever: str = typer.Option("hybrid", "--retriever", help="bm25, dense (the index's first encoder), ours, minilm, or hybrid (reciprocal rank fusion of all)."),
+    retriever: str = typer.Option("hybrid", "--retriever", help="bm25, dense (the index's first encoder), ours, minilm, hybrid (learned weighted sum of all) or rrf (reciprocal rank fusion of all)."),
     as_json: bool = typer.Option(False, "--json", help="Print the hits as JSON."),
     lines: int = typer.Option(6, "--lines", help="Snippet lines per hit (0 for none)."),
 ) -> None:

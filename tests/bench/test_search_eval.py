@@ -3,9 +3,12 @@
 import ast
 import json
 
+import numpy as np
 import pytest
 
-from kelp.bench.search_eval import SearchEvalConfig, SearchEvalError, eval_corpus, run_search_eval
+from kelp.bench.search_eval import (SearchEvalConfig, SearchEvalError, eval_corpus, fit_fusion, ranks_of,
+                                    run_search_eval)
+from kelp.retrieval.search import fuse
 from kelp.program.docstrings import dedent_code
 
 
@@ -27,15 +30,16 @@ def test_documents_have_no_docstrings_and_queries_are_unique(corpus):
         assert query not in documents[gold].text
 
 
-def test_bm25_eval_summary_and_resume(tmp_path):
+def test_bm25_eval_summary_split_and_rerun(tmp_path):
     config = SearchEvalConfig(retrievers=("bm25",), n=30, packages=())
     summary = run_search_eval(config, tmp_path, quiet=True)
     bm25 = summary["retrievers"]["bm25"]
-    assert summary["queries"] == 30 and 0.0 < bm25["mrr10"] <= 1.0
-    assert bm25["recall1"] <= bm25["recall10"] and bm25["mrr10_ci95"][0] <= bm25["mrr10"] <= bm25["mrr10_ci95"][1]
+    assert (summary["queries"], summary["dev_queries"], summary["test_queries"]) == (30, 9, 21)
+    assert 0.0 < bm25["mrr10"] <= 1.0 and bm25["recall1"] <= bm25["recall10"]
+    assert bm25["mrr10_ci95"][0] <= bm25["mrr10"] <= bm25["mrr10_ci95"][1]
     assert bm25["above_unrelated"] > 0.5
     lines = (tmp_path / "queries.jsonl").read_text().splitlines()
-    assert len(lines) == 30 and "| bm25 |" in (tmp_path / "table.md").read_text()
+    assert len(lines) == 21 and "| bm25 |" in (tmp_path / "table.md").read_text()
     again = run_search_eval(config, tmp_path, quiet=True)
     assert again["retrievers"] == summary["retrievers"]
     assert (tmp_path / "queries.jsonl").read_text().splitlines() == lines
@@ -45,3 +49,17 @@ def test_bm25_eval_summary_and_resume(tmp_path):
         SearchEvalConfig(retrievers=("tfidf",)).check()
     first = json.loads(lines[0])
     assert set(first["bm25"]) == {"rank", "above_unrelated"}
+
+
+def test_ranks_follow_the_search_tie_rule_and_fusion_fits_the_better_retriever():
+    scores = np.array([[0.5, 0.9, 0.5], [0.1, 0.2, 0.3]], dtype=np.float32)
+    assert ranks_of(scores, np.array([2, 2])).tolist() == [3, 1]
+    assert ranks_of(scores, np.array([0, 0])).tolist() == [2, 3]
+    gold = np.array([0, 1, 2])
+    good = np.eye(3, dtype=np.float32)
+    bad = np.ones((3, 3), dtype=np.float32) - np.eye(3, dtype=np.float32)
+    weights, mrr = fit_fusion({"bm25": bad, "ours": good}, gold)
+    assert weights["ours"] > weights["bm25"] and mrr == 1.0
+    assert abs(sum(weights.values()) - 1.0) < 1e-9
+    fused = fuse({"bm25": np.array([2.0, 4.0]), "ours": np.array([0.5, 0.0])}, {"bm25": 0.5, "ours": 0.5})
+    assert np.allclose(fused, [0.5, 0.5])

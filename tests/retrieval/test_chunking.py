@@ -372,3 +372,14 @@ def test_chunks_of_this_repository_have_exact_spans(own_tree):
     paths = [p.relative_to(REPO_SRC).parts for p, _ in own_tree]
     assert paths == sorted(paths)
     assert not any("__pycache__" in parts for parts in paths)
+
+
+def test_large_plain_text_files_are_generated_data_and_skipped(tmp_path):
+    from kelp.retrieval.chunking import TEXT_WINDOW_MAX_CHARS, chunk_file
+
+    big = tmp_path / "vocab.json"
+    big.write_text('{"a": 1}\n' * (TEXT_WINDOW_MAX_CHARS // 9 + 1))
+    small = tmp_path / "package.json"
+    small.write_text('{"name": "demo"}\n')
+    assert chunk_file(big, tmp_path) == []
+    assert [c.kind for c in chunk_file(small, tmp_path)] == ["window"]

@@ -143,3 +143,20 @@ def test_cli_index_then_search(tmp_path):
     assert hits[0]["name"] == "word_count" and hits[0]["path"] == "util/text.py" and hits[0]["explanation"]
     shown = runner.invoke(app, ["search", "slugify a title", "--index", str(repo / ".kelp-index"), "--retriever", "bm25"])
     assert shown.exit_code == 0 and "util/text.py:1" in shown.output
+
+
+def test_index_and_search_this_repository_with_the_bundled_encoder(tmp_path):
+    """`kelp index .` then `kelp search` on kelp's own source, as from a fresh clone."""
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    runner = CliRunner()
+    built = runner.invoke(app, ["index", str(repo / "src"), "--out", str(tmp_path / "idx")])
+    assert built.exit_code == 0, built.output
+    stats = json.loads(built.output[built.output.index("{"):])
+    assert stats["chunks"] > 1000 and stats["embedded"]["ours"] == stats["chunks"]
+    found = runner.invoke(app, ["search", "bootstrap confidence interval", "--index", str(tmp_path / "idx"), "--json"])
+    assert found.exit_code == 0, found.output
+    hits = json.loads(found.output)
+    assert len(hits) == 10 and all(h["explanation"] for h in hits)
+    assert any(h["name"] == "bootstrap_ci" for h in hits[:3])

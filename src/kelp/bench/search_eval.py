@@ -10,13 +10,15 @@ sentence) whose one relevant document is the function itself; ``n`` of them are 
 seed.
 
 The index holds the dense encoders listed among the retrievers (``ours`` alone when only
-``hybrid``/``dense`` ask for one), and ``hybrid`` fuses BM25 with all of them. Per retriever:
-MRR@10, recall@1 and recall@10 with 95% bootstrap intervals over queries (Efron
-1979), and the "opposite query" check: the share of queries for which the relevant function
-scores higher under its own query than under an unrelated one (another query of the set, a
-seeded derangement). Per-query ranks go to ``queries.jsonl`` (written as they come; a rerun
-resumes), the index to ``index/`` (reused), the summary to ``summary.json`` and a table to
-``table.md``.
+``hybrid``/``dense`` ask for one), and ``hybrid`` fuses BM25 with all of them. The queries are split (seeded) into a development share (:data:`DEV_SHARE`), on which the
+``hybrid`` retriever's fusion weights are fitted (:func:`fit_fusion`), and a test share, on
+which every retriever is measured: MRR@10, recall@1 and recall@10 with 95% bootstrap intervals
+over queries (Efron 1979), and the "opposite query" check: the share of test queries for which
+the relevant function scores higher under its own query than under an unrelated one (another
+test query, a seeded cycle). Scores come from full (queries x functions) matrices, ranked with
+the ties rule of ``kelp search``. The index is kept in ``index/`` (reused by a rerun: embedding
+is the slow part), per-query ranks go to ``queries.jsonl``, the summary (with the fitted
+weights) to ``summary.json`` and a table to ``table.md``.
 """
 
 from __future__ import annotations
@@ -29,8 +31,13 @@ import sysconfig
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
+
 #: Installed third-party packages searched by the evaluation (absent ones are skipped).
 EVAL_PACKAGES = ("sklearn",)
+#: Share of the queries (seeded) on which the hybrid's fusion weights are fitted; the metrics
+#: are reported on the others.
+DEV_SHARE = 0.3
 _SKIP_PARTS = {"tests", "test", "testing", "_vendor", "externals", "__pycache__"}
 
 
@@ -42,7 +49,7 @@ class SearchEvalError(ValueError):
 class SearchEvalConfig:
     """Everything that determines a search evaluation (saved as ``config.json``)."""
 
-    retrievers: tuple[str, ...] = ("bm25", "minilm", "ours", "hybrid")
+    retrievers: tuple[str, ...] = ("bm25", "minilm", "ours", "hybrid", "rrf")
     n: int | None = 1000
     seed: int = 0
     packages: tuple[str, ...] = EVAL_PACKAGES
@@ -123,22 +130,54 @@ def eval_corpus(packages: tuple[str, ...]) -> tuple[list, list[tuple[str, int]]]
     return documents, queries
 
 
-def _gold_score(searcher, query: str, gold: int, retriever: str) -> float:
-    """The score of chunk position ``gold`` for ``query`` under ``retriever`` (hybrid: its RRF
-    score, 0 outside every retriever's top 100)."""
+def fit_fusion(scores: dict[str, np.ndarray], gold: np.ndarray, step: float = 0.1) -> tuple[dict[str, float], float]:
+    """Weights of :func:`~kelp.retrieval.search.fuse` maximising MRR@10 over the queries of
+    ``scores`` (name -> (Q, N) score matrix) whose relevant chunk is ``gold`` (Q,): a grid search
+    over the simplex in steps of ``step``. Returns ``(weights, MRR@10)``; ties go to the first
+    grid point (lexicographic)."""
+    import itertools
+
+    from kelp.retrieval.search import fuse
+
+    names = sorted(scores)
+    ticks = round(1 / step)
+    best: tuple[dict[str, float], float] = ({n: 1.0 / len(names) for n in names}, -1.0)
+    for parts in itertools.product(range(ticks + 1), repeat=len(names) - 1):
+        if sum(parts) > ticks:
+            continue
+        weights = dict(zip(names, [round(p * step, 6) for p in parts] + [round((ticks - sum(parts)) * step, 6)]))
+        value = float(np.mean(reciprocal_ranks(fuse(scores, weights), gold)))
+        if value > best[1]:
+            best = (weights, value)
+    return best
+
+
+def ranks_of(matrix: np.ndarray, gold: np.ndarray) -> np.ndarray:
+    """(Q,) 1-based rank of each query's ``gold`` column in its row of ``matrix`` (Q, N); ties
+    count against the gold chunk (strictly higher scores rank above, equal scores of lower
+    chunk ids too), as in :meth:`~kelp.retrieval.search.CodeSearcher.search`."""
+    g = matrix[np.arange(len(gold)), gold][:, None]
+    columns = np.arange(matrix.shape[1])[None, :]
+    return ((matrix > g) | ((matrix == g) & (columns < gold[:, None]))).sum(axis=1) + 1
+
+
+def reciprocal_ranks(matrix: np.ndarray, gold: np.ndarray, cutoff: int = 10) -> np.ndarray:
+    """(Q,) reciprocal rank of the gold chunk, 0 below ``cutoff``."""
+    rank = ranks_of(matrix, gold)
+    return np.where(rank <= cutoff, 1.0 / rank, 0.0)
+
+
+def _rrf(matrices: list[np.ndarray], depth: int = 100) -> np.ndarray:
+    """Reciprocal rank fusion of full score matrices (each retriever's top ``depth`` per query)."""
     from kelp.retrieval.search import RRF_K
 
-    if retriever == "bm25":
-        return float(searcher.bm25_scores(query)[gold])
-    if retriever == "hybrid":
-        total = 0.0
-        for name in ["bm25", *searcher.encoder_names]:
-            for rank, (i, _) in enumerate(searcher.ranked(query, name, 100), 1):
-                if i == gold:
-                    total += 1.0 / (RRF_K + rank)
-        return total
-    name = searcher.encoder_names[0] if retriever == "dense" else retriever
-    return float(searcher.dense_scores(query, name)[gold])
+    total = np.zeros_like(matrices[0], dtype=np.float64)
+    columns = np.arange(matrices[0].shape[1])
+    for m in matrices:
+        order = np.lexsort((np.broadcast_to(columns, m.shape), -m), axis=1)[:, :depth]
+        rows = np.arange(m.shape[0])[:, None]
+        total[rows, order] += 1.0 / (RRF_K + np.arange(1, order.shape[1] + 1))[None, :]
+    return total
 
 
 def run_search_eval(config: SearchEvalConfig, out: Path, *, quiet: bool = False) -> dict:
@@ -163,7 +202,7 @@ def run_search_eval(config: SearchEvalConfig, out: Path, *, quiet: bool = False)
         queries = random.Random(config.seed).sample(queries, config.n)
     # the index holds the listed encoders; hybrid fuses BM25 with them (with "ours" if none is listed)
     dense = sorted({r for r in config.retrievers if r in ("minilm", "ours")})
-    if not dense and {"hybrid", "dense"} & set(config.retrievers):
+    if not dense and {"hybrid", "rrf", "dense"} & set(config.retrievers):
         dense = ["ours"]
     encoders = {}
     if "ours" in dense:
@@ -177,49 +216,64 @@ def run_search_eval(config: SearchEvalConfig, out: Path, *, quiet: bool = False)
         shutil.rmtree(index_dir, ignore_errors=True)  # an interrupted build
         build_from_chunks(documents, index_dir, [encoders[name] for name in dense], progress=not quiet)
     searcher = CodeSearcher(index_dir, encoders)
+    texts = [q for q, _ in queries]
+    gold = np.array([g for _, g in queries], dtype=np.int64)
+    base: dict[str, np.ndarray] = {}
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  disable=quiet) as progress:
+        job = progress.add_task("scoring queries", total=len(queries) * (1 + len(dense)))
+        base["bm25"] = np.stack([searcher.bm25_scores(q) for q in texts]) if texts else np.zeros((0, len(documents)))
+        progress.advance(job, len(queries))
+        for name in dense:
+            base[name] = searcher.encoder(name).encode_queries(texts) @ searcher.vectors[name].T
+            progress.advance(job, len(queries))
+    # development / test split of the queries (seeded): fusion weights are fitted on dev only
     order = list(range(len(queries)))
-    random.Random(config.seed + 1).shuffle(order)
-    # each query's unrelated partner: the next one in a seeded cycle (never itself when n > 1)
-    derange = {a: order[(i + 1) % len(order)] for i, a in enumerate(order)}
-    records_path = out / "queries.jsonl"
-    done = {}
-    if records_path.exists():
-        for line in records_path.read_text().splitlines():
-            if line.strip():
-                record = json.loads(line)
-                done[record["position"]] = record
-    with Progress(TextColumn("search eval"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  disable=quiet) as progress, records_path.open("a") as sink:
-        job = progress.add_task("queries", total=len(queries), completed=len(done))
-        for position, (query, gold) in enumerate(queries):
-            if position in done:
-                continue
-            unrelated = queries[derange[position]][0]
-            record = {"position": position, "query": query, "gold": documents[gold].path + ":" + documents[gold].name}
-            for retriever in config.retrievers:
-                ranked = [i for i, _ in searcher.ranked(query, retriever, 10)]
-                rank = ranked.index(gold) + 1 if gold in ranked else None
-                own = _gold_score(searcher, query, gold, retriever)
-                other = _gold_score(searcher, unrelated, gold, retriever)
-                record[retriever] = {"rank": rank, "above_unrelated": own > other}
-            sink.write(json.dumps(record) + "\n")
-            sink.flush()
-            done[position] = record
-            progress.advance(job)
-    records = [done[p] for p in sorted(done)]
-    summary = {"documents": len(documents), "queries": len(records),
-               "sources": [label for label, _ in eval_sources(config.packages)], "retrievers": {}}
+    random.Random(config.seed).shuffle(order)
+    dev = np.array(sorted(order[: int(len(order) * DEV_SHARE)]), dtype=np.int64)
+    test = np.array(sorted(order[int(len(order) * DEV_SHARE):]), dtype=np.int64)
+    weights, dev_mrr = fit_fusion({k: v[dev] for k, v in base.items()}, gold[dev])
+    # weights for the smaller indexes `kelp index` can build (BM25 with one encoder)
+    by_retrievers = {"+".join(sorted(base)): weights}
+    for name in dense if len(dense) > 1 else []:
+        by_retrievers[f"bm25+{name}"] = fit_fusion({k: base[k][dev] for k in ("bm25", name)}, gold[dev])[0]
+    from kelp.retrieval.search import fuse
+
+    matrices = dict(base)
+    if "dense" in config.retrievers and dense:
+        matrices["dense"] = base[dense[0]]
+    if "hybrid" in config.retrievers:
+        matrices["hybrid"] = fuse(base, weights)
+    if "rrf" in config.retrievers:
+        matrices["rrf"] = _rrf(list(base.values()))
+    # each test query's unrelated partner: the next test query in a seeded cycle
+    cycle = list(test)
+    random.Random(config.seed + 1).shuffle(cycle)
+    partner = {int(a): int(cycle[(i + 1) % len(cycle)]) for i, a in enumerate(cycle)}
+    summary = {"documents": len(documents), "queries": len(queries), "dev_queries": len(dev),
+               "test_queries": len(test), "sources": [label for label, _ in eval_sources(config.packages)],
+               "fusion_weights": weights, "fusion_dev_mrr10": round(dev_mrr, 4),
+               "fusion_weights_by_retrievers": by_retrievers, "retrievers": {}}
+    records = [{"query": texts[i], "gold": f"{documents[gold[i]].path}:{documents[gold[i]].name}"} for i in test]
     for retriever in config.retrievers:
-        ranks = [r[retriever]["rank"] for r in records]
-        rr = [1.0 / k if k else 0.0 for k in ranks]
-        r1 = [1.0 if k == 1 else 0.0 for k in ranks]
-        r10 = [1.0 if k else 0.0 for k in ranks]
-        above = [1.0 if r[retriever]["above_unrelated"] else 0.0 for r in records]
+        m = matrices[retriever][test]
+        ranks = ranks_of(m, gold[test])
+        own = m[np.arange(len(test)), gold[test]]
+        other_rows = np.array([np.searchsorted(test, partner[int(i)]) for i in test], dtype=np.int64)
+        other = m[other_rows, gold[test]]
+        for record, rank, above in zip(records, ranks.tolist(), (own > other).tolist()):
+            record[retriever] = {"rank": rank, "above_unrelated": above}
+        rr = np.where(ranks <= 10, 1.0 / ranks, 0.0).tolist()
+        r1 = (ranks == 1).astype(float).tolist()
+        r10 = (ranks <= 10).astype(float).tolist()
         mean = (lambda xs: round(sum(xs) / len(xs), 4) if xs else 0.0)
         summary["retrievers"][retriever] = {
             "mrr10": mean(rr), "mrr10_ci95": list(bootstrap_ci(rr)), "recall1": mean(r1),
             "recall1_ci95": list(bootstrap_ci(r1)), "recall10": mean(r10), "recall10_ci95": list(bootstrap_ci(r10)),
-            "above_unrelated": mean(above)}
+            "above_unrelated": mean((own > other).astype(float).tolist())}
+    with (out / "queries.jsonl").open("w") as sink:
+        for record in records:
+            sink.write(json.dumps(record) + "\n")
     summary["config"] = settings
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     (out / "table.md").write_text(results_table(summary) + "\n")
@@ -237,5 +291,5 @@ def results_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["EVAL_PACKAGES", "SearchEvalConfig", "SearchEvalError", "eval_corpus", "eval_sources", "results_table",
+__all__ = ["DEV_SHARE", "EVAL_PACKAGES", "fit_fusion", "ranks_of", "reciprocal_ranks", "SearchEvalConfig", "SearchEvalError", "eval_corpus", "eval_sources", "results_table",
            "run_search_eval"]

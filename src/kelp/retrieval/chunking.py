@@ -58,6 +58,7 @@ __all__ = [
     "PYTHON_SUFFIXES",
     "MARKDOWN_SUFFIXES",
     "DEFAULT_MAX_BYTES",
+    "TEXT_WINDOW_MAX_CHARS",
     "DEFAULT_WINDOW",
     "DEFAULT_OVERLAP",
     "ChunkingError",
@@ -99,6 +100,9 @@ TEXT_SUFFIXES: frozenset[str] = frozenset(
 )  # fmt: skip
 #: Files larger than this many bytes are skipped by default (1 MB).
 DEFAULT_MAX_BYTES = 1_000_000
+#: Plain-text files (window chunks) longer than this many characters are skipped: at that size
+#: they are generated data (tokenizer vocabularies, lock files, datasets), not prose or code.
+TEXT_WINDOW_MAX_CHARS = 100_000
 #: Default window length and overlap of :func:`chunk_text`, in lines.
 DEFAULT_WINDOW = 40
 DEFAULT_OVERLAP = 10
@@ -573,6 +577,8 @@ def _chunk_source(
     if language == "markdown":
         return chunk_markdown(text, rel)
     if language == "text":
+        if len(text) > TEXT_WINDOW_MAX_CHARS:
+            return []
         return chunk_text(text, rel, window=window, overlap=overlap)
     return []
 

@@ -236,11 +236,16 @@ def build_from_chunks(chunks: list[Chunk], out: Path, encoders: list, *, progres
     out = Path(out)
     if (out / _DB).exists():
         raise SearchIndexError(f"{out} already holds an index")
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     db = connect(out)
     try:
         stats = BuildStats(chunks=insert_chunks(db, chunks))
-        for encoder in encoders:
-            stats.embedded[encoder.name] = embed_missing(db, encoder)
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      disable=not progress) as bar:
+            for encoder in encoders:
+                job = bar.add_task(f"embedding ({encoder.name})", total=stats.chunks)
+                stats.embedded[encoder.name] = embed_missing(db, encoder, progress=lambda n: bar.advance(job, n))
         db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                        [("format", INDEX_FORMAT), ("encoders", json.dumps([e.name for e in encoders]))])
         db.commit()
