@@ -1,0 +1,1 @@
+"""Schema-aware structured generation: JSON Schema automaton, codec, sampling."""
