@@ -16,8 +16,8 @@ faster; the pure-Python ``SafeLoader`` otherwise) with the YAML 1.1 boolean reso
 the YAML 1.2 one. Everything else keeps PyYAML's YAML 1.1 typing (``3.10`` is the float 3.1,
 ``2024-01-01`` a date), except that a plain ``=`` is the string ``"="`` (PyYAML would raise: it
 resolves ``=`` to the YAML 1.1 "value" type, which its safe loader cannot construct). The
-loaded value is then made JSON data the way
-validated the corpus (``VALIDATION.md`` of the shared workflow data): ``json.loads(json.dumps(value, default=str))``, so dates and timestamps
+loaded value is then made JSON data the way the corpus was validated (``VALIDATION.md`` of the
+shared workflow data): ``json.loads(json.dumps(value, default=str))``, so dates and timestamps
 become their ``str()`` and non-string keys become strings (``1`` → ``"1"``, ``true`` →
 ``"true"``, ``null`` → ``"null"``, a date key → its ``str()``). NaN and infinities, which JSON
 cannot hold, are an error.
