@@ -30,7 +30,7 @@ from kelp.retrieval.index import SearchIndexError, StoredChunk, bm25_tokens, rea
 #: Retriever names accepted by :meth:`CodeSearcher.search` (besides an encoder's own name).
 RETRIEVERS = ("bm25", "dense", "ours", "minilm", "hybrid", "rrf")
 RRF_K = 60
-#: Weights of :func:`fuse` by the retrievers an index has, learned by ``kelp eval search``
+#: Weights of :func:`fuse` by the retrievers an index has (names sorted), learned by ``kelp eval search``
 #: (grid search in steps of 0.1 on its development split, seed 0: ``kelp eval search --out
 #: runs/search-eval``, key ``fusion_weights_by_retrievers`` of its ``summary.json``).
 FUSION_WEIGHTS: dict[tuple[str, ...], dict[str, float]] = {
@@ -104,8 +104,7 @@ class CodeSearcher:
         self.bm25 = bm25s.BM25.load(str(self.directory / "bm25"), load_vocab=True) if self.chunks else None
         names = ("bm25", *self.encoder_names)
         self.fusion_weights = fusion_weights or FUSION_WEIGHTS.get(
-            tuple(sorted(names, key=("bm25", "minilm", "ours").index)) if set(names) <= {"bm25", "minilm", "ours"} else (),
-            {name: 1.0 / len(names) for name in names})
+            tuple(sorted(names)), {name: 1.0 / len(names) for name in names})
 
     def encoder(self, name: str):
         """The query encoder ``name`` (loaded once)."""

@@ -32,7 +32,8 @@ from kelp.models.edit_model import (
 )
 from kelp.models.tokenizer import load_tokenizer, special_id, train_tokenizer
 from kelp.train.corpus import load_corpus
-from kelp.train.run_dir import check_settings, load_optimizer_tensors, optimizer_tensors, truncate_metrics, warmup_cosine
+from kelp.train.run_dir import (check_settings, load_optimizer_tensors, optimizer_tensors, plot_curves, truncate_metrics,
+                                warmup_cosine)
 from kelp.train.examples import (
     EditExample,
     ExampleConfig,
@@ -239,32 +240,6 @@ def _lr_at(step: int, config: TrainConfig) -> float:
     return warmup_cosine(step, config.lr, config.warmup, config.steps, floor=0.1)
 
 
-def plot_curves(metrics_path: Path, out: Path) -> None:
-    """Loss and held-out repair rate against step, from ``metrics.jsonl``, as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
-    fig, left = plt.subplots(figsize=(7, 4))
-    losses = [(r["step"], r["loss"]) for r in rows if "loss" in r]
-    if losses:
-        left.plot(*zip(*losses), color="tab:blue", label="training loss")
-    left.set_xlabel("step")
-    left.set_ylabel("loss (target tokens)")
-    right = left.twinx()
-    rates = [(r["step"], r["repaired"]) for r in rows if "repaired" in r]
-    if rates:
-        right.plot(*zip(*rates), "o-", color="tab:red", label="held-out repair rate (1 greedy edit)")
-    right.set_ylabel("repair rate")
-    right.set_ylim(0, 1)
-    fig.legend(loc="upper right")
-    fig.tight_layout()
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-
-
 def train_edit_model(config: TrainConfig, out: Path, *, progress: bool = True, log_every: int = 20,
                      until: int | None = None) -> dict:
     """Train (or resume) into ``out``; returns the last held-out evaluation.
@@ -353,7 +328,8 @@ def train_edit_model(config: TrainConfig, out: Path, *, progress: bool = True, l
                         with metrics_path.open("a") as sink:
                             sink.write(json.dumps({"step": step, **last_eval}) + "\n")
                         _save(checkpoint, model, tokenizer, optimizer, position, step, config)
-                        plot_curves(metrics_path, out / "curves.png")
+                        plot_curves(metrics_path, out / "curves.png", "loss (target tokens)",
+                                    [("repaired", "held-out repair rate (1 greedy edit)", "tab:red")], "repair rate")
                     bar.update(job, completed=step)
             finally:
                 prefetch.close()

@@ -21,9 +21,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
-
-from kelp.train.run_dir import check_settings, load_optimizer_tensors, optimizer_tensors, truncate_metrics, warmup_cosine
+from kelp.train.run_dir import (check_settings, plot_curves, restore_training_state, save_training_state,
+                                truncate_metrics, warmup_cosine)
 
 #: Standard-library packages and modules kept out of encoder training (``kelp eval search``
 #: queries them).
@@ -163,8 +162,7 @@ def train_code_encoder(config: EncoderTrainConfig, out: Path, *, until: int | No
                                               **config.model), tokenizer)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     if step:
-        load_optimizer_tensors(optimizer, load_file(str(checkpoint / "optimizer.safetensors")))
-        torch.set_rng_state(load_file(str(checkpoint / "rng.safetensors"))["torch"])
+        restore_training_state(checkpoint, optimizer)
     metrics_path = out / "metrics.jsonl"
     truncate_metrics(metrics_path, step)
     model.train()
@@ -200,36 +198,11 @@ def train_code_encoder(config: EncoderTrainConfig, out: Path, *, until: int | No
                 with metrics_path.open("a") as sink:
                     sink.write(json.dumps({"step": step, **last_eval}) + "\n")
                 save_code_encoder(checkpoint, model, {"step": step, "config": settings})
-                save_file(optimizer_tensors(optimizer), str(checkpoint / "optimizer.safetensors"))
-                save_file({"torch": torch.get_rng_state()}, str(checkpoint / "rng.safetensors"))
-                plot_curves(metrics_path, out / "curves.png")
+                save_training_state(checkpoint, optimizer)
+                plot_curves(metrics_path, out / "curves.png", "InfoNCE loss",
+                            [("mrr10", "validation MRR@10", "tab:red")])
             bar.update(job, completed=step)
     return {"step": step, "parameters": sum(p.numel() for p in model.parameters()), **last_eval}
-
-
-def plot_curves(metrics_path: Path, out: Path) -> None:
-    """Training loss and validation MRR@10 against step (matplotlib, PNG)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
-    fig, left = plt.subplots(figsize=(7, 4))
-    losses = [(r["step"], r["loss"]) for r in rows if "loss" in r]
-    if losses:
-        left.plot(*zip(*losses), color="tab:blue", label="training loss")
-    left.set_xlabel("step")
-    left.set_ylabel("InfoNCE loss")
-    right = left.twinx()
-    evals = [(r["step"], r["mrr10"]) for r in rows if "mrr10" in r]
-    if evals:
-        right.plot(*zip(*evals), "o-", color="tab:red", label="validation MRR@10")
-    right.set_ylim(0, 1)
-    fig.legend(loc="upper right")
-    fig.tight_layout()
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
 
 
 __all__ = ["HELD_OUT_STDLIB", "EncoderTrainConfig", "EncoderTrainError", "held_out", "info_nce", "mrr_at_10",

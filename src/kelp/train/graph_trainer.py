@@ -28,7 +28,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
 from torch_geometric.data import Batch
 
 from kelp.corrupt.errors import CorruptionError
@@ -37,7 +36,8 @@ from kelp.models.graph_model import GraphDenoiser, GraphModelConfig, load_graph_
 from kelp.program.graph import GraphVocab, program_graph
 from kelp.program.tree import ProgramError, parse, unparse
 from kelp.repair.refine import SIGNALS, signal_lines
-from kelp.train.run_dir import check_settings, load_optimizer_tensors, optimizer_tensors, truncate_metrics, warmup_cosine
+from kelp.train.run_dir import (check_settings, plot_curves, restore_training_state, save_training_state,
+                                truncate_metrics, warmup_cosine)
 
 
 class GraphTrainError(ValueError):
@@ -228,8 +228,7 @@ def train_graph_model(config: GraphTrainConfig, out: Path, *, progress: bool = T
         model = GraphDenoiser(GraphModelConfig.from_vocab(vocab, **config.model))
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     if step:
-        load_optimizer_tensors(optimizer, load_file(str(checkpoint / "optimizer.safetensors")))
-        torch.set_rng_state(load_file(str(checkpoint / "rng.safetensors"))["torch"])
+        restore_training_state(checkpoint, optimizer)
     metrics_path = out / "metrics.jsonl"
     truncate_metrics(metrics_path, step)
     model.train()
@@ -266,9 +265,10 @@ def train_graph_model(config: GraphTrainConfig, out: Path, *, progress: bool = T
                     with metrics_path.open("a") as sink:
                         sink.write(json.dumps({"step": step, **last_eval}) + "\n")
                     save_graph_checkpoint(checkpoint, model, vocab, {"step": step, "config": settings})
-                    save_file(optimizer_tensors(optimizer), str(checkpoint / "optimizer.safetensors"))
-                    save_file({"torch": torch.get_rng_state()}, str(checkpoint / "rng.safetensors"))
-                    plot_curves(metrics_path, out / "curves.png")
+                    save_training_state(checkpoint, optimizer)
+                    plot_curves(metrics_path, out / "curves.png", "loss",
+                                [(key, f"held-out {key}", color) for key, color in
+                                 (("one_shot", "tab:orange"), ("final", "tab:red"), ("passed", "tab:green"))])
                 bar.update(job, completed=step)
     return {"step": step, "parameters": sum(p.numel() for p in model.parameters()), **last_eval}
 
@@ -297,31 +297,5 @@ def evaluate_held_out(model: GraphDenoiser, vocab: GraphVocab, sandbox, config: 
             "passed": summary["passed_rate"], "n": summary["n"]}
 
 
-def plot_curves(metrics_path: Path, out: Path) -> None:
-    """Loss and held-out accuracy against step (matplotlib, PNG)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
-    losses = [(r["step"], r["loss"]) for r in rows if "loss" in r]
-    evals = [r for r in rows if "final" in r]
-    fig, left = plt.subplots(figsize=(7, 4))
-    if losses:
-        left.plot(*zip(*losses), color="tab:blue", label="training loss")
-    left.set_xlabel("step")
-    left.set_ylabel("loss")
-    right = left.twinx()
-    for key, color in (("one_shot", "tab:orange"), ("final", "tab:red"), ("passed", "tab:green")):
-        if evals:
-            right.plot([r["step"] for r in evals], [r[key] for r in evals], "o-", color=color, label=f"held-out {key}")
-    right.set_ylim(0, 1)
-    fig.legend(loc="upper right")
-    fig.tight_layout()
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-
-
 __all__ = ["GraphTrainConfig", "GraphTrainError", "ExampleMaker", "sampling_probability", "train_graph_model",
-           "evaluate_held_out", "load_sources", "build_vocab", "plot_curves"]
+           "evaluate_held_out", "load_sources", "build_vocab"]

@@ -1,5 +1,6 @@
 """What every ``kelp train`` run directory shares: saved settings, resumable metrics, optimizer
-state as safetensors tensors (no pickle) and the warm-up + cosine learning-rate schedule."""
+and RNG state as safetensors tensors (no pickle), the warm-up + cosine learning-rate schedule
+and the ``curves.png`` plot."""
 
 from __future__ import annotations
 
@@ -50,6 +51,54 @@ def load_optimizer_tensors(optimizer: torch.optim.Optimizer, tensors: dict[str, 
     optimizer.load_state_dict(saved)
 
 
+def save_training_state(checkpoint: Path, optimizer: torch.optim.Optimizer) -> None:
+    """Write ``optimizer.safetensors`` (:func:`optimizer_tensors`) and ``rng.safetensors`` (torch's
+    global RNG state) into the existing directory ``checkpoint``."""
+    from safetensors.torch import save_file
+
+    save_file(optimizer_tensors(optimizer), str(checkpoint / "optimizer.safetensors"))
+    save_file({"torch": torch.get_rng_state()}, str(checkpoint / "rng.safetensors"))
+
+
+def restore_training_state(checkpoint: Path, optimizer: torch.optim.Optimizer) -> None:
+    """Inverse of :func:`save_training_state`: load the optimizer state and torch's RNG state."""
+    from safetensors.torch import load_file
+
+    load_optimizer_tensors(optimizer, load_file(str(checkpoint / "optimizer.safetensors")))
+    torch.set_rng_state(load_file(str(checkpoint / "rng.safetensors"))["torch"])
+
+
+def plot_curves(metrics_path: Path, out: Path, loss_label: str,
+                series: list[tuple[str, str, str]], right_label: str | None = None) -> None:
+    """Training loss (left axis) and held-out metrics in [0, 1] (right axis) against step, from
+    ``metrics.jsonl``, as a PNG (matplotlib). ``series``: ``(metrics key, legend label, colour)``
+    per held-out metric; rows holding ``"loss"`` are training rows."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
+    fig, left = plt.subplots(figsize=(7, 4))
+    losses = [(r["step"], r["loss"]) for r in rows if "loss" in r]
+    if losses:
+        left.plot(*zip(*losses), color="tab:blue", label="training loss")
+    left.set_xlabel("step")
+    left.set_ylabel(loss_label)
+    right = left.twinx()
+    for key, label, color in series:
+        points = [(r["step"], r[key]) for r in rows if key in r]
+        if points:
+            right.plot(*zip(*points), "o-", color=color, label=label)
+    if right_label:
+        right.set_ylabel(right_label)
+    right.set_ylim(0, 1)
+    fig.legend(loc="upper right")
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+
+
 def warmup_cosine(step: int, lr: float, warmup: int, steps: int, floor: float = 0.0) -> float:
     """Learning rate at ``step``: linear warm-up over ``warmup`` steps to ``lr``, then cosine
     decay to ``floor * lr`` at ``steps`` (Loshchilov & Hutter 2017, "SGDR")."""
@@ -59,4 +108,5 @@ def warmup_cosine(step: int, lr: float, warmup: int, steps: int, floor: float = 
     return lr * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
 
-__all__ = ["check_settings", "truncate_metrics", "optimizer_tensors", "load_optimizer_tensors", "warmup_cosine"]
+__all__ = ["check_settings", "truncate_metrics", "optimizer_tensors", "load_optimizer_tensors", "plot_curves",
+           "restore_training_state", "save_training_state", "warmup_cosine"]
