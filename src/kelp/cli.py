@@ -146,6 +146,13 @@ def eval_cmd(
     signal: str = typer.Option("ochiai", "--signal", help="refine: test signal: none, binary, tarantula or ochiai."),
     retrievers: str = typer.Option("bm25,minilm,ours,hybrid,rrf", "--retrievers", help="search: retrievers to measure, comma-separated."),
     encoder_checkpoint: Optional[Path] = typer.Option(None, "--encoder-checkpoint", help="search: kelp code-encoder checkpoint (default: the bundled one)."),
+    model_dir: Optional[Path] = typer.Option(None, "--model", help="generate: `kelp train structured` run folder (default: the bundled workflow model)."),
+    baseline_dir: Optional[Path] = typer.Option(None, "--baseline", help="generate: run folder of the plain-BPE baseline (--tokens bpe)."),
+    completions: int = typer.Option(1000, "--completions", help="generate: completions of held-out prefixes."),
+    baseline_samples: int = typer.Option(200, "--baseline-samples", help="generate: unconstrained baseline samples."),
+    temperature: float = typer.Option(1.0, "--temperature", help="generate: sampling temperature."),
+    corpus: list[Path] = typer.Option([], "--corpus", help="generate: corpus folders (default: ../shared/data/workflows and workflows-extra)."),
+    phases: str = typer.Option("scratch,completions,bits_per_byte,baseline_samples", "--phases", help="generate: phases to run, comma-separated."),
 ) -> None:
     """Repair every task of a benchmark (or, for `refine`, refine token-noised MBPP programs);
     writes DIR/results.jsonl as it goes and DIR/summary.json."""
@@ -161,6 +168,23 @@ def eval_cmd(
         summary = run_search_eval(config, out_dir)
         out.print(results_table(summary), markup=False)
         err.print(f"{summary['queries']} queries over {summary['documents']} functions; results in {out_dir}/")
+        return
+
+    if bench == "generate":
+        from kelp.bench.generate_eval import evaluate_generation
+
+        roots = [str(p) for p in corpus] or _DEFAULT_CORPORA
+        if any(not Path(r).is_dir() for r in roots):
+            raise UserError(f"corpus folder not found: {next(r for r in roots if not Path(r).is_dir())}")
+        if temperature <= 0 or (n is not None and n < 1) or completions < 0 or baseline_samples < 0:
+            raise UserError("--temperature must be > 0; --n, --completions and --baseline-samples must not be negative")
+        out_dir = out_dir or Path("runs") / f"eval-generate-seed{seed}"
+        results = evaluate_generation(model_dir or _bundled_workflow_model(), baseline_dir, roots, out_dir,
+                                      n_samples=n or 1000, n_completions=completions, n_baseline=baseline_samples,
+                                      temperature=temperature, seed=seed,
+                                      phases=tuple(p.strip() for p in phases.split(",") if p.strip()))
+        out.print_json(json.dumps(results))
+        err.print(f"results in {out_dir}/")
         return
 
     if bench == "refine":
@@ -355,6 +379,112 @@ def train_encoder_cmd(
     print(json.dumps(train_code_encoder(config, out, until=until)))
 
 
+
+
+def _bundled_workflow_model() -> Path:
+    return Path(__file__).resolve().parent / "models" / "checkpoints" / "workflow_lm"
+
+
+@app.command("generate")
+def generate_cmd(
+    kind: Optional[str] = typer.Argument(None, help="workflow: GitHub Actions workflows with the bundled model; omit with --model."),
+    model_dir: Optional[Path] = typer.Option(None, "--model", help="A `kelp train structured` run folder (its codec carries the schema)."),
+    schema: Optional[Path] = typer.Option(None, "--schema", help="The JSON Schema; must match the one the model was trained with."),
+    prefix: Optional[Path] = typer.Option(None, "--prefix", help="A YAML (or JSON) document to continue: generation goes on inside its last open mapping or list."),
+    n: int = typer.Option(1, "-n", "--n", help="Documents to generate."),
+    temperature: float = typer.Option(1.0, "--temperature", help="Sampling temperature (> 0)."),
+    seed: int = typer.Option(0, "--seed", help="Sampling seed."),
+    max_len: int = typer.Option(2048, "--max-len", help="Most tokens per document, prefix included; every document is finished within it."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Write each document to DIR/sample-NNN.yml (default: print them)."),
+) -> None:
+    """Generate schema-valid documents: every sample is complete and valid by construction."""
+    from kelp.bench.generate_eval import GenerateEvalError, load_structured_model
+    from kelp.structured.codec import SchemaCodec
+    from kelp.structured.generate import sample_documents
+    from kelp.structured.workflow_yaml import WorkflowYAMLError, dump_workflow, load_workflow
+
+    if kind not in (None, "workflow"):
+        raise UserError(f"unknown kind {kind!r}: use `workflow`, or --model DIR for another schema")
+    if kind is None and model_dir is None:
+        raise UserError("give a kind (`kelp generate workflow`) or --model DIR")
+    if n < 1 or temperature <= 0 or max_len < 8:
+        raise UserError("-n must be >= 1, --temperature > 0 and --max-len >= 8")
+    try:
+        model, codec, _ = load_structured_model(model_dir or _bundled_workflow_model())
+    except GenerateEvalError as error:
+        raise UserError(str(error)) from None
+    if not isinstance(codec, SchemaCodec):
+        raise UserError(f"{model_dir} is a plain-BPE baseline; generation needs a schema-aware (tct) model")
+    if schema is not None:
+        try:
+            given = json.loads(schema.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise UserError(f"cannot read the schema {schema}: {error}") from None
+        if given != codec.schema:
+            raise UserError(f"{schema} is not the schema this model was trained with")
+    prompts = None
+    if prefix is not None:
+        try:
+            text = prefix.read_text(encoding="utf-8")
+            doc = json.loads(text) if prefix.suffix == ".json" else load_workflow(text)
+        except (OSError, ValueError, WorkflowYAMLError) as error:
+            raise UserError(f"cannot read the prefix {prefix}: {error}") from None
+        prompts = [codec.encode_prefix(doc)]
+    samples = sample_documents(model, codec, n, prompts=prompts, temperature=temperature, seed=seed, max_len=max_len,
+                               batch_size=min(n, 32))
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    for i, s in enumerate(samples):
+        text = dump_workflow(s.doc) if isinstance(s.doc, dict) else json.dumps(s.doc, indent=2) + "\n"
+        if out_dir is not None:
+            (out_dir / f"sample-{i:03d}.yml").write_text(text, encoding="utf-8")
+        else:
+            out.print(f"# sample {i} ({s.new_tokens} tokens)", markup=False)
+            out.print(text, markup=False, end="")
+    if out_dir is not None:
+        err.print(f"{n} documents written to {out_dir}/")
+
+_DEFAULT_CORPORA = ["../shared/data/workflows", "../shared/data/workflows-extra"]
+
+
+@train_app.command("structured")
+def train_structured_cmd(
+    schema: Optional[Path] = typer.Option(None, "--schema", help="JSON Schema (draft-07) of the documents; default: the bundled GitHub workflow schema."),
+    corpus: list[Path] = typer.Option([], "--corpus", help="Corpus folder (repeatable); default: ../shared/data/workflows and ../shared/data/workflows-extra."),
+    out: Path = typer.Option(Path("runs/structured-tct"), "--out", help="Run directory (codec, checkpoint, metrics.jsonl, curves.png); a rerun resumes."),
+    tokens: str = typer.Option("tct", "--tokens", help="tct: schema-aware tokens; bpe: the baseline, plain byte-level BPE of the YAML text."),
+    steps: int = typer.Option(3000, "--steps", help="Optimizer steps."),
+    batch_tokens: int = typer.Option(12288, "--batch-tokens", help="Tokens per batch (whole documents, padded)."),
+    lr: float = typer.Option(2e-3, "--lr", help="Peak learning rate."),
+    hidden: int = typer.Option(256, "--hidden", help="Transformer width."),
+    layers: int = typer.Option(4, "--layers", help="Transformer layers."),
+    ffn: int = typer.Option(640, "--ffn", help="Feed-forward width."),
+    max_len: int = typer.Option(2048, "--max-len", help="Longest document (tokens) used for training."),
+    eval_every: int = typer.Option(250, "--eval-every", help="Steps between held-out loss and checkpoints."),
+    seed: int = typer.Option(0, "--seed", help="Seed for weights, split and batches."),
+    until: Optional[int] = typer.Option(None, "--until", help="Stop after this step (checkpointed); the schedule stays that of --steps."),
+) -> None:
+    """Train a tiny causal LM on whole schema-valid documents (resumes from OUT/checkpoint)."""
+    from kelp.models.structured_lm import LMSize
+    from kelp.structured.workflow_corpus import SCHEMA_PATH
+    from kelp.train.structured_trainer import StructuredTrainConfig, train_structured
+
+    roots = [str(p) for p in corpus] or _DEFAULT_CORPORA
+    missing = [r for r in roots if not Path(r).is_dir()]
+    if missing:
+        raise UserError(f"corpus folder not found: {missing[0]}")
+    schema_path = schema or SCHEMA_PATH
+    if not Path(schema_path).is_file():
+        raise UserError(f"schema not found: {schema_path}")
+    if until is not None and until < 1:
+        raise UserError("--until must be positive")
+    size = LMSize(hidden=hidden, layers=layers, heads=4, ffn=ffn, max_len=max_len)
+    config = StructuredTrainConfig(schema=str(schema_path), corpus=roots, tokens=tokens, steps=steps,
+                                   batch_tokens=batch_tokens, lr=lr, eval_every=eval_every, seed=seed,
+                                   size=size.__dict__.copy())
+    config.check()
+    print(json.dumps(train_structured(config, out, until=until)))
+
 def main() -> None:
     """Console entry point: user mistakes become one line on stderr and exit status 2."""
     from kelp.bench.data import BenchmarkError
@@ -373,13 +503,19 @@ def main() -> None:
     from kelp.retrieval.encoders import EncoderError
     from kelp.retrieval.index import SearchIndexError
     from kelp.bench.search_eval import SearchEvalError
+    from kelp.train.structured_trainer import StructuredTrainError
+    from kelp.bench.generate_eval import GenerateEvalError
+    from kelp.structured.codec import CodecError
+    from kelp.structured.schema_compile import UnsupportedSchemaError
+    from kelp.structured.workflow_corpus import WorkflowCorpusError
 
     try:
         app()
     except (UserError, RepairInputError, BenchmarkError, EvalError, ExecuteError, CorpusError,
             TrainError, CheckpointError, TokenizerError, RefineEvalError, GraphTrainError, EncoderTrainError,
             EncoderCheckpointError, EncoderError, SearchIndexError, ChunkingError,
-            SearchEvalError) as exc:
+            SearchEvalError, StructuredTrainError, CodecError, UnsupportedSchemaError, WorkflowCorpusError,
+            GenerateEvalError) as exc:
         err.print(f"kelp: error: {exc}")
         sys.exit(2)
     except KeyboardInterrupt:

@@ -1,0 +1,253 @@
+"""``kelp eval generate``: validity, diversity and held-out bits per byte of generated documents.
+
+Everything is checked with ``jsonschema`` (:func:`kelp.structured.workflow_corpus.validator`),
+independently of the automaton that constrained the sampling. Measured, for the schema-aware
+model (TCT tokens, masked sampling):
+
+- samples from scratch and completions of held-out prefixes (each prefix: a held-out document's
+  encoding cut at a seeded random point, anywhere, even inside a string): valid rate, complete
+  rate, unique rate, verbatim copies of training documents, distinct-2/4 of the YAML words;
+- held-out bits per byte (UTF-8 bytes of the YAML text), with the automaton's masks applied
+  (the constrained distribution) and without;
+
+and for the baseline (the same model size over plain byte-level BPE of the YAML text): held-out
+bits per byte, and the valid and complete rates of unconstrained samples.
+
+Results are written to ``OUT/results.json`` after every phase and a rerun skips phases already
+done; the samples go to ``OUT/samples-*.jsonl``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from kelp.models.structured_lm import load_lm, sequence_nll
+from kelp.structured.codec import CodecError, SchemaCodec
+from kelp.structured.generate import Sample, sample_documents
+from kelp.structured.vocab import EOS, PAD
+from kelp.structured.workflow_corpus import validator
+from kelp.structured.workflow_yaml import WorkflowYAMLError, dump_workflow, load_workflow
+
+__all__ = ["PHASES", "GenerateEvalError", "load_structured_model", "distinct_n", "generation_metrics", "evaluate_generation"]
+
+
+#: The phases of :func:`evaluate_generation`, in the order they run.
+PHASES = ("scratch", "completions", "bits_per_byte", "baseline_samples")
+
+
+class GenerateEvalError(ValueError):
+    """A model folder that cannot be read, or settings that cannot be evaluated."""
+
+
+def load_structured_model(folder: Path):
+    """``(model, codec_or_tokenizer, settings)`` from a ``kelp train structured`` run folder (or a
+    bundled copy of one): ``checkpoint/`` plus ``codec/`` (TCT) or ``tokenizer.json`` (BPE)."""
+    from tokenizers import Tokenizer
+
+    folder = Path(folder)
+    if not (folder / "checkpoint" / "config.json").exists():
+        raise GenerateEvalError(f"{folder} holds no trained model (checkpoint/config.json is missing)")
+    try:
+        model = load_lm(folder / "checkpoint")
+    except ValueError as error:
+        raise GenerateEvalError(str(error)) from None
+    settings = json.loads((folder / "settings.json").read_text()) if (folder / "settings.json").exists() else {}
+    if (folder / "codec" / "codec.json").exists():
+        try:
+            return model, SchemaCodec.load(folder / "codec"), settings
+        except CodecError as error:
+            raise GenerateEvalError(str(error)) from None
+    if (folder / "tokenizer.json").exists():
+        return model, Tokenizer.from_file(str(folder / "tokenizer.json")), settings
+    raise GenerateEvalError(f"{folder} has neither codec/ nor tokenizer.json")
+
+
+def _canonical(doc: object) -> str:
+    return json.dumps(doc, sort_keys=True, ensure_ascii=False)
+
+
+def distinct_n(texts: list[str], n: int) -> float:
+    """Distinct ``n``-grams over all ``n``-grams of whitespace-separated words (Li et al. 2016)."""
+    grams: list[tuple] = []
+    for text in texts:
+        words = text.split()
+        grams += [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+    return len(set(grams)) / len(grams) if grams else 0.0
+
+
+def generation_metrics(samples: list[Sample], schema: dict, train_docs: list[dict]) -> dict:
+    """Rates over ``len(samples)``: valid (jsonschema), complete, unique valid documents, verbatim
+    copies of a training document; distinct-2/4 of the valid documents' YAML text; mean tokens."""
+    check = validator(schema)
+    train = {_canonical(d) for d in train_docs}
+    n = len(samples)
+    valid = [s for s in samples if s.complete and s.doc is not None and check.is_valid(s.doc)]
+    keys = [_canonical(s.doc) for s in valid]
+    texts = [dump_workflow(s.doc) if isinstance(s.doc, dict) else json.dumps(s.doc) for s in valid]
+    return {
+        "n": n,
+        "valid": len(valid) / n if n else 0.0,
+        "complete": sum(s.complete for s in samples) / n if n else 0.0,
+        "unique": len(set(keys)) / n if n else 0.0,
+        "verbatim": sum(k in train for k in keys) / n if n else 0.0,
+        "distinct_2": distinct_n(texts, 2),
+        "distinct_4": distinct_n(texts, 4),
+        "mean_new_tokens": float(np.mean([s.new_tokens for s in samples])) if samples else 0.0,
+        "mean_yaml_bytes": float(np.mean([len(t.encode()) for t in texts])) if texts else 0.0,
+    }
+
+
+def _masks(codec: SchemaCodec, ids: list[int]) -> torch.Tensor:
+    aut = codec.automaton
+    state = aut.initial()
+    rows = []
+    for t in ids[1:]:
+        rows.append(aut.allowed(state))
+        state = aut.advance(state, t)
+    return torch.from_numpy(np.stack(rows))
+
+
+def _bits(model, seqs: list[list[int]], masks: list[torch.Tensor] | None, desc: str) -> list[float]:
+    from tqdm import tqdm
+
+    out: list[float] = []
+    for i in tqdm(range(0, len(seqs), 4), desc=desc, unit="batch"):
+        chunk = seqs[i:i + 4]
+        out += [x / np.log(2) for x in sequence_nll(model, chunk, PAD, masks[i:i + 4] if masks else None)]
+    return out
+
+
+def _write(out: Path, results: dict) -> None:
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
+def _save_samples(path: Path, samples: list[Sample]) -> None:
+    with path.open("w") as f:
+        for s in samples:
+            f.write(json.dumps({"complete": s.complete, "new_tokens": s.new_tokens, "prompt_tokens": s.prompt_tokens,
+                                "doc": s.doc}, ensure_ascii=False) + "\n")
+
+
+def evaluate_generation(model_dir: Path, baseline_dir: Path | None, corpus: list[str], out: Path, *,
+                        n_samples: int = 1000, n_completions: int = 1000, n_baseline: int = 200,
+                        temperature: float = 1.0, seed: int = 0, batch_size: int = 32, max_len: int = 2048,
+                        phases: tuple[str, ...] = PHASES) -> dict:
+    """Run the ``phases`` (module docstring; default all of :data:`PHASES`) and return the results
+    dict (also in ``OUT/results.json``). Two processes may run different phases into different
+    folders at the same time.
+
+    Raises :class:`GenerateEvalError` for unreadable model folders or an empty held-out split.
+    """
+    from kelp.train.structured_trainer import bpe_encode, load_split
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    model, codec, settings = load_structured_model(model_dir)
+    if not isinstance(codec, SchemaCodec):
+        raise GenerateEvalError(f"{model_dir} is not a schema-aware (tct) model")
+    schema = codec.schema
+    train, held = load_split(schema, corpus, settings.get("held_out_share", 0.15), settings.get("seed", 0))
+    if not held:
+        raise GenerateEvalError("the corpus has no held-out repository")
+    train_docs = [d.doc for d in train]
+    path = out / "results.json"
+    results: dict = json.loads(path.read_text()) if path.exists() else {}
+    results.update({"model": str(model_dir), "baseline": str(baseline_dir) if baseline_dir else None,
+                    "temperature": temperature, "seed": seed, "max_len": max_len,
+                    "held_out_docs": len(held), "train_docs": len(train)})
+    _write(out, results)
+
+    unknown = set(phases) - set(PHASES)
+    if unknown:
+        raise GenerateEvalError(f"unknown phase(s) {sorted(unknown)}; choose from {', '.join(PHASES)}")
+
+    if "scratch" in phases and "scratch" not in results:
+        started = time.time()
+        samples = sample_documents(model, codec, n_samples, temperature=temperature, seed=seed,
+                                   batch_size=batch_size, max_len=max_len)
+        _save_samples(out / "samples-scratch.jsonl", samples)
+        results["scratch"] = generation_metrics(samples, schema, train_docs) | {"seconds": round(time.time() - started, 1)}
+        _write(out, results)
+
+    if "completions" in phases and "completions" not in results:
+        rng = random.Random(seed)
+        encoded = [codec.encode(d.doc, validate=False) for d in held]
+        prompts = []
+        for i in range(n_completions):
+            ids = encoded[i % len(encoded)]
+            top = min(len(ids) - 2, max_len - 256)
+            cut = rng.randint(max(2, int(0.1 * top)), max(2, int(0.9 * top)))
+            prompts.append(ids[:cut])
+        started = time.time()
+        samples = sample_documents(model, codec, n_completions, prompts=prompts, temperature=temperature,
+                                   seed=seed + 1, batch_size=batch_size, max_len=max_len)
+        _save_samples(out / "samples-completions.jsonl", samples)
+        results["completions"] = generation_metrics(samples, schema, train_docs) | {
+            "seconds": round(time.time() - started, 1), "mean_prompt_tokens": float(np.mean([len(p) for p in prompts]))}
+        _write(out, results)
+
+    base_model = base_tok = None
+    if baseline_dir is not None and {"bits_per_byte", "baseline_samples"} & set(phases):
+        base_model, base_tok, _ = load_structured_model(baseline_dir)
+        if isinstance(base_tok, SchemaCodec):
+            raise GenerateEvalError(f"{baseline_dir} is not a plain BPE (bpe) baseline")
+
+    if "bits_per_byte" in phases and "bits_per_byte" not in results:
+        texts = [dump_workflow(d.doc) for d in held]
+        ours = [codec.encode(d.doc, validate=False) for d in held]
+        theirs = [bpe_encode(base_tok, t) for t in texts] if base_tok is not None else None
+        keep = [i for i in range(len(held)) if len(ours[i]) <= max_len and (theirs is None or len(theirs[i]) <= max_len)]
+        nbytes = sum(len(texts[i].encode()) for i in keep)
+        seqs = [ours[i] for i in keep]
+        masked = _bits(model, seqs, [_masks(codec, s) for s in seqs], "bits/byte tct (masked)")
+        plain = _bits(model, seqs, None, "bits/byte tct")
+        bpb = {"docs": len(keep), "bytes": nbytes, "tct_masked": sum(masked) / nbytes, "tct_unmasked": sum(plain) / nbytes,
+               "tct_tokens": sum(len(s) for s in seqs)}
+        if theirs is not None:
+            base = _bits(base_model, [theirs[i] for i in keep], None, "bits/byte bpe baseline")
+            bpb |= {"bpe": sum(base) / nbytes, "bpe_tokens": sum(len(theirs[i]) for i in keep),
+                    "reduction": 1 - bpb["tct_masked"] / (sum(base) / nbytes)}
+        results["bits_per_byte"] = bpb
+        _write(out, results)
+
+    if base_model is not None and "baseline_samples" in phases and "baseline_samples" not in results:
+        torch.manual_seed(seed)
+        check = validator(schema)
+        valid = complete = 0
+        docs = []
+        started = time.time()
+        from tqdm import tqdm
+
+        for start in tqdm(range(0, n_baseline, batch_size), desc="baseline sampling", unit="batch"):
+            rows = min(batch_size, n_baseline - start)
+            ids = torch.full((rows, 1), 1, dtype=torch.long)
+            with torch.no_grad():
+                gen = base_model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=True,
+                                          temperature=temperature, top_k=0, top_p=1.0, max_new_tokens=max_len - 1,
+                                          eos_token_id=EOS, pad_token_id=PAD)
+            for row in gen.tolist():
+                new = row[1:]
+                done = EOS in new
+                complete += done
+                new = new[:new.index(EOS)] if done else [t for t in new if t != PAD]
+                text = base_tok.decode(new, skip_special_tokens=True)
+                try:
+                    doc = load_workflow(text)
+                except WorkflowYAMLError:
+                    doc = None
+                ok = done and doc is not None and check.is_valid(doc)
+                valid += ok
+                docs.append({"complete": done, "valid": bool(ok), "text": text})
+        with (out / "samples-baseline.jsonl").open("w") as f:
+            for d in docs:
+                f.write(json.dumps(d, ensure_ascii=False) + "\n")
+        results["baseline_samples"] = {"n": n_baseline, "valid": valid / n_baseline, "complete": complete / n_baseline,
+                                       "seconds": round(time.time() - started, 1)}
+        _write(out, results)
+    return results

@@ -1,0 +1,246 @@
+"""``kelp train structured``: a tiny causal LM on whole documents of one JSON Schema.
+
+The corpus is split by repository (:func:`~kelp.structured.workflow_corpus.split_by_repository`);
+the schema-aware codec is built from the training documents only. ``--tokens tct`` trains on
+schema-aware tokens; ``--tokens bpe`` is the baseline: the same model size over a plain
+byte-level BPE (HF ``tokenizers``) of the documents' YAML text with the same vocabulary size.
+
+Each batch holds whole documents (sorted into length buckets, padded), never windows; documents
+longer than ``max_len`` tokens are left out of training and counted in ``data.json``. The run
+directory holds ``settings.json``, ``data.json``, ``metrics.jsonl``, ``curves.png``, the codec or
+tokenizer, and ``checkpoint/`` (``save_pretrained`` + optimizer and RNG state); an interrupted
+run resumes from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+from kelp.models.structured_lm import LMSize, load_lm, new_lm, sequence_nll
+from kelp.structured.codec import SchemaCodec
+from kelp.structured.vocab import BOS, EOS, PAD
+from kelp.structured.workflow_corpus import WorkflowDoc, load_corpus, split_by_repository
+from kelp.structured.workflow_yaml import dump_workflow
+from kelp.train.run_dir import (check_settings, plot_curves, restore_training_state, save_training_state,
+                                truncate_metrics, warmup_cosine)
+
+__all__ = ["StructuredTrainError", "StructuredTrainConfig", "load_split", "bpe_baseline_tokenizer",
+           "bpe_encode", "train_structured"]
+
+BPE_SPECIALS = ["<pad>", "<bos>", "<eos>"]
+
+
+class StructuredTrainError(ValueError):
+    """Bad settings, an unreadable corpus or schema, or a run directory holding another run."""
+
+
+@dataclass
+class StructuredTrainConfig:
+    """Settings of one run (all saved in ``settings.json``)."""
+
+    schema: str
+    corpus: list[str]
+    tokens: str = "tct"
+    steps: int = 3000
+    batch_tokens: int = 12288
+    lr: float = 2e-3
+    warmup: int = 100
+    eval_every: int = 250
+    eval_docs: int = 60
+    seed: int = 0
+    held_out_share: float = 0.15
+    n_strings: int = 2048
+    n_subwords: int = 2048
+    size: dict = field(default_factory=lambda: asdict(LMSize()))
+
+    def check(self) -> None:
+        """Raise :class:`StructuredTrainError` for impossible settings."""
+        if self.tokens not in ("tct", "bpe"):
+            raise StructuredTrainError(f"--tokens must be tct or bpe, not {self.tokens!r}")
+        if self.steps < 1 or self.batch_tokens < 64 or self.lr <= 0:
+            raise StructuredTrainError("steps >= 1, batch_tokens >= 64 and lr > 0 are required")
+
+
+def load_split(schema: dict, corpus: list[str], held_out_share: float, seed: int) -> tuple[list[WorkflowDoc], list[WorkflowDoc]]:
+    """Valid documents of every corpus folder, split ``(train, held_out)`` by repository."""
+    docs: list[WorkflowDoc] = []
+    for root in corpus:
+        docs += [d for d in load_corpus(Path(root), schema).docs if d.valid]
+    if len(docs) < 2:
+        raise StructuredTrainError(f"fewer than 2 schema-valid documents in {corpus}")
+    return split_by_repository(docs, held_out_share=held_out_share, seed=seed)
+
+
+def bpe_baseline_tokenizer(texts: list[str], vocab_size: int) -> Tokenizer:
+    """Byte-level BPE with ``<pad> <bos> <eos>`` (ids 0, 1, 2, as in the structured vocabulary)."""
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=BPE_SPECIALS, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(texts, trainer)
+    return tok
+
+
+def bpe_encode(tok: Tokenizer, text: str) -> list[int]:
+    """``[<bos>] + BPE ids + [<eos>]``."""
+    return [BOS] + tok.encode(text, add_special_tokens=False).ids + [EOS]
+
+
+def _batches(lengths: list[int], batch_tokens: int) -> list[list[int]]:
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    out, cur, width = [], [], 0
+    for i in order:
+        w = max(width, lengths[i])
+        if cur and w * (len(cur) + 1) > batch_tokens:
+            out.append(cur)
+            cur, w = [], lengths[i]
+        cur.append(i)
+        width = w
+    if cur:
+        out.append(cur)
+    return out
+
+
+def _schedule(n_batches: int, steps: int, seed: int) -> list[int]:
+    plan: list[int] = []
+    epoch = 0
+    while len(plan) < steps:
+        perm = list(range(n_batches))
+        random.Random(seed * 1000 + epoch).shuffle(perm)
+        plan += perm
+        epoch += 1
+    return plan[:steps]
+
+
+def _encode_all(config: StructuredTrainConfig, schema: dict, train: list, held: list, out: Path):
+    max_len = config.size["max_len"]
+    if config.tokens == "tct":
+        codec_dir = out / "codec"
+        if (codec_dir / "codec.json").exists():
+            codec = SchemaCodec.load(codec_dir)
+        else:
+            codec = SchemaCodec.build(schema, [d.doc for d in train], n_strings=config.n_strings,
+                                      n_subwords=config.n_subwords)
+            codec.save(codec_dir)
+        encode = lambda d: codec.encode(d.doc, validate=False)  # noqa: E731 (corpus docs are schema-valid)
+        vocab_size = codec.vocab.size
+    else:
+        path = out / "tokenizer.json"
+        if path.exists():
+            tok = Tokenizer.from_file(str(path))
+        else:
+            size = SchemaCodec.build(schema, [d.doc for d in train], n_strings=config.n_strings,
+                                     n_subwords=config.n_subwords).vocab.size
+            tok = bpe_baseline_tokenizer([dump_workflow(d.doc) for d in train], size)
+            tok.save(str(path))
+        encode = lambda d: bpe_encode(tok, dump_workflow(d.doc))  # noqa: E731
+        vocab_size = tok.get_vocab_size()
+    train_ids = [encode(d) for d in train]
+    held_ids = [encode(d) for d in held]
+    kept = [s for s in train_ids if len(s) <= max_len]
+    (out / "data.json").write_text(json.dumps({
+        "train_docs": len(train), "train_docs_used": len(kept), "train_docs_too_long": len(train) - len(kept),
+        "train_tokens": sum(map(len, kept)), "held_out_docs": len(held),
+        "held_out_repos": sorted({d.repo for d in held}), "vocab_size": vocab_size, "max_len": max_len,
+    }, indent=2) + "\n")
+    return kept, held_ids, vocab_size
+
+
+def train_structured(config: StructuredTrainConfig, out: Path, *, until: int | None = None) -> dict:
+    """Train (or resume) one run; returns the last held-out metrics.
+
+    ``until``: stop after this step (a test can train a few steps of a longer schedule).
+    Raises :class:`StructuredTrainError` for bad settings or data.
+    """
+    from tqdm import tqdm
+
+    config.check()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    check_settings(out, asdict(config), StructuredTrainError)
+    try:
+        schema = json.loads(Path(config.schema).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise StructuredTrainError(f"cannot read the schema {config.schema}: {error}") from None
+    train, held = load_split(schema, config.corpus, config.held_out_share, config.seed)
+    train_ids, held_ids, vocab_size = _encode_all(config, schema, train, held, out)
+    if not train_ids:
+        raise StructuredTrainError("no training document fits in max_len tokens")
+    size = LMSize(**config.size)
+    rng = random.Random(config.seed)
+    eval_ids = [s for s in held_ids if len(s) <= size.max_len]
+    eval_ids = rng.sample(eval_ids, min(config.eval_docs, len(eval_ids)))
+    checkpoint = out / "checkpoint"
+    metrics_path = out / "metrics.jsonl"
+    step = 0
+    if (checkpoint / "state.json").exists():
+        model = load_lm(checkpoint)
+        model.train()
+        step = json.loads((checkpoint / "state.json").read_text())["step"]
+    else:
+        model = new_lm(vocab_size, size, PAD, BOS, EOS, seed=config.seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.01, betas=(0.9, 0.98))
+    if step:
+        restore_training_state(checkpoint, optimizer)
+        truncate_metrics(metrics_path, step)
+    batches = _batches([len(s) for s in train_ids], config.batch_tokens)
+    plan = _schedule(len(batches), config.steps, config.seed)
+    last = min(config.steps, until or config.steps)
+    latest: dict = {}
+
+    def evaluate() -> dict:
+        model.eval()
+        nll, n = 0.0, 0
+        for i in range(0, len(eval_ids), 8):
+            chunk = eval_ids[i:i + 8]
+            nll += sum(sequence_nll(model, chunk, PAD))
+            n += sum(len(s) - 1 for s in chunk)
+        model.train()
+        return {"step": step, "held_out_nll_per_token": nll / max(n, 1)}
+
+    def save() -> None:
+        model.save_pretrained(str(checkpoint))
+        save_training_state(checkpoint, optimizer)
+        (checkpoint / "state.json").write_text(json.dumps({"step": step}))
+
+    model.train()
+    bar = tqdm(total=last, initial=step, desc=f"train {config.tokens}", unit="step")
+    started = time.time()
+    while step < last:
+        batch = [train_ids[i] for i in batches[plan[step]]]
+        width = max(map(len, batch))
+        ids = torch.full((len(batch), width), PAD, dtype=torch.long)
+        attention = torch.zeros((len(batch), width), dtype=torch.long)
+        for i, s in enumerate(batch):
+            ids[i, :len(s)] = torch.tensor(s)
+            attention[i, :len(s)] = 1
+        labels = ids.masked_fill(attention == 0, -100)
+        for group in optimizer.param_groups:
+            group["lr"] = warmup_cosine(step, config.lr, config.warmup, config.steps, floor=0.05)
+        loss = model(input_ids=ids, attention_mask=attention, labels=labels).loss
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        step += 1
+        bar.update(1)
+        with metrics_path.open("a") as f:
+            f.write(json.dumps({"step": step, "loss": round(float(loss), 5),
+                                "tokens": int(attention.sum()), "seconds": round(time.time() - started, 1)}) + "\n")
+        if step % config.eval_every == 0 or step == last:
+            latest = evaluate()
+            with metrics_path.open("a") as f:
+                f.write(json.dumps(latest) + "\n")
+            save()
+            plot_curves(metrics_path, out / "curves.png", "loss (nats/token)", [])
+    bar.close()
+    return latest
