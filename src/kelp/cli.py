@@ -153,6 +153,7 @@ def eval_cmd(
     temperature: float = typer.Option(1.0, "--temperature", help="generate: sampling temperature."),
     corpus: list[Path] = typer.Option([], "--corpus", help="generate: corpus folders (default: ../shared/data/workflows and workflows-extra)."),
     phases: str = typer.Option("scratch,completions,bits_per_byte,baseline_samples", "--phases", help="generate: phases to run, comma-separated."),
+    max_len: int = typer.Option(2048, "--max-len", help="generate: most tokens per sampled document (prompt included); bits per byte always use the model's context."),
 ) -> None:
     """Repair every task of a benchmark (or, for `refine`, refine token-noised MBPP programs);
     writes DIR/results.jsonl as it goes and DIR/summary.json."""
@@ -181,7 +182,7 @@ def eval_cmd(
         out_dir = out_dir or Path("runs") / f"eval-generate-seed{seed}"
         results = evaluate_generation(model_dir or _bundled_workflow_model(), baseline_dir, roots, out_dir,
                                       n_samples=n or 1000, n_completions=completions, n_baseline=baseline_samples,
-                                      temperature=temperature, seed=seed,
+                                      temperature=temperature, seed=seed, max_len=max_len,
                                       phases=tuple(p.strip() for p in phases.split(",") if p.strip()))
         out.print_json(json.dumps(results))
         err.print(f"results in {out_dir}/")

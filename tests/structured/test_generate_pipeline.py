@@ -142,3 +142,11 @@ def test_load_structured_model_reads_both_kinds(runs):
 def test_distinct_n():
     assert distinct_n(["a b a b"], 2) == pytest.approx(2 / 3)
     assert distinct_n([], 2) == 0.0
+
+
+def test_bundled_workflow_model_generates_valid_workflows(tmp_path):
+    proc = kelp("generate", "workflow", "-n", "2", "--max-len", "400", "--seed", "1", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    check = validator(load_schema())
+    files = sorted(tmp_path.glob("sample-*.yml"))
+    assert len(files) == 2 and all(check.is_valid(load_workflow(f.read_text())) for f in files)

@@ -202,7 +202,8 @@ def evaluate_generation(model_dir: Path, baseline_dir: Path | None, corpus: list
         texts = [dump_workflow(d.doc) for d in held]
         ours = [codec.encode(d.doc, validate=False) for d in held]
         theirs = [bpe_encode(base_tok, t) for t in texts] if base_tok is not None else None
-        keep = [i for i in range(len(held)) if len(ours[i]) <= max_len and (theirs is None or len(theirs[i]) <= max_len)]
+        context = model.config.max_position_embeddings
+        keep = [i for i in range(len(held)) if len(ours[i]) <= context and (theirs is None or len(theirs[i]) <= context)]
         nbytes = sum(len(texts[i].encode()) for i in keep)
         seqs = [ours[i] for i in keep]
         masked = _bits(model, seqs, [_masks(codec, s) for s in seqs], "bits/byte tct (masked)")
@@ -229,7 +230,8 @@ def evaluate_generation(model_dir: Path, baseline_dir: Path | None, corpus: list
             ids = torch.full((rows, 1), 1, dtype=torch.long)
             with torch.no_grad():
                 gen = base_model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=True,
-                                          temperature=temperature, top_k=0, top_p=1.0, max_new_tokens=max_len - 1,
+                                          temperature=temperature, top_k=0, top_p=1.0,
+                                          max_new_tokens=base_model.config.max_position_embeddings - 1,
                                           eos_token_id=EOS, pad_token_id=PAD)
             for row in gen.tolist():
                 new = row[1:]

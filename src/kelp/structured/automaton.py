@@ -59,11 +59,15 @@ class SchemaAutomaton:
         self._amin: dict = {}
         self._guard: set = set()
         self._costs: dict = {}
+        self._lexeme_costs: dict = {}
         self._guard_hit = False
         self._eos = np.zeros(vocab.size, dtype=bool)
         self._eos[EOS] = True
         self._eos.flags.writeable = False
         self._subwords = vocab.subwords
+        self._token_chars = np.zeros(vocab.size, dtype=np.int64)
+        for i, data in enumerate(vocab.subwords):
+            self._token_chars[vocab.subword_offset + i] = sum(1 for b in data if b & 0xC0 != 0x80)
         if self.vmin(self.root) >= INF:
             raise UnsupportedSchemaError("the schema admits no document (or none this vocabulary can express)")
 
@@ -290,6 +294,9 @@ class SchemaAutomaton:
     def _string_mask(self, frame: tuple) -> np.ndarray:
         alt = self._alt(frame[1])
         mask = self._lex_mask(alt.lexer, frame[2], False)
+        if alt.max_len is not None:  # characters = bytes that are not UTF-8 continuation bytes
+            used = sum(1 for b in frame[3] if b & 0xC0 != 0x80)
+            mask = mask & (self._token_chars <= alt.max_len - used)
         if mask[END]:
             text = _utf8(frame[3])
             if text is None or text in self.vocab.string_id or not alt.string_ok(text):
@@ -406,8 +413,7 @@ class SchemaAutomaton:
             if mask[self.vocab.string_offset:self.vocab.subword_offset].any():
                 cost = 1
             else:
-                n, _ = alt.lexer.distance(alt.lexer.initial)
-                cost = 2 + max(n, alt.min_len) if n < INF else INF
+                cost = 1 + self._lexeme_completion((STRING, alt.id, alt.lexer.initial, b""), None)[0]
         elif alt.kind in ("number", "integer"):
             cost = 3
         else:
@@ -417,7 +423,7 @@ class SchemaAutomaton:
             self._amin[alt.id] = cost
         return cost
 
-    def _obj_rest(self, alt: Alt, seen: frozenset) -> int:
+    def _obj_rest(self, alt: Alt, seen: frozenset, spelling: bool = False) -> int:
         cost = 1
         missing = self._missing(alt, seen)
         present = seen.union(missing)
@@ -428,11 +434,20 @@ class SchemaAutomaton:
             if ns is None:
                 return INF
             cost += 1 + self.vmin(ns)
-        deficit = alt.min_props - len(seen) - len(missing)
+        deficit = alt.min_props - len(seen) - len(missing) - int(spelling)
         if deficit > 0:
-            cheapest = min((1 + self.vmin(self.key_nodeset(alt, k)) for k in self._optional_keys(alt, seen)), default=INF)
-            cost += deficit * cheapest
+            cost += deficit * self._cheapest_key(alt, seen)[0]
         return min(cost, INF)
+
+    def _cheapest_key(self, alt: Alt, seen: frozenset) -> tuple[int, int]:
+        """``(cost, first token)`` of the cheapest optional key with its value (whole-string or spelled)."""
+        best = min(((1 + self.vmin(self.key_nodeset(alt, k)), self.vocab.string_id[k])
+                    for k in self._optional_keys(alt, seen)), default=(INF, -1))
+        if alt.key_lexer is not None:
+            spelled = 1 + self._lexeme_completion((KEY, alt.id, alt.key_lexer.initial, b""), (OBJECT, alt.id, seen))[0]
+            if spelled < best[0]:
+                best = (spelled, STR)
+        return best
 
     def _optional_keys(self, alt: Alt, seen: frozenset) -> list[str]:
         base = self._keys_base(alt)
@@ -461,14 +476,70 @@ class SchemaAutomaton:
                     cost = self._arr_rest(self._alt(frame[1]), frame[2])
                 self._costs[frame] = cost
             return cost
+        return self._lexeme_completion(frame, parent)[0]
+
+    def _end_ok(self, frame: tuple, parent: tuple | None, text: bytes) -> bool:
+        """Whether ``<end>`` would be allowed after spelling ``text`` in a lexeme frame like ``frame``."""
+        kind = frame[0]
         alt = self._alt(frame[1])
+        if kind == NUMBER:
+            return not alt.notin or _number(text) not in alt.notin
+        decoded = _utf8(text)
+        if decoded is None or decoded in self.vocab.string_id:
+            return False
         if kind == STRING:
-            n = alt.lexer.distance(frame[2])[0]
-            return n + 1 + max(0, alt.min_len - len(frame[3]) - n)
-        if kind == KEY:
-            n = alt.key_lexer.distance(frame[2])[0]
-            return n + 2  # the value's cost is counted by the caller
-        return self.compiler.number_lexer(alt.kind == "integer").distance(frame[2])[0] + 1
+            return alt.string_ok(decoded)
+        return decoded not in parent[2] and self.key_nodeset(alt, decoded) is not None
+
+    def _lexer_of(self, frame: tuple):
+        alt = self._alt(frame[1])
+        if frame[0] == STRING:
+            return alt.lexer
+        if frame[0] == KEY:
+            return alt.key_lexer
+        return self.compiler.number_lexer(alt.kind == "integer")
+
+    def _lexeme_completion(self, frame: tuple, parent: tuple | None) -> tuple[int, int]:
+        """``(cost, first token)`` to finish a STRING / KEY / NUMBER frame: the bytes still to spell,
+        ``<end>``, and for a key the shortest value. A small breadth-first search over single
+        bytes (a few texts per lexer state and depth), checking each candidate ``<end>`` exactly."""
+        key = (frame, parent[2] if frame[0] == KEY else None)
+        hit = self._lexeme_costs.get(key)
+        if hit is not None:
+            return hit
+        if len(self._lexeme_costs) > 200_000:
+            self._lexeme_costs.clear()
+        lexer = self._lexer_of(frame)
+        alt = self._alt(frame[1])
+        digits = frame[0] == NUMBER
+        order = _BYTE_ORDER_DIGITS if digits else _BYTE_ORDER
+        frontier = [(frame[2], frame[3], None)]
+        best = (INF, -1)
+        found = None
+        for depth in range(0, 40):
+            for state, text, first in frontier:
+                if lexer.is_final(state) and self._end_ok(frame, parent, text):
+                    cost = depth + 1
+                    if frame[0] == KEY:
+                        cost += self.vmin(self.key_nodeset(alt, text.decode("utf-8")))
+                    if cost < best[0]:
+                        best = (cost, END if first is None else self.vocab.subword_id[bytes([first])])
+                    found = depth if found is None else found
+            if found is not None and (frame[0] != KEY or depth >= found + 3):
+                break
+            nxt, per_state = [], {}
+            for state, text, first in frontier:
+                for b in order:
+                    s2 = lexer.step(state, b)
+                    if s2 is None or per_state.get(s2, 0) >= 3:
+                        continue
+                    per_state[s2] = per_state.get(s2, 0) + 1
+                    nxt.append((s2, text + bytes([b]), b if first is None else first))
+            frontier = nxt
+            if not frontier:
+                break
+        self._lexeme_costs[key] = best
+        return best
 
     def _stack_cost(self, stack: tuple) -> int:
         if not stack:
@@ -477,7 +548,11 @@ class SchemaAutomaton:
             return 0
         total = 1  # EOS
         for i, frame in enumerate(stack):
-            total += self._frame_cost(frame, stack[i - 1] if i else None)
+            if frame[0] == OBJECT and i + 1 < len(stack) and stack[i + 1][0] == KEY:
+                # the key being spelled already counts towards minProperties
+                total += self._obj_rest(self._alt(frame[1]), frame[2], spelling=True)
+            else:
+                total += self._frame_cost(frame, stack[i - 1] if i else None)
         return min(total, INF)
 
     def _value_first(self, nodeset: frozenset) -> int:
@@ -507,21 +582,20 @@ class SchemaAutomaton:
             if missing:
                 return v.string_id[missing[0]]
             if len(top[2]) < alt.min_props:
-                keys = self._optional_keys(alt, top[2])
-                return v.string_id[min(keys, key=lambda k: self.vmin(self.key_nodeset(alt, k)))]
+                return self._cheapest_key(alt, top[2])[1]
             return OBJ_END
         if kind == ARRAY:
             alt = self._alt(top[1])
             if top[2] < alt.min_items:
                 return self._value_first(self.compiler.item_nodeset(alt, top[2]))
             return ARR_END
-        alt = self._alt(top[1])
-        lexer = alt.lexer if kind == STRING else alt.key_lexer if kind == KEY else \
-            self.compiler.number_lexer(alt.kind == "integer")
-        n, b = lexer.distance(top[2])
-        if b is None:
-            return END
-        return v.subword_id[bytes([b])]
+        return self._lexeme_completion(top, stack[-2] if len(stack) > 1 else None)[1]
+
+
+_BYTE_ORDER = (list(range(ord("a"), ord("z") + 1)) + list(range(ord("0"), ord("9") + 1))
+               + list(range(ord("A"), ord("Z") + 1)) + [b for b in range(32, 127) if not chr(b).isalnum()] + [9, 10]
+               + list(range(0x80, 0x100)))
+_BYTE_ORDER_DIGITS = [ord(c) for c in "0123456789-.eE+"]
 
 
 def _utf8(data: bytes) -> str | None:

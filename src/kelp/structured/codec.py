@@ -8,7 +8,8 @@ spelling, ``<end>``. Keys follow the same rule as strings.
 
 Every encoding is checked against the :class:`~kelp.structured.automaton.SchemaAutomaton`, so
 ``encode`` rejects documents the schema rejects; ``decode(encode(doc)) == doc``, key order
-included, for every document the schema accepts. A codec is saved as a folder of JSON files
+included, for every document the schema accepts whose numbers fit the bounds of
+:data:`~kelp.structured.lexer.NUMBER_PATTERN` (16 digits, two-digit exponents). A codec is saved as a folder of JSON files
 (``codec.json``, the schema, the HF tokenizer), never pickle.
 """
 
@@ -277,6 +278,14 @@ class SchemaCodec:
         return self._parse(ids)[0]
 
     def _parse(self, ids: list[int]) -> tuple[object, bool]:
+        try:
+            return self._parse_unchecked(ids)
+        except (UnicodeDecodeError, ValueError) as error:
+            if isinstance(error, CodecError):
+                raise
+            raise CodecError(f"malformed spelled value: {error}") from None
+
+    def _parse_unchecked(self, ids: list[int]) -> tuple[object, bool]:
         v = self.vocab
         ids = [t for t in ids if t not in (BOS, 0)]
         if ids and ids[-1] == EOS:
@@ -284,24 +293,26 @@ class SchemaCodec:
         if EOS in ids:
             raise CodecError("<eos> before the end of the sequence")
         root: list = []  # holder for the top-level value
-        stack: list = [root]  # containers: list, or [dict, pending_key]
+        stack: list[list] = [[root, None]]  # [container, key awaiting its value (objects)]
         spelling: bytearray | None = None
         spell_kind = 0
+        no_key = object()
 
         def put(value: object) -> None:
             top = stack[-1]
-            if isinstance(top, list) and (top is not root or not root):
-                top.append(value)
-            elif isinstance(top, dict):
-                if "\0key" in top:
-                    key = top.pop("\0key")
-                    top[key] = value
+            container = top[0]
+            if isinstance(container, dict):
+                if top[1] is not no_key and top[1] is not None:
+                    container[top[1]] = value
+                    top[1] = no_key
+                elif not isinstance(value, str):
+                    raise CodecError(f"object key must be a string, got {value!r}")
                 else:
-                    if not isinstance(value, str):
-                        raise CodecError(f"object key must be a string, got {value!r}")
-                    top["\0key"] = value
-            else:
+                    top[1] = value
+            elif container is root and root:
                 raise CodecError("more than one top-level value")
+            else:
+                container.append(value)
 
         for t in ids:
             if spelling is not None:
@@ -323,13 +334,15 @@ class SchemaCodec:
             elif t == OBJ:
                 d: dict = {}
                 put(d)
-                stack.append(d)
+                stack.append([d, no_key])
             elif t == ARR:
                 a: list = []
                 put(a)
-                stack.append(a)
+                stack.append([a, None])
             elif t in (OBJ_END, ARR_END):
-                if len(stack) == 1 or isinstance(stack[-1], dict) != (t == OBJ_END) or "\0key" in stack[-1]:
+                top = stack[-1]
+                if len(stack) == 1 or isinstance(top[0], dict) != (t == OBJ_END) or (
+                        isinstance(top[0], dict) and top[1] is not no_key):
                     raise CodecError(f"unbalanced {v.describe(t)}")
                 stack.pop()
             elif t in (TRUE, FALSE, NULL):
@@ -339,15 +352,8 @@ class SchemaCodec:
             else:
                 raise CodecError(f"unexpected token {v.describe(t)}")
         complete = spelling is None and len(stack) == 1 and bool(root)
-        if spelling is not None:
-            text = bytes(spelling).decode("utf-8", errors="ignore")
-            if spell_kind == STR:
-                try:
-                    put(text)
-                except CodecError:
-                    pass
-        for top in stack[1:]:
-            if isinstance(top, dict):
-                top.pop("\0key", None)
+        if spelling is not None and spell_kind == STR:
+            top = stack[-1]
+            if not (isinstance(top[0], dict) and top[1] is no_key):  # a partial key is left out
+                put(bytes(spelling).decode("utf-8", errors="ignore"))
         return (root[0] if root else None), complete
-

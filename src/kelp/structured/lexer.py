@@ -48,7 +48,30 @@ def search_to_fullmatch(pattern: str) -> str:
         body = body[:-1]
     if "^" in body.replace("\\^", "").replace("[^", "") or re.search(r"(?<!\\)\$(?!\))", body):
         raise PatternError(f"pattern {pattern!r}: anchors inside the pattern are not supported")
-    return ("" if start else _ANY) + "(" + body + ")" + ("" if end else _ANY)
+    if (start or end) and _top_level_bar(body):
+        raise PatternError(f"pattern {pattern!r}: anchors around a top-level alternation are not supported")
+    # Python's (and so jsonschema's) "$" also matches before one final newline
+    return ("" if start else _ANY) + "(" + body + ")" + (r"\n?" if end else _ANY)
+
+
+def _top_level_bar(body: str) -> bool:
+    depth, escaped, in_class = 0, False, False
+    for ch in body:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            return True
+    return False
 
 
 class CharDFA:

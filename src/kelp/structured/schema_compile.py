@@ -124,6 +124,11 @@ class SchemaCompiler:
         self._lexers: dict[tuple, ByteLexer] = {}
         self._anyof_oneofs: list[str] = []
         self._register(schema, "#")
+        for pointer, node in list(self.nodes.items()):
+            if isinstance(node, dict) and "$ref" in node:
+                self._resolve(node["$ref"], pointer)
+        for pointer in list(self.nodes):
+            self.clauses(pointer)  # surfaces unsupported forms of not/if now, not while sampling
 
     # -- nodes -------------------------------------------------------------------------------
 
