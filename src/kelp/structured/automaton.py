@@ -60,6 +60,8 @@ class SchemaAutomaton:
         self._guard: set = set()
         self._costs: dict = {}
         self._lexeme_costs: dict = {}
+        self._moves: dict = {}
+        self._key_floor: dict = {}
         self._guard_hit = False
         self._eos = np.zeros(vocab.size, dtype=bool)
         self._eos[EOS] = True
@@ -512,7 +514,9 @@ class SchemaAutomaton:
         lexer = self._lexer_of(frame)
         alt = self._alt(frame[1])
         digits = frame[0] == NUMBER
-        order = _BYTE_ORDER_DIGITS if digits else _BYTE_ORDER
+        # a completion found at depth d costs d + 1 (+ the value for a key): once the best so far
+        # is no more than the next depth's lower bound, no deeper text can beat it
+        floor = 1 + (self._spelled_key_floor(alt) if frame[0] == KEY else 0)
         frontier = [(frame[2], frame[3], None)]
         best = (INF, -1)
         found = None
@@ -525,13 +529,12 @@ class SchemaAutomaton:
                     if cost < best[0]:
                         best = (cost, END if first is None else self.vocab.subword_id[bytes([first])])
                     found = depth if found is None else found
-            if found is not None and (frame[0] != KEY or depth >= found + 3):
+            if found is not None and (best[0] <= depth + 1 + floor or depth >= found + 3):
                 break
             nxt, per_state = [], {}
             for state, text, first in frontier:
-                for b in order:
-                    s2 = lexer.step(state, b)
-                    if s2 is None or per_state.get(s2, 0) >= 3:
+                for b, s2 in self._lexer_moves(lexer, state, digits):
+                    if per_state.get(s2, 0) >= 3:
                         continue
                     per_state[s2] = per_state.get(s2, 0) + 1
                     nxt.append((s2, text + bytes([b]), b if first is None else first))
@@ -540,6 +543,34 @@ class SchemaAutomaton:
                 break
         self._lexeme_costs[key] = best
         return best
+
+    def _lexer_moves(self, lexer, state: tuple, digits: bool) -> list[tuple[int, tuple]]:
+        """``(byte, next state)`` from ``state`` in search order, at most 3 bytes per next state
+        (the breadth-first search of :meth:`_lexeme_completion` keeps no more than that)."""
+        key = (id(lexer), state, digits)
+        moves = self._moves.get(key)
+        if moves is None:
+            moves, per_state = [], {}
+            for b in (_BYTE_ORDER_DIGITS if digits else _BYTE_ORDER):
+                s2 = lexer.step(state, b)
+                if s2 is not None and per_state.get(s2, 0) < 3:
+                    per_state[s2] = per_state.get(s2, 0) + 1
+                    moves.append((b, s2))
+            if len(self._moves) > 100_000:
+                self._moves.clear()
+            self._moves[key] = moves
+        return moves
+
+    def _spelled_key_floor(self, alt: Alt) -> int:
+        """A lower bound on the value cost of any spelled (not whole-string) key of ``alt``."""
+        floor = self._key_floor.get(alt.id)
+        if floor is None:
+            floor = 1
+            for nodes in self.compiler.spelled_key_nodes(alt):
+                if nodes:
+                    floor = max(floor, min(self.vmin(frozenset({n})) for n in nodes))
+            self._key_floor[alt.id] = floor
+        return floor
 
     def _stack_cost(self, stack: tuple) -> int:
         if not stack:

@@ -424,6 +424,22 @@ class SchemaCompiler:
                     nodes.add(f"{pointer}/additionalProperties")
         return frozenset(nodes)
 
+    def spelled_key_nodes(self, alt: Alt) -> list[list[str]]:
+        """Per atom of object ``alt``: the nodes of which a key that is not a named property gets
+        at least one (its ``patternProperties`` and ``additionalProperties`` schemas). An empty
+        list: that atom may leave such a key's value unconstrained. For lower bounds on costs."""
+        out = []
+        for atom, pointer in zip(alt.atoms, self._atom_pointers(alt)):
+            nodes = [self._prop_pointer(pointer, "patternProperties", pat, sub)
+                     for pat, sub in (atom.get("patternProperties") or {}).items()]
+            extra = atom.get("additionalProperties", True)
+            if isinstance(extra, dict):
+                nodes.append(f"{pointer}/additionalProperties")
+            elif extra is True:
+                nodes = []
+            out.append(nodes)
+        return out
+
     def item_nodeset(self, alt: Alt, index: int) -> frozenset | None:
         """The nodes item ``index`` of array ``alt`` must satisfy; None if no item may be there."""
         nodes = set()
