@@ -152,7 +152,7 @@ def eval_cmd(
     baseline_samples: int = typer.Option(200, "--baseline-samples", help="generate: unconstrained baseline samples."),
     temperature: float = typer.Option(1.0, "--temperature", help="generate: sampling temperature."),
     corpus: list[Path] = typer.Option([], "--corpus", help="generate: corpus folders (default: ../shared/data/workflows and workflows-extra)."),
-    phases: str = typer.Option("scratch,completions,bits_per_byte,baseline_samples", "--phases", help="generate: phases to run, comma-separated."),
+    phases: str = typer.Option("codec,scratch,completions,bits_per_byte,baseline_samples", "--phases", help="generate: phases to run, comma-separated."),
     max_len: int = typer.Option(2048, "--max-len", help="generate: most tokens per sampled document (prompt included); bits per byte always use the model's context."),
 ) -> None:
     """Repair every task of a benchmark (or, for `refine`, refine token-noised MBPP programs);

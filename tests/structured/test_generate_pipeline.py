@@ -28,9 +28,11 @@ def kelp(*args, cwd=None, timeout=300):
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
-    """Three fake repositories in the workflows-extra layout (MANIFEST.tsv with repo/staged_path)."""
+    """Three fake repositories in the workflows-extra layout (MANIFEST.tsv with repo/staged_path);
+    24 schema-valid documents and one the schema rejects."""
     root = tmp_path_factory.mktemp("corpus")
-    files = sorted(SAMPLE_DIR.glob("*.yml")) + sorted((SCHEMASTORE_TESTS_DIR / "test").glob("*.yaml"))[:12]
+    files = (sorted(SAMPLE_DIR.glob("*.yml")) + sorted((SCHEMASTORE_TESTS_DIR / "test").glob("*.yaml"))[:12]
+             + sorted((SCHEMASTORE_TESTS_DIR / "negative_test").glob("*.yaml"))[:1])
     rows = ["repo\tstaged_path\toriginal_path"]
     for i, f in enumerate(files):
         repo = ["a/one", "b/two", "c/three"][i % 3]
@@ -121,6 +123,10 @@ def test_generate_cli_errors_are_one_line(runs, tmp_path):
 def test_evaluate_generation_reports_every_phase_and_resumes(runs, corpus, tmp_path):
     results = evaluate_generation(runs["tct"], runs["bpe"], [str(corpus)], tmp_path, n_samples=4, n_completions=4,
                                   n_baseline=2, batch_size=4, max_len=400)
+    codec = results["codec"]
+    assert codec["corpus_valid_round_trip"] == codec["corpus_valid_shuffled_round_trip"] == "24/24"
+    assert codec["corpus_invalid_rejected"] == "1/1" and codec["failures"] == []
+    assert (codec["fixtures_valid_round_trip"], codec["fixtures_invalid_rejected"]) == ("37/37", "20/20")
     for phase in ("scratch", "completions"):
         assert results[phase]["valid"] == 1.0 and results[phase]["complete"] == 1.0
     bpb = results["bits_per_byte"]

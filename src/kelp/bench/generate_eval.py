@@ -13,6 +13,11 @@ model (TCT tokens, masked sampling):
 and for the baseline (the same model size over plain byte-level BPE of the YAML text): held-out
 bits per byte, and the valid and complete rates of unconstrained samples.
 
+The ``codec`` phase checks the model's codec on every document of the corpus folders (not just
+the held-out split): ``decode(encode(doc))`` equals the document with its key order, both as
+written and with every object's keys shuffled (seeded), and documents the schema rejects fail to
+encode; likewise SchemaStore's bundled valid and invalid fixtures.
+
 Results are written to ``OUT/results.json`` after every phase and a rerun skips phases already
 done; the samples go to ``OUT/samples-*.jsonl``.
 """
@@ -31,14 +36,15 @@ from kelp.models.structured_lm import load_lm, sequence_nll
 from kelp.structured.codec import CodecError, SchemaCodec
 from kelp.structured.generate import Sample, sample_documents
 from kelp.structured.vocab import EOS, PAD
-from kelp.structured.workflow_corpus import validator
+from kelp.structured.workflow_corpus import SCHEMASTORE_TESTS_DIR, load_corpus, validator
 from kelp.structured.workflow_yaml import WorkflowYAMLError, dump_workflow, load_workflow
 
-__all__ = ["PHASES", "GenerateEvalError", "load_structured_model", "distinct_n", "generation_metrics", "evaluate_generation"]
+__all__ = ["PHASES", "GenerateEvalError", "load_structured_model", "distinct_n", "generation_metrics",
+           "codec_round_trip", "evaluate_generation"]
 
 
 #: The phases of :func:`evaluate_generation`, in the order they run.
-PHASES = ("scratch", "completions", "bits_per_byte", "baseline_samples")
+PHASES = ("codec", "scratch", "completions", "bits_per_byte", "baseline_samples")
 
 
 class GenerateEvalError(ValueError):
@@ -101,6 +107,74 @@ def generation_metrics(samples: list[Sample], schema: dict, train_docs: list[dic
         "mean_new_tokens": float(np.mean([s.new_tokens for s in samples])) if samples else 0.0,
         "mean_yaml_bytes": float(np.mean([len(t.encode()) for t in texts])) if texts else 0.0,
     }
+
+
+def _shuffled(doc: object, rng: random.Random) -> object:
+    if isinstance(doc, dict):
+        keys = list(doc)
+        rng.shuffle(keys)
+        return {k: _shuffled(doc[k], rng) for k in keys}
+    if isinstance(doc, list):
+        return [_shuffled(x, rng) for x in doc]
+    return doc
+
+
+def _ordered(doc: object) -> str:
+    """JSON text that keeps key order, so equal texts mean equal documents in the same order."""
+    return json.dumps(doc, ensure_ascii=False)
+
+
+def _round_trips(codec: SchemaCodec, doc: object) -> bool:
+    try:
+        return _ordered(codec.decode(codec.encode(doc))) == _ordered(doc)
+    except CodecError:
+        return False
+
+
+def _rejects(codec: SchemaCodec, doc: object) -> bool:
+    try:
+        codec.encode(doc)
+    except CodecError:
+        return True
+    return False
+
+
+def codec_round_trip(codec: SchemaCodec, corpus: list[str], seed: int = 0) -> dict:
+    """Round trips and rejections of ``codec`` over every document of the ``corpus`` folders and
+    over SchemaStore's bundled fixtures (module docstring). Counts are ``"ok/total"`` strings;
+    ``failures`` names up to 20 documents that failed (``repo/path``)."""
+    from tqdm import tqdm
+
+    rng = random.Random(seed)
+    docs = [d for root in corpus for d in load_corpus(Path(root), codec.schema).docs]
+    valid = [d for d in docs if d.valid]
+    invalid = [d for d in docs if not d.valid]
+    failures = []
+    same = shuffled = rejected = 0
+    for d in tqdm(valid, desc="codec round trips", unit="doc"):
+        ok = _round_trips(codec, d.doc)
+        ok_shuffled = _round_trips(codec, _shuffled(d.doc, rng))
+        same += ok
+        shuffled += ok_shuffled
+        if not (ok and ok_shuffled):
+            failures.append(f"{d.repo}/{d.path}")
+    for d in invalid:
+        if _rejects(codec, d.doc):
+            rejected += 1
+        else:
+            failures.append(f"accepted invalid {d.repo}/{d.path}")
+
+    def fixtures(kind: str) -> list:
+        return [load_workflow(p.read_text(encoding="utf-8"))
+                for p in sorted((SCHEMASTORE_TESTS_DIR / kind).iterdir()) if p.suffix in (".yml", ".yaml")]
+
+    good, bad = fixtures("test"), fixtures("negative_test")
+    return {"corpus_valid_round_trip": f"{same}/{len(valid)}",
+            "corpus_valid_shuffled_round_trip": f"{shuffled}/{len(valid)}",
+            "corpus_invalid_rejected": f"{rejected}/{len(invalid)}",
+            "fixtures_valid_round_trip": f"{sum(_round_trips(codec, d) for d in good)}/{len(good)}",
+            "fixtures_invalid_rejected": f"{sum(_rejects(codec, d) for d in bad)}/{len(bad)}",
+            "failures": failures[:20]}
 
 
 def _masks(codec: SchemaCodec, ids: list[int]) -> torch.Tensor:
@@ -166,6 +240,11 @@ def evaluate_generation(model_dir: Path, baseline_dir: Path | None, corpus: list
     unknown = set(phases) - set(PHASES)
     if unknown:
         raise GenerateEvalError(f"unknown phase(s) {sorted(unknown)}; choose from {', '.join(PHASES)}")
+
+    if "codec" in phases and "codec" not in results:
+        started = time.time()
+        results["codec"] = codec_round_trip(codec, corpus, seed) | {"seconds": round(time.time() - started, 1)}
+        _write(out, results)
 
     if "scratch" in phases and "scratch" not in results:
         started = time.time()
