@@ -461,6 +461,8 @@ def train_structured_cmd(
     layers: int = typer.Option(4, "--layers", help="Transformer layers."),
     ffn: int = typer.Option(640, "--ffn", help="Feed-forward width."),
     max_len: int = typer.Option(2048, "--max-len", help="Longest document (tokens) used for training."),
+    strings: int = typer.Option(2048, "--strings", help="tct: whole-string tokens (schema names and enum values first, then the corpus's most frequent strings)."),
+    subwords: int = typer.Option(2048, "--subwords", help="tct: byte-level BPE subwords for other strings (bpe: the vocabulary matches tct's total size)."),
     eval_every: int = typer.Option(250, "--eval-every", help="Steps between held-out loss and checkpoints."),
     seed: int = typer.Option(0, "--seed", help="Seed for weights, split and batches."),
     until: Optional[int] = typer.Option(None, "--until", help="Stop after this step (checkpointed); the schedule stays that of --steps."),
@@ -482,7 +484,7 @@ def train_structured_cmd(
     size = LMSize(hidden=hidden, layers=layers, heads=4, ffn=ffn, max_len=max_len)
     config = StructuredTrainConfig(schema=str(schema_path), corpus=roots, tokens=tokens, steps=steps,
                                    batch_tokens=batch_tokens, lr=lr, eval_every=eval_every, seed=seed,
-                                   size=size.__dict__.copy())
+                                   n_strings=strings, n_subwords=subwords, size=size.__dict__.copy())
     config.check()
     print(json.dumps(train_structured(config, out, until=until)))
 

@@ -120,6 +120,12 @@ def test_generate_cli_errors_are_one_line(runs, tmp_path):
         assert proc.returncode == 2 and message in said and "Traceback" not in said, said
 
 
+def test_train_cli_refuses_a_vocabulary_without_the_single_bytes(corpus, tmp_path):
+    proc = kelp("train", "structured", "--corpus", str(corpus), "--out", str(tmp_path / "run"), "--subwords", "100")
+    said = " ".join(proc.stderr.split())
+    assert proc.returncode == 2 and "--subwords >= 256" in said and "Traceback" not in said, said
+
+
 def test_evaluate_generation_reports_every_phase_and_resumes(runs, corpus, tmp_path):
     results = evaluate_generation(runs["tct"], runs["bpe"], [str(corpus)], tmp_path, n_samples=4, n_completions=4,
                                   n_baseline=2, batch_size=4, max_len=400)

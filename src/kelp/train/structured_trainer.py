@@ -67,6 +67,8 @@ class StructuredTrainConfig:
             raise StructuredTrainError(f"--tokens must be tct or bpe, not {self.tokens!r}")
         if self.steps < 1 or self.batch_tokens < 64 or self.lr <= 0:
             raise StructuredTrainError("steps >= 1, batch_tokens >= 64 and lr > 0 are required")
+        if self.n_strings < 0 or self.n_subwords < 256:
+            raise StructuredTrainError("--strings must be >= 0 and --subwords >= 256 (the 256 single bytes)")
 
 
 def load_split(schema: dict, corpus: list[str], held_out_share: float, seed: int) -> tuple[list[WorkflowDoc], list[WorkflowDoc]]:
