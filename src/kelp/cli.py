@@ -172,7 +172,7 @@ def eval_cmd(
         return
 
     if bench == "generate":
-        from kelp.bench.generate_eval import evaluate_generation
+        from kelp.bench.generate_eval import evaluate_generation, results_table
 
         roots = [str(p) for p in corpus] or _DEFAULT_CORPORA
         if any(not Path(r).is_dir() for r in roots):
@@ -184,8 +184,8 @@ def eval_cmd(
                                       n_samples=n or 1000, n_completions=completions, n_baseline=baseline_samples,
                                       temperature=temperature, seed=seed, max_len=max_len,
                                       phases=tuple(p.strip() for p in phases.split(",") if p.strip()))
-        out.print_json(json.dumps(results))
-        err.print(f"results in {out_dir}/")
+        out.print(results_table(results), markup=False)
+        err.print(f"results in {out_dir}/results.json")
         return
 
     if bench == "refine":

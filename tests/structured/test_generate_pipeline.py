@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from kelp.bench.generate_eval import distinct_n, evaluate_generation, load_structured_model
+from kelp.bench.generate_eval import distinct_n, evaluate_generation, load_structured_model, results_table
 from kelp.structured.workflow_corpus import SAMPLE_DIR, SCHEMA_PATH, SCHEMASTORE_TESTS_DIR, load_schema, validator
 from kelp.structured.workflow_yaml import load_workflow
 from kelp.train.structured_trainer import StructuredTrainConfig, StructuredTrainError, train_structured
@@ -139,6 +139,8 @@ def test_evaluate_generation_reports_every_phase_and_resumes(runs, corpus, tmp_p
     assert bpb["docs"] > 0 and bpb["tct_masked"] <= bpb["tct_unmasked"] and bpb["bpe"] > 0
     assert 0.0 <= results["baseline_samples"]["valid"] <= 1.0
     assert len((tmp_path / "samples-scratch.jsonl").read_text().splitlines()) == 4
+    table = results_table(results)
+    assert "| scratch | 4 | 100.0% | 100.0% |" in table and "bits per byte over" in table and "codec: " in table
     again = evaluate_generation(runs["tct"], runs["bpe"], [str(corpus)], tmp_path, n_samples=4, n_completions=4,
                                 n_baseline=2, batch_size=4, max_len=400)
     assert again["scratch"] == results["scratch"]

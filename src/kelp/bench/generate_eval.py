@@ -40,7 +40,7 @@ from kelp.structured.workflow_corpus import SCHEMASTORE_TESTS_DIR, load_corpus, 
 from kelp.structured.workflow_yaml import WorkflowYAMLError, dump_workflow, load_workflow
 
 __all__ = ["PHASES", "GenerateEvalError", "load_structured_model", "distinct_n", "generation_metrics",
-           "codec_round_trip", "evaluate_generation"]
+           "codec_round_trip", "evaluate_generation", "results_table"]
 
 
 #: The phases of :func:`evaluate_generation`, in the order they run.
@@ -332,3 +332,28 @@ def evaluate_generation(model_dir: Path, baseline_dir: Path | None, corpus: list
                                        "seconds": round(time.time() - started, 1)}
         _write(out, results)
     return results
+
+
+def results_table(results: dict) -> str:
+    """A Markdown table of an :func:`evaluate_generation` results dict: one row per phase that ran."""
+    lines = ["| phase | n | valid | complete | unique | verbatim | distinct-2 / 4 |", "|---|---|---|---|---|---|---|"]
+    for phase in ("scratch", "completions"):
+        if phase in results:
+            m = results[phase]
+            lines.append(f"| {phase} | {m['n']} | {m['valid']:.1%} | {m['complete']:.1%} | {m['unique']:.1%} | "
+                         f"{m['verbatim']:.1%} | {m['distinct_2']:.3f} / {m['distinct_4']:.3f} |")
+    if "baseline_samples" in results:
+        m = results["baseline_samples"]
+        lines.append(f"| baseline, unconstrained | {m['n']} | {m['valid']:.1%} | {m['complete']:.1%} | | | |")
+    if "bits_per_byte" in results:
+        b = results["bits_per_byte"]
+        row = f"\nbits per byte over {b['docs']} held-out documents: ours {b['tct_masked']:.3f} (masked), {b['tct_unmasked']:.3f} (unmasked)"
+        if "bpe" in b:
+            row += f"; baseline {b['bpe']:.3f}; reduction {b['reduction']:.1%}"
+        lines.append(row)
+    if "codec" in results:
+        c = results["codec"]
+        lines.append(f"\ncodec: corpus round trips {c['corpus_valid_round_trip']} (shuffled keys "
+                     f"{c['corpus_valid_shuffled_round_trip']}), invalid rejected {c['corpus_invalid_rejected']}; "
+                     f"fixtures {c['fixtures_valid_round_trip']} valid, {c['fixtures_invalid_rejected']} invalid rejected")
+    return "\n".join(lines)
