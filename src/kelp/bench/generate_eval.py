@@ -40,7 +40,7 @@ from kelp.structured.workflow_corpus import SCHEMASTORE_TESTS_DIR, load_corpus, 
 from kelp.structured.workflow_yaml import WorkflowYAMLError, dump_workflow, load_workflow
 
 __all__ = ["PHASES", "GenerateEvalError", "load_structured_model", "distinct_n", "generation_metrics",
-           "codec_round_trip", "evaluate_generation", "results_table"]
+           "codec_round_trip", "allowed_masks", "evaluate_generation", "results_table"]
 
 
 #: The phases of :func:`evaluate_generation`, in the order they run.
@@ -177,7 +177,10 @@ def codec_round_trip(codec: SchemaCodec, corpus: list[str], seed: int = 0) -> di
             "failures": failures[:20]}
 
 
-def _masks(codec: SchemaCodec, ids: list[int]) -> torch.Tensor:
+def allowed_masks(codec: SchemaCodec, ids: list[int]) -> torch.Tensor:
+    """The automaton's allowed-token mask before each token of ``ids`` after the first (``<bos>``):
+    a bool tensor ``(len(ids) - 1, vocab size)``. After a token the schema rejects, the rows are
+    all False (the dead state), so pass sequences that :meth:`SchemaCodec.encode` produced."""
     aut = codec.automaton
     state = aut.initial()
     rows = []
@@ -285,7 +288,7 @@ def evaluate_generation(model_dir: Path, baseline_dir: Path | None, corpus: list
         keep = [i for i in range(len(held)) if len(ours[i]) <= context and (theirs is None or len(theirs[i]) <= context)]
         nbytes = sum(len(texts[i].encode()) for i in keep)
         seqs = [ours[i] for i in keep]
-        masked = _bits(model, seqs, [_masks(codec, s) for s in seqs], "bits/byte tct (masked)")
+        masked = _bits(model, seqs, [allowed_masks(codec, s) for s in seqs], "bits/byte tct (masked)")
         plain = _bits(model, seqs, None, "bits/byte tct")
         bpb = {"docs": len(keep), "bytes": nbytes, "tct_masked": sum(masked) / nbytes, "tct_unmasked": sum(plain) / nbytes,
                "tct_tokens": sum(len(s) for s in seqs)}
