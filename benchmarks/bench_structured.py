@@ -1,7 +1,7 @@
 """Structured decoding speed: our schema automaton's mask vs llguidance's, and codec throughput (issue 6).
 
 Loads the workflow corpora (``--corpus``), keeps the schema-valid documents and splits them by
-repository as ``kelp train structured`` does (:func:`split_by_repository`, share 0.15, seed 0).
+repository as ``kelp train structured`` does (:func:`kelp.train.structured_trainer.load_split`, share 0.15, seed 0).
 The :class:`SchemaCodec` is built from the training split; ``--docs`` held-out documents
 (``random.Random(--seed)``) are timed. Every timed document is first reordered into the schema's
 property order (llguidance enforces that order; our automaton accepts any order), and both
@@ -249,12 +249,8 @@ def main() -> None:
     from tqdm import tqdm
 
     from kelp.structured.codec import SchemaCodec
-    from kelp.structured.workflow_corpus import (
-        SAMPLE_DIR,
-        load_corpus,
-        load_schema,
-        split_by_repository,
-    )
+    from kelp.structured.workflow_corpus import SAMPLE_DIR, load_schema
+    from kelp.train.structured_trainer import load_split
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -270,10 +266,8 @@ def main() -> None:
     corpora = args.corpus or [p for p in DEFAULT_CORPORA if Path(p).is_dir()] or [str(SAMPLE_DIR)]
     schema = load_schema()
     started = time.perf_counter()
-    docs = []
-    for root in corpora:
-        docs += [d for d in load_corpus(Path(root), schema).docs if d.valid]
-    train, held = split_by_repository(docs, held_out_share=0.15, seed=0)
+    train, held = load_split(schema, corpora, held_out_share=0.15, seed=0)
+    n_valid = len(train) + len(held)
     timed_split = "held-out"
     if not held:  # e.g. the bundled sample: one repository, which always stays in train
         held, timed_split = train, "train (no held-out repository)"
@@ -292,7 +286,7 @@ def main() -> None:
                                                                   disable=None, leave=False)]
     order_seconds = time.perf_counter() - t
     report.update({
-        "corpora": corpora, "n_valid_docs": len(docs), "n_train": len(train), "n_held_out": len(held),
+        "corpora": corpora, "n_valid_docs": n_valid, "n_train": len(train), "n_held_out": len(held),
         "timed_split": timed_split, "n_docs": len(chosen), "seed": args.seed, "vocab_size": vocab_size,
         "setup_seconds": {"load_corpus": round(load_seconds, 2), "codec_build": round(codec_build_seconds, 2),
                           "schema_order": round(order_seconds, 2)},

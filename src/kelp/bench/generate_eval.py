@@ -36,7 +36,7 @@ from kelp.models.structured_lm import load_lm, sequence_nll
 from kelp.structured.codec import CodecError, SchemaCodec
 from kelp.structured.generate import Sample, sample_documents
 from kelp.structured.vocab import EOS, PAD
-from kelp.structured.workflow_corpus import SCHEMASTORE_TESTS_DIR, load_corpus, validator
+from kelp.structured.workflow_corpus import SCHEMASTORE_TESTS_DIR, WorkflowDoc, load_corpus, validator
 from kelp.structured.workflow_yaml import WorkflowYAMLError, dump_workflow, load_workflow
 
 __all__ = ["PHASES", "GenerateEvalError", "load_structured_model", "distinct_n", "generation_metrics",
@@ -139,14 +139,14 @@ def _rejects(codec: SchemaCodec, doc: object) -> bool:
     return False
 
 
-def codec_round_trip(codec: SchemaCodec, corpus: list[str], seed: int = 0) -> dict:
-    """Round trips and rejections of ``codec`` over every document of the ``corpus`` folders and
-    over SchemaStore's bundled fixtures (module docstring). Counts are ``"ok/total"`` strings;
-    ``failures`` names up to 20 documents that failed (``repo/path``)."""
+def codec_round_trip(codec: SchemaCodec, docs: list[WorkflowDoc], seed: int = 0) -> dict:
+    """Round trips and rejections of ``codec`` over corpus documents ``docs`` (valid or not, as
+    :func:`load_corpus` read them) and over SchemaStore's bundled fixtures (module docstring).
+    Counts are ``"ok/total"`` strings; ``failures`` names up to 20 documents that failed
+    (``repo/path``)."""
     from tqdm import tqdm
 
     rng = random.Random(seed)
-    docs = [d for root in corpus for d in load_corpus(Path(root), codec.schema).docs]
     valid = [d for d in docs if d.valid]
     invalid = [d for d in docs if not d.valid]
     failures = []
@@ -229,7 +229,8 @@ def evaluate_generation(model_dir: Path, baseline_dir: Path | None, corpus: list
     if not isinstance(codec, SchemaCodec):
         raise GenerateEvalError(f"{model_dir} is not a schema-aware (tct) model")
     schema = codec.schema
-    train, held = load_split(schema, corpus, settings.get("held_out_share", 0.15), settings.get("seed", 0))
+    docs = [d for root in corpus for d in load_corpus(Path(root), schema).docs]
+    train, held = load_split(schema, corpus, settings.get("held_out_share", 0.15), settings.get("seed", 0), docs=docs)
     if not held:
         raise GenerateEvalError("the corpus has no held-out repository")
     train_docs = [d.doc for d in train]
@@ -246,7 +247,7 @@ def evaluate_generation(model_dir: Path, baseline_dir: Path | None, corpus: list
 
     if "codec" in phases and "codec" not in results:
         started = time.time()
-        results["codec"] = codec_round_trip(codec, corpus, seed) | {"seconds": round(time.time() - started, 1)}
+        results["codec"] = codec_round_trip(codec, docs, seed) | {"seconds": round(time.time() - started, 1)}
         _write(out, results)
 
     if "scratch" in phases and "scratch" not in results:

@@ -317,8 +317,7 @@ class SchemaAutomaton:
 
     def _number_mask(self, frame: tuple) -> np.ndarray:
         alt = self._alt(frame[1])
-        lexer = self.compiler.number_lexer(alt.kind == "integer")
-        mask = self._lex_mask(lexer, frame[2], True)
+        mask = self._lex_mask(self._lexer_of(frame), frame[2], True)
         if mask[END] and alt.notin and _number(frame[3]) in alt.notin:
             return self._without_end(mask)
         return mask
@@ -372,14 +371,7 @@ class SchemaAutomaton:
                 return [rest[:-1] + ((OBJECT, parent[1], parent[2] | {name}), (VALUE, self.key_nodeset(alt, name)))]
             return [rest]
         data = v.subword(t)
-        alt = self._alt(top[1])
-        if kind == STRING:
-            lexer = alt.lexer
-        elif kind == KEY:
-            lexer = alt.key_lexer
-        else:
-            lexer = self.compiler.number_lexer(alt.kind == "integer")
-        return [rest + ((kind, top[1], lexer.walk(top[2], data), top[3] + data),)]
+        return [rest + ((kind, top[1], self._lexer_of(top).walk(top[2], data), top[3] + data),)]
 
     # -- shortest completions ------------------------------------------------------------------
 

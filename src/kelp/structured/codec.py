@@ -170,11 +170,14 @@ class SchemaCodec:
             meta = json.loads((folder / "codec.json").read_text(encoding="utf-8"))
             schema = json.loads((folder / "schema.json").read_text(encoding="utf-8"))
             tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        except (OSError, ValueError, Exception) as error:
+        except Exception as error:  # tokenizers raises a bare Exception for a malformed file
             raise CodecError(f"cannot read a codec from {folder}: {error}") from None
-        if meta.get("format") != _FORMAT:
-            raise CodecError(f"{folder}/codec.json: unknown format {meta.get('format')!r}")
-        vocab = StructuredVocab(strings=meta["strings"], subwords=[bytes.fromhex(h) for h in meta["subwords"]])
+        if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
+            raise CodecError(f"{folder}/codec.json: unknown format")
+        try:
+            vocab = StructuredVocab(strings=meta["strings"], subwords=[bytes.fromhex(h) for h in meta["subwords"]])
+        except (KeyError, TypeError, ValueError) as error:
+            raise CodecError(f"{folder}/codec.json: malformed vocabulary ({error})") from None
         return cls(schema, vocab, tokenizer)
 
     # -- encoding ------------------------------------------------------------------------------

@@ -46,7 +46,6 @@ class SchemaLogitsProcessor(LogitsProcessor):
         self.margin = margin
         self.top_k = top_k
         self.started = False
-        self.steered = [0] * len(states)
         self._pad_only = np.zeros(automaton.vocab.size, dtype=bool)
         self._pad_only[PAD] = True
 
@@ -71,7 +70,6 @@ class SchemaLogitsProcessor(LogitsProcessor):
             cost, first = aut.min_completion(state)
             if remaining <= cost + self.margin:
                 mask = self._steer(state, mask, scores[row], remaining, first)
-                self.steered[row] += 1
             masks.append(mask)
         self.started = True
         allowed = torch.from_numpy(np.stack(masks))

@@ -71,14 +71,18 @@ class StructuredTrainConfig:
             raise StructuredTrainError("--strings must be >= 0 and --subwords >= 256 (the 256 single bytes)")
 
 
-def load_split(schema: dict, corpus: list[str], held_out_share: float, seed: int) -> tuple[list[WorkflowDoc], list[WorkflowDoc]]:
-    """Valid documents of every corpus folder, split ``(train, held_out)`` by repository."""
-    docs: list[WorkflowDoc] = []
-    for root in corpus:
-        docs += [d for d in load_corpus(Path(root), schema).docs if d.valid]
-    if len(docs) < 2:
+def load_split(schema: dict, corpus: list[str], held_out_share: float, seed: int,
+               docs: list[WorkflowDoc] | None = None) -> tuple[list[WorkflowDoc], list[WorkflowDoc]]:
+    """Valid documents of every corpus folder, split ``(train, held_out)`` by repository.
+
+    ``docs``: the documents of ``corpus`` when the caller has already read them (valid or not);
+    raises :class:`StructuredTrainError` with fewer than 2 valid documents."""
+    if docs is None:
+        docs = [d for root in corpus for d in load_corpus(Path(root), schema).docs]
+    valid = [d for d in docs if d.valid]
+    if len(valid) < 2:
         raise StructuredTrainError(f"fewer than 2 schema-valid documents in {corpus}")
-    return split_by_repository(docs, held_out_share=held_out_share, seed=seed)
+    return split_by_repository(valid, held_out_share=held_out_share, seed=seed)
 
 
 def bpe_baseline_tokenizer(texts: list[str], vocab_size: int) -> Tokenizer:
