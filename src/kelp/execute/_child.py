@@ -378,11 +378,12 @@ def _flush() -> None:
 
 # ------------------------------------------------------------------------------ entry point
 def child_main(job, code, path, jobdir, tests, ev_fd, out_fd, uid, keep_read_search=False,
-               compiled=None) -> None:
+               compiled=None, ruleset_fd=None, nonce="") -> None:
     """Run ``tests`` (list of (id, source)) of ``job`` in this freshly forked process.
 
     ``compiled`` maps test ids to code objects compiled by the worker (:func:`compile_tests`);
-    ``keep_read_search`` is passed on to :func:`_confine.confine`."""
+    ``keep_read_search`` and ``ruleset_fd`` are passed on to :func:`_confine.confine`; every
+    event carries ``nonce`` (key ``"k"``), without which the worker refuses it."""
 
     held = []
 
@@ -390,13 +391,14 @@ def child_main(job, code, path, jobdir, tests, ev_fd, out_fd, uid, keep_read_sea
         """Queue an event; write it and every queued one at once when ``now`` (events that are
         always followed at once by another are sent with ``now=False``: one write and one wake-up
         of the worker instead of two)."""
+        obj["k"] = nonce
         held.append(obj)
         if now:
             write_frames(ev_fd, held)
             held.clear()
 
     try:
-        _confine.confine(job, jobdir, uid, out_fd, ev_fd, keep_read_search)
+        _confine.confine(job, jobdir, uid, out_fd, ev_fd, keep_read_search, ruleset_fd)
         signal.signal(signal.SIGALRM, _on_alarm)
         rec = CoverageRecorder(path) if job.get("coverage") and job["op"] == "run" else None
         _confine.arm_audit_hook(jobdir, uid is not None)

@@ -109,7 +109,7 @@ def run_pytest(job: dict, tests: list, send, rec) -> None:
         code = pytest.main(args, plugins=[plugin])
     except BaseException as exc:  # noqa: BLE001 - e.g. a late soft-timeout inside pytest itself
         _child._disarm()
-        code = f"raised {type(exc).__name__}"
+        code = f"raised {_child._describe(exc)}"
         if plugin.current is not None:
             plugin.status, plugin.etype = _child._classify(exc)[:2]
             plugin.message = _child._describe(exc)

@@ -1,13 +1,13 @@
 """Confinement of a sandbox child (stdlib only; loaded by path by ``_child.py``).
 
-Layered, each layer catching what the one before misses:
-1. rlimits: CPU seconds, address space, file size, no core files, process count;
-2. as root: a private uid/gid per worker (RLIMIT_NPROC is only enforced for non-root), keeping at
-   most CAP_DAC_READ_SEARCH, and only when the interpreter or the test files are unreadable to
-   that uid (e.g. a Python under /root); no_new_privs; a death signal if the worker dies;
-3. a PEP 578 audit hook (:func:`install_audit_hook`, armed per child) refusing process creation, sockets, ctypes,
-   and writes outside the job dir;
-4. (in the worker) the wall-clock kill of the whole process group and the reaper of the uid.
+The boundary is the kernel's (``_kernel.py``): the worker's network and PID namespaces (and user
+namespace when not root), its memory and pids cgroups, and per child a private uid or no
+capabilities, no_new_privs, a Landlock domain and a seccomp filter.  Beneath them: rlimits (CPU
+seconds, address space, file size, no core files, process count) and a death signal.  The PEP
+578 audit hook (:func:`install_audit_hook`) stays as a source of clear messages ("kelp sandbox:
+os.fork is not allowed") for honest mistakes; candidate code can switch it off, so nothing relies
+on it.  The worker adds the wall-clock kill and, after every job, the kill of every process left
+in its PID namespace.
 """
 
 from __future__ import annotations
@@ -22,7 +22,26 @@ CAP_DAC_READ_SEARCH = 2
 PR_SET_PDEATHSIG, PR_SET_KEEPCAPS, PR_SET_NO_NEW_PRIVS = 1, 8, 38
 _LIBC = ctypes.CDLL(None, use_errno=True)
 # Looked up once in the worker, so a child does not pay the symbol lookups after every fork.
-_PRCTL, _CAPSET = _LIBC.prctl, _LIBC.capset
+_PRCTL = _LIBC.prctl
+#: Processes of the worker itself that share a job's user namespace and so its RLIMIT_NPROC
+#: count (the worker and the children of finished jobs it has not reaped yet).
+MAX_WORKER_PROCESSES = 8
+
+
+def _load_kernel():
+    if "_kelp_sandbox_kernel" in sys.modules:
+        return sys.modules["_kelp_sandbox_kernel"]
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "_kelp_sandbox_kernel", os.path.join(os.path.dirname(os.path.abspath(__file__)), "_kernel.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+_kernel = _load_kernel()
 
 
 #: The environment of every child (the worker sets it once with :func:`set_child_environment`;
@@ -47,13 +66,33 @@ def enter_job(jobdir: str) -> None:
         sys.modules["tempfile"].tempdir = jobdir  # fresh and reads TMPDIR
 
 
+#: Files pytest reads in the ancestors of its arguments to find its configuration.
+PYTEST_CONFIG_FILES = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
+
+
 def needed_paths(job: dict) -> tuple[str, ...]:
-    """Paths a child of ``job`` must read: the import path, pytest targets and the rootdir."""
+    """Paths a child of ``job`` must read (the Landlock read set): the interpreter and import
+    path, the pytest targets, the rootdir, and the project of each target (the nearest ancestor
+    holding a pytest configuration file, which pytest reads and lists while collecting), with
+    the configuration files of the ancestors above it."""
     needed = [p for p in sys.path if p and os.path.isdir(p)]
-    needed += [p.split("::")[0] for p in job.get("pytest_args", []) if os.path.exists(p.split("::")[0])]
+    needed += sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix})
+    targets = [p.split("::")[0] for p in job.get("pytest_args", []) if os.path.exists(p.split("::")[0])]
     if job.get("rootdir"):
-        needed.append(job["rootdir"])
-    return tuple(needed)
+        targets.append(job["rootdir"])
+    needed += targets
+    for target in targets:
+        parent, project = os.path.dirname(os.path.abspath(target)), None
+        while True:
+            found = [f for f in (os.path.join(parent, n) for n in PYTEST_CONFIG_FILES) if os.path.isfile(f)]
+            if found and project is None:
+                project = parent
+                needed.append(parent)
+            needed += found
+            if parent == os.path.dirname(parent):
+                break
+            parent = os.path.dirname(parent)
+    return tuple(dict.fromkeys(needed))
 
 
 def unreadable_to(uid: int, paths: tuple[str, ...]) -> bool:
@@ -75,13 +114,82 @@ def unreadable_to(uid: int, paths: tuple[str, ...]) -> bool:
     return os.waitstatus_to_exitcode(status) != 0
 
 
+class Layers:
+    """The kernel layers this worker applies to each child, built once in the worker by
+    :meth:`setup` (see ``_kernel.py``): ``cgroup`` (a ``CgroupJail`` or None), ``seccomp`` (a
+    ``SeccompProgram`` or None), ``landlock_abi`` (0 = none), ``namespaces`` (names the worker
+    entered), ``errors`` (why a layer is missing), and Landlock rulesets cached by the paths a
+    job reads.  ``disabled`` names layers turned off on purpose through the worker's
+    ``KELP_SANDBOX_DISABLE`` variable (the security tests show each attack works without its
+    layer)."""
+
+    def __init__(self) -> None:
+        self.cgroup = None
+        self.seccomp = None
+        self.landlock_abi = 0
+        self.namespaces: list[str] = []
+        self.errors: dict[str, str] = {}
+        self.disabled: frozenset[str] = frozenset()
+        self.rulesets: dict[tuple, int] = {}
+        self.jobs_root: str | None = None
+        self.cgroup_limits: tuple[int, int] | None = None
+        self.drop_caps = _kernel.capability_sets(0)
+        self.keep_read_search = _kernel.capability_sets(1 << CAP_DAC_READ_SEARCH)
+
+    def setup(self, jobs_root: str, name: str, disabled: frozenset[str]) -> None:
+        """Build the per-worker layers but the ``disabled`` ones: cgroups named ``kelp-<name>``,
+        the seccomp program, the Landlock ABI; ``jobs_root`` is the one directory jobs may
+        write under."""
+        self.disabled, self.jobs_root = disabled, jobs_root
+        if "cgroups" not in disabled:
+            self.cgroup = _kernel.CgroupJail.create(name)
+            if self.cgroup is None:
+                self.errors["cgroups"] = "no writable memory+pids cgroup"
+        if "seccomp" not in disabled:
+            try:
+                self.seccomp = _kernel.SeccompProgram(_kernel.seccomp_program())
+            except (ImportError, OSError, ValueError) as exc:
+                self.errors["seccomp"] = f"{type(exc).__name__}: {exc}"
+        if "landlock" not in disabled:
+            self.landlock_abi = _kernel.landlock_abi()
+            if not self.landlock_abi:
+                self.errors["landlock"] = "not available in this kernel"
+
+    def set_limits(self, limits: dict) -> None:
+        """Give the worker's cgroups a job's totals (``memory_bytes``, ``processes``)."""
+        key = (limits["memory_bytes"], limits["processes"])
+        if self.cgroup is not None and self.cgroup_limits != key:
+            self.cgroup.limit(*key)
+            self.cgroup_limits = key
+
+    def ruleset(self, read: tuple[str, ...]) -> int | None:
+        """The Landlock ruleset fd for a job that reads ``read`` (cached), or None without Landlock."""
+        if not self.landlock_abi:
+            return None
+        fd = self.rulesets.get(read)
+        if fd is None:
+            fd = self.rulesets[read] = _kernel.landlock_ruleset(read, (self.jobs_root,), self.landlock_abi)
+        return fd
+
+    def active(self) -> dict[str, bool]:
+        """Layer name -> whether it is applied to this worker's jobs."""
+        return {"namespaces": bool(self.namespaces), "cgroups": self.cgroup is not None,
+                "seccomp": self.seccomp is not None, "landlock": bool(self.landlock_abi)}
+
+
+LAYERS = Layers()
+
+
 def confine(job: dict, jobdir: str, uid: int | None, out_fd: int, ev_fd: int,
-            keep_read_search: bool = False) -> None:
+            keep_read_search: bool = False, ruleset_fd: int | None = None) -> None:
     """Confine this freshly forked child: own session, fds 0/1/2 (stdin /dev/null, output to
-    ``out_fd``), every other fd closed but ``ev_fd``, rlimits, private ``uid`` (root only; with
-    CAP_DAC_READ_SEARCH kept iff ``keep_read_search``, see :func:`unreadable_to`), death signal,
-    job dir as cwd.  The environment is the worker's, scrubbed by :func:`set_child_environment`
-    and pointed at the job dir by :func:`enter_job` before the fork."""
+    ``out_fd``), rlimits, the worker's cgroups, a private ``uid`` (root only; with
+    CAP_DAC_READ_SEARCH kept iff ``keep_read_search``, see :func:`unreadable_to`) or else no
+    capabilities, a death signal, no_new_privs, the Landlock domain ``ruleset_fd``, the seccomp
+    filter, then every fd closed but ``ev_fd``, the job dir as cwd.  The environment is the
+    worker's, scrubbed by :func:`set_child_environment` and pointed at the job dir by
+    :func:`enter_job` before the fork.  Raises OSError when a layer the worker has cannot be
+    applied (the child then refuses to run the candidate)."""
     limits = job["limits"]
     worker = os.getppid()
     os.setsid()
@@ -89,37 +197,35 @@ def confine(job: dict, jobdir: str, uid: int | None, out_fd: int, ev_fd: int,
     os.dup2(null, 0)
     os.dup2(out_fd, 1)
     os.dup2(out_fd, 2)
-    os.closerange(3, ev_fd)  # nothing of the worker's stays reachable but the event pipe
-    os.closerange(ev_fd + 1, 1 << 16)
     cpu = int(limits["cpu_seconds"])
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"], limits["memory_bytes"]))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_bytes"], limits["file_bytes"]))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    layers = LAYERS
+    if layers.cgroup is not None:
+        _kernel.join_cgroups(layers.cgroup.fds)
     if uid is not None:  # RLIMIT_NPROC counts every process of the uid: only meaningful for ours
         resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"], limits["processes"]))
         _drop_privileges(uid, keep_read_search)
+    else:
+        if "user" in layers.namespaces:  # counted per uid of the worker's own user namespace
+            n = limits["processes"] + MAX_WORKER_PROCESSES
+            resource.setrlimit(resource.RLIMIT_NPROC, (n, n))
+        if _kernel.effective_capabilities():
+            _kernel.capset(layers.drop_caps)
     _PRCTL(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)  # after the uid change, which clears it
     if os.getppid() != worker:  # the worker died before the death signal was armed
         os._exit(0)
+    _PRCTL(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    if ruleset_fd is not None:
+        _kernel.landlock_restrict(ruleset_fd)
+    if layers.seccomp is not None:
+        layers.seccomp.install()
+    os.closerange(3, ev_fd)  # nothing of the worker's stays reachable but the event pipe
+    os.closerange(ev_fd + 1, 1 << 16)
     os.chdir(jobdir)
     sys.dont_write_bytecode = True
-
-
-class _CapHeader(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
-
-
-class _CapData(ctypes.Structure):
-    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
-                ("inheritable", ctypes.c_uint32)]
-
-
-# The capset(2) arguments that keep only CAP_DAC_READ_SEARCH, built once in the worker.
-_KEEP_HEADER = _CapHeader(0x20080522, 0)
-_KEEP_DATA = (_CapData * 2)()
-_KEEP_DATA[0].effective = _KEEP_DATA[0].permitted = 1 << CAP_DAC_READ_SEARCH
-_KEEP_ARGS = (ctypes.pointer(_KEEP_HEADER), ctypes.pointer(_KEEP_DATA[0]))
 
 
 def _drop_privileges(uid: int, keep_read_search: bool) -> None:
@@ -127,14 +233,14 @@ def _drop_privileges(uid: int, keep_read_search: bool) -> None:
 
     Without it, no capability survives: a change from uid 0 to a set of uids that are all
     nonzero clears every capability (capabilities(7)).  With it, PR_SET_KEEPCAPS keeps the
-    permitted set over the change and ``capset`` then cuts it down to that one capability."""
+    permitted set over the change and ``capset`` then cuts it down to that one capability
+    (Landlock, where the kernel has it, still limits what it may read)."""
     os.setgroups([])
     os.setresgid(uid, uid, uid)
     keep = keep_read_search and _PRCTL(PR_SET_KEEPCAPS, 1, 0, 0, 0) == 0
     os.setresuid(uid, uid, uid)
-    if keep and _CAPSET(*_KEEP_ARGS) != 0:
-        raise OSError(ctypes.get_errno(), "capset failed; refusing to run with capabilities")
-    _PRCTL(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    if keep:
+        _kernel.capset(LAYERS.keep_read_search)
 
 
 _BLOCKED = frozenset({
@@ -170,7 +276,7 @@ def install_audit_hook() -> None:
         if isinstance(path, int):
             return True
         path = os.fsdecode(path)
-        if dir_fd is not None and not os.path.isabs(path):
+        if dir_fd is not None and dir_fd >= 0 and not os.path.isabs(path):
             path = os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), path)
         real = os.path.realpath(path)
         return real == root or real.startswith(root + os.sep) or real == os.devnull
@@ -190,7 +296,7 @@ def install_audit_hook() -> None:
                 if writing and path is not None and not inside(path, root):
                     raise PermissionError(f"kelp sandbox: writing {path!r} is not allowed")
             elif event in _WRITE_EVENTS:
-                dir_fd = args[2] if len(args) > 2 and isinstance(args[2], int) else None
+                dir_fd = args[2] if len(args) > 2 and isinstance(args[2], int) and args[2] >= 0 else None
                 for i in _WRITE_EVENTS[event]:
                     if i < len(args) and args[i] is not None and not inside(args[i], root, dir_fd):
                         raise PermissionError(f"kelp sandbox: {event} on {args[i]!r} is not allowed")

@@ -28,6 +28,10 @@ import time
 
 _HEADER = struct.Struct(">I")
 MAX_FRAME = 256 * 1024 * 1024
+#: Bytes a job's child may send over its event channel in all, and in one frame: past either the
+#: job ends as an error ("event channel flood"), so a candidate cannot grow the worker's memory.
+MAX_EVENT_BYTES = 16 * 1024 * 1024
+MAX_EVENT_FRAME = 1024 * 1024
 #: Private uid/gid range for candidate children when the worker runs as root: base + worker pid,
 #: so each worker owns a uid no other process uses (RLIMIT_NPROC is per uid, and the reaper kills
 #: every process of that uid).  Chosen above the ranges systemd reserves for containers.
@@ -72,22 +76,29 @@ def write_frames(fd: int, objs: list) -> None:
 
 
 class FrameReader:
-    """Incremental decoder of length-prefixed JSON frames (feed bytes, pop whole objects)."""
+    """Incremental decoder of length-prefixed JSON frames (feed bytes, pop whole objects).
 
-    def __init__(self) -> None:
+    ``max_frame`` caps one frame's size and ``max_total`` the bytes fed in all (None: no cap)."""
+
+    def __init__(self, max_frame: int = MAX_FRAME, max_total: int | None = None) -> None:
         self.buf = bytearray()
         self.error: str | None = None  # set once the stream is corrupt; later bytes are ignored
+        self.max_frame, self.max_total, self.total = max_frame, max_total, 0
 
     def feed(self, data: bytes) -> list:
         """Append ``data``; return the complete frames decoded so far (may be empty).  On a corrupt
         frame, return the good frames before it and set :attr:`error`."""
         if self.error:
             return []
+        self.total += len(data)
+        if self.max_total is not None and self.total > self.max_total:
+            self.error = f"event channel flood: over {self.max_total} bytes"
+            return []
         self.buf += data
         out = []
         while len(self.buf) >= 4:
             (size,) = _HEADER.unpack_from(self.buf)
-            if size > MAX_FRAME:
+            if size > self.max_frame:
                 self.error = f"frame of {size} bytes is over the limit"
                 break
             if len(self.buf) < 4 + size:
@@ -145,23 +156,49 @@ class _Capped:
 
 
 def remove_tree(path: str) -> None:
-    """Remove the directory ``path`` and everything in it, ignoring errors (``shutil.rmtree``
-    with ``ignore_errors``, written out because the worker keeps ``shutil`` and the archive
-    modules it imports out of its memory: every module there makes each fork dearer)."""
-    for root, dirs, files in os.walk(path, topdown=False):
-        for name in files + dirs:
-            full = os.path.join(root, name)
-            try:
-                if name in dirs and not os.path.islink(full):
-                    os.rmdir(full)
-                else:
-                    os.unlink(full)
-            except OSError:
-                pass
+    """Remove the directory ``path`` and everything in it, ignoring errors, without ever
+    following a symbolic link: each directory is opened with O_NOFOLLOW and its entries are
+    removed relative to that descriptor, so a link a candidate planted (even one swapped in while
+    this runs) is unlinked itself, never its target.  (``shutil`` is kept out of the worker's
+    memory: every module there makes each fork dearer.)"""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        try:
+            os.unlink(path)  # a link or a file in place of the directory
+        except OSError:
+            pass
+        return
+    try:
+        _clear_dir(fd, 0)
+    finally:
+        os.close(fd)
     try:
         os.rmdir(path)
     except OSError:
         pass
+
+
+def _clear_dir(dir_fd: int, depth: int) -> None:
+    try:
+        with os.scandir(dir_fd) as it:
+            entries = [(e.name, e.is_dir(follow_symlinks=False)) for e in it]
+    except OSError:
+        return
+    for name, is_dir in entries:
+        try:
+            if not is_dir:
+                os.unlink(name, dir_fd=dir_fd)
+                continue
+            if depth < 64:
+                sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
+                try:
+                    _clear_dir(sub, depth + 1)
+                finally:
+                    os.close(sub)
+            os.rmdir(name, dir_fd=dir_fd)
+        except OSError:
+            pass
 
 
 def _describe_exit(status: int) -> tuple[str, str, str]:
@@ -181,12 +218,19 @@ def _describe_exit(status: int) -> tuple[str, str, str]:
 class Worker:
     """The fork server loop; one instance per worker process."""
 
-    def __init__(self) -> None:
+    def __init__(self, ident: int, namespaces: list[str], disabled: frozenset[str] = frozenset()) -> None:
         self.home = os.path.realpath(os.getcwd())  # job dirs are real paths (the audit hook's root)
-        self.uid = UID_BASE + os.getpid() if os.geteuid() == 0 else None
+        self.jobs_root = os.path.join(self.home, "jobs")  # the one place jobs may write (Landlock)
+        os.mkdir(self.jobs_root, 0o711)
+        self.uid = UID_BASE + ident if os.geteuid() == 0 and "private_uid" not in disabled else None
+        self.in_pid_namespace = "pid" in namespaces and os.getpid() == 1
         self.child = self._load_child_module()
+        self.layers = self.child._confine.LAYERS
+        self.layers.namespaces = list(namespaces)
+        self.layers.setup(self.jobs_root, str(ident), disabled)
         self.compiled_tests: dict = {}  # (test_id, source) -> code, shared by every child by fork
-        self.blind: dict[tuple, bool] = {}  # (pytest_args, rootdir) -> needed paths unreadable to self.uid
+        # (pytest_args, rootdir) -> (needed paths unreadable to self.uid, Landlock ruleset fd or None)
+        self.access: dict[tuple, tuple[bool, int | None]] = {}
         # finished jobs still to clean up: (children killed after "done" and not yet reaped, job dir)
         self.pending: list[tuple[list[int], str]] = []
         self.job_pids: list[int] = []
@@ -206,14 +250,17 @@ class Worker:
     # ---------------------------------------------------------------- job handling
     def handle(self, job: dict) -> dict:
         """Run one job frame and return its result frame (never raises)."""
+        if job.get("op") == "noop":
+            return {"status": "ok"}
         t0 = time.monotonic()
         self.jobs += 1
-        jobdir = os.path.join(self.home, f"job{self.jobs}")
+        jobdir = os.path.join(self.jobs_root, f"job{self.jobs}")
         self.job_pids = []
         try:
             os.mkdir(jobdir, 0o700)
             if self.uid is not None:
                 os.chown(jobdir, self.uid, self.uid)
+            self.layers.set_limits(job["limits"])
             if job.get("kind") == "pytest":
                 self.child.prepare_pytest(self.home)
             if job.get("coverage"):
@@ -226,9 +273,10 @@ class Worker:
             import traceback
             result = {"status": "crashed", "message": "worker error: " + traceback.format_exc(limit=8)}
         finally:
+            self._end_job()
             if self.dirty:
+                self.dirty = False
                 self.cleanup()
-                self._reap()
                 remove_tree(jobdir)
             else:
                 self.pending.append((self.job_pids, jobdir))
@@ -242,15 +290,45 @@ class Worker:
         (the kernel's teardown of their memory, on another core) is still running stay queued,
         and so do the dirs, until a later call.  At most :data:`MAX_PENDING` children stay queued
         (each counts against the private uid's process limit until it is reaped)."""
+        reaped = set()
+        while self.in_pid_namespace:  # orphans of every job end up as this init's children
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            reaped.add(pid)
         still = []
         for i, (pids, jobdir) in enumerate(self.pending):
             wait = block or len(self.pending) - i > MAX_PENDING
-            pids[:] = [pid for pid in pids if os.waitpid(pid, 0 if wait else os.WNOHANG)[0] == 0]
+            pids[:] = [pid for pid in pids if pid not in reaped and not self._waited(pid, wait)]
             if pids:
                 still.append((pids, jobdir))
             else:
                 remove_tree(jobdir)
         self.pending = still
+
+    @staticmethod
+    def _waited(pid: int, block: bool) -> bool:
+        """Reap ``pid``; False if it is still running and ``block`` is false."""
+        try:
+            return os.waitpid(pid, 0 if block else os.WNOHANG)[0] != 0
+        except ChildProcessError:  # reaped already
+            return True
+
+    def _end_job(self) -> None:
+        """Kill every process the job left: all of the worker's PID namespace but the worker
+        (``kill(-1)`` from its init), else the cgroup, else (root) every process of the uid."""
+        if self.in_pid_namespace:
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        elif self.layers.cgroup is not None:
+            self.layers.cgroup.kill()
+        elif self.dirty:
+            self._reap()
 
     def _program_path(self, job: dict, jobdir: str) -> str:
         stem = job["module_names"][0].rsplit(".", 1)[-1]
@@ -324,13 +402,13 @@ class Worker:
         """Fork a child for ``tests`` and watch it.  Returns a dict with ``outcomes`` (those that
         ended or were killed), ``end`` (done | load_error | load_timeout | test_timeout |
         test_lost | job_timeout), ``message`` and ``collected``."""
-        keep = False
-        if self.uid is not None:
-            key = (tuple(job.get("pytest_args") or ()), job.get("rootdir"))
-            if key not in self.blind:
-                needed = self.child._confine.needed_paths(job)
-                self.blind[key] = self.child._confine.unreadable_to(self.uid, needed)
-            keep = self.blind[key]
+        key = (tuple(job.get("pytest_args") or ()), job.get("rootdir"))
+        if key not in self.access:
+            needed = self.child._confine.needed_paths(job)
+            blind = self.uid is not None and self.child._confine.unreadable_to(self.uid, needed)
+            self.access[key] = (blind, self.layers.ruleset(needed))
+        keep, ruleset = self.access[key]
+        nonce = os.urandom(8).hex()  # every event must carry it: bytes the program prints blindly are refused
         compiled = self.child.compile_tests(tests, self.compiled_tests) if job["kind"] != "pytest" else {}
         limits = job["limits"]
         self.child._confine.enter_job(jobdir)
@@ -345,7 +423,8 @@ class Worker:
             try:
                 os.close(ev_r)
                 os.close(out_r)
-                self.child.child_main(job, code, path, jobdir, tests, ev_w, out_w, self.uid, keep, compiled)
+                self.child.child_main(job, code, path, jobdir, tests, ev_w, out_w, self.uid, keep, compiled,
+                                      ruleset, nonce)
                 rc = 0
             except BaseException:  # noqa: BLE001 - the child must always leave through _exit
                 rc = 71
@@ -354,7 +433,7 @@ class Worker:
         self.child._confine.enter_job(self.home)  # the worker's own temp files stay in its home
         os.close(ev_w)
         os.close(out_w)
-        reader = FrameReader()
+        reader = FrameReader(MAX_EVENT_FRAME, MAX_EVENT_BYTES)
         outcomes: list[dict] = []
         running: str | None = None
         test_deadline = None
@@ -390,6 +469,9 @@ class Worker:
                     open_fds.remove(ev_r)
                     break
                 for ev in reader.feed(data):
+                    if ev.pop("k", None) != nonce:
+                        reader.error = "an event without the job's key"
+                        break
                     kind = ev.get("ev")
                     if kind == "loaded":
                         loaded = True
@@ -475,9 +557,17 @@ class Worker:
         except BlockingIOError:
             return
 
+    def close(self) -> None:
+        """Kill what jobs left, reap, remove their dirs and the worker's cgroups."""
+        self.dirty = True
+        self._end_job()
+        self.cleanup()
+        if self.layers.cgroup is not None:
+            self.layers.cgroup.remove()
+
     def _reap(self) -> None:
-        """As root: kill every process left under this worker's private uid (escaped grandchildren)."""
-        self.dirty = False
+        """As root without a PID namespace: kill every process left under this worker's private
+        uid (escaped grandchildren)."""
         if self.uid is None:
             return
         pid = os.fork()
@@ -494,8 +584,44 @@ class Worker:
 
 
 
+def _load_kernel():
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_kernel.py")
+    spec = importlib.util.spec_from_file_location("_kelp_sandbox_kernel", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _enter_namespaces(kernel, disabled: frozenset[str]) -> tuple[list[str], str | None]:
+    """Enter the worker's namespaces and fork: this process stays outside and only waits for the
+    new one, the init of the new PID namespace, which returns and serves jobs.  Returns the
+    namespaces entered and why none were (None when they were)."""
+    if "namespaces" in disabled:
+        return [], "disabled"
+    try:
+        names = kernel.enter_worker_namespaces()
+    except OSError as exc:
+        return [], str(exc)
+    pid = os.fork()
+    if pid:  # the outer process: the host's handle on the worker; it ends when the worker does
+        for fd in (0, 1):
+            os.close(fd)
+        _, status = os.waitpid(pid, 0)
+        os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+    kernel._LIBC.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG: die with the outer one
+    return names, None
+
+
 def main() -> None:
-    """Entry point: set up descriptors, preload modules, then serve jobs until stdin closes."""
+    """Entry point: enter the namespaces, set up descriptors, preload modules, then serve jobs
+    until stdin closes.  ``KELP_SANDBOX_DISABLE`` (comma-separated layer names: namespaces,
+    cgroups, seccomp, landlock, private_uid) turns layers off, for tests that show what each
+    layer stops."""
+    ident = os.getpid()  # unique while this worker lives: names its uid and cgroups
+    disabled = frozenset(filter(None, os.environ.pop("KELP_SANDBOX_DISABLE", "").split(",")))
+    kernel = _load_kernel()
+    namespaces, ns_error = _enter_namespaces(kernel, disabled)
     proto_out = os.dup(1)
     os.dup2(2, 1)  # stray prints of the worker itself go to its log, never into the protocol
     sys.dont_write_bytecode = True
@@ -504,11 +630,23 @@ def main() -> None:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - a missing optional module only loses a preload
             pass
-    worker = Worker()
+    worker = Worker(ident, namespaces, disabled)
+    if ns_error:
+        worker.layers.errors["namespaces"] = ns_error
     worker.child._confine.set_child_environment()
     worker.child._confine.enter_job(worker.home)
     worker.child._confine.install_audit_hook()  # dormant here; each child arms it
-    write_frame(proto_out, {"ready": True, "pid": os.getpid(), "uid": worker.uid})
+    write_frame(proto_out, {"ready": True, "pid": ident, "uid": worker.uid,
+                            "layers": worker.layers.active(), "errors": worker.layers.errors,
+                            "namespaces": namespaces})
+    try:
+        serve(worker, proto_out)
+    finally:
+        worker.close()
+
+
+def serve(worker: Worker, proto_out: int) -> None:
+    """Answer job frames from fd 0 on ``proto_out`` until stdin closes or the host goes away."""
     while True:
         try:
             job = read_frame(0)

@@ -38,23 +38,28 @@ WORKER_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_worker.
 #: first pytest/coverage warm-up in a fresh worker).
 HOST_GRACE = 15.0
 STARTUP_TIMEOUT = 60.0
+#: Layers a :class:`Sandbox` can be told to leave off (``disable``); see docs/sandbox.md.
+LAYER_NAMES = ("namespaces", "cgroups", "seccomp", "landlock", "private_uid")
 
 
 class _WorkerProcess:
     """One worker process and its temp dir; restartable.  Not thread-safe (one job at a time)."""
 
-    def __init__(self, index: int) -> None:
+    def __init__(self, index: int, disable: tuple[str, ...] = ()) -> None:
         self.index = index
+        self.disable = disable
         self.proc: subprocess.Popen | None = None
         self.dir: str | None = None
         self.ready = False
+        self.hello: dict = {}
         self.start()
 
     def start(self) -> None:
         self.dir = tempfile.mkdtemp(prefix=f"kelp-sandbox-{self.index}-")
         os.chmod(self.dir, 0o711)  # children (another uid) must reach their job dir inside
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0",
-               "PYTHONDONTWRITEBYTECODE": "1", "HOME": self.dir}
+               "PYTHONDONTWRITEBYTECODE": "1", "HOME": self.dir,
+               "KELP_SANDBOX_DISABLE": ",".join(self.disable)}
         with open(os.path.join(self.dir, "worker.log"), "wb") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-I", "-B", WORKER_PATH], stdin=subprocess.PIPE,
@@ -68,7 +73,7 @@ class _WorkerProcess:
             hello = read_frame(self.proc.stdout.fileno(), time.monotonic() + STARTUP_TIMEOUT)
             if not isinstance(hello, dict) or not hello.get("ready"):
                 raise EOFError("the worker did not start")
-            self.ready = True
+            self.ready, self.hello = True, hello
         write_frame(self.proc.stdin.fileno(), frame)
         answer = read_frame(self.proc.stdout.fileno(), time.monotonic() + timeout)
         if answer is None:
@@ -116,16 +121,23 @@ class Sandbox:
     Thread-safe: :meth:`run` may be called from many threads, each call takes one idle worker.
     Use as a context manager or call :meth:`close`.  Raises :class:`SandboxError` if used after
     close, :class:`SuiteError` for malformed arguments.
+
+    ``disable`` turns kernel layers off (any of :data:`LAYER_NAMES`); it only weakens the
+    sandbox and exists so that tests can show what each layer stops.
     """
 
-    def __init__(self, workers: int | None = None, limits: Limits = Limits()) -> None:
+    def __init__(self, workers: int | None = None, limits: Limits = Limits(),
+                 disable: tuple[str, ...] = ()) -> None:
         n = workers if workers is not None else (os.cpu_count() or 1)
         if not isinstance(n, int) or n < 1:
             raise SuiteError(f"workers must be a positive int, got {workers!r}")
         if not isinstance(limits, Limits):
             raise SuiteError("limits must be a kelp.execute.Limits")
+        unknown = set(disable) - set(LAYER_NAMES)
+        if unknown:
+            raise SuiteError(f"unknown sandbox layers {sorted(unknown)}; known: {', '.join(LAYER_NAMES)}")
         self.limits = limits
-        self._workers = [_WorkerProcess(i) for i in range(n)]
+        self._workers = [_WorkerProcess(i, tuple(disable)) for i in range(n)]
         self._idle: queue.Queue[_WorkerProcess] = queue.Queue()
         for w in self._workers:
             self._idle.put(w)
@@ -137,6 +149,18 @@ class Sandbox:
     def size(self) -> int:
         """Number of worker processes."""
         return len(self._workers)
+
+    def layers(self) -> dict:
+        """What a worker reported at start-up: ``layers`` (layer name -> active), ``errors``
+        (layer name -> why it is missing), ``namespaces`` (entered), ``uid`` (the jobs' private
+        uid, None when not root).  Starts a worker if none has answered yet."""
+        worker = self._idle.get()
+        try:
+            if not worker.ready:
+                worker.request({"op": "noop"}, STARTUP_TIMEOUT)
+            return {k: worker.hello.get(k) for k in ("layers", "errors", "namespaces", "uid")}
+        finally:
+            self._idle.put(worker)
 
     # ------------------------------------------------------------------ public API
     def run(self, program: str, suite: TestSuite, *, order: list[str] | None = None,
