@@ -90,6 +90,13 @@ def prepare_coverage(home: str) -> None:
     os.remove(path)
 
 
+def prepare_judge() -> str:
+    """In the worker: load the judge's modules (``_judge.py``) so children get them by fork;
+    returns the path of the candidate server script."""
+    judge = sys.modules.get("_kelp_sandbox_judge") or _load_sibling("_kelp_sandbox_judge", "_judge.py")
+    return judge.SERVER_PATH
+
+
 def prepare_pytest(home: str) -> None:
     """In the worker: import pytest and all of ``_pytest``, then run one tiny session in-process."""
     if "pytest" in sys.modules:
@@ -378,12 +385,14 @@ def _flush() -> None:
 
 # ------------------------------------------------------------------------------ entry point
 def child_main(job, code, path, jobdir, tests, ev_fd, out_fd, uid, keep_read_search=False,
-               compiled=None, ruleset_fd=None, nonce="") -> None:
+               compiled=None, ruleset_fd=None, nonce="", judge=None) -> None:
     """Run ``tests`` (list of (id, source)) of ``job`` in this freshly forked process.
 
     ``compiled`` maps test ids to code objects compiled by the worker (:func:`compile_tests`);
     ``keep_read_search`` and ``ruleset_fd`` are passed on to :func:`_confine.confine`; every
-    event carries ``nonce`` (key ``"k"``), without which the worker refuses it."""
+    event carries ``nonce`` (key ``"k"``), without which the worker refuses it.  With ``judge``
+    (the fds (replies, requests) of a candidate process, see ``_judge.py``) this process is the
+    judge: it never runs the program, whose names call into that process."""
 
     held = []
 
@@ -398,7 +407,7 @@ def child_main(job, code, path, jobdir, tests, ev_fd, out_fd, uid, keep_read_sea
             held.clear()
 
     try:
-        _confine.confine(job, jobdir, uid, out_fd, ev_fd, keep_read_search, ruleset_fd)
+        _confine.confine(job, jobdir, uid, out_fd, ev_fd, keep_read_search, ruleset_fd, judge or ())
         signal.signal(signal.SIGALRM, _on_alarm)
         rec = CoverageRecorder(path) if job.get("coverage") and job["op"] == "run" else None
         _confine.arm_audit_hook(jobdir, uid is not None)
@@ -414,19 +423,26 @@ def child_main(job, code, path, jobdir, tests, ev_fd, out_fd, uid, keep_read_sea
         try:
             if code is None:
                 raise SyntaxError("the program does not compile")
-            _register(module, names)
-            exec(code, module.__dict__)
+            if judge is not None:
+                judging = sys.modules["_kelp_sandbox_judge"]
+                remote = judging.Remote(*judge)
+                program_ns = judging.namespace(remote, job["program"],
+                                               judging.load(remote, job["program"], path, names))
+            else:
+                _register(module, names)
+                exec(code, module.__dict__)
+                program_ns = module.__dict__
             stage = "setup"
-            ns = module.__dict__
+            ns = program_ns
             if job["kind"] == "check":
                 ns = {"__name__": "__kelp_check__", "__builtins__": builtins}
             if job.get("setup"):
                 exec(compile(job["setup"], "<setup>", "exec", dont_inherit=True), ns)
             if job.get("entry_point"):
                 stage = "entry point"
-                if not hasattr(module, job["entry_point"]):
+                if job["entry_point"] not in program_ns:
                     raise NameError(f"the program does not define {job['entry_point']!r}")
-                ns["candidate"] = getattr(module, job["entry_point"])
+                ns["candidate"] = program_ns[job["entry_point"]]
         finally:
             _disarm()
     except BaseException as exc:  # noqa: BLE001

@@ -23,9 +23,6 @@ PR_SET_PDEATHSIG, PR_SET_KEEPCAPS, PR_SET_NO_NEW_PRIVS = 1, 8, 38
 _LIBC = ctypes.CDLL(None, use_errno=True)
 # Looked up once in the worker, so a child does not pay the symbol lookups after every fork.
 _PRCTL = _LIBC.prctl
-#: Processes of the worker itself that share a job's user namespace and so its RLIMIT_NPROC
-#: count (the worker and the children of finished jobs it has not reaped yet).
-MAX_WORKER_PROCESSES = 8
 
 
 def _load_kernel():
@@ -133,6 +130,9 @@ class Layers:
         self.rulesets: dict[tuple, int] = {}
         self.jobs_root: str | None = None
         self.cgroup_limits: tuple[int, int] | None = None
+        #: processes of the worker's user namespace that are not the job's (the worker and the
+        #: unreaped children of finished jobs), counted by RLIMIT_NPROC beside the job's own
+        self.worker_processes = 1
         self.drop_caps = _kernel.capability_sets(0)
         self.keep_read_search = _kernel.capability_sets(1 << CAP_DAC_READ_SEARCH)
 
@@ -180,13 +180,14 @@ class Layers:
 LAYERS = Layers()
 
 
-def confine(job: dict, jobdir: str, uid: int | None, out_fd: int, ev_fd: int,
-            keep_read_search: bool = False, ruleset_fd: int | None = None) -> None:
+def confine(job: dict, jobdir: str, uid: int | None, out_fd: int, ev_fd: int | None,
+            keep_read_search: bool = False, ruleset_fd: int | None = None,
+            extra_fds: tuple[int, ...] = ()) -> None:
     """Confine this freshly forked child: own session, fds 0/1/2 (stdin /dev/null, output to
     ``out_fd``), rlimits, the worker's cgroups, a private ``uid`` (root only; with
     CAP_DAC_READ_SEARCH kept iff ``keep_read_search``, see :func:`unreadable_to`) or else no
     capabilities, a death signal, no_new_privs, the Landlock domain ``ruleset_fd``, the seccomp
-    filter, then every fd closed but ``ev_fd``, the job dir as cwd.  The environment is the
+    filter, then every fd closed but ``ev_fd`` and ``extra_fds``, the job dir as cwd.  The environment is the
     worker's, scrubbed by :func:`set_child_environment` and pointed at the job dir by
     :func:`enter_job` before the fork.  Raises OSError when a layer the worker has cannot be
     applied (the child then refuses to run the candidate)."""
@@ -210,7 +211,7 @@ def confine(job: dict, jobdir: str, uid: int | None, out_fd: int, ev_fd: int,
         _drop_privileges(uid, keep_read_search)
     else:
         if "user" in layers.namespaces:  # counted per uid of the worker's own user namespace
-            n = limits["processes"] + MAX_WORKER_PROCESSES
+            n = limits["processes"] + layers.worker_processes
             resource.setrlimit(resource.RLIMIT_NPROC, (n, n))
         if _kernel.effective_capabilities():
             _kernel.capset(layers.drop_caps)
@@ -222,8 +223,11 @@ def confine(job: dict, jobdir: str, uid: int | None, out_fd: int, ev_fd: int,
         _kernel.landlock_restrict(ruleset_fd)
     if layers.seccomp is not None:
         layers.seccomp.install()
-    os.closerange(3, ev_fd)  # nothing of the worker's stays reachable but the event pipe
-    os.closerange(ev_fd + 1, 1 << 16)
+    low = 3  # nothing of the worker's stays reachable but the pipes the job needs
+    for fd in sorted(f for f in (ev_fd, *extra_fds) if f is not None):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 1 << 16)
     os.chdir(jobdir)
     sys.dont_write_bytecode = True
 

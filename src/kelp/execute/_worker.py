@@ -224,10 +224,13 @@ class Worker:
         os.mkdir(self.jobs_root, 0o711)
         self.uid = UID_BASE + ident if os.geteuid() == 0 and "private_uid" not in disabled else None
         self.in_pid_namespace = "pid" in namespaces and os.getpid() == 1
+        self.proc_pid = int(os.readlink("/proc/self"))  # this process as /proc numbers it
         self.child = self._load_child_module()
         self.layers = self.child._confine.LAYERS
         self.layers.namespaces = list(namespaces)
         self.layers.setup(self.jobs_root, str(ident), disabled)
+        #: without a memory cgroup, the job's summed RSS is polled this often (seconds)
+        self.watch_memory = None if self.layers.cgroup is not None or "memory_watchdog" in disabled else 0.05
         self.compiled_tests: dict = {}  # (test_id, source) -> code, shared by every child by fork
         # (pytest_args, rootdir) -> (needed paths unreadable to self.uid, Landlock ruleset fd or None)
         self.access: dict[tuple, tuple[bool, int | None]] = {}
@@ -268,7 +271,7 @@ class Worker:
             if job["op"] == "collect":
                 result = self._collect(job, jobdir)
             else:
-                result = self._run(job, jobdir, t0)
+                result = self._run(job, jobdir, t0, judged=job["op"] == "verify" and job["kind"] != "pytest")
         except Exception:  # a bug in the harness, not in the candidate
             import traceback
             result = {"status": "crashed", "message": "worker error: " + traceback.format_exc(limit=8)}
@@ -352,10 +355,11 @@ class Worker:
         run = self._spawn(job, code, path, jobdir, [], deadline, out)
         if run["collected"] is None:
             msg = run["message"] or "collection produced no result"
-            return {"status": "error", "message": f"{msg}\n{out.text()}".strip()[:4000]}
+            # the program's own output stays out of the message: it is the candidate's to forge
+            return {"status": "error", "message": msg.strip()[:4000], "stdout": out.text()}
         return {"status": "ok", **run["collected"]}
 
-    def _run(self, job: dict, jobdir: str, t0: float) -> dict:
+    def _run(self, job: dict, jobdir: str, t0: float, judged: bool = False) -> dict:
         path = self._program_path(job, jobdir)
         tests = [tuple(t) for t in job["tests"]]
         out = _Capped(job["limits"]["output_bytes"])
@@ -367,7 +371,7 @@ class Worker:
         cov: dict[str, list[int]] | None = {} if job.get("coverage") else None
         status, message, remaining = "ok", None, tests
         while remaining:
-            run = self._spawn(job, code, path, jobdir, remaining, deadline, out)
+            run = self._spawn(job, code, path, jobdir, remaining, deadline, out, judged)
             for o in run["outcomes"]:
                 outcomes[o["test_id"]] = o
                 if cov is not None and o.get("lines") is not None:
@@ -385,7 +389,7 @@ class Worker:
             if (end == "done" or job["stop_on_first_failure"] or not job["continue_after_timeout"]
                     or not run["outcomes"]):
                 break
-        return self._result(status, message, tests, outcomes, out, cov)
+        return self._result(status, message, tests, outcomes, out, cov) | {"judged": judged}
 
     @staticmethod
     def _result(status, message, tests, outcomes, out, cov) -> dict:
@@ -398,10 +402,11 @@ class Worker:
                 "coverage": cov}
 
     # ---------------------------------------------------------------- one child
-    def _spawn(self, job, code, path, jobdir, tests, job_deadline, out) -> dict:
+    def _spawn(self, job, code, path, jobdir, tests, job_deadline, out, judged=False) -> dict:
         """Fork a child for ``tests`` and watch it.  Returns a dict with ``outcomes`` (those that
         ended or were killed), ``end`` (done | load_error | load_timeout | test_timeout |
-        test_lost | job_timeout), ``message`` and ``collected``."""
+        test_lost | job_timeout), ``message`` and ``collected``.  ``judged``: the child is a
+        judge and the program runs in a second, fresh interpreter (:meth:`_start_candidate`)."""
         key = (tuple(job.get("pytest_args") or ()), job.get("rootdir"))
         if key not in self.access:
             needed = self.child._confine.needed_paths(job)
@@ -416,6 +421,10 @@ class Worker:
         out_r, out_w = os.pipe()
         sys.stdout.flush()
         sys.stderr.flush()
+        judge, server = None, None
+        if judged:
+            judge, server = self._start_candidate(job, jobdir, out_w, keep, ruleset)
+        self.layers.worker_processes = 1 + sum(len(pids) for pids, _ in self.pending) + (server is not None)
         gc.freeze()  # the child's collections skip the worker's objects, so do not copy their pages
         pid = os.fork()
         if pid == 0:  # ---- child: never returns
@@ -424,7 +433,7 @@ class Worker:
                 os.close(ev_r)
                 os.close(out_r)
                 self.child.child_main(job, code, path, jobdir, tests, ev_w, out_w, self.uid, keep, compiled,
-                                      ruleset, nonce)
+                                      ruleset, nonce, judge)
                 rc = 0
             except BaseException:  # noqa: BLE001 - the child must always leave through _exit
                 rc = 71
@@ -433,6 +442,8 @@ class Worker:
         self.child._confine.enter_job(self.home)  # the worker's own temp files stay in its home
         os.close(ev_w)
         os.close(out_w)
+        for fd in judge or ():
+            os.close(fd)
         reader = FrameReader(MAX_EVENT_FRAME, MAX_EVENT_BYTES)
         outcomes: list[dict] = []
         running: str | None = None
@@ -443,16 +454,24 @@ class Worker:
         open_fds = [ev_r, out_r]
         killed_for = None
         corrupted = False
+        next_watch = time.monotonic() + (self.watch_memory or 0)
         try:
             while ev_r in open_fds and not corrupted and end != "done":
                 now = time.monotonic()
+                if self.watch_memory and now >= next_watch:
+                    next_watch = now + self.watch_memory
+                    if self.child._confine._kernel.descendants_memory(self.proc_pid) > limits["memory_bytes"]:
+                        killed_for = "memory"
+                        break
                 deadlines = [(job_deadline, "job")]
+                if self.watch_memory:
+                    deadlines.append((next_watch, "watch"))
                 if not loaded:
                     deadlines.append((load_deadline, "load"))
                 if running is not None:
                     deadlines.append((test_deadline, "test"))
                 when, which = min(deadlines)
-                if now >= when:
+                if now >= when and which != "watch":
                     killed_for = which
                     break
                 ready, _, _ = select.select(open_fds, [], [], when - now)
@@ -496,20 +515,29 @@ class Worker:
                 corrupted = reader.error is not None  # the program wrote into our channel
         finally:
             status = self._kill_child(pid, wait=end != "done")
+            if server is not None:
+                self._kill_child(server)
         self.dirty = self.dirty or end != "done" or killed_for is not None
         self._drain(out_r if out_r in open_fds else None, out)
         os.close(ev_r)
         os.close(out_r)
         if killed_for is not None:
             t = limits["test_timeout"]
-            if killed_for == "job":
+            if killed_for == "memory":
+                end = "test_lost"
+                message = (f"the job's processes together held over {limits['memory_bytes']} bytes "
+                           "(summed proportional set size); killed")
+            elif killed_for == "job":
                 end, message = "job_timeout", f"job exceeded its {limits['job_timeout']} s wall-clock limit"
             elif killed_for == "load":
                 end = "load_timeout"
                 message = f"program did not finish loading within {t} s (wall clock)"
             else:
                 end, message = "test_timeout", f"test {running!r} exceeded {t} s (wall clock)"
-            if running is not None:
+            if running is not None and killed_for == "memory":
+                outcomes.append({"test_id": running, "status": "error", "error_type": "MemoryLimit",
+                                 "message": message, "seconds": 0.0, "lines": None})
+            elif running is not None:
                 outcomes.append({"test_id": running, "status": "timeout", "error_type": "Timeout",
                                  "message": f"exceeded {t} s wall-clock limit (killed)",
                                  "seconds": t, "lines": None})
@@ -528,6 +556,28 @@ class Worker:
                     outcomes.append({"test_id": running, "status": ostatus, "error_type": etype,
                                      "message": why, "seconds": 0.0, "lines": None})
         return {"outcomes": outcomes, "end": end, "message": message, "collected": collected}
+
+    def _start_candidate(self, job, jobdir, out_w, keep, ruleset) -> tuple[tuple[int, int], int]:
+        """Start the candidate's process of a judged run: a confined child that executes a fresh
+        interpreter running ``_candidate_server.py`` (nothing of the worker's memory, so nothing
+        of the tests, survives the exec).  Returns the judge's fds (replies, requests) and its pid."""
+        server_path = self.child.prepare_judge()
+        req_r, req_w = os.pipe()
+        rep_r, rep_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(req_w)
+                os.close(rep_r)
+                self.child._confine.confine(job, jobdir, self.uid, out_w, None, keep, ruleset, (req_r, rep_w))
+                os.set_inheritable(req_r, True)
+                os.set_inheritable(rep_w, True)
+                os.execv(sys.executable, [sys.executable, "-I", "-B", server_path, str(req_r), str(rep_w)])
+            finally:
+                os._exit(72)
+        os.close(req_r)
+        os.close(rep_w)
+        return (rep_r, req_w), pid
 
     def _kill_child(self, pid: int, wait: bool = True) -> int:
         """SIGKILL the child's group; return its wait status, or 0 after queueing it for

@@ -77,7 +77,8 @@ class RunResult:
     ``stdout`` the capped stdout+stderr of the program, and with ``coverage=True`` the per-test
     sorted line numbers of the program file executed during each test (module-level lines run at
     import are not attributed to any test; a test killed by the hard wall-clock kill has no
-    entry because its data died with its process)."""
+    entry because its data died with its process).  ``judged``: the verdicts were decided in a
+    process that never ran the program (:meth:`Sandbox.verify`)."""
 
     status: str
     outcomes: list[TestOutcome] = field(default_factory=list)
@@ -85,6 +86,7 @@ class RunResult:
     seconds: float = 0.0
     stdout: str = ""
     coverage: dict[str, list[int]] | None = None
+    judged: bool = False
 
     @property
     def passed(self) -> int:
@@ -123,4 +125,4 @@ class RunResult:
                     for o in data.get("outcomes", [])]
         return cls(status=data["status"], outcomes=outcomes, message=data.get("message"),
                    seconds=float(data.get("seconds", 0.0)), stdout=data.get("stdout", ""),
-                   coverage=data.get("coverage"))
+                   coverage=data.get("coverage"), judged=bool(data.get("judged")))

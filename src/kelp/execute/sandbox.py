@@ -39,7 +39,7 @@ WORKER_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_worker.
 HOST_GRACE = 15.0
 STARTUP_TIMEOUT = 60.0
 #: Layers a :class:`Sandbox` can be told to leave off (``disable``); see docs/sandbox.md.
-LAYER_NAMES = ("namespaces", "cgroups", "seccomp", "landlock", "private_uid")
+LAYER_NAMES = ("namespaces", "cgroups", "memory_watchdog", "seccomp", "landlock", "private_uid")
 
 
 class _WorkerProcess:
@@ -186,6 +186,28 @@ class Sandbox:
                      coverage=coverage, continue_after_timeout=continue_after_timeout)
         answer = self._submit(frame)
         result = RunResult.from_wire(answer)
+        if not result.outcomes:
+            result.outcomes = [TestOutcome(t.id, "not_run") for t in tests]
+        return result
+
+    def verify(self, program: str, suite: TestSuite, *, order: list[str] | None = None) -> RunResult:
+        """Run ``program`` against ``suite`` with verdicts decided outside its interpreter.
+
+        The tests execute in a judge process that never runs the program; the program runs in a
+        fresh interpreter of its own (no fork of anything that held the tests) and answers the
+        judge's calls with plain values.  So a program can neither patch the verdict code nor
+        forge events, as it can in :meth:`run`.  The price: only plain data (numbers, strings,
+        bytes, containers of them) crosses, so a test that passes a function or gets back an
+        object fails here; and an interpreter start (~30 ms).  For ``asserts`` and ``check``
+        suites (``result.judged`` is True); a pytest suite runs as in :meth:`run` (False)."""
+        if not isinstance(suite, TestSuite):
+            raise SuiteError(f"suite must be a TestSuite, got {type(suite).__name__}")
+        if suite.kind == "pytest":
+            return self.run(program, suite, order=order)
+        tests = suite.ordered(order)
+        frame = self._frame("verify", program, suite)
+        frame.update(tests=[[t.id, t.source] for t in tests])
+        result = RunResult.from_wire(self._submit(frame))
         if not result.outcomes:
             result.outcomes = [TestOutcome(t.id, "not_run") for t in tests]
         return result
