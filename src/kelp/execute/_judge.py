@@ -39,6 +39,12 @@ class ProgramGone(RuntimeError):
     """The candidate's process ended or broke the protocol."""
 
 
+class Unjudgeable(BaseException):
+    """The tests hand the program something that is not plain data (a function, an object), so
+    this suite cannot be judged outside the program's process.  A BaseException, so that test
+    code catching ``Exception`` does not hide it; the tests, never the program, decide it."""
+
+
 class Remote:
     """The judge's end of the channel to the candidate's process (``rfd`` replies, ``wfd`` requests)."""
 
@@ -85,15 +91,22 @@ def _refill(target, new) -> None:
 class RemoteFunction:
     """Calls ``name`` in the candidate's process with plain-data arguments; returns its plain
     result, raises what it raised (:func:`_exception`), and copies back the new contents of
-    list, dict, set and bytearray arguments.  Raises :class:`UnencodableValue` for arguments
-    or results that are not plain data, :class:`ProgramGone` when the process is gone."""
+    list, dict, set and bytearray arguments.  Raises :class:`Unjudgeable` for arguments that
+    are not plain data, :class:`ProgramGone` when the process is gone; a result that is not
+    plain data comes back as the program's UnencodableValue error (a failed test)."""
 
     def __init__(self, remote: Remote, name: str) -> None:
         self.remote, self.name, self.__name__ = remote, name, name
 
     def __call__(self, *args, **kwargs):
-        reply = self.remote.request({"call": self.name, "args": _values.encode(args),
-                                     "kwargs": _values.encode(kwargs)})
+        try:
+            request = {"call": self.name, "args": _values.encode(args), "kwargs": _values.encode(kwargs)}
+        except UnencodableValue as exc:
+            if exc.value_type is RemoteFunction:  # the program decides what is callable: a failure
+                raise TypeError(f"a function of the program cannot be passed to {self.name}() "
+                                "in a judged run") from None
+            raise Unjudgeable(f"an argument of {self.name}() is not plain data ({exc})") from None
+        reply = self.remote.request(request)
         if "exc" in reply:
             raise _exception(reply["exc"])
         try:

@@ -16,7 +16,12 @@ MAX_DEPTH = 64
 
 
 class UnencodableValue(TypeError):
-    """The value is not plain data (a function, a class instance, too deep)."""
+    """The value is not plain data (a function, a class instance, too deep); ``value_type`` is
+    the offending value's type (None when too deep)."""
+
+    def __init__(self, message: str, value_type: type | None = None) -> None:
+        super().__init__(message)
+        self.value_type = value_type
 
 
 def encode(value, depth: int = 0):
@@ -48,7 +53,7 @@ def encode(value, depth: int = 0):
         return ["s", [encode(v, d) for v in set(value)]]
     if hasattr(value, "__next__") and hasattr(value, "__iter__"):  # map, filter, generators
         return ["i", [encode(v, d) for v in value]]
-    raise UnencodableValue(f"a {type(value).__name__} is not plain data")
+    raise UnencodableValue(f"a {type(value).__name__} is not plain data", type(value))
 
 
 def decode(data):
