@@ -176,6 +176,20 @@ class Layers:
         return {"namespaces": bool(self.namespaces), "cgroups": self.cgroup is not None,
                 "seccomp": self.seccomp is not None, "landlock": bool(self.landlock_abi)}
 
+    def details(self) -> dict[str, str]:
+        """Layer name -> a short description of what is in force (for ``kelp doctor``)."""
+        out = {"namespaces": ", ".join(self.namespaces) or "none"}
+        if self.cgroup is not None:
+            out["cgroups"] = f"cgroup v{self.cgroup.version}: memory and pids"
+        else:
+            out["cgroups"] = "none: the summed memory watchdog bounds a job's total"
+        if self.seccomp is not None:
+            out["seccomp"] = f"{len(_kernel.DENIED_SYSCALLS)} syscalls refused, sockets AF_UNIX only"
+        if self.landlock_abi:
+            out["landlock"] = f"ABI {self.landlock_abi}" + (
+                ": signals and abstract sockets scoped" if self.landlock_abi >= 6 else "")
+        return out
+
 
 LAYERS = Layers()
 

@@ -1,9 +1,9 @@
 """Kernel layers of the sandbox: namespaces, cgroups, Landlock, seccomp, capabilities.
 
 Stdlib only at top level (loaded by path by ``_confine.py``); ``pyseccomp`` (ctypes bindings of
-libseccomp) is imported when a filter is built.  Every layer is probed, never assumed: on a kernel
-or machine that lacks one, :func:`probe` says so and the others still apply (``kelp doctor``
-prints the probe).  What each layer stops is in docs/sandbox.md.
+libseccomp) is imported when a filter is built.  Every layer is tried when a worker starts, never
+assumed: on a kernel or machine that lacks one the others still apply, and the worker reports
+which are in force (``kelp doctor`` prints it).  What each layer stops is in docs/sandbox.md.
 
 Per worker (set once, inherited by every job's child):
 * a network namespace with no interface (not even a loopback that is up): no network at all;
@@ -87,9 +87,10 @@ class CgroupJail:
         self.dirs, self.version = dirs, version
         self.fds = [os.open(os.path.join(d, "cgroup.procs"), os.O_WRONLY) for d in dirs.values()]
 
-    @classmethod
-    def create(cls, name: str) -> CgroupJail | None:
-        """Make ``kelp-<name>`` cgroups beside this process's own; None when impossible."""
+    @staticmethod
+    def paths(name: str) -> dict[str, str]:
+        """Where :meth:`create` puts the cgroups named ``kelp-<name>`` of this process's
+        children: controller ("unified" on v2) -> directory; {} when unknown."""
         own = {}
         try:
             with open("/proc/self/cgroup") as fh:
@@ -98,23 +99,29 @@ class CgroupJail:
                     for c in ctrls.split(",") if ctrls else [""]:
                         own[c] = path
         except OSError:
-            return None
+            return {}
+        if os.path.exists("/sys/fs/cgroup/cgroup.controllers") and "" in own:  # pure v2
+            return {"unified": os.path.join("/sys/fs/cgroup" + own[""], f"kelp-{name}")}
+        return {c: os.path.join(f"/sys/fs/cgroup/{c}" + own[c], f"kelp-{name}")
+                for c in ("memory", "pids") if c in own}
+
+    @classmethod
+    def create(cls, name: str) -> CgroupJail | None:
+        """Make ``kelp-<name>`` cgroups beside this process's own; None when impossible."""
+        paths = cls.paths(name)
         made: dict[str, str] = {}
         try:
-            if os.path.exists("/sys/fs/cgroup/cgroup.controllers") and "" in own:  # pure v2
-                d = os.path.join("/sys/fs/cgroup" + own[""], f"kelp-{name}")
+            if "unified" in paths:
+                d = made["unified"] = paths["unified"]
                 os.mkdir(d)
-                made["unified"] = d
                 if not all(os.path.exists(os.path.join(d, f)) for f in ("memory.max", "pids.max")):
                     raise OSError(errno.ENOTSUP, "memory/pids controllers not delegated")
                 return cls(made, 2)
             for ctrl in ("memory", "pids"):
-                base = f"/sys/fs/cgroup/{ctrl}"
-                if ctrl not in own or not os.path.isdir(base):
+                if ctrl not in paths or not os.path.isdir(f"/sys/fs/cgroup/{ctrl}"):
                     raise OSError(errno.ENOENT, f"no v1 {ctrl} hierarchy")
-                d = os.path.join(base + own[ctrl], f"kelp-{name}")
-                os.mkdir(d)
-                made[ctrl] = d
+                os.mkdir(paths[ctrl])
+                made[ctrl] = paths[ctrl]
             return cls(made, 1)
         except OSError:
             for d in made.values():
@@ -180,6 +187,26 @@ class CgroupJail:
                 os.rmdir(d)
             except OSError:
                 pass
+
+
+def remove_cgroups(name: str) -> None:
+    """Delete the (empty) cgroups ``kelp-<name>`` of a worker that died without removing them;
+    the host calls it after the worker's processes are gone.  Best effort."""
+    import time
+
+    left = [d for d in CgroupJail.paths(name).values() if os.path.isdir(d)]
+    for _ in range(40):  # the namespace's last processes may still be exiting: wait up to 1 s
+        for d in list(left):
+            try:
+                os.rmdir(d)
+                left.remove(d)
+            except FileNotFoundError:
+                left.remove(d)
+            except OSError:
+                pass
+        if not left:
+            return
+        time.sleep(0.025)
 
 
 def join_cgroups(fds: list[int]) -> None:
@@ -412,59 +439,6 @@ def effective_capabilities() -> int:
     return 0
 
 
-# ---------------------------------------------------------------------------------- probe
-def probe() -> dict:
-    """Which layers this machine supports, tried in a throw-away child: ``{layer: (ok, detail)}``
-    for ``user_namespace``, ``network_namespace``, ``pid_namespace``, ``landlock``, ``seccomp``,
-    ``cgroups``, ``private_uid``."""
-    report: dict[str, tuple[bool, str]] = {}
-    root = os.geteuid() == 0
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(r)
-        out = {}
-        try:
-            try:
-                names = enter_worker_namespaces()
-                out["ns"] = [True, ", ".join(names)]
-            except OSError as exc:
-                out["ns"] = [False, str(exc)]
-        finally:
-            os.write(w, repr(out).encode())
-            os._exit(0)
-    os.close(w)
-    data = b""
-    while chunk := os.read(r, 4096):
-        data += chunk
-    os.close(r)
-    os.waitpid(pid, 0)
-    import ast
-
-    ns_ok, ns_detail = ast.literal_eval(data.decode() or "{'ns': [False, 'probe died']}")["ns"]
-    report["user_namespace"] = (ns_ok, "not needed as root (a private uid is used)" if root else ns_detail)
-    report["network_namespace"] = (ns_ok, "no interfaces" if ns_ok else ns_detail)
-    report["pid_namespace"] = (ns_ok, "worker is init; kill(-1) ends a job's leftovers" if ns_ok else ns_detail)
-    abi = landlock_abi()
-    report["landlock"] = (abi > 0, f"ABI {abi}" + (" (signal and abstract-socket scoping)" if abi >= 6 else "")
-                          if abi else "not available in this kernel")
-    try:
-        SeccompProgram(seccomp_program())
-        report["seccomp"] = (True, f"{len(DENIED_SYSCALLS)} syscalls refused, sockets AF_UNIX only")
-    except ImportError:
-        report["seccomp"] = (False, "pyseccomp is not installed")
-    except OSError as exc:
-        report["seccomp"] = (False, f"libseccomp: {exc}")
-    jail = CgroupJail.create(f"probe-{os.getpid()}")
-    if jail is None:
-        report["cgroups"] = (False, "no writable memory+pids cgroup (not root, or not delegated)")
-    else:
-        report["cgroups"] = (True, f"cgroup v{jail.version}: memory and pids")
-        jail.remove()
-    report["private_uid"] = (root, "one uid per worker" if root else "not root: the job runs as the user, "
-                             "in its own user namespace without capabilities")
-    return report
-
-
-__all__ = ["CgroupJail", "SeccompProgram", "capability_sets", "capset", "enter_worker_namespaces",
-           "landlock_abi", "landlock_restrict", "landlock_ruleset", "probe", "seccomp_program"]
+__all__ = ["CgroupJail", "SeccompProgram", "capability_sets", "capset", "descendants_memory",
+           "enter_worker_namespaces", "landlock_abi", "landlock_restrict", "landlock_ruleset",
+           "seccomp_program"]

@@ -686,9 +686,12 @@ def main() -> None:
     worker.child._confine.set_child_environment()
     worker.child._confine.enter_job(worker.home)
     worker.child._confine.install_audit_hook()  # dormant here; each child arms it
+    base = worker.child._confine.needed_paths({})
+    read_search = worker.uid is not None and worker.child._confine.unreadable_to(worker.uid, base)
     write_frame(proto_out, {"ready": True, "pid": ident, "uid": worker.uid,
                             "layers": worker.layers.active(), "errors": worker.layers.errors,
-                            "namespaces": namespaces})
+                            "details": worker.layers.details(), "namespaces": namespaces,
+                            "keeps_read_search": read_search})
     try:
         serve(worker, proto_out)
     finally:

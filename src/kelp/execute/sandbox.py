@@ -28,6 +28,7 @@ import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
+from kelp.execute import _kernel
 from kelp.execute._worker import read_frame, write_frame
 from kelp.execute.errors import CollectError, SandboxError, SuiteError
 from kelp.execute.results import Job, Limits, RunResult, TestOutcome
@@ -102,6 +103,7 @@ class _WorkerProcess:
                 except OSError:
                     pass
             self.proc.wait()
+            _kernel.remove_cgroups(str(self.proc.pid))  # named after the worker's pid
         if self.dir:
             shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -152,13 +154,16 @@ class Sandbox:
 
     def layers(self) -> dict:
         """What a worker reported at start-up: ``layers`` (layer name -> active), ``errors``
-        (layer name -> why it is missing), ``namespaces`` (entered), ``uid`` (the jobs' private
-        uid, None when not root).  Starts a worker if none has answered yet."""
+        (layer name -> why it is missing), ``details`` (layer name -> what is in force),
+        ``namespaces`` (entered), ``uid`` (the jobs' private uid, None when not root),
+        ``keeps_read_search`` (the jobs keep CAP_DAC_READ_SEARCH because the interpreter is
+        unreadable to that uid).  Starts a worker if none has answered yet."""
         worker = self._idle.get()
         try:
             if not worker.ready:
                 worker.request({"op": "noop"}, STARTUP_TIMEOUT)
-            return {k: worker.hello.get(k) for k in ("layers", "errors", "namespaces", "uid")}
+            keys = ("layers", "errors", "details", "namespaces", "uid", "keeps_read_search")
+            return {k: worker.hello.get(k) for k in keys}
         finally:
             self._idle.put(worker)
 
