@@ -6,7 +6,10 @@ import ast
 import difflib
 import json
 import shlex
+import signal
 import sys
+import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -23,12 +26,44 @@ class UserError(Exception):
     """Bad input from the user: printed as one line, exit status 2."""
 
 
+#: Largest program (and tests file) `kelp repair` accepts, in bytes, checked with ``stat`` before
+#: the file is read: a bigger file is almost certainly not one buggy function plus context, and
+#: parsing, localizing and enumerating edits over it would take minutes.
+MAX_SOURCE_BYTES = 1_000_000
+#: Most functions (and methods, nested included) a program given to `kelp repair` may define.
+MAX_FUNCTIONS = 2_000
+
+
+def _read_text(path: Path, what: str) -> str:
+    """The text of ``path`` (the program or the tests file, named ``what`` in messages).
+
+    Raises :class:`UserError` when it is missing or not a regular file, larger than
+    :data:`MAX_SOURCE_BYTES` (checked before reading), unreadable, binary (contains NUL bytes)
+    or not UTF-8."""
+    try:
+        info = path.stat()
+    except OSError:
+        raise UserError(f"{what} not found: {path}") from None
+    if not path.is_file():
+        raise UserError(f"{what} is not a regular file: {path}")
+    if info.st_size > MAX_SOURCE_BYTES:
+        raise UserError(f"{path} is too large: {info.st_size:,} bytes (the limit is {MAX_SOURCE_BYTES:,})")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if b"\0" in data:
+        raise UserError(f"{path} is a binary file (it contains NUL bytes), not Python source")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
+
+
 def _suite_from_tests_file(path: Path, program: str, program_path: Path):
     from kelp.execute.suites import TestSuite
 
-    if not path.exists():
-        raise UserError(f"tests file not found: {path}")
-    text = path.read_text()
+    text = _read_text(path, "tests file")
     try:
         tree = ast.parse(text)
     except SyntaxError as exc:
@@ -65,26 +100,31 @@ def repair_cmd(
 ) -> None:
     """Find the smallest edit that makes every test pass; print it as a unified diff.
 
-    Exit status: 0 repaired, 1 not repaired, 2 bad input.
+    --seconds bounds the whole run (parsing, the sandbox, localization, proposing and running candidates). Nothing is written to any file.
+
+    Exit status: 0 repaired; 1 not repaired (search exhausted or out of time); 2 bad input (missing, binary, non-UTF-8, too large or unparsable files, unusable tests); 3 nothing to repair (every test already passes); 130 interrupted (SIGINT); 143 terminated (SIGTERM).
     """
-    from kelp.execute.sandbox import Limits, Sandbox
+    started = time.monotonic()
+    from kelp.execute.sandbox import Limits
     from kelp.execute.suites import TestSuite
     from kelp.program.tree import ProgramSyntaxError, functions, parse
     from kelp.repair.search import RepairConfig, repair
 
-    if not file.exists() or not file.is_file():
-        raise UserError(f"file not found: {file}")
+    _set_interrupt_note("nothing written")
     if (tests is None) == (pytest_args is None):
         raise UserError("give exactly one of --tests FILE or --pytest \"ARGS\"")
-    if budget < 1 or timeout <= 0:
-        raise UserError("--budget must be >= 1 and --timeout > 0")
-    source = file.read_text()
+    if budget < 1 or timeout <= 0 or seconds <= 0:
+        raise UserError("--budget must be >= 1, --timeout and --seconds > 0")
+    source = _read_text(file, "file")
     try:
         tree = parse(source)
     except ProgramSyntaxError as exc:
         raise UserError(f"{file} does not parse: {exc}") from None
-    if not functions(tree):
+    defined = functions(tree)
+    if not defined:
         raise UserError(f"{file} defines no function to repair")
+    if len(defined) > MAX_FUNCTIONS:
+        raise UserError(f"{file} defines {len(defined):,} functions (the limit is {MAX_FUNCTIONS:,})")
     if tests is not None:
         suite = _suite_from_tests_file(tests, source, file)
     else:
@@ -100,26 +140,33 @@ def repair_cmd(
     except EvalError as exc:
         raise UserError(str(exc)) from None
     docstrings = [ast.get_docstring(node) or "" for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)]
-    with Sandbox(limits=Limits(test_timeout=timeout)) as sandbox:
+    with _sandbox(limits=Limits(test_timeout=timeout)) as sandbox:
         if suite.kind == "pytest":
             suite = sandbox.collect(source, suite)
             if not suite.tests:
                 raise UserError("pytest collected no tests (do the tests import the program?)")
         with err.status("repairing..."):
-            result = repair(source, suite, sandbox, RepairConfig(budget=budget, seconds=seconds),
+            left = max(0.0, seconds - (time.monotonic() - started))
+            result = repair(source, suite, sandbox, RepairConfig(budget=budget, seconds=left),
                             proposers=proposers, intent=next((d for d in docstrings if d), ""))
-    diff = "".join(difflib.unified_diff(source.splitlines(keepends=True), result.repaired.splitlines(keepends=True),
-                                        fromfile=f"a/{file}", tofile=f"b/{file}"))
+    already = result.solved and not result.edits  # repair() made no edit: nothing failed
+    status = "already_passing" if already else "repaired" if result.solved else "not_repaired"
+    diff = "" if already else "".join(difflib.unified_diff(
+        source.splitlines(keepends=True), result.repaired.splitlines(keepends=True),
+        fromfile=f"a/{file}", tofile=f"b/{file}"))
     if as_json:
-        payload = result.to_json() | {"file": str(file), "diff": diff}
+        payload = {"status": status} | result.to_json() | {"file": str(file), "diff": diff}
         print(json.dumps(payload))
-    else:
+    if already:
+        err.print(f"nothing to repair: all {result.tests_before[1]} tests already pass")
+        raise typer.Exit(3)
+    if not as_json:
         if result.solved and diff:
             out.print(diff, end="", markup=False)
         b_pass, b_total = result.tests_before
         a_pass, a_total = result.tests_after
-        status = "repaired" if result.solved else f"not repaired ({result.reason})"
-        err.print(f"{status}: tests {b_pass}/{b_total} -> {a_pass}/{a_total} passing; "
+        outcome = "repaired" if result.solved else f"not repaired ({result.reason})"
+        err.print(f"{outcome}: tests {b_pass}/{b_total} -> {a_pass}/{a_total} passing; "
                   f"{result.executions} candidates run in {result.seconds:.1f} s")
     raise typer.Exit(0 if result.solved else 1)
 
@@ -196,6 +243,7 @@ def eval_cmd(
                                   test_timeout=timeout)
         config.check()
         out_dir = out_dir or Path("runs") / (f"refine-rate{rate}-T{iterations}-{signal}-seed{seed}" + (f"-n{n}" if n else ""))
+        _set_interrupt_note(lambda: _results_written(out_dir / "results.jsonl"))
         out.print_json(json.dumps({k: v for k, v in run_refine_eval(config, out_dir).items() if k != "config"}))
         return
 
@@ -208,11 +256,34 @@ def eval_cmd(
     if out_dir is None:
         name = bench.replace(":", "-").replace("/", "_")
         out_dir = Path("runs") / (f"eval-{name}-steps{steps}-{corruption}-seed{seed}" + (f"-n{n}" if n else ""))
+    _set_interrupt_note(lambda: _results_written(out_dir / "results.jsonl"))
     summary = run_eval(config, out_dir, workers=workers)
     keys = ("n", "solved", "solved_rate", "ci95", "solved_at", "restored_rate", "equivalent",
             "median_seconds", "max_seconds", "localization_top1", "dropped")
     out.print_json(json.dumps({k: summary[k] for k in keys}))
     err.print(f"results in {out_dir}/")
+
+
+@app.command("doctor")
+def doctor_cmd(
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of the table."),
+) -> None:
+    """Say which sandbox layers are in force on this machine (started for real in one worker).
+
+    Exit status: 0 every layer active, 1 some missing (the table says what that leaves open)."""
+    from kelp.execute.doctor import diagnose
+
+    report = diagnose()
+    if as_json:
+        print(json.dumps(report))
+    else:  # plain lines: never wrapped, whatever the terminal
+        for row in report["layers"]:
+            print(f"{row['layer']:<11} {'yes' if row['active'] else 'NO':<4} {row['detail']}  [{row['purpose']}]")
+        who = f"root, jobs run as private uid {report['private_uid']}" if report["root"] else "not root"
+        print(f"python: {report['python']} ({who})")
+    for warning in report["warnings"]:
+        err.print(f"kelp: warning: {warning}")
+    raise typer.Exit(0 if all(row["active"] for row in report["layers"]) else 1)
 
 
 @app.command("index")
@@ -488,42 +559,133 @@ def train_structured_cmd(
     config.check()
     print(json.dumps(train_structured(config, out, until=until)))
 
-def main() -> None:
-    """Console entry point: user mistakes become one line on stderr and exit status 2."""
-    from kelp.bench.data import BenchmarkError
-    from kelp.bench.evaluate import EvalError
-    from kelp.execute.errors import ExecuteError
-    from kelp.repair.search import RepairInputError
-    from kelp.models.edit_model import CheckpointError
-    from kelp.models.tokenizer import TokenizerError
-    from kelp.train.corpus import CorpusError
-    from kelp.train.edit_trainer import TrainError
-    from kelp.bench.refine_eval import RefineEvalError
-    from kelp.train.graph_trainer import GraphTrainError
-    from kelp.train.encoder_trainer import EncoderTrainError
-    from kelp.models.code_encoder import EncoderCheckpointError
-    from kelp.retrieval.chunking import ChunkingError
-    from kelp.retrieval.encoders import EncoderError
-    from kelp.retrieval.index import SearchIndexError
-    from kelp.bench.search_eval import SearchEvalError
-    from kelp.train.structured_trainer import StructuredTrainError
-    from kelp.bench.generate_eval import GenerateEvalError
-    from kelp.structured.codec import CodecError
-    from kelp.structured.schema_compile import UnsupportedSchemaError
-    from kelp.structured.workflow_corpus import WorkflowCorpusError
 
+#: Exceptions that mean bad input or settings rather than a bug in kelp, as (module, class):
+#: printed as one line with exit status 2. Matched by name, so that main() need not import
+#: every module (the model ones pull in torch and transformers, seconds of start-up); an
+#: exception from a module that was never imported cannot be raised.
+_USER_ERRORS = (
+    ("kelp.repair.search", "RepairInputError"), ("kelp.bench.data", "BenchmarkError"),
+    ("kelp.bench.evaluate", "EvalError"), ("kelp.execute.errors", "ExecuteError"),
+    ("kelp.train.corpus", "CorpusError"), ("kelp.train.edit_trainer", "TrainError"),
+    ("kelp.models.edit_model", "CheckpointError"), ("kelp.models.tokenizer", "TokenizerError"),
+    ("kelp.bench.refine_eval", "RefineEvalError"), ("kelp.train.graph_trainer", "GraphTrainError"),
+    ("kelp.train.encoder_trainer", "EncoderTrainError"), ("kelp.models.code_encoder", "EncoderCheckpointError"),
+    ("kelp.retrieval.encoders", "EncoderError"), ("kelp.retrieval.index", "SearchIndexError"),
+    ("kelp.retrieval.chunking", "ChunkingError"), ("kelp.bench.search_eval", "SearchEvalError"),
+    ("kelp.train.structured_trainer", "StructuredTrainError"), ("kelp.bench.generate_eval", "GenerateEvalError"),
+    ("kelp.structured.codec", "CodecError"), ("kelp.structured.schema_compile", "UnsupportedSchemaError"),
+    ("kelp.structured.workflow_corpus", "WorkflowCorpusError"),
+)
+
+
+def _is_user_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is a :class:`UserError` or one of :data:`_USER_ERRORS` (only modules
+    already imported are looked at)."""
+    if isinstance(exc, UserError):  # this module may run as __main__ (python -m kelp.cli)
+        return True
+    for module, name in _USER_ERRORS:
+        cls = getattr(sys.modules.get(module), name, None)
+        if isinstance(cls, type) and isinstance(exc, cls):
+            return True
+    return False
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived (raised by the handler :func:`main` installs).
+
+    A ``BaseException`` like ``KeyboardInterrupt``, so that no ``except Exception`` swallows it
+    and every ``with Sandbox(...)`` on the way out closes (killing the workers and removing
+    their temp dirs); not a ``KeyboardInterrupt``, which click would turn into "Aborted!" and
+    exit status 1. :func:`main` reports it and exits with ``128 + signum`` (130, 143)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+#: Signal state: ``defer`` > 0 while a signal must not interrupt (sandbox start and close; the
+#: signal is raised right after), ``pending`` the signal so held back, ``raised`` once the
+#: exception is on its way (later signals are ignored so that the clean-up can finish).
+_signals = {"defer": 0, "pending": None, "raised": False}
+#: What the current command has done, for the interruption message: a string or a callable.
+_interrupt_note: object = "results written so far are kept"
+
+
+def _set_interrupt_note(note) -> None:
+    """Say what the running command has written, for the message if it is interrupted:
+    a string, or a callable returning one (called after the command has unwound)."""
+    global _interrupt_note
+    _interrupt_note = note
+
+
+def _on_signal(signum: int, frame) -> None:
+    if _signals["raised"]:
+        return
+    if _signals["defer"]:
+        _signals["pending"] = signum
+        return
+    _signals["raised"] = True
+    raise Interrupted(signum)
+
+
+def _raise_pending() -> None:
+    if _signals["pending"] is not None and not _signals["raised"] and not _signals["defer"]:
+        _signals["raised"] = True
+        raise Interrupted(_signals["pending"])
+
+
+@contextmanager
+def _sandbox(**kwargs):
+    """``with Sandbox(**kwargs)``, with SIGINT/SIGTERM held back while the workers start and
+    while they are killed, so an interruption never leaves a half-started or half-closed pool
+    (worker processes or ``kelp-sandbox-*`` temp dirs) behind."""
+    from kelp.execute.sandbox import Sandbox
+
+    _signals["defer"] += 1
+    try:
+        sandbox = Sandbox(**kwargs)
+    finally:
+        _signals["defer"] -= 1
+    try:
+        _raise_pending()
+        yield sandbox
+    finally:
+        _signals["defer"] += 1
+        try:
+            sandbox.close()
+        finally:
+            _signals["defer"] -= 1
+        _raise_pending()
+
+
+def _results_written(path: Path) -> str:
+    from kelp.bench.jsonl import read_records
+
+    return f"{len(read_records(path))} results written to {path} (the same command resumes)"
+
+
+def main() -> None:
+    """Console entry point: user mistakes become one line on stderr and exit status 2;
+    SIGINT / SIGTERM unwind the command (closing its sandbox), print what was done and exit
+    with status 130 / 143."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(signum) is not signal.SIG_IGN:  # e.g. SIGINT of a background job stays ignored
+            signal.signal(signum, _on_signal)
     try:
         app()
-    except (UserError, RepairInputError, BenchmarkError, EvalError, ExecuteError, CorpusError,
-            TrainError, CheckpointError, TokenizerError, RefineEvalError, GraphTrainError, EncoderTrainError,
-            EncoderCheckpointError, EncoderError, SearchIndexError, ChunkingError,
-            SearchEvalError, StructuredTrainError, CodecError, UnsupportedSchemaError, WorkflowCorpusError,
-            GenerateEvalError) as exc:
-        err.print(f"kelp: error: {exc}")
+    except Interrupted as exc:
+        try:
+            note = _interrupt_note() if callable(_interrupt_note) else _interrupt_note
+        except Exception:  # noqa: BLE001 - the exit status matters more than the note
+            note = ""
+        err.print(f"kelp: interrupted ({exc}){'; ' + note if note else ''}", markup=False, soft_wrap=True)
+        sys.exit(128 + exc.signum)
+    except Exception as exc:
+        if not _is_user_error(exc):
+            raise
+        err.print(f"kelp: error: {exc}", markup=False, soft_wrap=True)
         sys.exit(2)
-    except KeyboardInterrupt:
-        err.print("kelp: interrupted; results written so far are kept")
-        sys.exit(130)
 
 
 if __name__ == "__main__":

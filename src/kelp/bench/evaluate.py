@@ -1,9 +1,10 @@
 """`kelp eval`: repair benchmarks end to end, written as they go and resumable.
 
-Each finished task appends one JSON line to ``DIR/results.jsonl``; a rerun with the same command
-skips tasks already there. ``DIR/summary.json`` is rewritten at the end (see
-:func:`kelp.bench.metrics.summarize` for its fields) and ``DIR/config.json`` records the command's
-settings; resuming with different settings is refused.
+Each finished task appends one JSON line to ``DIR/results.jsonl`` (always a whole line, see
+:mod:`kelp.bench.jsonl`); a rerun with the same command skips tasks already there.
+``DIR/summary.json`` is rewritten at the end (see :func:`kelp.bench.metrics.summarize` for its
+fields) and ``DIR/config.json`` records the command's settings; resuming with different
+settings is refused.
 
 Result line schema: task_id (str), solved (bool), executions (int, candidate executions),
 executions_to_solve (int | null), seconds (float), tests_before / tests_after ([passed, total]),
@@ -24,6 +25,7 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from kelp.bench.data import load_jsonl_tasks, load_mbpp, load_quixbugs
+from kelp.bench.jsonl import append_record, read_records
 from kelp.bench.metrics import summarize
 from kelp.bench.tasks import PreparedTask, prepare_mbpp_task
 from kelp.corrupt import SubtreeBank
@@ -69,22 +71,20 @@ def run_eval(config: EvalConfig, out: Path, *, workers: int | None = None, quiet
         items = _task_source(config, sandbox, dropped)
         total = _task_count(config)
         bar = progress.add_task(f"eval {config.bench}", total=total)
-        with results_path.open("a") as sink:
-            for item in items:
-                if item is None:
-                    progress.advance(bar)
-                    continue
-                prepared = item if isinstance(item, PreparedTask) else PreparedTask(item, None)
-                task = prepared.task
-                if task.task_id in done:
-                    progress.advance(bar)
-                    continue
-                record = _evaluate_one(prepared, sandbox, repair_config, proposers)
-                sink.write(json.dumps(record) + "\n")
-                sink.flush()
-                done[task.task_id] = record
-                progress.update(bar, advance=1, description=f"eval {config.bench} solved "
-                                f"{sum(1 for r in done.values() if r['solved'])}/{len(done)}")
+        for item in items:
+            if item is None:
+                progress.advance(bar)
+                continue
+            prepared = item if isinstance(item, PreparedTask) else PreparedTask(item, None)
+            task = prepared.task
+            if task.task_id in done:
+                progress.advance(bar)
+                continue
+            record = _evaluate_one(prepared, sandbox, repair_config, proposers)
+            append_record(results_path, record)
+            done[task.task_id] = record
+            progress.update(bar, advance=1, description=f"eval {config.bench} solved "
+                            f"{sum(1 for r in done.values() if r['solved'])}/{len(done)}")
     records = list(done.values())
     summary = summarize(records, dropped=dict(dropped), seed=config.seed)
     summary["config"] = asdict(config)
@@ -139,7 +139,6 @@ def make_proposers(kind: str, checkpoint: str | None, *, feedback: bool = True, 
     by commas, whose candidates the search ranks together. ``feedback=False`` hides the tests,
     their messages and the suspiciousness from the edit model (Kelp's blind protocol).
     Raises :class:`EvalError` for an unknown kind, a bad weight or a missing checkpoint."""
-    from kelp.models.edit_model import CheckpointError
     from kelp.repair.enumerate import EnumerativeProposer
 
     kinds = [k.strip() for k in kind.split(",")]
@@ -165,7 +164,11 @@ def make_proposers(kind: str, checkpoint: str | None, *, feedback: bool = True, 
 
                 model = ModelProposer(Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT, use_feedback=feedback)
                 out.append(model if k == "model" else GuidedProposer(EnumerativeProposer(), model, weight))
-    except CheckpointError as exc:
+    except Exception as exc:
+        from kelp.models.edit_model import CheckpointError  # only now: it loads torch (seconds)
+
+        if not isinstance(exc, CheckpointError):
+            raise
         raise EvalError(f"--proposer {kind}: {exc}") from None
     return out
 
@@ -249,16 +252,9 @@ def _check_config(config: EvalConfig, path: Path) -> None:
 
 def read_results(path: Path) -> dict:
     """``task_id -> record`` from a ``results.jsonl`` written as an evaluation goes (empty when
-    absent); a line cut by an interruption is skipped, so that task runs again."""
-    done = {}
-    if path.exists():
-        for line in path.read_text().splitlines():
-            try:
-                record = json.loads(line)
-                done[record["task_id"]] = record
-            except (json.JSONDecodeError, KeyError):
-                continue  # a line cut by an interruption: the task runs again
-    return done
+    absent); a torn or damaged line is skipped, so that task runs again (see
+    :mod:`kelp.bench.jsonl`, which also cuts a torn last line off before the next append)."""
+    return {record["task_id"]: record for record in read_records(path) if "task_id" in record}
 
 
 def _progress(quiet: bool) -> Progress:

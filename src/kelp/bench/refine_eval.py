@@ -137,6 +137,7 @@ def run_refine_eval(config: RefineEvalConfig, out: Path, *, quiet: bool = False)
 
     from kelp.bench.data import load_mbpp
     from kelp.bench.evaluate import read_results
+    from kelp.bench.jsonl import append_record
     from kelp.execute.sandbox import Limits, Sandbox
     from kelp.models.graph_model import DEFAULT_GRAPH_CHECKPOINT, load_graph_checkpoint
 
@@ -152,14 +153,13 @@ def run_refine_eval(config: RefineEvalConfig, out: Path, *, quiet: bool = False)
     problems = load_mbpp(config.split)[: config.n]
     with Sandbox(limits=Limits(test_timeout=config.test_timeout)) as sandbox, \
             Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                     disable=quiet) as progress, results_path.open("a") as sink:
+                     disable=quiet) as progress:
         bar = progress.add_task(f"refine @{config.rate:.0%}", total=len(problems))
         for problem in problems:
             if problem.task_id not in done:
                 record = evaluate_task(model, vocab, problem, sandbox, config)
                 if record is not None:
-                    sink.write(json.dumps(record) + "\n")
-                    sink.flush()
+                    append_record(results_path, record)
                     done[problem.task_id] = record
             progress.advance(bar)
     summary = summarize_refinement(list(done.values()), config.iterations, config.seed)

@@ -35,12 +35,20 @@ class RepairInputError(ValueError):
     """The user's program or tests cannot be repaired as given (message says why)."""
 
 
+class _TimeUp(Exception):
+    """``RepairConfig.seconds`` ran out inside the search (caught in :func:`repair`)."""
+
+
 @dataclass(frozen=True)
 class RepairConfig:
     """Search settings.
 
     ``budget``: candidate executions (each candidate program run against the tests counts one).
-    ``seconds``: wall-clock limit for the whole search. ``max_depth``: edits per repair.
+    ``seconds``: hard wall-clock limit for the whole search, from the call of :func:`repair`
+    (``None``: none): checked after the initial test run, before every candidate batch and
+    between proposer calls, so the search stops within one proposer call or one candidate
+    batch (itself bounded by the sandbox's per-test limits) of it, with reason
+    ``"time limit"``. ``max_depth``: edits per repair.
     ``batch``: candidates validated concurrently (fixed, so results do not depend on the
     machine's core count). ``formula``: fault-localization formula. ``expand_limit``: children
     proposed per state below the root. ``progress_bonus``: log-priority added per test a state
@@ -68,7 +76,10 @@ class RepairConfig:
 @dataclass
 class RepairResult:
     """Outcome of one repair. ``executions_to_solve`` counts candidate executions up to and
-    including the first that passed every test (``None`` when unsolved)."""
+    including the first that passed every test (``None`` when unsolved).  ``judged``: the
+    repair passed a judged run (:meth:`Sandbox.verify`: verdicts decided outside the program's
+    interpreter); ``rejected`` counts candidates that passed in their own interpreter but not
+    judged (forged verdicts, or programs whose results are not plain data)."""
 
     solved: bool
     original: str
@@ -82,6 +93,8 @@ class RepairResult:
     initial_run: RunResult
     localization: list[int] = field(default_factory=list)
     reason: str = ""
+    judged: bool = False
+    rejected: int = 0
 
     def to_json(self) -> dict:
         """JSON-ready summary (no run objects)."""
@@ -90,6 +103,7 @@ class RepairResult:
             "tests_before": list(self.tests_before), "tests_after": list(self.tests_after),
             "executions": self.executions, "executions_to_solve": self.executions_to_solve,
             "seconds": round(self.seconds, 3), "localization": self.localization[:10], "reason": self.reason,
+            "judged": self.judged, "rejected": self.rejected,
         }
 
 
@@ -173,6 +187,11 @@ def repair(source: str, suite: TestSuite, sandbox: Sandbox, config: RepairConfig
     Raises :class:`RepairInputError` if the source does not parse or the tests cannot load.
     """
     start = time.monotonic()
+    deadline = None if config.seconds is None else start + config.seconds
+
+    def out_of_time() -> bool:
+        return deadline is not None and time.monotonic() > deadline
+
     try:
         root_tree = parse(source)
     except ProgramSyntaxError as exc:
@@ -190,17 +209,32 @@ def repair(source: str, suite: TestSuite, sandbox: Sandbox, config: RepairConfig
     feedback.intent = intent
     failing_first = run0.failing_ids
 
-    def result(solved, state, executions, to_solve, reason, after):
+    rejected = 0
+
+    def result(solved, state, executions, to_solve, reason, after, judged=False):
         if not solved:  # report the program unchanged: a partial fix is not a repair
             state, after = root, before
         repaired = minimal_source(source, root_tree, state.tree) if state.edits else source
         return RepairResult(solved, source, repaired, state.edits, before, after, executions, to_solve,
-                            time.monotonic() - start, run0, ranking, reason)
+                            time.monotonic() - start, run0, ranking, reason, judged, rejected)
+
+    def confirmed(state) -> bool | None:
+        """Whether the text the user would get passes a judged run (None: not judgeable)."""
+        if suite.kind == "pytest":
+            return None
+        text = minimal_source(source, root_tree, state.tree)
+        check = sandbox.verify(text, suite)
+        return check.all_passed if check.judged else None
 
     first = failing_first[0] if failing_first else None
     root = _State(root_tree, unparse(root_tree), [], 0.0, _value(run0, first), 0)
     if run0.status == "ok" and run0.all_passed:
+        if confirmed(root) is False:
+            return result(False, root, 0, None, "the tests pass only inside the program's own "
+                          "interpreter, not in a judged run (forged verdicts?)", before)
         return result(True, root, 0, 0, "all tests already pass", before)
+    if out_of_time():  # the initial (coverage) run used up the time
+        return result(False, root, 0, None, "time limit", before)
 
     states = [root]
     seen = {root.source}
@@ -219,6 +253,8 @@ def repair(source: str, suite: TestSuite, sandbox: Sandbox, config: RepairConfig
         bonus = bonus_of(state)
         cands = []
         for proposer in proposers:
+            if out_of_time():
+                raise _TimeUp
             cands.extend(proposer.propose(state.tree, feedback, config.expand_limit if state.depth else None))
         cands.sort(key=lambda c: -c.score)
         for rank, cand in enumerate(cands):
@@ -239,55 +275,63 @@ def repair(source: str, suite: TestSuite, sandbox: Sandbox, config: RepairConfig
             heapq.heappush(heap, _Pending(-(state.logp + max(bonus_of(state), 0.0)), seq, index, None, state.logp))
 
     behaviours = {_behaviour(run0, failing_first)}  # a candidate run stops at its first failure
-    expand(0)
     executions = 0
     deferred: list[int] = []  # states merged with an earlier behaviour, expanded if all else runs out
-    while (heap or deferred) and executions < config.budget:
-        if not heap:
-            for index in deferred:
-                expand(index)
-            deferred = []
-            continue
-        if config.seconds is not None and time.monotonic() - start > config.seconds:
-            return result(False, root, executions, None, "time limit", before)
-        batch = []
-        while heap and len(batch) < min(config.batch, config.budget - executions):
-            item = heapq.heappop(heap)
-            if item.edit is None:  # a state's turn to propose its children
-                expand(item.parent)
+    try:
+        expand(0)
+        while (heap or deferred) and executions < config.budget:
+            if not heap:
+                for index in deferred:
+                    expand(index)
+                deferred = []
                 continue
-            parent = states[item.parent]
-            try:
-                tree = _relocate(item.edit.apply(parent.tree), parent.tree, item.edit)
-                text = unparse(tree)
-                with warnings.catch_warnings():  # e.g. "'int' object is not subscriptable"
-                    warnings.simplefilter("ignore", SyntaxWarning)
-                    compile(text, "<candidate>", "exec")
-            except (ValueError, SyntaxError, TypeError):
-                continue
-            if text in seen:
-                continue
-            seen.add(text)
-            batch.append((item, parent, tree, text))
-        if not batch:
-            continue
-        jobs = [Job(program=text, suite=suite, order=failing_first, stop_on_first_failure=True)
-                for _, _, _, text in batch]
-        runs = sandbox.run_many(jobs)
-        for (item, parent, tree, text), run in zip(batch, runs):
-            executions += 1
-            if on_candidate is not None:
-                on_candidate(executions)
-            state = _State(tree, text, parent.edits + [item.edit], item.logp, _value(run, first), parent.depth + 1)
-            if run.status == "ok" and run.all_passed:
-                return result(True, state, executions, executions, "all tests pass", (run.total, run.total))
-            states.append(state)
-            if config.merge_behaviour:
-                seen_behaviour = _behaviour(run)
-                if seen_behaviour in behaviours:
-                    deferred.append(len(states) - 1)
+            if out_of_time():
+                raise _TimeUp
+            batch = []
+            while heap and len(batch) < min(config.batch, config.budget - executions):
+                item = heapq.heappop(heap)
+                if item.edit is None:  # a state's turn to propose its children
+                    expand(item.parent)
                     continue
-                behaviours.add(seen_behaviour)
-            schedule(len(states) - 1)
+                parent = states[item.parent]
+                try:
+                    tree = _relocate(item.edit.apply(parent.tree), parent.tree, item.edit)
+                    text = unparse(tree)
+                    with warnings.catch_warnings():  # e.g. "'int' object is not subscriptable"
+                        warnings.simplefilter("ignore", SyntaxWarning)
+                        compile(text, "<candidate>", "exec")
+                except (ValueError, SyntaxError, TypeError):
+                    continue
+                if text in seen:
+                    continue
+                seen.add(text)
+                batch.append((item, parent, tree, text))
+            if not batch:
+                continue
+            jobs = [Job(program=text, suite=suite, order=failing_first, stop_on_first_failure=True)
+                    for _, _, _, text in batch]
+            runs = sandbox.run_many(jobs)
+            for (item, parent, tree, text), run in zip(batch, runs):
+                executions += 1
+                if on_candidate is not None:
+                    on_candidate(executions)
+                state = _State(tree, text, parent.edits + [item.edit], item.logp, _value(run, first), parent.depth + 1)
+                if run.status == "ok" and run.all_passed:
+                    judged = confirmed(state)
+                    if judged is not False:
+                        return result(True, state, executions, executions, "all tests pass",
+                                      (run.total, run.total), judged=bool(judged))
+                    rejected += 1  # passed in its own interpreter only: not a repair
+                    continue
+                states.append(state)
+                if config.merge_behaviour:
+                    seen_behaviour = _behaviour(run)
+                    if seen_behaviour in behaviours:
+                        deferred.append(len(states) - 1)
+                        continue
+                    behaviours.add(seen_behaviour)
+                schedule(len(states) - 1)
+    except _TimeUp:  # raised between proposer calls and before candidate batches
+        return result(False, root, executions, None, "time limit", before)
     reason = "budget exhausted" if executions >= config.budget else "no more candidates"
     return result(False, root, executions, None, reason, before)
