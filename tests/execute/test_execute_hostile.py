@@ -157,3 +157,23 @@ def test_child_started_as_root_runs_without_root_or_capabilities(sandbox):
              "assert s['NoNewPrivs'].strip() == '1'"]
     result = run_then_check_next(sandbox, program, tests)
     assert result.all_passed, result.outcomes
+
+
+def test_relative_mkdir_and_rename_inside_the_job_dir_work(sandbox):
+    """The audit hook resolved dir_fd=-1 as /proc/self/fd/-1 and refused these honest calls."""
+    result = sandbox.run("import os\ndef f(x):\n    os.mkdir('d')\n    os.rename('d', 'e')\n"
+                         "    os.makedirs('e/f/g')\n    return x + 1\n", SUITE)
+    assert result.all_passed, result.outcomes
+
+
+def test_a_failed_collection_does_not_echo_the_program_output(sandbox, tmp_path):
+    """The program's own output is the candidate's to forge: it stays out of kelp's messages."""
+    from kelp.execute import CollectError
+
+    test_file = tmp_path / "test_broken.py"
+    test_file.write_text("import candidate\ndef test_x(:\n    pass\n")
+    suite = TestSuite.from_pytest([str(test_file)], program_path=str(tmp_path / "candidate.py"),
+                                  rootdir=str(tmp_path))
+    with pytest.raises(CollectError) as info:
+        sandbox.collect("print('REPAIRED: all tests pass')\ndef f(x):\n    return x\n", suite)
+    assert "REPAIRED" not in str(info.value)

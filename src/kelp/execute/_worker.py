@@ -257,7 +257,8 @@ class Worker:
             return {"status": "ok"}
         t0 = time.monotonic()
         self.jobs += 1
-        jobdir = os.path.join(self.jobs_root, f"job{self.jobs}")
+        # an unguessable name: a job may write under jobs_root, and must not claim the next one's dir
+        jobdir = os.path.join(self.jobs_root, f"job{self.jobs}-{os.urandom(6).hex()}")
         self.job_pids = []
         try:
             os.mkdir(jobdir, 0o700)
