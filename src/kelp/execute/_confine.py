@@ -1,8 +1,8 @@
 """Confinement of a sandbox child (stdlib only; loaded by path by ``_child.py``).
 
 The boundary is the kernel's (``_kernel.py``): the worker's network and PID namespaces (and user
-namespace when not root), its memory and pids cgroups, and per child a private uid or no
-capabilities, no_new_privs, a Landlock domain and a seccomp filter.  Beneath them: rlimits (CPU
+namespace when not root), its memory and pids cgroups and its seccomp filter, and per child a
+private uid or no capabilities, no_new_privs and a Landlock domain.  Beneath them: rlimits (CPU
 seconds, address space, file size, no core files, process count) and a death signal.  The PEP
 578 audit hook (:func:`install_audit_hook`) stays as a source of clear messages ("kelp sandbox:
 os.fork is not allowed") for honest mistakes; candidate code can switch it off, so nothing relies
@@ -145,22 +145,37 @@ class Layers:
             self.cgroup = _kernel.CgroupJail.create(name)
             if self.cgroup is None:
                 self.errors["cgroups"] = "no writable memory+pids cgroup"
-        if "seccomp" not in disabled:
+            else:
+                self.cgroup.enter()
+        if "seccomp" not in disabled:  # on the worker itself: every child inherits it by fork
             try:
                 self.seccomp = _kernel.SeccompProgram(_kernel.seccomp_program())
+                _PRCTL(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+                self.seccomp.install()
             except (ImportError, OSError, ValueError) as exc:
+                self.seccomp = None
                 self.errors["seccomp"] = f"{type(exc).__name__}: {exc}"
         if "landlock" not in disabled:
             self.landlock_abi = _kernel.landlock_abi()
             if not self.landlock_abi:
                 self.errors["landlock"] = "not available in this kernel"
 
-    def set_limits(self, limits: dict) -> None:
-        """Give the worker's cgroups a job's totals (``memory_bytes``, ``processes``)."""
-        key = (limits["memory_bytes"], limits["processes"])
-        if self.cgroup is not None and self.cgroup_limits != key:
-            self.cgroup.limit(*key)
-            self.cgroup_limits = key
+    def set_limits(self, limits: dict, worker_processes: int) -> None:
+        """Give the worker's cgroups a job's totals (``memory_bytes``, ``processes``) on top of
+        what the worker itself holds there: its resident memory (rounded up to 16 MB steps, so
+        the limit is rewritten rarely) and ``worker_processes`` (itself and unreaped children)."""
+        if self.cgroup is None:
+            return
+        with open("/proc/self/statm") as fh:
+            resident = int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        step = 16 << 20
+        key = (limits["memory_bytes"] + (resident // step + 1) * step, limits["processes"] + worker_processes)
+        if self.cgroup_limits != key:
+            try:
+                self.cgroup.limit(*key)
+                self.cgroup_limits = key
+            except OSError:  # e.g. EBUSY: usage above the new limit for a moment; next job again
+                pass
 
     def ruleset(self, read: tuple[str, ...]) -> int | None:
         """The Landlock ruleset fd for a job that reads ``read`` (cached), or None without Landlock."""
@@ -200,8 +215,9 @@ def confine(job: dict, jobdir: str, uid: int | None, out_fd: int, ev_fd: int | N
     """Confine this freshly forked child: own session, fds 0/1/2 (stdin /dev/null, output to
     ``out_fd``), rlimits, the worker's cgroups, a private ``uid`` (root only; with
     CAP_DAC_READ_SEARCH kept iff ``keep_read_search``, see :func:`unreadable_to`) or else no
-    capabilities, a death signal, no_new_privs, the Landlock domain ``ruleset_fd``, the seccomp
-    filter, then every fd closed but ``ev_fd`` and ``extra_fds``, the job dir as cwd.  The environment is the
+    capabilities, a death signal, no_new_privs, the Landlock domain ``ruleset_fd`` (the seccomp
+    filter comes from the worker, by fork), then every fd closed but ``ev_fd`` and
+    ``extra_fds``, the job dir as cwd.  The environment is the
     worker's, scrubbed by :func:`set_child_environment` and pointed at the job dir by
     :func:`enter_job` before the fork.  Raises OSError when a layer the worker has cannot be
     applied (the child then refuses to run the candidate)."""
@@ -218,8 +234,6 @@ def confine(job: dict, jobdir: str, uid: int | None, out_fd: int, ev_fd: int | N
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_bytes"], limits["file_bytes"]))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     layers = LAYERS
-    if layers.cgroup is not None:
-        _kernel.join_cgroups(layers.cgroup.fds)
     if uid is not None:  # RLIMIT_NPROC counts every process of the uid: only meaningful for ours
         resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"], limits["processes"]))
         _drop_privileges(uid, keep_read_search)
@@ -235,8 +249,6 @@ def confine(job: dict, jobdir: str, uid: int | None, out_fd: int, ev_fd: int | N
     _PRCTL(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     if ruleset_fd is not None:
         _kernel.landlock_restrict(ruleset_fd)
-    if layers.seccomp is not None:
-        layers.seccomp.install()
     low = 3  # nothing of the worker's stays reachable but the pipes the job needs
     for fd in sorted(f for f in (ev_fd, *extra_fds) if f is not None):
         os.closerange(low, fd)

@@ -10,14 +10,15 @@ Per worker (set once, inherited by every job's child):
 * a PID namespace whose init is the worker: ``kill(-1)`` from the worker ends every process a
   job left behind, and if the worker dies the kernel kills every process of the namespace;
 * as non-root, a user namespace (needed to create the other two without privileges);
-* a memory and a pids cgroup (v2, else v1) that each job's child joins: limits for the job and
-  everything it starts.
+* a memory and a pids cgroup (v2, else v1) that the worker enters, so each job's child is born
+  inside: limits for the job and everything it starts;
+* a seccomp filter on the worker itself, inherited by every child, refusing the syscalls that
+  reach kernel attack surface or other processes.
 Per job (in the child, before any candidate code):
 * no capabilities (a private uid when root), ``PR_SET_NO_NEW_PRIVS``;
 * a Landlock domain: write only under the worker's job directory, read only the interpreter,
   the import path, the test files and a short list of system files; no TCP; no signals or
-  abstract unix sockets outside the domain (ABI >= 6);
-* a seccomp filter refusing the syscalls that reach kernel attack surface or other processes.
+  abstract unix sockets outside the domain (ABI >= 6).
 """
 
 from __future__ import annotations
@@ -76,16 +77,30 @@ def enter_worker_namespaces() -> list[str]:
 
 
 class CgroupJail:
-    """A memory and a pids cgroup for one worker's jobs (cgroup v2, else v1).
+    """A memory and a pids cgroup for one worker and its jobs (cgroup v2, else v1).
 
-    ``fds`` are open ``cgroup.procs`` files: a child writes ``"0"`` to each to move itself in
-    before it drops privileges.  ``limit(memory_bytes, processes)`` sets both limits; ``kill()``
-    SIGKILLs every process inside; ``remove()`` kills and deletes the cgroups.  :meth:`create`
-    returns None where no writable hierarchy exists (not root, or no controllers delegated)."""
+    The worker moves itself in once (:meth:`enter`), so every child is born inside: moving a
+    process between cgroups costs far more than a fork (the kernel waits for an RCU grace
+    period), so children never move.  ``limit(memory_bytes, processes)`` sets both limits;
+    ``kill()`` SIGKILLs every process inside but the caller; ``remove()`` kills, leaves and
+    deletes the cgroups.  :meth:`create` returns None where no writable hierarchy exists (not
+    root, or no controllers delegated)."""
 
     def __init__(self, dirs: dict[str, str], version: int) -> None:
         self.dirs, self.version = dirs, version
-        self.fds = [os.open(os.path.join(d, "cgroup.procs"), os.O_WRONLY) for d in dirs.values()]
+
+    def enter(self) -> None:
+        """Move this process in (its children are then born inside)."""
+        for d in self.dirs.values():
+            _write(os.path.join(d, "cgroup.procs"), "0")
+
+    def leave(self) -> None:
+        """Move this process back to the parent cgroups."""
+        for d in self.dirs.values():
+            try:
+                _write(os.path.join(os.path.dirname(d), "cgroup.procs"), "0")
+            except OSError:
+                pass
 
     @staticmethod
     def paths(name: str) -> dict[str, str]:
@@ -157,15 +172,11 @@ class CgroupJail:
         return sorted(found)
 
     def kill(self) -> None:
-        """SIGKILL everything inside (``cgroup.kill`` on v2, else each listed pid, repeatedly)."""
-        if self.version == 2:
-            try:
-                _write(os.path.join(self.dirs["unified"], "cgroup.kill"), "1")
-                return
-            except OSError:
-                pass
+        """SIGKILL every process inside but this one (each listed pid, repeatedly, so that
+        processes forked meanwhile go too)."""
+        me = os.getpid()
         for _ in range(50):
-            pids = self.pids()
+            pids = [p for p in self.pids() if p != me]
             if not pids:
                 return
             for pid in pids:
@@ -175,13 +186,9 @@ class CgroupJail:
                     pass
 
     def remove(self) -> None:
-        """Kill what is inside, close the fds and delete the cgroups (best effort)."""
+        """Kill what is inside, leave, and delete the cgroups (best effort)."""
         self.kill()
-        for fd in self.fds:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        self.leave()
         for d in self.dirs.values():
             try:
                 os.rmdir(d)
@@ -207,12 +214,6 @@ def remove_cgroups(name: str) -> None:
         if not left:
             return
         time.sleep(0.025)
-
-
-def join_cgroups(fds: list[int]) -> None:
-    """Move this process into the cgroups whose ``cgroup.procs`` files are open as ``fds``."""
-    for fd in fds:
-        os.write(fd, b"0")
 
 
 def _pss(pid: int) -> int:
@@ -371,6 +372,10 @@ def seccomp_program() -> bytes:
     import pyseccomp as sc
 
     f = sc.SyscallFilter(sc.ALLOW)
+    try:
+        f.set_attr(sc.Attr.CTL_OPTIMIZE, 2)  # a binary tree of syscall numbers, not a linear scan
+    except (OSError, ValueError, AttributeError):
+        pass
     for name in DENIED_SYSCALLS:
         try:
             f.add_rule(sc.ERRNO(errno.EPERM), name)

@@ -264,7 +264,7 @@ class Worker:
             os.mkdir(jobdir, 0o700)
             if self.uid is not None:
                 os.chown(jobdir, self.uid, self.uid)
-            self.layers.set_limits(job["limits"])
+            self.layers.set_limits(job["limits"], 1 + sum(len(pids) for pids, _ in self.pending))
             if job.get("kind") == "pytest":
                 self.child.prepare_pytest(self.home)
             if job.get("coverage"):
