@@ -149,7 +149,8 @@ class Layers:
                 self.cgroup.enter()
         if "seccomp" not in disabled:  # on the worker itself: every child inherits it by fork
             try:
-                self.seccomp = _kernel.SeccompProgram(_kernel.seccomp_program())
+                self.seccomp = _kernel.SeccompProgram(_kernel.seccomp_program(),
+                                                      _kernel.seccomp_syscall_number())
                 _PRCTL(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
                 self.seccomp.install()
             except (ImportError, OSError, ValueError) as exc:

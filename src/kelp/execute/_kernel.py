@@ -393,21 +393,43 @@ def seccomp_program() -> bytes:
 
 
 class SeccompProgram:
-    """A BPF program held in memory as a ``struct sock_fprog`` ready for ``prctl`` (built once in
-    the worker; :meth:`install` in each child costs one syscall)."""
+    """A BPF program held in memory as a ``struct sock_fprog``, installed with ``seccomp(2)``.
 
-    def __init__(self, bpf: bytes) -> None:
+    It is installed with SECCOMP_FILTER_FLAG_SPEC_ALLOW: without it the kernel turns on the
+    Speculative Store Bypass mitigation for every filtered process, which made each check about
+    0.6 ms slower here.  That mitigation guards secrets inside the filtered process's own address
+    space against speculation; a candidate can read that memory directly anyway, and every other
+    process's memory is out of its reach by address-space separation, so nothing is lost.  Where
+    the flag or the syscall is refused the filter is loaded with ``prctl`` (mitigation on)."""
+
+    SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_SPEC_ALLOW = 1, 1 << 2
+
+    def __init__(self, bpf: bytes, syscall_nr: int | None = None) -> None:
         if not bpf or len(bpf) % 8:
             raise ValueError("a BPF program is a non-empty array of 8-byte instructions")
         self._insns = ctypes.create_string_buffer(bpf, len(bpf))
         self._prog = ctypes.create_string_buffer(struct.pack("<HxxxxxxQ", len(bpf) // 8,
                                                              ctypes.addressof(self._insns)), 16)
+        self._nr = syscall_nr
 
     def install(self) -> None:
-        """Install the filter on this thread (needs no_new_privs); raises OSError."""
+        """Install the filter on this thread (needs no_new_privs or CAP_SYS_ADMIN); raises OSError."""
+        if self._nr is not None and _LIBC.syscall(self._nr, self.SECCOMP_SET_MODE_FILTER,
+                                                  self.SECCOMP_FILTER_FLAG_SPEC_ALLOW, self._prog) == 0:
+            return
         if _LIBC.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, self._prog, 0, 0) != 0:
             err = ctypes.get_errno()
             raise OSError(err, f"seccomp filter: {os.strerror(err)}")
+
+
+def seccomp_syscall_number() -> int | None:
+    """The number of the ``seccomp`` syscall on this architecture (libseccomp), None if unknown."""
+    try:
+        import pyseccomp as sc
+
+        return int(sc.resolve_syscall(sc.system_arch(), "seccomp"))
+    except (ImportError, OSError, ValueError, TypeError):
+        return None
 
 
 # ---------------------------------------------------------------------------------- capabilities
