@@ -27,6 +27,10 @@ REPR_CAP = 200
 
 
 def _load_sibling(name: str, filename: str):
+    """Load ``filename`` beside this file as module ``name`` (once); the other sandbox modules
+    use this one too."""
+    if name in sys.modules:
+        return sys.modules[name]
     spec = importlib.util.spec_from_file_location(
         name, os.path.join(os.path.dirname(os.path.abspath(__file__)), filename))
     module = importlib.util.module_from_spec(spec)
@@ -93,8 +97,7 @@ def prepare_coverage(home: str) -> None:
 def prepare_judge() -> str:
     """In the worker: load the judge's modules (``_judge.py``) so children get them by fork;
     returns the path of the candidate server script."""
-    judge = sys.modules.get("_kelp_sandbox_judge") or _load_sibling("_kelp_sandbox_judge", "_judge.py")
-    return judge.SERVER_PATH
+    return _load_sibling("_kelp_sandbox_judge", "_judge.py").SERVER_PATH
 
 
 def prepare_pytest(home: str) -> None:

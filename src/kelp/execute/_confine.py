@@ -1,4 +1,5 @@
-"""Confinement of a sandbox child (stdlib only; loaded by path by ``_child.py``).
+"""Confinement of a sandbox child (stdlib only; loaded by path by ``_child.py``, whose loader it
+uses for ``_kernel.py``).
 
 The boundary is the kernel's (``_kernel.py``): the worker's network and PID namespaces (and user
 namespace when not root), its memory and pids cgroups and its seccomp filter, and per child a
@@ -25,20 +26,7 @@ _LIBC = ctypes.CDLL(None, use_errno=True)
 _PRCTL = _LIBC.prctl
 
 
-def _load_kernel():
-    if "_kelp_sandbox_kernel" in sys.modules:
-        return sys.modules["_kelp_sandbox_kernel"]
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "_kelp_sandbox_kernel", os.path.join(os.path.dirname(os.path.abspath(__file__)), "_kernel.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-_kernel = _load_kernel()
+_kernel = sys.modules["_kelp_sandbox_child"]._load_sibling("_kelp_sandbox_kernel", "_kernel.py")
 
 
 #: The environment of every child (the worker sets it once with :func:`set_child_environment`;

@@ -13,22 +13,11 @@ from __future__ import annotations
 
 import ast
 import builtins
-import importlib.util
-import os
 import re
 import sys
 
 
-def _load_sibling(name: str, filename: str):
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, os.path.join(os.path.dirname(os.path.abspath(__file__)), filename))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
+_load_sibling = sys.modules["_kelp_sandbox_child"]._load_sibling  # loaded by _child.py, in the worker
 _values = _load_sibling("_kelp_sandbox_values", "_values.py")
 _server = _load_sibling("_kelp_sandbox_candidate_server", "_candidate_server.py")
 SERVER_PATH = _server.__file__

@@ -242,11 +242,7 @@ class Worker:
 
     @staticmethod
     def _load_child_module():
-        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_child.py")
-        spec = importlib.util.spec_from_file_location("_kelp_sandbox_child", path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
+        module = _load_sibling("_kelp_sandbox_child", "_child.py")
         module.write_frames = write_frames
         return module
 
@@ -635,11 +631,15 @@ class Worker:
 
 
 
-def _load_kernel():
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_kernel.py")
-    spec = importlib.util.spec_from_file_location("_kelp_sandbox_kernel", path)
+def _load_sibling(name: str, filename: str):
+    """Load ``filename`` beside this file as module ``name`` (once): the worker runs with ``-I``,
+    so its own directory is not on ``sys.path``."""
+    if name in sys.modules:
+        return sys.modules[name]
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), filename)
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
@@ -671,7 +671,7 @@ def main() -> None:
     layer stops."""
     ident = os.getpid()  # unique while this worker lives: names its uid and cgroups
     disabled = frozenset(filter(None, os.environ.pop("KELP_SANDBOX_DISABLE", "").split(",")))
-    kernel = _load_kernel()
+    kernel = _load_sibling("_kelp_sandbox_kernel", "_kernel.py")
     namespaces, ns_error = _enter_namespaces(kernel, disabled)
     proto_out = os.dup(1)
     os.dup2(2, 1)  # stray prints of the worker itself go to its log, never into the protocol
