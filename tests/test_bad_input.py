@@ -260,3 +260,27 @@ def test_doctor_reports_every_layer_as_json():
     report = json.loads(proc.stdout)
     assert [row["layer"] for row in report["layers"]] == ["namespaces", "cgroups", "landlock", "seccomp"]
     assert proc.returncode == (0 if all(row["active"] for row in report["layers"]) else 1)
+
+
+def test_a_piped_diff_with_long_lines_and_tabs_applies_with_git_apply(tmp_path):
+    """stdout carries the diff byte for byte: no wrapping at 80 columns, no tab expansion."""
+    import shutil
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    long_list = ", ".join(str(i) for i in range(80))  # a line of ~300 characters
+    program = ("def f(x):\n"
+               f"    table = [{long_list}]\n"
+               "    label = 'a\tb'\n"
+               "    return x - 1\n")
+    (tmp_path / "prog.py").write_text(program)
+    (tmp_path / "tests.py").write_text("assert f(1) == 2\nassert f(5) == 6\n")
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    proc = subprocess.run([sys.executable, "-m", "kelp.cli", "repair", "prog.py", "--tests", "tests.py"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert max(len(line) for line in proc.stdout.splitlines()) > 200
+    applied = subprocess.run(["git", "apply", "-"], cwd=tmp_path, input=proc.stdout, capture_output=True, text=True)
+    assert applied.returncode == 0, applied.stderr
+    fixed = (tmp_path / "prog.py").read_text()
+    assert "return x + 1" in fixed and "'a\tb'" in fixed and long_list in fixed

@@ -94,3 +94,10 @@ def test_the_bundled_checkpoint_is_used_without_a_flag_and_a_bad_one_is_a_user_e
     assert run.returncode == 0 and "+    return x + 1" in run.stdout
     run = kelp("repair", str(prog), "--tests", str(tests), "--proposer", "model", "--checkpoint", str(tmp_path))
     assert run.returncode == 2 and "config.json is missing" in run.stderr
+
+
+def test_version():
+    from kelp import __version__
+
+    proc = kelp("--version")
+    assert proc.returncode == 0 and proc.stdout == f"kelp {__version__}\n"

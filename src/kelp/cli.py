@@ -19,7 +19,23 @@ from rich.console import Console
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Repair, refine, search and generate structured code with small models on a CPU.")
 err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+#: Human-facing results (tables, search hits); soft_wrap: a long line is never broken in two.
+#: Output other programs read (diffs, YAML) goes to sys.stdout as it is, not through rich.
+out = Console(highlight=False, soft_wrap=True)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from kelp import __version__
+
+        print(f"kelp {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                          help="Print kelp's version and exit.")) -> None:
+    """Repair, refine, search and generate structured code with small models on a CPU."""
 
 
 class UserError(Exception):
@@ -162,7 +178,7 @@ def repair_cmd(
         raise typer.Exit(3)
     if not as_json:
         if result.solved and diff:
-            out.print(diff, end="", markup=False)
+            sys.stdout.write(diff)  # byte for byte: rich would wrap long lines and expand tabs
         b_pass, b_total = result.tests_before
         a_pass, a_total = result.tests_after
         outcome = "repaired" if result.solved else f"not repaired ({result.reason})"
@@ -511,8 +527,7 @@ def generate_cmd(
         if out_dir is not None:
             (out_dir / f"sample-{i:03d}.yml").write_text(text, encoding="utf-8")
         else:
-            out.print(f"# sample {i} ({s.new_tokens} tokens)", markup=False)
-            out.print(text, markup=False, end="")
+            sys.stdout.write(f"---\n# sample {i} ({s.new_tokens} tokens)\n{text}")  # YAML documents
     if out_dir is not None:
         err.print(f"{n} documents written to {out_dir}/")
 
