@@ -1,4 +1,4 @@
-"""Token-level noise for the AST graph denoiser (issue 4).
+"""Token-level noise for the AST graph denoiser.
 
 A program's *token slots* are its token-bearing nodes: identifiers (``ast.Name.id``),
 attribute names (``ast.Attribute.attr``), parameters (``ast.arg.arg``), literal constants

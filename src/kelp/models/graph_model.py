@@ -1,4 +1,4 @@
-"""The AST graph denoiser (issue 4): a graph neural network that points, for every token slot of a
+"""The AST graph denoiser: a graph neural network that points, for every token slot of a
 (noised) program graph, at the candidate token it should hold.
 
 Input: a :class:`kelp.program.graph.ProgramGraph` (one graph, or a batch from

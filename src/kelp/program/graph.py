@@ -1,4 +1,4 @@
-"""A program's syntax tree as a graph for the graph denoiser (issue 4): torch_geometric ``Data``.
+"""A program's syntax tree as a graph for the graph denoiser: torch_geometric ``Data``.
 
 Nodes are the AST nodes of :func:`kelp.program.tree.iter_nodes` (pre-order; expression contexts
 skipped, operators included). Each node carries its type, its token (token-bearing nodes, see

@@ -1,4 +1,4 @@
-"""Iterative refinement from test feedback with the graph denoiser (issue 4).
+"""Iterative refinement from test feedback with the graph denoiser.
 
 A noisy program is refined for up to ``iterations`` steps: the denoiser predicts the original
 token of every token slot (:mod:`kelp.corrupt.token_noise`), the predictions are written back,

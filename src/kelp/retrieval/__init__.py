@@ -1,4 +1,4 @@
-"""Code search over a source tree (``kelp index`` / ``kelp search``, issue 5).
+"""Code search over a source tree (``kelp index`` / ``kelp search``).
 
 :mod:`kelp.retrieval.chunking` walks a tree and cuts files into searchable chunks (Python
 definitions, Markdown sections, line windows), :mod:`kelp.retrieval.explain` gives every chunk

@@ -1,7 +1,7 @@
 """The edit model's training corpus: Python functions from the running interpreter's standard
 library and from installed packages, filtered and decontaminated against the benchmarks.
 
-Decontamination (the seed system had none) removes every corpus function that matches a
+Decontamination removes every corpus function that matches a
 benchmark function (MBPP, all splits; QuixBugs, buggy and correct) by either key:
 
 - normalised-AST hash: docstrings dropped, the function's own name, its parameters and its
