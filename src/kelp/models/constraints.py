@@ -4,8 +4,7 @@ An edit is ``<nK> <op> replacement... <end>``: the first generated token must be
 node in the prompt's program, the second one of the operations the node allows (``<delete>``,
 ``<before>`` and ``<after>`` only for statements in a statement list), then replacement tokens,
 which may not be markers, section or bucket tokens, and whose brackets may not close more than
-they opened. So every finished edit names a real node, an operation that node allows, and a
-replacement whose brackets balance.
+they opened. The processor masks every next token that would break one of these rules.
 """
 
 from __future__ import annotations
