@@ -153,7 +153,7 @@ def test_index_and_search_this_repository_with_the_bundled_encoder(tmp_path):
     runner = CliRunner()
     built = runner.invoke(app, ["index", str(repo / "src"), "--out", str(tmp_path / "idx")])
     assert built.exit_code == 0, built.output
-    stats = json.loads(built.output[built.output.index("{"):])
+    stats = json.loads(built.stdout)  # stdout carries only the JSON summary; progress goes to stderr
     assert stats["chunks"] > 1000 and stats["embedded"]["ours"] == stats["chunks"]
     found = runner.invoke(app, ["search", "bootstrap confidence interval", "--index", str(tmp_path / "idx"), "--json"])
     assert found.exit_code == 0, found.output

@@ -32,7 +32,9 @@ endings included (a leading UTF-8 byte-order mark is dropped).
 :func:`iter_files` walks a tree the way a search index wants it: sorted, without VCS,
 vendored, generated or hidden directories, without files that ``.gitignore`` files ignore (the
 root's and nested ones, matched by :mod:`pathspec`), binary or non-UTF-8 files, files over a
-size limit, and symlinks that lead out of the tree. :func:`chunk_tree` chunks every file it yields.
+size limit, and symlinks that lead out of the tree; given ``exclude`` glob patterns
+(:func:`is_excluded`, e.g. :data:`DEFAULT_EXCLUDES`, the test files) it skips matching files and
+directories too. :func:`chunk_tree` chunks every file it yields.
 
 Pure functions on strings, except :func:`iter_files`, :func:`chunk_file` and :func:`chunk_tree`,
 which read the file system (and never write).
@@ -41,6 +43,7 @@ which read the file system (and never write).
 from __future__ import annotations
 
 import ast
+import fnmatch
 import hashlib
 import os
 import re
@@ -61,6 +64,7 @@ __all__ = [
     "TEXT_WINDOW_MAX_CHARS",
     "DEFAULT_WINDOW",
     "DEFAULT_OVERLAP",
+    "DEFAULT_EXCLUDES",
     "ChunkingError",
     "Chunk",
     "split_lines",
@@ -68,6 +72,8 @@ __all__ = [
     "chunk_markdown",
     "chunk_text",
     "read_text",
+    "is_excluded",
+    "exclude_patterns",
     "iter_files",
     "chunk_file",
     "chunk_tree",
@@ -103,6 +109,9 @@ DEFAULT_MAX_BYTES = 1_000_000
 #: Plain-text files (window chunks) longer than this many characters are skipped: at that size
 #: they are generated data (tokenizer vocabularies, lock files, datasets), not prose or code.
 TEXT_WINDOW_MAX_CHARS = 100_000
+#: Glob patterns ``kelp index`` excludes unless told ``--include-tests``: test modules, test
+#: directories and pytest's ``conftest.py`` (matched by :func:`is_excluded`).
+DEFAULT_EXCLUDES: tuple[str, ...] = ("test_*.py", "*_test.py", "tests/", "test/", "conftest.py")
 #: Default window length and overlap of :func:`chunk_text`, in lines.
 DEFAULT_WINDOW = 40
 DEFAULT_OVERLAP = 10
@@ -447,6 +456,51 @@ def _is_within(path: str, real_root: str) -> bool:
     return path == real_root or path.startswith(real_root.rstrip(os.sep) + os.sep)
 
 
+def exclude_patterns(extra: tuple[str, ...] | list[str] = (), *, include_tests: bool = False) -> list[str]:
+    """The exclude patterns of an index build: :data:`DEFAULT_EXCLUDES` (``test_*.py``,
+    ``*_test.py``, ``tests/``, ``test/``, ``conftest.py``) unless ``include_tests``, then
+    ``extra`` (the user's own), duplicates dropped, order kept."""
+    patterns = [] if include_tests else list(DEFAULT_EXCLUDES)
+    return list(dict.fromkeys([*patterns, *extra]))
+
+
+def is_excluded(rel: str, patterns: tuple[str, ...] | list[str], *, is_dir: bool = False) -> bool:
+    """Whether the POSIX path ``rel`` (relative to the indexed root; a directory when ``is_dir``)
+    matches one of the glob ``patterns`` (:func:`fnmatch.fnmatchcase`: ``*``, ``?``, ``[seq]``;
+    ``*`` also matches ``/``). A pattern
+
+    * ending in ``/`` (``tests/``, ``src/gen/``) names directories: it matches a path with a
+      directory component of that name (``tests/a.py``, ``pkg/tests/b.py``, the directory
+      ``tests`` itself), or, if it holds another ``/``, a path under a directory at that
+      relative path;
+    * holding no ``/`` (``gen_*.py``, ``conftest.py``) matches the whole relative path or any one
+      of its components (a file name, or a directory name, excluding all beneath it);
+    * holding a ``/`` otherwise (``src/*_pb2.py``) matches the whole relative path.
+
+    A leading ``./`` or ``/`` of a pattern is ignored (patterns are always relative to the root).
+    """
+    rel = rel.strip("/")
+    parts = rel.split("/")
+    dirs = parts if is_dir else parts[:-1]
+    for pattern in patterns:
+        pattern = pattern.removeprefix("./").lstrip("/")
+        if not pattern:
+            continue
+        if pattern.endswith("/"):
+            name = pattern.rstrip("/")
+            if "/" in name:
+                if any(fnmatch.fnmatchcase("/".join(dirs[:i]), name) for i in range(1, len(dirs) + 1)):
+                    return True
+            elif any(fnmatch.fnmatchcase(part, name) for part in dirs):
+                return True
+        elif "/" in pattern:
+            if fnmatch.fnmatchcase(rel, pattern):
+                return True
+        elif fnmatch.fnmatchcase(rel, pattern) or any(fnmatch.fnmatchcase(part, pattern) for part in parts):
+            return True
+    return False
+
+
 def _load_gitignore(directory: str) -> pathspec.GitIgnoreSpec | None:
     gitignore = os.path.join(directory, ".gitignore")
     if not os.path.isfile(gitignore):
@@ -470,9 +524,13 @@ def _ignored(rel: str, specs: list[tuple[str, pathspec.GitIgnoreSpec]]) -> bool:
 
 
 def _walk(
-    root: Path, max_bytes: int, wanted: Callable[[Path], bool] | None
+    root: Path,
+    max_bytes: int,
+    wanted: Callable[[Path], bool] | None,
+    exclude: tuple[str, ...] | list[str] = (),
 ) -> Iterator[tuple[Path, str]]:
-    """``(path, text)`` of the files :func:`iter_files` yields (restricted to ``wanted``)."""
+    """``(path, text)`` of the files :func:`iter_files` yields (restricted to ``wanted``, without
+    what the ``exclude`` patterns match: see :func:`is_excluded`)."""
     real_root = os.path.realpath(root)
 
     def visit(directory: str, prefix: str, specs: list) -> Iterator[tuple[Path, str]]:
@@ -501,11 +559,11 @@ def _walk(
             if is_dir:
                 if entry.name in SKIP_DIRS or entry.name.startswith("."):
                     continue
-                if _ignored(rel + "/", specs):
+                if _ignored(rel + "/", specs) or (exclude and is_excluded(rel, exclude, is_dir=True)):
                     continue
                 yield from visit(entry.path, rel + "/", specs)
                 continue
-            if _ignored(rel, specs):
+            if _ignored(rel, specs) or (exclude and is_excluded(rel, exclude)):
                 continue
             path = Path(entry.path)
             if wanted is not None and not wanted(path):
@@ -524,7 +582,9 @@ def _check_root(root: Path) -> Path:
     return root
 
 
-def iter_files(root: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[Path]:
+def iter_files(
+    root: Path, *, max_bytes: int = DEFAULT_MAX_BYTES, exclude: tuple[str, ...] | list[str] = ()
+) -> Iterator[Path]:
     """The indexable files under ``root``, depth first with each directory's entries sorted by
     name (so the sequence is sorted by path components).
 
@@ -542,13 +602,16 @@ def iter_files(root: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[Pa
       larger than ``max_bytes`` bytes, and special files (fifos, sockets, devices);
     * symlinks that lead outside ``root`` or nowhere. Symlinked directories are never followed
       (no cycles; a target inside the tree is walked under its own path); a symlinked file
-      inside the tree is yielded under the link's path.
+      inside the tree is yielded under the link's path;
+    * files and directories matching one of the ``exclude`` glob patterns (:func:`is_excluded`,
+      on the path relative to ``root``; none by default; ``kelp index`` passes
+      :data:`DEFAULT_EXCLUDES` unless ``--include-tests``). An excluded directory is not entered.
 
     Raises:
         ChunkingError: if ``root`` is not a directory (raised by the call itself, not lazily).
     """
     root = _check_root(root)
-    return (path for path, _ in _walk(root, max_bytes, None))
+    return (path for path, _ in _walk(root, max_bytes, None, tuple(exclude)))
 
 
 def _language_of(path: Path) -> str | None:

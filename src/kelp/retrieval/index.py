@@ -13,6 +13,11 @@ Layout of an index directory:
 :func:`build_index` is incremental: files whose sha256 is unchanged keep their chunks and
 vectors; changed and new files are re-chunked and re-embedded; deleted files are dropped. BM25
 and the matrices are rebuilt from SQLite afterwards (cheap next to embedding).
+
+Where an index lives: ``kelp index PATH`` writes :data:`INDEX_DIRNAME` at the root of the
+repository holding PATH (:func:`default_index_dir`, :func:`find_repo_root`), and ``kelp search``
+takes the first :data:`INDEX_DIRNAME` found walking up from the current directory
+(:func:`find_index`).
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ import numpy as np
 from kelp.retrieval.chunking import Chunk
 
 INDEX_FORMAT = "kelp.index/1"
+#: Name of the index directory ``kelp index`` writes and ``kelp search`` looks for.
+INDEX_DIRNAME = ".kelp-index"
 _DB = "index.sqlite"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -117,13 +124,44 @@ def insert_chunks(db: sqlite3.Connection, chunks: Iterable[Chunk]) -> int:
     return len(rows)
 
 
-def sync_files(db: sqlite3.Connection, root: Path, stats: BuildStats, progress=None) -> None:
-    """Bring the ``files`` and ``chunks`` tables in line with the files under ``root``."""
+def find_repo_root(path: Path) -> Path:
+    """The root of the repository holding ``path``: the nearest of ``path`` (made absolute) and
+    its ancestors that has a ``.git`` entry (a directory, or a file as in worktrees and
+    submodules); ``path`` itself when none has."""
+    path = Path(path).absolute()
+    for directory in (path, *path.parents):
+        if (directory / ".git").exists():
+            return directory
+    return path
+
+
+def default_index_dir(path: Path) -> Path:
+    """Where ``kelp index PATH`` puts its index without ``--out``: :data:`INDEX_DIRNAME` at
+    :func:`find_repo_root` of ``path`` (absolute)."""
+    return find_repo_root(path) / INDEX_DIRNAME
+
+
+def find_index(start: Path | None = None) -> Path:
+    """The first :data:`INDEX_DIRNAME` directory in ``start`` (default: the current directory)
+    or one of its ancestors, up to the filesystem root (absolute). Raises
+    :class:`SearchIndexError` when there is none."""
+    start = Path.cwd() if start is None else Path(start).absolute()
+    for directory in (start, *start.parents):
+        if (directory / INDEX_DIRNAME).is_dir():
+            return directory / INDEX_DIRNAME
+    raise SearchIndexError(f"no {INDEX_DIRNAME} found in {start} or any parent; run `kelp index` first or give --index")
+
+
+def sync_files(db: sqlite3.Connection, root: Path, stats: BuildStats, progress=None,
+               exclude: tuple[str, ...] | list[str] = ()) -> None:
+    """Bring the ``files`` and ``chunks`` tables in line with the files under ``root`` that the
+    glob patterns ``exclude`` do not match (:func:`~kelp.retrieval.chunking.is_excluded`; files
+    indexed before and excluded now are dropped)."""
     from kelp.retrieval.chunking import chunk_file, iter_files
 
     known = dict(db.execute("SELECT path, sha256 FROM files"))
     seen: set[str] = set()
-    for path in iter_files(root):
+    for path in iter_files(root, exclude=exclude):
         rel = path.relative_to(root).as_posix()
         seen.add(rel)
         stats.files += 1
@@ -182,14 +220,19 @@ def export(db: sqlite3.Connection, directory: Path, encoders: list[str]) -> int:
     return len(rows)
 
 
-def build_index(root: Path, out: Path, encoders: list, *, progress: bool = True) -> BuildStats:
+def build_index(root: Path, out: Path, encoders: list, *, progress: bool = True,
+                exclude: tuple[str, ...] | list[str] = ()) -> BuildStats:
     """Index the files under ``root`` into ``out`` (created, or updated incrementally) with the
     dense ``encoders`` (objects with ``name``, ``dim`` and ``encode_documents``, see
-    :mod:`kelp.retrieval.encoders`). Shows a progress bar unless ``progress`` is False.
+    :mod:`kelp.retrieval.encoders`), leaving out the files that the glob patterns ``exclude``
+    match (none by default; :func:`~kelp.retrieval.chunking.is_excluded`; ``kelp index`` passes
+    :data:`~kelp.retrieval.chunking.DEFAULT_EXCLUDES`, the tests, unless ``--include-tests``).
+    Shows a progress bar on stderr unless ``progress`` is False.
     Raises :class:`SearchIndexError` when ``root`` is not a directory, ``out`` holds an index of
     another format or of other encoders (rebuild into a new directory)."""
     import time
 
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     root = Path(root)
@@ -207,9 +250,9 @@ def build_index(root: Path, out: Path, encoders: list, *, progress: bool = True)
                                    "use another --out or the same encoders")
         stats = BuildStats()
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      disable=not progress) as bar:
+                      console=Console(stderr=True), disable=not progress) as bar:
             job = bar.add_task("reading files", total=None)
-            sync_files(db, root, stats, progress=lambda: bar.advance(job))
+            sync_files(db, root, stats, progress=lambda: bar.advance(job), exclude=exclude)
             db.commit()
             for encoder in encoders:
                 missing = db.execute("SELECT COUNT(*) FROM chunks WHERE id NOT IN "
@@ -236,13 +279,14 @@ def build_from_chunks(chunks: list[Chunk], out: Path, encoders: list, *, progres
     out = Path(out)
     if (out / _DB).exists():
         raise SearchIndexError(f"{out} already holds an index")
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     db = connect(out)
     try:
         stats = BuildStats(chunks=insert_chunks(db, chunks))
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      disable=not progress) as bar:
+                      console=Console(stderr=True), disable=not progress) as bar:
             for encoder in encoders:
                 job = bar.add_task(f"embedding ({encoder.name})", total=stats.chunks)
                 stats.embedded[encoder.name] = embed_missing(db, encoder, progress=lambda n: bar.advance(job, n))
@@ -277,5 +321,6 @@ def read_index(directory: Path) -> tuple[list[StoredChunk], dict[str, str]]:
     return [StoredChunk(*row) for row in rows], meta
 
 
-__all__ = ["INDEX_FORMAT", "BuildStats", "SearchIndexError", "StoredChunk", "bm25_tokens", "build_from_chunks",
-           "build_index", "connect", "embed_missing", "export", "insert_chunks", "read_index", "sync_files"]
+__all__ = ["INDEX_DIRNAME", "INDEX_FORMAT", "BuildStats", "SearchIndexError", "StoredChunk", "bm25_tokens",
+           "build_from_chunks", "build_index", "connect", "default_index_dir", "embed_missing", "export",
+           "find_index", "find_repo_root", "insert_chunks", "read_index", "sync_files"]
