@@ -51,7 +51,7 @@ def main() -> None:
 
     import torch
 
-    from kelp.bench.tasks import first_broken_mbpp
+    from kelp.datasets.tasks import first_broken_mbpp
     from kelp.execute.sandbox import Sandbox
     from kelp.repair.model_proposer import ModelProposer
     from kelp.repair.search import RepairConfig, repair

@@ -58,7 +58,7 @@ def main() -> None:
     import torch
 
     from kelp.bench.evaluate import make_proposers
-    from kelp.bench.tasks import first_broken_mbpp
+    from kelp.datasets.tasks import first_broken_mbpp
     from kelp.execute.sandbox import Sandbox
     from kelp.models.edit_format import EditFormatError, encode_edit
     from kelp.models.edit_model import BF16, bf16_autocast

@@ -1,7 +1,7 @@
 """Structured decoding speed: our schema automaton's mask vs llguidance's, and codec throughput (issue 6).
 
 Loads the workflow corpora (``--corpus``), keeps the schema-valid documents and splits them by
-repository as ``kelp train structured`` does (:func:`kelp.train.structured_trainer.load_split`, share 0.15, seed 0).
+repository as ``kelp train structured`` does (:func:`kelp.datasets.workflows.load_split`, share 0.15, seed 0).
 The :class:`SchemaCodec` is built from the training split; ``--docs`` held-out documents
 (``random.Random(--seed)``) are timed. Every timed document is first reordered into the schema's
 property order (llguidance enforces that order; our automaton accepts any order), and both
@@ -248,9 +248,9 @@ def main() -> None:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from tqdm import tqdm
 
+    from kelp.datasets.workflows import load_split
     from kelp.structured.codec import SchemaCodec
     from kelp.structured.workflow_corpus import SAMPLE_DIR, load_schema
-    from kelp.train.structured_trainer import load_split
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

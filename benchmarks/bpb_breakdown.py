@@ -27,8 +27,9 @@ from collections import Counter
 import torch
 
 from kelp.bench.generate_eval import allowed_masks, load_structured_model
+from kelp.datasets.workflows import load_split
+from kelp.models.bpe_baseline import bpe_encode
 from kelp.structured.workflow_yaml import dump_workflow
-from kelp.train.structured_trainer import bpe_encode, load_split
 
 _PUNCT = "ĠĊĉ:-|\"'{}[]$. "  # byte-level BPE shows space as Ġ, newline as Ċ, tab as ĉ
 

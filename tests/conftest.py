@@ -4,7 +4,7 @@ and a one- or two-layer Llama), one untrained and one trained for 60 steps on on
 import pytest
 import torch
 
-from kelp.bench.data import load_mbpp
+from kelp.datasets.loaders import load_mbpp
 from kelp.models.edit_model import ModelSize, build_model, save_checkpoint
 from kelp.models.tokenizer import train_tokenizer
 

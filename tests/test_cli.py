@@ -101,3 +101,8 @@ def test_version():
 
     proc = kelp("--version")
     assert proc.returncode == 0 and proc.stdout == f"kelp {__version__}\n"
+
+
+def test_flags_read_as_flags_in_help():
+    proc = kelp("repair", "--help")
+    assert proc.returncode == 0 and "--json" in proc.stdout and "<bool>" not in proc.stdout

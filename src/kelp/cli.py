@@ -594,7 +594,7 @@ def train_structured_cmd(
 #: every module (the model ones pull in torch and transformers, seconds of start-up); an
 #: exception from a module that was never imported cannot be raised.
 _USER_ERRORS = (
-    ("kelp.repair.search", "RepairInputError"), ("kelp.bench.data", "BenchmarkError"),
+    ("kelp.repair.search", "RepairInputError"), ("kelp.datasets.loaders", "BenchmarkError"),
     ("kelp.bench.evaluate", "EvalError"), ("kelp.execute.errors", "ExecuteError"),
     ("kelp.train.corpus", "CorpusError"), ("kelp.train.edit_trainer", "TrainError"),
     ("kelp.models.edit_model", "CheckpointError"), ("kelp.models.tokenizer", "TokenizerError"),

@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kelp.bench.data import load_mbpp
 from kelp.corrupt.errors import CorruptionError
 from kelp.corrupt.token_noise import (
     CONST_MASK,
@@ -24,6 +23,7 @@ from kelp.corrupt.token_noise import (
     token_nodes,
     valid_token,
 )
+from kelp.datasets.loaders import load_mbpp
 from kelp.program.tree import ProgramSyntaxError, node_at, normalise, parse, unparse
 
 SRC = '''def f(xs, k=2):

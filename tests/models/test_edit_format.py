@@ -5,8 +5,8 @@ import ast
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from kelp.bench.data import load_mbpp
 from kelp.corrupt import CorruptionError, corrupt
+from kelp.datasets.loaders import load_mbpp
 from kelp.models.edit_format import (EditFormatError, build_prompt, decode_edit, encode_edit,
                                      render_program)
 from kelp.program.diff import tree_diff

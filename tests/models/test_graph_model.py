@@ -10,9 +10,10 @@ import torch
 from torch_geometric.data import Batch
 from torch_geometric.loader import DataLoader
 
-from kelp.bench.data import load_mbpp
 from kelp.corrupt.token_noise import CONST_MASK, MASK, noise
+from kelp.datasets.loaders import load_mbpp
 from kelp.models.edit_model import CheckpointError, parameter_count
+from kelp.models.graph_features import GROUPS, GraphVocab, program_graph
 from kelp.models.graph_model import (
     GraphDenoiser,
     GraphModelConfig,
@@ -20,7 +21,6 @@ from kelp.models.graph_model import (
     pointer_pairs,
     save_graph_checkpoint,
 )
-from kelp.program.graph import GROUPS, GraphVocab, program_graph
 
 
 @lru_cache(maxsize=1)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from kelp.bench.data import load_mbpp
+from kelp.datasets.loaders import load_mbpp
 from kelp.models.edit_format import SPECIAL_TOKENS, build_prompt, render_program
 from kelp.models.tokenizer import TokenizerError, load_tokenizer, special_id, train_tokenizer
 

@@ -11,8 +11,8 @@ from kelp.corrupt.token_noise import noise
 from kelp.execute.localize import line_suspiciousness
 from kelp.execute.sandbox import Sandbox
 from kelp.execute.suites import TestSuite
+from kelp.models.graph_features import GraphVocab, program_graph
 from kelp.models.graph_model import GraphDenoiser, GraphModelConfig
-from kelp.program.graph import GraphVocab, program_graph
 from kelp.program.tree import normalise
 from kelp.repair.refine import RefineError, refine, signal_lines
 

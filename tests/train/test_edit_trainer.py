@@ -5,7 +5,7 @@ from dataclasses import asdict
 
 import pytest
 
-from kelp.bench.data import load_mbpp
+from kelp.datasets.loaders import load_mbpp
 from kelp.models.edit_model import ModelSize, load_checkpoint
 from kelp.train.corpus import CorpusFunction
 from kelp.train.edit_trainer import TrainConfig, TrainError, train_edit_model

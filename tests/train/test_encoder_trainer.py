@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from kelp.datasets.code_search import held_out
 from kelp.models.code_encoder import EncoderCheckpointError, load_code_encoder
 from kelp.train.corpus import CorpusFunction
-from kelp.train.encoder_trainer import (EncoderTrainConfig, EncoderTrainError, held_out, info_nce,
-                                        train_code_encoder, training_pairs)
+from kelp.train.encoder_trainer import (EncoderTrainConfig, EncoderTrainError, info_nce, train_code_encoder,
+                                        training_pairs)
 
 TINY = {"hidden": 32, "layers": 1, "heads": 2, "dim": 16}
 STDLIB = Path(sysconfig.get_paths()["stdlib"])

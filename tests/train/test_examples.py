@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from kelp.bench.data import load_mbpp
+from kelp.datasets.loaders import load_mbpp
 from kelp.execute.sandbox import Sandbox
 from kelp.models.edit_format import decode_edit, render_program
 from kelp.train.examples import ExampleConfig, sample_example, sandbox_feedback

@@ -5,7 +5,7 @@ from dataclasses import asdict
 
 import pytest
 
-from kelp.bench.data import load_mbpp
+from kelp.datasets.loaders import load_mbpp
 from kelp.models.graph_model import load_graph_checkpoint
 from kelp.train.corpus import CorpusFunction
 from kelp.train.graph_trainer import GraphTrainConfig, GraphTrainError, sampling_probability, train_graph_model

@@ -24,11 +24,11 @@ from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from kelp.bench.data import load_jsonl_tasks, load_mbpp, load_quixbugs
 from kelp.bench.jsonl import append_record, read_records
 from kelp.bench.metrics import summarize
-from kelp.bench.tasks import PreparedTask, prepare_mbpp_task
 from kelp.corrupt import SubtreeBank
+from kelp.datasets.loaders import load_jsonl_tasks, load_mbpp, load_quixbugs
+from kelp.datasets.tasks import PreparedTask, prepare_mbpp_task
 from kelp.execute.sandbox import Limits, Sandbox
 from kelp.repair.search import RepairConfig, RepairInputError, repair
 

@@ -219,9 +219,11 @@ def evaluate_generation(model_dir: Path, baseline_dir: Path | None, corpus: list
     dict (also in ``OUT/results.json``). Two processes may run different phases into different
     folders at the same time.
 
-    Raises :class:`GenerateEvalError` for unreadable model folders or an empty held-out split.
+    Raises :class:`GenerateEvalError` for unreadable model folders or an empty held-out split,
+    and :class:`~kelp.datasets.workflows.CorpusSplitError` for fewer than 2 valid documents.
     """
-    from kelp.train.structured_trainer import bpe_encode, load_split
+    from kelp.datasets.workflows import load_split
+    from kelp.models.bpe_baseline import bpe_encode
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

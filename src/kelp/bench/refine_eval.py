@@ -3,7 +3,7 @@
 Each MBPP test-split program (Austin et al. 2021) gets a fraction ``rate`` of its token slots
 noised (:func:`kelp.corrupt.token_noise.noise`, seeded per task) and is refined by the graph
 denoiser for up to ``iterations`` steps with its asserts in the sandbox
-(:func:`kelp.repair.refine.refine`). Per task, one JSON line; the summary reports:
+(:func:`kelp.repair.refine.refine_noised_task`). Per task, one JSON line; the summary reports:
 
 - one-shot and final accuracy over *corrupted* slots (a no-op scores 0) and their difference,
   and both over all slots (the seed experiments' measure, for comparison);
@@ -21,8 +21,6 @@ import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from kelp.corrupt.errors import CorruptionError
-from kelp.program.tree import ProgramError
 from kelp.repair.refine import SIGNALS
 
 
@@ -55,38 +53,6 @@ class RefineEvalConfig:
             raise RefineEvalError("--n must be >= 1")
 
 
-def evaluate_task(model, vocab, problem, sandbox, config: RefineEvalConfig) -> dict | None:
-    """Noise and refine one MBPP problem; its result record, or None when the program has no
-    token slots."""
-    from kelp.corrupt.token_noise import noise
-    from kelp.repair.refine import refine
-
-    try:
-        noised = noise(problem.code, config.rate, random.Random(f"{config.seed}:{problem.task_id}"))
-    except (ProgramError, CorruptionError):
-        return None
-    suite = problem.suite()
-    noisy_run = sandbox.run(noised.source, suite)
-    result = refine(model, vocab, noised.tree, suite, sandbox, iterations=config.iterations, signal=config.signal)
-    first = result.tokens[1] if len(result.tokens) > 1 else result.tokens[0]
-    last = result.tokens[-1]
-    original, corrupted = noised.original, noised.corrupted
-    return {
-        "task_id": problem.task_id,
-        "slots": len(original),
-        "corrupted": len(corrupted),
-        "one_shot_correct": sum(first[i] == original[i] for i in corrupted),
-        "final_correct": sum(last[i] == original[i] for i in corrupted),
-        "one_shot_all": sum(a == b for a, b in zip(first, original)),
-        "final_all": sum(a == b for a, b in zip(last, original)),
-        "changed": result.changed,
-        "restored": last == original,
-        "passed": bool(result.passed),
-        "noisy_passed": noisy_run.all_passed,
-        "stopped": result.stopped,
-    }
-
-
 def _ratio_ci(records: list[dict], num: str, den: str, seed: int, resamples: int = 2000) -> list[float]:
     rng = random.Random(seed)
     values = []
@@ -100,13 +66,13 @@ def _ratio_ci(records: list[dict], num: str, den: str, seed: int, resamples: int
 def summarize_refinement(records: list[dict], iterations: int, seed: int = 0) -> dict:
     """The summary of :mod:`this module <kelp.bench.refine_eval>` from per-task records."""
     from kelp.bench.metrics import bootstrap_ci
+    from kelp.repair.refine import pooled_accuracy
 
     if not records:
         return {"n": 0}
     corrupted = sum(r["corrupted"] for r in records)
     slots = sum(r["slots"] for r in records)
-    one_shot = sum(r["one_shot_correct"] for r in records) / max(1, corrupted)
-    final = sum(r["final_correct"] for r in records) / max(1, corrupted)
+    one_shot, final, passed = pooled_accuracy(records)
     changed = [round(sum(r["changed"][i] if i < len(r["changed"]) else 0 for r in records) / len(records), 3)
                for i in range(iterations)]
     return {
@@ -122,7 +88,7 @@ def summarize_refinement(records: list[dict], iterations: int, seed: int = 0) ->
         "changed_per_iteration": changed,
         "changed_after_first": round(sum(changed[1:]), 3),
         "restored_rate": round(sum(r["restored"] for r in records) / len(records), 4),
-        "passed_rate": round(sum(r["passed"] for r in records) / len(records), 4),
+        "passed_rate": round(passed, 4),
         "passed_ci95": [round(x, 4) for x in bootstrap_ci([float(r["passed"]) for r in records], seed=seed)],
         "noisy_passed_rate": round(sum(r["noisy_passed"] for r in records) / len(records), 4),
     }
@@ -135,11 +101,12 @@ def run_refine_eval(config: RefineEvalConfig, out: Path, *, quiet: bool = False)
     :class:`~kelp.models.edit_model.CheckpointError` for a missing checkpoint."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from kelp.bench.data import load_mbpp
     from kelp.bench.evaluate import read_results
     from kelp.bench.jsonl import append_record
+    from kelp.datasets.loaders import load_mbpp
     from kelp.execute.sandbox import Limits, Sandbox
     from kelp.models.graph_model import DEFAULT_GRAPH_CHECKPOINT, load_graph_checkpoint
+    from kelp.repair.refine import refine_noised_task
 
     config.check()
     out.mkdir(parents=True, exist_ok=True)
@@ -157,7 +124,8 @@ def run_refine_eval(config: RefineEvalConfig, out: Path, *, quiet: bool = False)
         bar = progress.add_task(f"refine @{config.rate:.0%}", total=len(problems))
         for problem in problems:
             if problem.task_id not in done:
-                record = evaluate_task(model, vocab, problem, sandbox, config)
+                record = refine_noised_task(model, vocab, problem, sandbox, rate=config.rate,
+                                            iterations=config.iterations, signal=config.signal, seed=config.seed)
                 if record is not None:
                     append_record(results_path, record)
                     done[problem.task_id] = record
@@ -168,4 +136,4 @@ def run_refine_eval(config: RefineEvalConfig, out: Path, *, quiet: bool = False)
     return summary
 
 
-__all__ = ["RefineEvalConfig", "RefineEvalError", "evaluate_task", "run_refine_eval", "summarize_refinement"]
+__all__ = ["RefineEvalConfig", "RefineEvalError", "run_refine_eval", "summarize_refinement"]

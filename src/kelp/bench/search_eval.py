@@ -1,7 +1,7 @@
 """``kelp eval search``: docstring -> function retrieval, CodeSearchNet-style (Husain et al. 2019).
 
 The searched code is never used to train kelp's encoder: the standard-library modules in
-:data:`~kelp.train.encoder_trainer.HELD_OUT_STDLIB` and the third-party packages in
+:data:`~kelp.datasets.code_search.HELD_OUT_STDLIB` and the third-party packages in
 :data:`EVAL_PACKAGES` (which the training corpus does not read). Every function and method of
 those sources (test directories excepted) is indexed with its docstring removed
 (:func:`~kelp.program.docstrings.strip_docstring`). Each function whose docstring's first
@@ -69,7 +69,7 @@ class SearchEvalConfig:
 def eval_sources(packages: tuple[str, ...]) -> list[tuple[str, Path]]:
     """``(label, directory or file)`` of every evaluation source that exists here: the held-out
     standard-library modules, then the installed ``packages``."""
-    from kelp.train.encoder_trainer import HELD_OUT_STDLIB
+    from kelp.datasets.code_search import HELD_OUT_STDLIB
 
     stdlib = Path(sysconfig.get_paths()["stdlib"])
     sources = []

@@ -1,7 +1,7 @@
 """The AST graph denoiser: a graph neural network that points, for every token slot of a
 (noised) program graph, at the candidate token it should hold.
 
-Input: a :class:`kelp.program.graph.ProgramGraph` (one graph, or a batch from
+Input: a :class:`kelp.models.graph_features.ProgramGraph` (one graph, or a batch from
 ``torch_geometric.loader.DataLoader`` / ``Batch.from_data_list``). Every node is embedded as the
 sum of embeddings of its type, token, previous-iteration token, parent type, depth, sibling
 index, denoising iteration, a "token differs from the previous iteration" flag and a linear map
@@ -57,7 +57,7 @@ from torch_geometric.utils import softmax as pyg_softmax
 
 from kelp.corrupt.token_noise import CONST_MASK, MASK
 from kelp.models.edit_model import CheckpointError
-from kelp.program.graph import (
+from kelp.models.graph_features import (
     GROUPS,
     MAX_DEPTH,
     MAX_ITERATION,

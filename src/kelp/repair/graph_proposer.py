@@ -16,9 +16,9 @@ from pathlib import Path
 import torch
 
 from kelp.corrupt.token_noise import apply_tokens, is_mask, token_nodes
+from kelp.models.graph_features import program_graph
 from kelp.models.graph_model import load_graph_checkpoint
 from kelp.program.diff import Edit
-from kelp.program.graph import program_graph
 from kelp.program.tree import node_at, node_source
 from kelp.repair.proposer import Candidate, Feedback
 

@@ -10,18 +10,24 @@ iteration changes nothing, or after ``iterations`` steps.
 Test signals (``signal``): ``none``; ``binary`` (1 for lines that some failing test executed);
 ``tarantula`` (Jones & Harrold 2005) and ``ochiai`` (Abreu et al. 2007) spectrum scores
 (:mod:`kelp.execute.localize`).
+
+:func:`refine_noised_task` is the measurement shared by ``kelp eval refine``
+(:mod:`kelp.bench.refine_eval`) and the graph trainer's held-out evaluation: noise one program,
+refine it, score the result per slot; :func:`pooled_accuracy` pools such records.
 """
 
 from __future__ import annotations
 
 import ast
+import random
 from dataclasses import dataclass, field
 
-from kelp.corrupt.token_noise import apply_tokens, token_nodes
+from kelp.corrupt.errors import CorruptionError
+from kelp.corrupt.token_noise import apply_tokens, noise, token_nodes
 from kelp.execute.localize import FAILING, line_suspiciousness, spectrum
 from kelp.execute.results import RunResult
-from kelp.program.graph import program_graph
-from kelp.program.tree import parse, unparse
+from kelp.models.graph_features import program_graph
+from kelp.program.tree import ProgramError, parse, unparse
 
 #: Test signals the denoiser can be given.
 SIGNALS = ("none", "binary", "tarantula", "ochiai")
@@ -107,4 +113,46 @@ def refine(model, vocab, program: str | ast.Module, suite=None, sandbox=None, *,
     return result
 
 
-__all__ = ["SIGNALS", "RefineError", "Refinement", "refine", "signal_lines"]
+def refine_noised_task(model, vocab, problem, sandbox, *, rate: float, iterations: int, signal: str,
+                       seed: int) -> dict | None:
+    """Noise and refine one MBPP problem (a fraction ``rate`` of its token slots, seeded by
+    ``seed`` and the task id); its result record, or None when the program has no token slots."""
+    try:
+        noised = noise(problem.code, rate, random.Random(f"{seed}:{problem.task_id}"))
+    except (ProgramError, CorruptionError):
+        return None
+    suite = problem.suite()
+    noisy_run = sandbox.run(noised.source, suite)
+    result = refine(model, vocab, noised.tree, suite, sandbox, iterations=iterations, signal=signal)
+    first = result.tokens[1] if len(result.tokens) > 1 else result.tokens[0]
+    last = result.tokens[-1]
+    original, corrupted = noised.original, noised.corrupted
+    return {
+        "task_id": problem.task_id,
+        "slots": len(original),
+        "corrupted": len(corrupted),
+        "one_shot_correct": sum(first[i] == original[i] for i in corrupted),
+        "final_correct": sum(last[i] == original[i] for i in corrupted),
+        "one_shot_all": sum(a == b for a, b in zip(first, original)),
+        "final_all": sum(a == b for a, b in zip(last, original)),
+        "changed": result.changed,
+        "restored": last == original,
+        "passed": bool(result.passed),
+        "noisy_passed": noisy_run.all_passed,
+        "stopped": result.stopped,
+    }
+
+
+def pooled_accuracy(records: list[dict]) -> tuple[float, float, float]:
+    """``(one-shot accuracy, final accuracy, all-tests-pass rate)`` of
+    :func:`refine_noised_task` records: accuracies over corrupted slots, pooled over tasks
+    (micro-averages); unrounded."""
+    corrupted = sum(r["corrupted"] for r in records)
+    one_shot = sum(r["one_shot_correct"] for r in records) / max(1, corrupted)
+    final = sum(r["final_correct"] for r in records) / max(1, corrupted)
+    passed = sum(r["passed"] for r in records) / max(1, len(records))
+    return one_shot, final, passed
+
+
+__all__ = ["SIGNALS", "RefineError", "Refinement", "pooled_accuracy", "refine", "refine_noised_task",
+           "signal_lines"]

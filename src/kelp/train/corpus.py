@@ -272,7 +272,7 @@ def _is_dunder(name: str) -> bool:
 
 def benchmark_index() -> ContaminationIndex:
     """The decontamination keys of MBPP (all splits) and QuixBugs (buggy and correct programs)."""
-    from kelp.bench.data import QUIXBUGS_DIR, load_mbpp, quixbugs_names
+    from kelp.datasets.loaders import QUIXBUGS_DIR, load_mbpp, quixbugs_names
 
     index = ContaminationIndex()
     for problem in load_mbpp("all"):

@@ -132,7 +132,7 @@ class ExampleStream:
 def held_out_tasks(sandbox, n: int, seed: int = 0) -> list:
     """The first ``n`` MBPP validation tasks (511-600) that a seeded one-mutation corruption
     breaks (the eval's must-break filter), as ``(problem, RepairTask)``."""
-    from kelp.bench.tasks import first_broken_mbpp
+    from kelp.datasets.tasks import first_broken_mbpp
 
     return [(problem, prepared.task) for problem, prepared in first_broken_mbpp("validation", sandbox, n, seed=seed)]
 
@@ -258,7 +258,7 @@ def train_edit_model(config: TrainConfig, out: Path, *, progress: bool = True, l
         TimeRemainingColumn,
     )
 
-    from kelp.bench.data import load_mbpp
+    from kelp.datasets.loaders import load_mbpp
     from kelp.execute.sandbox import Limits, Sandbox
 
     out.mkdir(parents=True, exist_ok=True)

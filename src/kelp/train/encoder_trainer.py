@@ -4,7 +4,8 @@ contrastively on (docstring, code) pairs from the corpus (``kelp train corpus``)
 Each pair is the first sentence of a function's docstring (the query) and the function's source
 with that docstring removed (the document), the CodeSearchNet construction (Husain et al. 2019).
 The loss is symmetric InfoNCE over the batch (every other pair's code is a negative), at a fixed
-temperature. Functions from the modules in :data:`HELD_OUT_STDLIB` are never trained on: ``kelp
+temperature. Functions from the modules in
+:data:`~kelp.datasets.code_search.HELD_OUT_STDLIB` are never trained on: ``kelp
 eval search`` measures retrieval on them (and on packages the corpus does not read).
 
 Every step's batch comes from ``random.Random((seed, step))``, so a resumed run draws the same
@@ -21,13 +22,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+
+from kelp.datasets.code_search import HELD_OUT_STDLIB, held_out
 from kelp.train.run_dir import (check_settings, plot_curves, restore_training_state, save_training_state,
                                 truncate_metrics, warmup_cosine)
-
-#: Standard-library packages and modules kept out of encoder training (``kelp eval search``
-#: queries them).
-HELD_OUT_STDLIB = ("calendar", "email", "fractions", "http", "imaplib", "ipaddress", "logging", "mailbox",
-                   "statistics", "tarfile")
 
 
 class EncoderTrainError(ValueError):
@@ -63,20 +61,11 @@ class EncoderTrainConfig:
             raise EncoderTrainError("eval_pairs must be >= 2")
 
 
-def held_out(origin: str) -> bool:
-    """True for a corpus origin (``"stdlib-3.11:email/utils.py:120"``) inside a module of
-    :data:`HELD_OUT_STDLIB`."""
-    source, _, rest = origin.partition(":")
-    if not source.startswith("stdlib"):
-        return False
-    top = rest.split(":")[0].split("/")[0].removesuffix(".py")
-    return top in HELD_OUT_STDLIB
-
-
 def training_pairs(corpus: Path, limit: int | None = None) -> list[tuple[str, str]]:
     """``(query, code)`` pairs from the corpus: functions with a docstring whose first sentence
-    has at least 3 words, outside :data:`HELD_OUT_STDLIB`; exact duplicates dropped; corpus
-    order. Raises :class:`~kelp.train.corpus.CorpusError` for a missing corpus."""
+    has at least 3 words, outside :data:`~kelp.datasets.code_search.HELD_OUT_STDLIB`; exact
+    duplicates dropped; corpus order. Raises :class:`~kelp.train.corpus.CorpusError` for a
+    missing corpus."""
     from kelp.program.docstrings import first_sentence, strip_docstring
     from kelp.program.tree import ProgramError
     from kelp.train.corpus import load_corpus
@@ -205,5 +194,5 @@ def train_code_encoder(config: EncoderTrainConfig, out: Path, *, until: int | No
     return {"step": step, "parameters": sum(p.numel() for p in model.parameters()), **last_eval}
 
 
-__all__ = ["HELD_OUT_STDLIB", "EncoderTrainConfig", "EncoderTrainError", "held_out", "info_nce", "mrr_at_10",
+__all__ = ["EncoderTrainConfig", "EncoderTrainError", "info_nce", "mrr_at_10",
            "split_pairs", "train_code_encoder", "training_pairs"]

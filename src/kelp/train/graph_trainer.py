@@ -32,8 +32,8 @@ from torch_geometric.data import Batch
 
 from kelp.corrupt.errors import CorruptionError
 from kelp.corrupt.token_noise import apply_tokens, noise
+from kelp.models.graph_features import GraphVocab, program_graph
 from kelp.models.graph_model import GraphDenoiser, GraphModelConfig, load_graph_checkpoint, save_graph_checkpoint
-from kelp.program.graph import GraphVocab, program_graph
 from kelp.program.tree import ProgramError, parse, unparse
 from kelp.repair.refine import SIGNALS, signal_lines
 from kelp.train.run_dir import (check_settings, plot_curves, restore_training_state, save_training_state,
@@ -101,7 +101,7 @@ def sampling_probability(step: int, config: GraphTrainConfig) -> float:
 
 def load_sources(corpus: Path, limit: int | None = None) -> tuple[list[Source], list[Source]]:
     """``(corpus functions, MBPP train tasks)`` that parse and have token slots."""
-    from kelp.bench.data import load_mbpp
+    from kelp.datasets.loaders import load_mbpp
     from kelp.train.corpus import load_corpus
 
     functions = [Source(f.code) for f in load_corpus(corpus)[:limit]]
@@ -276,25 +276,25 @@ def train_graph_model(config: GraphTrainConfig, out: Path, *, progress: bool = T
 def evaluate_held_out(model: GraphDenoiser, vocab: GraphVocab, sandbox, config: GraphTrainConfig) -> dict:
     """One-shot and final accuracy over corrupted slots and the all-tests-pass rate on the first
     ``config.eval_tasks`` MBPP validation tasks noised at 50%, by ``kelp eval refine``'s own
-    procedure (:func:`~kelp.bench.refine_eval.evaluate_task`)."""
-    from kelp.bench.data import load_mbpp
-    from kelp.bench.refine_eval import RefineEvalConfig, evaluate_task, summarize_refinement
+    procedure (:func:`~kelp.repair.refine.refine_noised_task`, scored by
+    :func:`~kelp.repair.refine.pooled_accuracy`; values rounded to 4 places)."""
+    from kelp.datasets.loaders import load_mbpp
+    from kelp.repair.refine import pooled_accuracy, refine_noised_task
 
-    settings = RefineEvalConfig(rate=0.5, iterations=config.iterations, signal=config.signal, seed=config.seed,
-                                split="validation")
     model.eval()
     records: list[dict] = []
     for problem in load_mbpp("validation"):
         if len(records) >= config.eval_tasks:
             break
-        record = evaluate_task(model, vocab, problem, sandbox, settings)
+        record = refine_noised_task(model, vocab, problem, sandbox, rate=0.5, iterations=config.iterations,
+                                    signal=config.signal, seed=config.seed)
         if record is not None:
             records.append(record)
     if not records:
         return {"one_shot": 0.0, "final": 0.0, "passed": 0.0, "n": 0}
-    summary = summarize_refinement(records, config.iterations, config.seed)
-    return {"one_shot": summary["one_shot_accuracy"], "final": summary["final_accuracy"],
-            "passed": summary["passed_rate"], "n": summary["n"]}
+    one_shot, final, passed = pooled_accuracy(records)
+    return {"one_shot": round(one_shot, 4), "final": round(final, 4), "passed": round(passed, 4),
+            "n": len(records)}
 
 
 __all__ = ["GraphTrainConfig", "GraphTrainError", "ExampleMaker", "sampling_probability", "train_graph_model",

@@ -1,6 +1,6 @@
 """``kelp train structured``: a tiny causal LM on whole documents of one JSON Schema.
 
-The corpus is split by repository (:func:`~kelp.structured.workflow_corpus.split_by_repository`);
+The corpus is split by repository (:func:`~kelp.datasets.workflows.load_split`);
 the schema-aware codec is built from the training documents only. ``--tokens tct`` trains on
 schema-aware tokens; ``--tokens bpe`` is the baseline: the same model size over a plain
 byte-level BPE (HF ``tokenizers``) of the documents' YAML text with the same vocabulary size.
@@ -22,20 +22,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import Tokenizer
 
+from kelp.datasets.workflows import CorpusSplitError, load_split
+from kelp.models.bpe_baseline import bpe_baseline_tokenizer, bpe_encode
 from kelp.models.structured_lm import LMSize, load_lm, new_lm, sequence_nll
 from kelp.structured.codec import SchemaCodec
 from kelp.structured.vocab import BOS, EOS, PAD
-from kelp.structured.workflow_corpus import WorkflowDoc, load_corpus, split_by_repository
 from kelp.structured.workflow_yaml import dump_workflow
 from kelp.train.run_dir import (check_settings, plot_curves, restore_training_state, save_training_state,
                                 truncate_metrics, warmup_cosine)
 
-__all__ = ["StructuredTrainError", "StructuredTrainConfig", "load_split", "bpe_baseline_tokenizer",
-           "bpe_encode", "train_structured"]
-
-BPE_SPECIALS = ["<pad>", "<bos>", "<eos>"]
+__all__ = ["StructuredTrainError", "StructuredTrainConfig", "train_structured"]
 
 
 class StructuredTrainError(ValueError):
@@ -69,36 +67,6 @@ class StructuredTrainConfig:
             raise StructuredTrainError("steps >= 1, batch_tokens >= 64 and lr > 0 are required")
         if self.n_strings < 0 or self.n_subwords < 256:
             raise StructuredTrainError("--strings must be >= 0 and --subwords >= 256 (the 256 single bytes)")
-
-
-def load_split(schema: dict, corpus: list[str], held_out_share: float, seed: int,
-               docs: list[WorkflowDoc] | None = None) -> tuple[list[WorkflowDoc], list[WorkflowDoc]]:
-    """Valid documents of every corpus folder, split ``(train, held_out)`` by repository.
-
-    ``docs``: the documents of ``corpus`` when the caller has already read them (valid or not);
-    raises :class:`StructuredTrainError` with fewer than 2 valid documents."""
-    if docs is None:
-        docs = [d for root in corpus for d in load_corpus(Path(root), schema).docs]
-    valid = [d for d in docs if d.valid]
-    if len(valid) < 2:
-        raise StructuredTrainError(f"fewer than 2 schema-valid documents in {corpus}")
-    return split_by_repository(valid, held_out_share=held_out_share, seed=seed)
-
-
-def bpe_baseline_tokenizer(texts: list[str], vocab_size: int) -> Tokenizer:
-    """Byte-level BPE with ``<pad> <bos> <eos>`` (ids 0, 1, 2, as in the structured vocabulary)."""
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=BPE_SPECIALS, show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(texts, trainer)
-    return tok
-
-
-def bpe_encode(tok: Tokenizer, text: str) -> list[int]:
-    """``[<bos>] + BPE ids + [<eos>]``."""
-    return [BOS] + tok.encode(text, add_special_tokens=False).ids + [EOS]
 
 
 def _batches(lengths: list[int], batch_tokens: int) -> list[list[int]]:
@@ -177,7 +145,10 @@ def train_structured(config: StructuredTrainConfig, out: Path, *, until: int | N
         schema = json.loads(Path(config.schema).read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise StructuredTrainError(f"cannot read the schema {config.schema}: {error}") from None
-    train, held = load_split(schema, config.corpus, config.held_out_share, config.seed)
+    try:
+        train, held = load_split(schema, config.corpus, config.held_out_share, config.seed)
+    except CorpusSplitError as error:
+        raise StructuredTrainError(str(error)) from None
     train_ids, held_ids, vocab_size = _encode_all(config, schema, train, held, out)
     if not train_ids:
         raise StructuredTrainError("no training document fits in max_len tokens")

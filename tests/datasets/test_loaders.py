@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from kelp.bench.data import BenchmarkError, entry_point_of, load_jsonl_tasks, load_mbpp, load_quixbugs
+from kelp.datasets.loaders import BenchmarkError, entry_point_of, load_jsonl_tasks, load_mbpp, load_quixbugs
 
 
 def test_mbpp_splits_have_the_conventional_sizes():

@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch_geometric.loader import DataLoader
 
-from kelp.bench.data import load_mbpp
 from kelp.corrupt.token_noise import CONST_MASK, MASK, apply_tokens, noise, token_nodes
-from kelp.program.graph import (
+from kelp.datasets.loaders import load_mbpp
+from kelp.models.graph_features import (
     EDGE_TYPES,
     GROUPS,
     MAX_DEPTH,

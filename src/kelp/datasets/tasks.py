@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from kelp.bench.data import MbppProblem, RepairTask
 from kelp.corrupt import CorruptionError, SubtreeBank, corrupt
+from kelp.datasets.loaders import MbppProblem, RepairTask
 from kelp.execute.sandbox import RunResult, Sandbox
 from kelp.program.tree import normalise
 
@@ -65,7 +65,7 @@ def first_broken_mbpp(split: str, sandbox: Sandbox, n: int, *, steps: int = 1, s
     """``[(problem, PreparedTask)]`` for the first ``n`` tasks of an MBPP split that a seeded
     realistic corruption with ``steps`` mutations breaks: the tasks ``kelp eval`` repairs, in
     the same order and with the same seeds (dropped tasks are skipped)."""
-    from kelp.bench.data import load_mbpp
+    from kelp.datasets.loaders import load_mbpp
 
     tasks = []
     for problem in load_mbpp(split):
