@@ -10,7 +10,9 @@ JSON.  The worker first sends ``{"ready": true, ...}``, then answers each job fr
 one result frame.  For every job it forks a child (see ``_child.py``) that streams per-test events
 back over a pipe, so a hang or crash in test 7 keeps the outcomes of tests 1-6.  The worker
 enforces the wall-clock limits (per test, per load, per job), kills the child's whole process
-group on expiry and, as root, also kills every process left under the job's private uid.
+group on expiry and, after every job, every process the job left (``kill(-1)`` from the init of
+its PID namespace; without one, the cgroup or the private uid).  Events must carry the spawn's
+key and fit the channel's caps.
 """
 
 from __future__ import annotations

@@ -2,8 +2,11 @@
 
 Every part of kelp runs code only through :class:`Sandbox`.  Each worker is
 ``python -I -B _worker.py`` in its own process group, in a fresh temp dir, with a scrubbed
-environment; per job it forks a confined child (rlimits, private uid when root, PEP 578 audit
-hook, wall-clock kill; see ``_child.py``).  The host side guards each worker too: a worker that
+environment, inside its own network and PID namespaces, cgroups and seccomp filter; per job it
+forks a child confined by the kernel (private uid or no capabilities, no_new_privs, Landlock,
+rlimits, wall-clock kill; see ``_kernel.py``, ``_confine.py`` and docs/sandbox.md).
+:meth:`Sandbox.verify` decides verdicts outside the candidate's interpreter.  The host side
+guards each worker too: a worker that
 does not answer within the job's limit plus a grace period, or dies, is killed and restarted,
 and the job gets status ``"timeout"`` / ``"crashed"``.  The sandbox never hangs and never
 raises because of what a candidate does; it raises :class:`~kelp.execute.errors.ExecuteError`
