@@ -155,8 +155,11 @@ def test_the_repair_help_documents_the_exit_codes(tmp_path):
 # ---------------------------------------------------------------- 5. SIGINT / SIGTERM
 def _start_and_wait_for_sandbox(args, cwd: Path, ready=None, timeout=90.0):
     """Start kelp; return once its sandbox workers are up (and ``ready()`` holds) plus a moment."""
+    # SIGINT as a terminal delivers it: a test run started in the background (CI) inherits an
+    # ignored SIGINT, which kelp, like any Unix program, keeps ignoring
     proc = subprocess.Popen([sys.executable, "-m", "kelp.cli", *args], cwd=cwd, env=_env(cwd),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + timeout
     while not (_sandbox_dirs(cwd) and (ready is None or ready())):
         if proc.poll() is not None:
