@@ -79,7 +79,7 @@ def test_remove_tree_unlinks_links_and_a_following_removal_would_not():
     """The worker's removal against a naive one that follows links (the weakened variant)."""
     import tempfile
 
-    from kelp.execute._worker import remove_tree
+    from kelp.execute._remove import remove_tree
 
     def setup():
         outside = tempfile.mkdtemp()

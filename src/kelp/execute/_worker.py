@@ -6,7 +6,7 @@ self-contained: only the standard library at top level (``-I`` keeps this file's
 ``coverage``/``pytest`` are imported lazily from site-packages when a job first needs them.
 
 Protocol (fd 0 in, the original fd 1 out): frames of a 4-byte big-endian length followed by UTF-8
-JSON.  The worker first sends ``{"ready": true, ...}``, then answers each job frame with exactly
+JSON (``_frames.py``).  The worker first sends ``{"ready": true, ...}``, then answers each job frame with exactly
 one result frame.  For every job it forks a child (see ``_child.py``) that streams per-test events
 back over a pipe, so a hang or crash in test 7 keeps the outcomes of tests 1-6.  The worker
 enforces the wall-clock limits (per test, per load, per job), kills the child's whole process
@@ -20,16 +20,31 @@ from __future__ import annotations
 import errno
 import gc
 import importlib.util
-import json
 import os
 import select
 import signal
-import struct
 import sys
 import time
 
-_HEADER = struct.Struct(">I")
-MAX_FRAME = 256 * 1024 * 1024
+
+def _load_sibling(name: str, filename: str):
+    """Load ``filename`` beside this file as module ``name`` (once): the worker runs with ``-I``,
+    so its own directory is not on ``sys.path``."""
+    if name in sys.modules:
+        return sys.modules[name]
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), filename)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+_frames = _load_sibling("_kelp_sandbox_frames", "_frames.py")
+FrameReader, read_frame = _frames.FrameReader, _frames.read_frame
+write_frame, write_frames = _frames.write_frame, _frames.write_frames
+remove_tree = _load_sibling("_kelp_sandbox_remove", "_remove.py").remove_tree
+
 #: Bytes a job's child may send over its event channel in all, and in one frame: past either the
 #: job ends as an error ("event channel flood"), so a candidate cannot grow the worker's memory.
 MAX_EVENT_BYTES = 16 * 1024 * 1024
@@ -59,86 +74,6 @@ PRELOAD = (
 ).split()
 
 
-def write_frame(fd: int, obj: object) -> None:
-    """Write ``obj`` as one length-prefixed JSON frame to file descriptor ``fd`` (blocking)."""
-    write_frames(fd, [obj])
-
-
-def write_frames(fd: int, objs: list) -> None:
-    """Write each of ``objs`` as a length-prefixed JSON frame, all in one ``write`` when they fit
-    the pipe (blocking)."""
-    chunks = []
-    for obj in objs:
-        data = json.dumps(obj, separators=(",", ":")).encode("utf-8")
-        chunks += [_HEADER.pack(len(data)), data]
-    view = memoryview(b"".join(chunks))
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
-
-
-class FrameReader:
-    """Incremental decoder of length-prefixed JSON frames (feed bytes, pop whole objects).
-
-    ``max_frame`` caps one frame's size and ``max_total`` the bytes fed in all (None: no cap)."""
-
-    def __init__(self, max_frame: int = MAX_FRAME, max_total: int | None = None) -> None:
-        self.buf = bytearray()
-        self.error: str | None = None  # set once the stream is corrupt; later bytes are ignored
-        self.max_frame, self.max_total, self.total = max_frame, max_total, 0
-
-    def feed(self, data: bytes) -> list:
-        """Append ``data``; return the complete frames decoded so far (may be empty).  On a corrupt
-        frame, return the good frames before it and set :attr:`error`."""
-        if self.error:
-            return []
-        self.total += len(data)
-        if self.max_total is not None and self.total > self.max_total:
-            self.error = f"event channel flood: over {self.max_total} bytes"
-            return []
-        self.buf += data
-        out = []
-        while len(self.buf) >= 4:
-            (size,) = _HEADER.unpack_from(self.buf)
-            if size > self.max_frame:
-                self.error = f"frame of {size} bytes is over the limit"
-                break
-            if len(self.buf) < 4 + size:
-                break
-            try:
-                frame = json.loads(bytes(self.buf[4 : 4 + size]).decode("utf-8"))
-            except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
-                self.error = f"undecodable frame: {exc}"
-                break
-            if not isinstance(frame, dict):
-                self.error = "frame is not an object"
-                break
-            out.append(frame)
-            del self.buf[: 4 + size]
-        return out
-
-
-def read_frame(fd: int, deadline: float | None = None) -> object | None:
-    """Read one frame from ``fd``; None on EOF; raise TimeoutError past ``deadline`` (monotonic)."""
-    reader = FrameReader()
-    while True:
-        if deadline is not None:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError("no frame before the deadline")
-            ready, _, _ = select.select([fd], [], [], left)
-            if not ready:
-                continue
-        data = os.read(fd, 1 << 16)
-        if not data:
-            return None
-        frames = reader.feed(data)
-        if reader.error:
-            raise ValueError(reader.error)
-        if frames:
-            return frames[0]
-
-
 class _Capped:
     """Bytes sink that keeps the first ``limit`` bytes and counts the rest."""
 
@@ -155,52 +90,6 @@ class _Capped:
         if self.dropped:
             out += f"\n[kelp: {self.dropped} more bytes of output dropped]"
         return out
-
-
-def remove_tree(path: str) -> None:
-    """Remove the directory ``path`` and everything in it, ignoring errors, without ever
-    following a symbolic link: each directory is opened with O_NOFOLLOW and its entries are
-    removed relative to that descriptor, so a link a candidate planted (even one swapped in while
-    this runs) is unlinked itself, never its target.  (``shutil`` is kept out of the worker's
-    memory: every module there makes each fork dearer.)"""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-    except OSError:
-        try:
-            os.unlink(path)  # a link or a file in place of the directory
-        except OSError:
-            pass
-        return
-    try:
-        _clear_dir(fd, 0)
-    finally:
-        os.close(fd)
-    try:
-        os.rmdir(path)
-    except OSError:
-        pass
-
-
-def _clear_dir(dir_fd: int, depth: int) -> None:
-    try:
-        with os.scandir(dir_fd) as it:
-            entries = [(e.name, e.is_dir(follow_symlinks=False)) for e in it]
-    except OSError:
-        return
-    for name, is_dir in entries:
-        try:
-            if not is_dir:
-                os.unlink(name, dir_fd=dir_fd)
-                continue
-            if depth < 64:
-                sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
-                try:
-                    _clear_dir(sub, depth + 1)
-                finally:
-                    os.close(sub)
-            os.rmdir(name, dir_fd=dir_fd)
-        except OSError:
-            pass
 
 
 def _describe_exit(status: int) -> tuple[str, str, str]:
@@ -631,19 +520,6 @@ class Worker:
                 os._exit(0)
         os.waitpid(pid, 0)
 
-
-
-def _load_sibling(name: str, filename: str):
-    """Load ``filename`` beside this file as module ``name`` (once): the worker runs with ``-I``,
-    so its own directory is not on ``sys.path``."""
-    if name in sys.modules:
-        return sys.modules[name]
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), filename)
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _enter_namespaces(kernel, disabled: frozenset[str]) -> tuple[list[str], str | None]:

@@ -32,7 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from kelp.execute import _kernel
-from kelp.execute._worker import read_frame, write_frame
+from kelp.execute._frames import read_frame, write_frame
 from kelp.execute.errors import CollectError, SandboxError, SuiteError
 from kelp.execute.results import Job, Limits, RunResult, TestOutcome
 from kelp.execute.suites import TestCase, TestSuite
