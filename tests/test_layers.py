@@ -15,6 +15,7 @@ SRC_KELP = Path(__file__).resolve().parents[1] / "src" / "kelp"
 
 #: Rank of each top-level unit of kelp (``cli.py`` is ``cli``); higher may import lower or same.
 RANKS = {
+    "errors": 0,  # kelp/errors.py: the KelpError base every layer's user-facing errors share
     "program": 0, "execute": 0, "structured": 0,
     "corrupt": 1,
     "datasets": 2,

@@ -16,6 +16,8 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from kelp.errors import KelpError
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Repair, refine, search and generate structured code with small models on a CPU.")
 err = Console(stderr=True, highlight=False)
@@ -38,7 +40,7 @@ def _options(version: bool = typer.Option(False, "--version", callback=_print_ve
     """Repair, refine, search and generate structured code with small models on a CPU."""
 
 
-class UserError(Exception):
+class UserError(KelpError):
     """Bad input from the user: printed as one line, exit status 2."""
 
 
@@ -589,35 +591,10 @@ def train_structured_cmd(
     print(json.dumps(train_structured(config, out, until=until)))
 
 
-#: Exceptions that mean bad input or settings rather than a bug in kelp, as (module, class):
-#: printed as one line with exit status 2. Matched by name, so that main() need not import
-#: every module (the model ones pull in torch and transformers, seconds of start-up); an
-#: exception from a module that was never imported cannot be raised.
-_USER_ERRORS = (
-    ("kelp.repair.search", "RepairInputError"), ("kelp.datasets.loaders", "BenchmarkError"),
-    ("kelp.bench.evaluate", "EvalError"), ("kelp.execute.errors", "ExecuteError"),
-    ("kelp.train.corpus", "CorpusError"), ("kelp.train.edit_trainer", "TrainError"),
-    ("kelp.models.edit_model", "CheckpointError"), ("kelp.models.tokenizer", "TokenizerError"),
-    ("kelp.bench.refine_eval", "RefineEvalError"), ("kelp.train.graph_trainer", "GraphTrainError"),
-    ("kelp.train.encoder_trainer", "EncoderTrainError"), ("kelp.models.code_encoder", "EncoderCheckpointError"),
-    ("kelp.retrieval.encoders", "EncoderError"), ("kelp.retrieval.index", "SearchIndexError"),
-    ("kelp.retrieval.chunking", "ChunkingError"), ("kelp.bench.search_eval", "SearchEvalError"),
-    ("kelp.train.structured_trainer", "StructuredTrainError"), ("kelp.bench.generate_eval", "GenerateEvalError"),
-    ("kelp.structured.codec", "CodecError"), ("kelp.structured.schema_compile", "UnsupportedSchemaError"),
-    ("kelp.structured.workflow_corpus", "WorkflowCorpusError"),
-)
-
-
 def _is_user_error(exc: BaseException) -> bool:
-    """Whether ``exc`` is a :class:`UserError` or one of :data:`_USER_ERRORS` (only modules
-    already imported are looked at)."""
-    if isinstance(exc, UserError):  # this module may run as __main__ (python -m kelp.cli)
-        return True
-    for module, name in _USER_ERRORS:
-        cls = getattr(sys.modules.get(module), name, None)
-        if isinstance(cls, type) and isinstance(exc, cls):
-            return True
-    return False
+    """Whether ``exc`` means bad input or settings (a :class:`~kelp.errors.KelpError`, of which
+    :class:`UserError` is one), printed as one line with exit status 2."""
+    return isinstance(exc, KelpError)
 
 
 class Interrupted(BaseException):

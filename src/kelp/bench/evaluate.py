@@ -24,6 +24,7 @@ from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from kelp.errors import KelpError
 from kelp.bench.jsonl import append_record, read_records
 from kelp.bench.metrics import summarize
 from kelp.corrupt import SubtreeBank
@@ -33,7 +34,7 @@ from kelp.execute.sandbox import Limits, Sandbox
 from kelp.repair.search import RepairConfig, RepairInputError, repair
 
 
-class EvalError(ValueError):
+class EvalError(KelpError, ValueError):
     """Bad evaluation arguments or an output directory that belongs to another run."""
 
 

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from kelp.errors import KelpError
 from kelp.models.structured_lm import load_lm, sequence_nll
 from kelp.structured.codec import CodecError, SchemaCodec
 from kelp.structured.generate import Sample, sample_documents
@@ -47,7 +48,7 @@ __all__ = ["PHASES", "GenerateEvalError", "load_structured_model", "distinct_n",
 PHASES = ("codec", "scratch", "completions", "bits_per_byte", "baseline_samples")
 
 
-class GenerateEvalError(ValueError):
+class GenerateEvalError(KelpError, ValueError):
     """A model folder that cannot be read, or settings that cannot be evaluated."""
 
 

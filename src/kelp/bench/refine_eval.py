@@ -21,10 +21,11 @@ import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from kelp.errors import KelpError
 from kelp.repair.refine import SIGNALS
 
 
-class RefineEvalError(ValueError):
+class RefineEvalError(KelpError, ValueError):
     """Bad arguments, or an output directory that holds another run."""
 
 

@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kelp.errors import KelpError
+
 #: Installed third-party packages searched by the evaluation (absent ones are skipped).
 EVAL_PACKAGES = ("sklearn",)
 #: Share of the queries (seeded) on which the hybrid's fusion weights are fitted; the metrics
@@ -41,7 +43,7 @@ DEV_SHARE = 0.3
 _SKIP_PARTS = {"tests", "test", "testing", "_vendor", "externals", "__pycache__"}
 
 
-class SearchEvalError(ValueError):
+class SearchEvalError(KelpError, ValueError):
     """Bad settings, no evaluation sources, or an output directory holding another run."""
 
 

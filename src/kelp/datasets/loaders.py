@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kelp.errors import KelpError
 from kelp.execute.suites import TestSuite
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -26,7 +27,7 @@ MBPP_SPLITS = {"prompt": (1, 10), "test": (11, 510), "validation": (511, 600), "
 _QUIXBUGS_HELPERS = {"node"}
 
 
-class BenchmarkError(ValueError):
+class BenchmarkError(KelpError, ValueError):
     """A benchmark file is missing or malformed; the message names the file and the record."""
 
 

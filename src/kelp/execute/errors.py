@@ -1,7 +1,9 @@
 """Exceptions raised by ``kelp.execute`` for caller mistakes (never for candidate misbehaviour)."""
 
+from kelp.errors import KelpError
 
-class ExecuteError(Exception):
+
+class ExecuteError(KelpError):
     """Base class of every error raised by :mod:`kelp.execute`."""
 
 

@@ -22,13 +22,15 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from kelp.errors import KelpError
+
 #: The bundled encoder checkpoint (``kelp index`` / ``kelp search --retriever ours``).
 DEFAULT_ENCODER_CHECKPOINT = Path(__file__).parent / "checkpoints" / "code_encoder"
 _FORMAT = "kelp.code_encoder/1"
 _FILES = ("config.json", "tokenizer.json", "model.safetensors")
 
 
-class EncoderCheckpointError(ValueError):
+class EncoderCheckpointError(KelpError, ValueError):
     """A missing or corrupt code-encoder checkpoint directory."""
 
 

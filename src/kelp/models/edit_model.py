@@ -18,6 +18,7 @@ from transformers.utils import logging as hf_logging
 
 hf_logging.disable_progress_bar()  # kelp draws its own progress; no per-shard bars
 
+from kelp.errors import KelpError
 from kelp.models.tokenizer import TokenizerError, load_tokenizer
 
 
@@ -35,7 +36,7 @@ def bf16_autocast():
 DEFAULT_CHECKPOINT = Path(__file__).parent / "checkpoints" / "edit"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(KelpError, ValueError):
     """A checkpoint directory that is missing or incomplete (message says which file)."""
 
 

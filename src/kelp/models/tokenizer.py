@@ -13,13 +13,14 @@ from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
+from kelp.errors import KelpError
 from kelp.models.edit_format import SPECIAL_TOKENS
 
 #: Default BPE vocabulary size, special tokens included.
 VOCAB_SIZE = 4096
 
 
-class TokenizerError(ValueError):
+class TokenizerError(KelpError, ValueError):
     """A tokenizer file that is missing or does not hold the edit format's special tokens."""
 
 

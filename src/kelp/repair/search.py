@@ -20,6 +20,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 
+from kelp.errors import KelpError
 from kelp.execute.localize import line_suspiciousness, with_crash_lines
 from kelp.execute.sandbox import Job, RunResult, Sandbox
 from kelp.execute.suites import TestSuite
@@ -31,7 +32,7 @@ from kelp.repair.proposer import Feedback, Proposer
 from kelp.repair.splice import minimal_source
 
 
-class RepairInputError(ValueError):
+class RepairInputError(KelpError, ValueError):
     """The user's program or tests cannot be repaired as given (message says why)."""
 
 

@@ -53,6 +53,8 @@ from pathlib import Path, PurePosixPath
 
 import pathspec
 
+from kelp.errors import KelpError
+
 __all__ = [
     "KINDS",
     "LANGUAGES",
@@ -125,7 +127,7 @@ _HEADING_RE = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t]*$")
 _CLOSING_HASHES_RE = re.compile(r"(?:^|[ \t]+)#+$")
 
 
-class ChunkingError(ValueError):
+class ChunkingError(KelpError, ValueError):
     """Invalid chunking arguments (a bad window, a path outside the root, an invalid chunk)."""
 
 

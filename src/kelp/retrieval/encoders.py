@@ -17,8 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
+from kelp.errors import KelpError
 
-class EncoderError(ValueError):
+
+class EncoderError(KelpError, ValueError):
     """An unknown encoder name, or an encoder whose model files cannot be loaded."""
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kelp.errors import KelpError
 from kelp.retrieval.chunking import Chunk
 
 INDEX_FORMAT = "kelp.index/1"
@@ -51,7 +52,7 @@ CREATE TABLE IF NOT EXISTS vectors (
 """
 
 
-class SearchIndexError(ValueError):
+class SearchIndexError(KelpError, ValueError):
     """A directory that is not a kelp index (or another format), or a build that cannot run."""
 
 

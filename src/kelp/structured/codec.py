@@ -23,6 +23,7 @@ from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
+from kelp.errors import KelpError
 from kelp.structured.automaton import SchemaAutomaton
 from kelp.structured.vocab import (
     ARR, ARR_END, BOS, END, EOS, FALSE, NULL, NUM, OBJ, OBJ_END, STR, TRUE, StructuredVocab,
@@ -33,7 +34,7 @@ __all__ = ["CodecError", "SchemaCodec", "byte_level_bytes"]
 _FORMAT = 1
 
 
-class CodecError(ValueError):
+class CodecError(KelpError, ValueError):
     """A document the codec cannot encode (not JSON data, or rejected by the schema), token ids
     that do not decode, or a codec folder that cannot be read."""
 

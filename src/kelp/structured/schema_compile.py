@@ -26,6 +26,7 @@ import re
 import interegular
 from dataclasses import dataclass, field
 
+from kelp.errors import KelpError
 from kelp.structured.lexer import ByteLexer, CharDFA, PatternError, search_to_fullmatch
 
 __all__ = ["UnsupportedSchemaError", "Alt", "SchemaCompiler"]
@@ -44,7 +45,7 @@ _ANNOTATIONS = {
 _TYPES = ("object", "array", "string", "integer", "number", "boolean", "null")
 
 
-class UnsupportedSchemaError(ValueError):
+class UnsupportedSchemaError(KelpError, ValueError):
     """The schema uses a keyword or form the automaton cannot enforce exactly (message says where)."""
 
 

@@ -50,6 +50,7 @@ from pathlib import Path
 from jsonschema import Draft7Validator
 from jsonschema.exceptions import SchemaError
 
+from kelp.errors import KelpError
 from kelp.structured.workflow_yaml import WorkflowYAMLError, load_workflow
 
 __all__ = [
@@ -84,7 +85,7 @@ _STARTER_DIR = "starter-workflows"
 _YAML_SUFFIXES = (".yml", ".yaml")
 
 
-class WorkflowCorpusError(ValueError):
+class WorkflowCorpusError(KelpError, ValueError):
     """A corpus that cannot be loaded or split: a missing root, no workflow in it, a bad
     manifest, an invalid schema, or a held-out share outside (0, 1)."""
 

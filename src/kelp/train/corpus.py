@@ -29,6 +29,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from kelp.errors import KelpError
+
 #: Packages read by default when installed (import names), besides the standard library.
 DEFAULT_PACKAGES = ("torch", "transformers", "tokenizers", "safetensors", "matplotlib", "numpy",
                     "hypothesis", "rich", "pydantic", "coverage", "_pytest", "pluggy", "typer",
@@ -39,7 +41,7 @@ _SKIP_DIRS = {"test", "tests", "idlelib", "turtledemo", "site-packages", "lib2to
               "_vendor", "vendor", "testing"}
 
 
-class CorpusError(ValueError):
+class CorpusError(KelpError, ValueError):
     """The corpus cannot be built or read (message says why)."""
 
 

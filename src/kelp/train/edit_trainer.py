@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
+from kelp.errors import KelpError
 from kelp.models.edit_format import build_prompt, decode_edit, render_program
 from kelp.models.edit_model import (
     ModelSize,
@@ -42,7 +43,7 @@ from kelp.train.examples import (
 )
 
 
-class TrainError(ValueError):
+class TrainError(KelpError, ValueError):
     """Bad training settings, or an output directory that belongs to another run."""
 
 

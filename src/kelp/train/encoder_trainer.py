@@ -23,12 +23,13 @@ from pathlib import Path
 
 import torch
 
+from kelp.errors import KelpError
 from kelp.datasets.code_search import HELD_OUT_STDLIB, held_out
 from kelp.train.run_dir import (check_settings, plot_curves, restore_training_state, save_training_state,
                                 truncate_metrics, warmup_cosine)
 
 
-class EncoderTrainError(ValueError):
+class EncoderTrainError(KelpError, ValueError):
     """Settings that cannot train, or a run directory holding a run with other settings."""
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 import torch
 from torch_geometric.data import Batch
 
+from kelp.errors import KelpError
 from kelp.corrupt.errors import CorruptionError
 from kelp.corrupt.token_noise import apply_tokens, noise
 from kelp.models.graph_features import GraphVocab, program_graph
@@ -40,7 +41,7 @@ from kelp.train.run_dir import (check_settings, plot_curves, restore_training_st
                                 truncate_metrics, warmup_cosine)
 
 
-class GraphTrainError(ValueError):
+class GraphTrainError(KelpError, ValueError):
     """A run directory holding other settings, or settings that cannot train."""
 
 

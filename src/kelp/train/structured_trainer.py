@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 from tokenizers import Tokenizer
 
+from kelp.errors import KelpError
 from kelp.datasets.workflows import CorpusSplitError, load_split
 from kelp.models.bpe_baseline import bpe_baseline_tokenizer, bpe_encode
 from kelp.models.structured_lm import LMSize, load_lm, new_lm, sequence_nll
@@ -36,7 +37,7 @@ from kelp.train.run_dir import (check_settings, plot_curves, restore_training_st
 __all__ = ["StructuredTrainError", "StructuredTrainConfig", "train_structured"]
 
 
-class StructuredTrainError(ValueError):
+class StructuredTrainError(KelpError, ValueError):
     """Bad settings, an unreadable corpus or schema, or a run directory holding another run."""
 
 
