@@ -112,6 +112,3 @@ def open_dir():
     os.chmod(d, 0o777)
     yield d
     shutil.rmtree(d, ignore_errors=True)
-
-
-from attack_runner import processes_with  # noqa: E402,F401 - one scan for runner and tests

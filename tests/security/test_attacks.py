@@ -16,7 +16,7 @@ import threading
 import time
 
 import pytest
-from conftest import processes_with
+from security.attack_runner import processes_with
 
 #: One line that makes the audit hook dormant (it lives in the candidate's own interpreter).
 HOOK_OFF = "import sys\nsys.modules['_kelp_sandbox_confine']._HOOK['root'] = None\n"

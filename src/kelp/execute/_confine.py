@@ -104,9 +104,7 @@ class Layers:
     :meth:`setup` (see ``_kernel.py``): ``cgroup`` (a ``CgroupJail`` or None), ``seccomp`` (a
     ``SeccompProgram`` or None), ``landlock_abi`` (0 = none), ``namespaces`` (names the worker
     entered), ``errors`` (why a layer is missing), and Landlock rulesets cached by the paths a
-    job reads.  ``disabled`` names layers turned off on purpose through the worker's
-    ``KELP_SANDBOX_DISABLE`` variable (the security tests show each attack works without its
-    layer)."""
+    job reads."""
 
     def __init__(self) -> None:
         self.cgroup = None
@@ -114,7 +112,6 @@ class Layers:
         self.landlock_abi = 0
         self.namespaces: list[str] = []
         self.errors: dict[str, str] = {}
-        self.disabled: frozenset[str] = frozenset()
         self.rulesets: dict[tuple, int] = {}
         self.jobs_root: str | None = None
         self.cgroup_limits: tuple[int, int] | None = None
@@ -125,10 +122,12 @@ class Layers:
         self.keep_read_search = _kernel.capability_sets(1 << CAP_DAC_READ_SEARCH)
 
     def setup(self, jobs_root: str, name: str, disabled: frozenset[str]) -> None:
-        """Build the per-worker layers but the ``disabled`` ones: cgroups named ``kelp-<name>``,
+        """Build the per-worker layers but the ``disabled`` ones (the worker's
+        ``KELP_SANDBOX_DISABLE``; the security tests show each attack works without its layer):
+        cgroups named ``kelp-<name>``,
         the seccomp program, the Landlock ABI; ``jobs_root`` is the one directory jobs may
         write under."""
-        self.disabled, self.jobs_root = disabled, jobs_root
+        self.jobs_root = jobs_root
         if "cgroups" not in disabled:
             self.cgroup = _kernel.CgroupJail.create(name)
             if self.cgroup is None:
@@ -149,16 +148,16 @@ class Layers:
             if not self.landlock_abi:
                 self.errors["landlock"] = "not available in this kernel"
 
-    def set_limits(self, limits: dict, worker_processes: int) -> None:
+    def set_limits(self, limits: dict) -> None:
         """Give the worker's cgroups a job's totals (``memory_bytes``, ``processes``) on top of
         what the worker itself holds there: its resident memory (rounded up to 16 MB steps, so
-        the limit is rewritten rarely) and ``worker_processes`` (itself and unreaped children)."""
+        the limit is rewritten rarely) and :attr:`worker_processes`."""
         if self.cgroup is None:
             return
         with open("/proc/self/statm") as fh:
             resident = int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
         step = 16 << 20
-        key = (limits["memory_bytes"] + (resident // step + 1) * step, limits["processes"] + worker_processes)
+        key = (limits["memory_bytes"] + (resident // step + 1) * step, limits["processes"] + self.worker_processes)
         if self.cgroup_limits != key:
             try:
                 self.cgroup.limit(*key)

@@ -151,7 +151,6 @@ class Worker:
             os.mkdir(jobdir, 0o700)
             if self.uid is not None:
                 os.chown(jobdir, self.uid, self.uid)
-            self.layers.set_limits(job["limits"], 1 + sum(len(pids) for pids, _ in self.pending))
             if job.get("kind") == "pytest":
                 self.child.prepare_pytest(self.home)
             if job.get("coverage"):
@@ -309,10 +308,11 @@ class Worker:
         out_r, out_w = os.pipe()
         sys.stdout.flush()
         sys.stderr.flush()
+        self.layers.worker_processes = 1 + sum(len(pids) for pids, _ in self.pending) + judged
+        self.layers.set_limits(limits)
         judge, server = None, None
         if judged:
             judge, server = self._start_candidate(job, jobdir, out_w, keep, ruleset)
-        self.layers.worker_processes = 1 + sum(len(pids) for pids, _ in self.pending) + (server is not None)
         gc.freeze()  # the child's collections skip the worker's objects, so do not copy their pages
         pid = os.fork()
         if pid == 0:  # ---- child: never returns

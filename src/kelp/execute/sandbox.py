@@ -192,11 +192,7 @@ class Sandbox:
         frame = self._frame("run", program, suite)
         frame.update(tests=[[t.id, t.source] for t in tests], stop_on_first_failure=stop_on_first_failure,
                      coverage=coverage, continue_after_timeout=continue_after_timeout)
-        answer = self._submit(frame)
-        result = RunResult.from_wire(answer)
-        if not result.outcomes:
-            result.outcomes = [TestOutcome(t.id, "not_run") for t in tests]
-        return result
+        return self._result(frame, tests)
 
     def verify(self, program: str, suite: TestSuite, *, order: list[str] | None = None) -> RunResult:
         """Run ``program`` against ``suite`` with verdicts decided outside its interpreter.
@@ -216,11 +212,9 @@ class Sandbox:
         tests = suite.ordered(order)
         frame = self._frame("verify", program, suite)
         frame.update(tests=[[t.id, t.source] for t in tests])
-        result = RunResult.from_wire(self._submit(frame))
+        result = self._result(frame, tests)
         if "Unjudgeable" in (result.message or "") or any(o.error_type == "Unjudgeable" for o in result.outcomes):
             return self.run(program, suite, order=order)  # the tests, not the program, need objects
-        if not result.outcomes:
-            result.outcomes = [TestOutcome(t.id, "not_run") for t in tests]
         return result
 
     def run_many(self, jobs: list[Job]) -> list[RunResult]:
@@ -278,6 +272,13 @@ class Sandbox:
                 "rootdir": suite.rootdir, "module_names": list(suite.module_names),
                 "tests": [], "stop_on_first_failure": False, "coverage": False,
                 "continue_after_timeout": False, "limits": self.limits.to_dict()}
+
+    def _result(self, frame: dict, tests) -> RunResult:
+        """Submit a run/verify frame; a job that never reached its tests reports them ``not_run``."""
+        result = RunResult.from_wire(self._submit(frame))
+        if not result.outcomes:
+            result.outcomes = [TestOutcome(t.id, "not_run") for t in tests]
+        return result
 
     def _recycle(self, worker: _WorkerProcess) -> None:
         """Restart a failed worker, or only kill it if the sandbox was closed meanwhile."""
