@@ -294,12 +294,7 @@ class Worker:
         ended or were killed), ``end`` (done | load_error | load_timeout | test_timeout |
         test_lost | job_timeout), ``message`` and ``collected``.  ``judged``: the child is a
         judge and the program runs in a second, fresh interpreter (:meth:`_start_candidate`)."""
-        key = (tuple(job.get("pytest_args") or ()), job.get("rootdir"))
-        if key not in self.access:
-            needed = self.child._confine.needed_paths(job)
-            blind = self.uid is not None and self.child._confine.unreadable_to(self.uid, needed)
-            self.access[key] = (blind, self.layers.ruleset(needed))
-        keep, ruleset = self.access[key]
+        keep, ruleset = self._access(job)
         nonce = os.urandom(8).hex()  # every event must carry it: bytes the program prints blindly are refused
         compiled = self.child.compile_tests(tests, self.compiled_tests) if job["kind"] != "pytest" else {}
         limits = job["limits"]
@@ -332,118 +327,65 @@ class Worker:
         os.close(out_w)
         for fd in judge or ():
             os.close(fd)
-        reader = FrameReader(MAX_EVENT_FRAME, MAX_EVENT_BYTES)
-        outcomes: list[dict] = []
-        running: str | None = None
-        test_deadline = None
-        load_deadline = time.monotonic() + limits["test_timeout"] + HARD_KILL_GRACE
-        loaded = False
-        end, message, collected = None, None, None
+        watch = _ChildWatch(nonce, limits, job_deadline)
         open_fds = [ev_r, out_r]
-        killed_for = None
-        corrupted = False
-        next_watch = time.monotonic() + (self.watch_memory or 0)
         try:
-            while ev_r in open_fds and not corrupted and end != "done":
-                now = time.monotonic()
-                if self.watch_memory and now >= next_watch:
-                    next_watch = now + self.watch_memory
-                    if self.child._confine._kernel.descendants_memory(self.proc_pid) > limits["memory_bytes"]:
-                        killed_for = "memory"
-                        break
-                deadlines = [(job_deadline, "job")]
-                if self.watch_memory:
-                    deadlines.append((next_watch, "watch"))
-                if not loaded:
-                    deadlines.append((load_deadline, "load"))
-                if running is not None:
-                    deadlines.append((test_deadline, "test"))
-                when, which = min(deadlines)
-                if now >= when and which != "watch":
-                    killed_for = which
-                    break
-                ready, _, _ = select.select(open_fds, [], [], when - now)
-                if out_r in ready:
-                    data = os.read(out_r, 1 << 16)
-                    if data:
-                        out.add(data)
-                    else:
-                        open_fds.remove(out_r)
-                if ev_r not in ready:
-                    continue
-                data = os.read(ev_r, 1 << 16)
-                if not data:
-                    open_fds.remove(ev_r)
-                    break
-                for ev in reader.feed(data):
-                    if ev.pop("k", None) != nonce:
-                        reader.error = "an event without the job's key"
-                        break
-                    kind = ev.get("ev")
-                    if kind == "loaded":
-                        loaded = True
-                    elif kind == "load_error":
-                        end = "load_timeout" if ev.get("timeout") else "load_error"
-                        message = str(ev.get("message"))
-                    elif kind == "start" and running is None and isinstance(ev.get("id"), str):
-                        running = ev["id"]
-                        test_deadline = time.monotonic() + limits["test_timeout"] + HARD_KILL_GRACE
-                    elif kind == "end" and running is not None and ev.get("test_id") == running \
-                            and ev.get("status") in TEST_STATUSES:
-                        ev.pop("ev")
-                        outcomes.append(ev)
-                        running = None
-                    elif kind == "collected":
-                        collected = ev
-                    elif kind == "done":
-                        end = end or "done"
-                    else:
-                        reader.error = f"unexpected event {kind!r}"
-                        break
-                corrupted = reader.error is not None  # the program wrote into our channel
+            self._watch(watch, ev_r, out_r, open_fds, out)
         finally:
-            status = self._kill_child(pid, wait=end != "done")
+            status = self._kill_child(pid, wait=watch.end != "done")
             if server is not None:
                 self._kill_child(server)
-        self.dirty = self.dirty or end != "done" or killed_for is not None
+        self.dirty = self.dirty or watch.end != "done" or watch.killed_for is not None
         self._drain(out_r if out_r in open_fds else None, out)
         os.close(ev_r)
         os.close(out_r)
-        if killed_for is not None:
-            t = limits["test_timeout"]
-            if killed_for == "memory":
-                end = "test_lost"
-                message = (f"the job's processes together held over {limits['memory_bytes']} bytes "
-                           "(summed proportional set size); killed")
-            elif killed_for == "job":
-                end, message = "job_timeout", f"job exceeded its {limits['job_timeout']} s wall-clock limit"
-            elif killed_for == "load":
-                end = "load_timeout"
-                message = f"program did not finish loading within {t} s (wall clock)"
-            else:
-                end, message = "test_timeout", f"test {running!r} exceeded {t} s (wall clock)"
-            if running is not None and killed_for == "memory":
-                outcomes.append({"test_id": running, "status": "error", "error_type": "MemoryLimit",
-                                 "message": message, "seconds": 0.0, "lines": None})
-            elif running is not None:
-                outcomes.append({"test_id": running, "status": "timeout", "error_type": "Timeout",
-                                 "message": f"exceeded {t} s wall-clock limit (killed)",
-                                 "seconds": t, "lines": None})
-        elif corrupted:
-            end, message = "test_lost", "the program wrote into the sandbox's event channel"
-            if running is not None:
-                outcomes.append({"test_id": running, "status": "error", "error_type": "SandboxViolation",
-                                 "message": message, "seconds": 0.0, "lines": None})
-        elif end is None:  # the child vanished without saying "done"
-            ostatus, etype, why = _describe_exit(status)
-            if not loaded and job["op"] == "run":
-                end, message = "load_error", f"the program ended the process while loading: {why}"
-            else:
-                end, message = "test_lost", why
-                if running is not None:
-                    outcomes.append({"test_id": running, "status": ostatus, "error_type": etype,
-                                     "message": why, "seconds": 0.0, "lines": None})
-        return {"outcomes": outcomes, "end": end, "message": message, "collected": collected}
+        watch.conclude(status, loading_counts=job["op"] == "run")
+        return {"outcomes": watch.outcomes, "end": watch.end, "message": watch.message,
+                "collected": watch.collected}
+
+    def _access(self, job) -> tuple[bool, object]:
+        """``(keeps read-search, Landlock ruleset)`` for the paths ``job`` needs, cached per
+        pytest arguments and rootdir."""
+        key = (tuple(job.get("pytest_args") or ()), job.get("rootdir"))
+        if key not in self.access:
+            needed = self.child._confine.needed_paths(job)
+            blind = self.uid is not None and self.child._confine.unreadable_to(self.uid, needed)
+            self.access[key] = (blind, self.layers.ruleset(needed))
+        return self.access[key]
+
+    def _watch(self, watch: "_ChildWatch", ev_r: int, out_r: int, open_fds: list[int], out) -> None:
+        """Read the child's events and output until it is done, a deadline passes, the memory
+        watchdog fires or the channel is corrupted (``watch.killed_for`` / ``watch.corrupted``)."""
+        limits = watch.limits
+        next_watch = time.monotonic() + (self.watch_memory or 0)
+        while ev_r in open_fds and not watch.corrupted and watch.end != "done":
+            now = time.monotonic()
+            if self.watch_memory and now >= next_watch:
+                next_watch = now + self.watch_memory
+                if self.child._confine._kernel.descendants_memory(self.proc_pid) > limits["memory_bytes"]:
+                    watch.killed_for = "memory"
+                    return
+            deadlines = watch.deadlines()
+            if self.watch_memory:
+                deadlines.append((next_watch, "watch"))
+            when, which = min(deadlines)
+            if now >= when and which != "watch":
+                watch.killed_for = which
+                return
+            ready, _, _ = select.select(open_fds, [], [], when - now)
+            if out_r in ready:
+                data = os.read(out_r, 1 << 16)
+                if data:
+                    out.add(data)
+                else:
+                    open_fds.remove(out_r)
+            if ev_r not in ready:
+                continue
+            data = os.read(ev_r, 1 << 16)
+            if not data:
+                open_fds.remove(ev_r)
+                return
+            watch.feed(data)
 
     def _start_candidate(self, job, jobdir, out_w, keep, ruleset) -> tuple[tuple[int, int], int]:
         """Start the candidate's process of a judged run: a confined child that executes a fresh
@@ -541,6 +483,100 @@ def _enter_namespaces(kernel, disabled: frozenset[str]) -> tuple[list[str], str 
     kernel._LIBC.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG: die with the outer one
     return names, None
 
+class _ChildWatch:
+    """What the worker knows of one forked child while it runs: the events it sent (checked for
+    the spawn's key and the protocol's order), the test running now and its deadline, and, at
+    the end, why it stopped (:meth:`conclude`)."""
+
+    def __init__(self, nonce: str, limits: dict, job_deadline: float) -> None:
+        self.nonce, self.limits, self.job_deadline = nonce, limits, job_deadline
+        self.reader = FrameReader(MAX_EVENT_FRAME, MAX_EVENT_BYTES)
+        self.outcomes: list[dict] = []
+        self.running: str | None = None
+        self.test_deadline: float | None = None
+        self.load_deadline = time.monotonic() + limits["test_timeout"] + HARD_KILL_GRACE
+        self.loaded = False
+        self.end: str | None = None
+        self.message: str | None = None
+        self.collected: dict | None = None
+        self.killed_for: str | None = None  # job | load | test | memory
+        self.corrupted = False
+
+    def deadlines(self) -> list[tuple[float, str]]:
+        """The deadlines in force now, as ``(monotonic time, name)``."""
+        out = [(self.job_deadline, "job")]
+        if not self.loaded:
+            out.append((self.load_deadline, "load"))
+        if self.running is not None:
+            out.append((self.test_deadline, "test"))
+        return out
+
+    def feed(self, data: bytes) -> None:
+        """Take bytes of the event channel; a frame without the key, or out of protocol, marks
+        the channel corrupted."""
+        reader = self.reader
+        for ev in reader.feed(data):
+            if ev.pop("k", None) != self.nonce:
+                reader.error = "an event without the job's key"
+                break
+            kind = ev.get("ev")
+            if kind == "loaded":
+                self.loaded = True
+            elif kind == "load_error":
+                self.end = "load_timeout" if ev.get("timeout") else "load_error"
+                self.message = str(ev.get("message"))
+            elif kind == "start" and self.running is None and isinstance(ev.get("id"), str):
+                self.running = ev["id"]
+                self.test_deadline = time.monotonic() + self.limits["test_timeout"] + HARD_KILL_GRACE
+            elif kind == "end" and self.running is not None and ev.get("test_id") == self.running \
+                    and ev.get("status") in TEST_STATUSES:
+                ev.pop("ev")
+                self.outcomes.append(ev)
+                self.running = None
+            elif kind == "collected":
+                self.collected = ev
+            elif kind == "done":
+                self.end = self.end or "done"
+            else:
+                reader.error = f"unexpected event {kind!r}"
+                break
+        self.corrupted = reader.error is not None  # the program wrote into our channel
+
+    def _lost(self, status: str, error_type: str, message: str, seconds: float = 0.0) -> None:
+        if self.running is not None:
+            self.outcomes.append({"test_id": self.running, "status": status, "error_type": error_type,
+                                  "message": message, "seconds": seconds, "lines": None})
+
+    def conclude(self, exit_status: int, loading_counts: bool) -> None:
+        """Set ``end`` and ``message`` (and the running test's outcome) from why the child
+        stopped; ``exit_status`` is its wait status; ``loading_counts``: a child that died
+        before loading is a load error (plain runs), not a lost test."""
+        limits, t = self.limits, self.limits["test_timeout"]
+        if self.killed_for == "memory":
+            self.end = "test_lost"
+            self.message = (f"the job's processes together held over {limits['memory_bytes']} bytes "
+                            "(summed proportional set size); killed")
+            self._lost("error", "MemoryLimit", self.message)
+        elif self.killed_for == "job":
+            self.end, self.message = "job_timeout", f"job exceeded its {limits['job_timeout']} s wall-clock limit"
+            self._lost("timeout", "Timeout", f"exceeded {t} s wall-clock limit (killed)", t)
+        elif self.killed_for == "load":
+            self.end, self.message = "load_timeout", f"program did not finish loading within {t} s (wall clock)"
+            self._lost("timeout", "Timeout", f"exceeded {t} s wall-clock limit (killed)", t)
+        elif self.killed_for == "test":
+            self.end, self.message = "test_timeout", f"test {self.running!r} exceeded {t} s (wall clock)"
+            self._lost("timeout", "Timeout", f"exceeded {t} s wall-clock limit (killed)", t)
+        elif self.corrupted:
+            self.end, self.message = "test_lost", "the program wrote into the sandbox's event channel"
+            self._lost("error", "SandboxViolation", self.message)
+        elif self.end is None:  # the child vanished without saying "done"
+            ostatus, etype, why = _describe_exit(exit_status)
+            if not self.loaded and loading_counts:
+                self.end, self.message = "load_error", f"the program ended the process while loading: {why}"
+            else:
+                self.end, self.message = "test_lost", why
+                self._lost(ostatus, etype, why)
+
 
 def main() -> None:
     """Entry point: enter the namespaces, set up descriptors, preload modules, then serve jobs
@@ -598,3 +634,4 @@ def serve(worker: Worker, proto_out: int) -> None:
 
 if __name__ == "__main__":
     main()
+

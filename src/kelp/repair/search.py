@@ -188,151 +188,179 @@ def repair(source: str, suite: TestSuite, sandbox: Sandbox, config: RepairConfig
     Raises :class:`RepairInputError` if the source does not parse or the tests cannot load.
     """
     start = time.monotonic()
-    deadline = None if config.seconds is None else start + config.seconds
-
-    def out_of_time() -> bool:
-        return deadline is not None and time.monotonic() > deadline
-
     try:
         root_tree = parse(source)
     except ProgramSyntaxError as exc:
         raise RepairInputError(f"the program does not parse: {exc}") from None
-    proposers = proposers or [EnumerativeProposer()]
     run0 = initial_run if initial_run is not None and initial_run.coverage is not None else sandbox.run(
         source, suite, coverage=True, continue_after_timeout=True)
     if run0.status not in ("ok", "load_error") or (
             run0.status == "load_error" and not (run0.message or "").startswith("program raised")):
         raise RepairInputError(f"the tests could not run: {run0.status}: {run0.message}")
-    before = (run0.passed, run0.total)
-    lines = with_crash_lines(line_suspiciousness(run0, config.formula), run0) if run0.status == "ok" else {}
-    ranking = sorted(lines, key=lambda ln: (-lines[ln], ln))
-    feedback = Feedback.from_run(run0, lines, [t.source for t in suite.tests], suite.entry_point)
-    feedback.intent = intent
-    failing_first = run0.failing_ids
+    search = _Search(source, root_tree, suite, sandbox, config, proposers or [EnumerativeProposer()],
+                     run0, start, intent, on_candidate)
+    return search.run()
 
-    rejected = 0
 
-    def result(solved, state, executions, to_solve, reason, after, judged=False):
+class _Search:
+    """One best-first search from the buggy program (the root state): a heap of pending edits
+    ordered by log prior plus progress bonus, lazy expansion of states, observational-
+    equivalence merging of states whose tests behave alike, and judged confirmation of the
+    first candidate that passes every test."""
+
+    def __init__(self, source: str, root_tree: ast.Module, suite: TestSuite, sandbox: Sandbox,
+                 config: RepairConfig, proposers: list[Proposer], run0: RunResult, start: float,
+                 intent: str, on_candidate) -> None:
+        self.source, self.root_tree, self.suite, self.sandbox = source, root_tree, suite, sandbox
+        self.config, self.proposers, self.run0, self.start = config, proposers, run0, start
+        self.on_candidate = on_candidate
+        self.deadline = None if config.seconds is None else start + config.seconds
+        self.before = (run0.passed, run0.total)
+        lines = with_crash_lines(line_suspiciousness(run0, config.formula), run0) if run0.status == "ok" else {}
+        self.ranking = sorted(lines, key=lambda ln: (-lines[ln], ln))
+        self.feedback = Feedback.from_run(run0, lines, [t.source for t in suite.tests], suite.entry_point)
+        self.feedback.intent = intent
+        self.failing_first = run0.failing_ids
+        self.first = self.failing_first[0] if self.failing_first else None
+        self.root = _State(root_tree, unparse(root_tree), [], 0.0, _value(run0, self.first), 0)
+        self.states = [self.root]
+        self.seen = {self.root.source}
+        self.heap: list[_Pending] = []
+        self.seq = 0
+        self.behaviours = {_behaviour(run0, self.failing_first)}  # candidates stop at their first failure
+        self.deferred: list[int] = []  # states merged with an earlier behaviour, expanded if all else runs out
+        self.executions = 0
+        self.rejected = 0
+
+    def run(self) -> RepairResult:
+        """Search until a confirmed repair, the budget, the time limit or no candidates left."""
+        root, run0 = self.root, self.run0
+        if run0.status == "ok" and run0.all_passed:
+            if self._confirmed(root) is False:
+                return self._result(False, root, None, "the tests pass only inside the program's own "
+                                    "interpreter, not in a judged run (forged verdicts?)", self.before)
+            return self._result(True, root, 0, "all tests already pass", self.before)
+        if self._out_of_time():  # the initial (coverage) run used up the time
+            return self._result(False, root, None, "time limit", self.before)
+        try:
+            self._expand(0)
+            while (self.heap or self.deferred) and self.executions < self.config.budget:
+                if not self.heap:
+                    for index in self.deferred:
+                        self._expand(index)
+                    self.deferred = []
+                    continue
+                if self._out_of_time():
+                    raise _TimeUp
+                solved = self._run_batch(self._next_batch())
+                if solved is not None:
+                    return solved
+        except _TimeUp:  # raised between proposer calls and before candidate batches
+            return self._result(False, root, None, "time limit", self.before)
+        reason = "budget exhausted" if self.executions >= self.config.budget else "no more candidates"
+        return self._result(False, root, None, reason, self.before)
+
+    def _out_of_time(self) -> bool:
+        return self.deadline is not None and time.monotonic() > self.deadline
+
+    def _result(self, solved: bool, state: _State, to_solve: int | None, reason: str,
+                after: tuple[int, int], judged: bool = False) -> RepairResult:
         if not solved:  # report the program unchanged: a partial fix is not a repair
-            state, after = root, before
-        repaired = minimal_source(source, root_tree, state.tree) if state.edits else source
-        return RepairResult(solved, source, repaired, state.edits, before, after, executions, to_solve,
-                            time.monotonic() - start, run0, ranking, reason, judged, rejected)
+            state, after = self.root, self.before
+        repaired = minimal_source(self.source, self.root_tree, state.tree) if state.edits else self.source
+        return RepairResult(solved, self.source, repaired, state.edits, self.before, after, self.executions,
+                            to_solve, time.monotonic() - self.start, self.run0, self.ranking, reason, judged,
+                            self.rejected)
 
-    def confirmed(state) -> bool | None:
+    def _confirmed(self, state: _State) -> bool | None:
         """Whether the text the user would get passes a judged run (None: not judgeable)."""
-        if suite.kind == "pytest":
+        if self.suite.kind == "pytest":
             return None
-        text = minimal_source(source, root_tree, state.tree)
-        check = sandbox.verify(text, suite)
+        check = self.sandbox.verify(minimal_source(self.source, self.root_tree, state.tree), self.suite)
         return check.all_passed if check.judged else None
 
-    first = failing_first[0] if failing_first else None
-    root = _State(root_tree, unparse(root_tree), [], 0.0, _value(run0, first), 0)
-    if run0.status == "ok" and run0.all_passed:
-        if confirmed(root) is False:
-            return result(False, root, 0, None, "the tests pass only inside the program's own "
-                          "interpreter, not in a judged run (forged verdicts?)", before)
-        return result(True, root, 0, 0, "all tests already pass", before)
-    if out_of_time():  # the initial (coverage) run used up the time
-        return result(False, root, 0, None, "time limit", before)
-
-    states = [root]
-    seen = {root.source}
-    heap: list[_Pending] = []
-    seq = 0
-
-    def bonus_of(state: _State) -> float:
+    def _bonus(self, state: _State) -> float:
+        root, config = self.root, self.config
         gain = state.value[0] - root.value[0] + 0.5 * (state.value[1] - root.value[1])
         return config.progress_bonus * gain + config.closeness_bonus * (state.value[2] - root.value[2])
 
-    def expand(index: int) -> None:
-        nonlocal seq
-        state = states[index]
+    def _push(self, priority: float, parent: int, edit: Edit | None, logp: float) -> None:
+        self.seq += 1
+        heapq.heappush(self.heap, _Pending(priority, self.seq, parent, edit, logp))
+
+    def _expand(self, index: int) -> None:
+        """Ask every proposer for the children of state ``index`` and queue them."""
+        state, config = self.states[index], self.config
         if state.depth >= config.max_depth:
             return
-        bonus = bonus_of(state)
+        bonus = self._bonus(state)
         cands = []
-        for proposer in proposers:
-            if out_of_time():
+        for proposer in self.proposers:
+            if self._out_of_time():
                 raise _TimeUp
-            cands.extend(proposer.propose(state.tree, feedback, config.expand_limit if state.depth else None))
+            cands.extend(proposer.propose(state.tree, self.feedback, config.expand_limit if state.depth else None))
         cands.sort(key=lambda c: -c.score)
         for rank, cand in enumerate(cands):
             logp = state.logp + math.log(max(cand.score, 1e-12))
             gets_bonus = config.bonus_children is None or rank < config.bonus_children
-            seq += 1
-            heapq.heappush(heap, _Pending(-(logp + (bonus if gets_bonus else 0.0)), seq, index, cand.edit, logp))
+            self._push(-(logp + (bonus if gets_bonus else 0.0)), index, cand.edit, logp)
 
-    def schedule(index: int) -> None:
+    def _schedule(self, index: int) -> None:
         """Lazy expansion: a placeholder whose priority bounds every child's (scores <= 1), so
         proposers run only for states whose children would be tried next; the order of
         execution is that of eager expansion, and a learned proposer is not called for states
         the budget never reaches."""
-        nonlocal seq
-        state = states[index]
-        if state.depth < config.max_depth:
-            seq += 1
-            heapq.heappush(heap, _Pending(-(state.logp + max(bonus_of(state), 0.0)), seq, index, None, state.logp))
+        state = self.states[index]
+        if state.depth < self.config.max_depth:
+            self._push(-(state.logp + max(self._bonus(state), 0.0)), index, None, state.logp)
 
-    behaviours = {_behaviour(run0, failing_first)}  # a candidate run stops at its first failure
-    executions = 0
-    deferred: list[int] = []  # states merged with an earlier behaviour, expanded if all else runs out
-    try:
-        expand(0)
-        while (heap or deferred) and executions < config.budget:
-            if not heap:
-                for index in deferred:
-                    expand(index)
-                deferred = []
+    def _next_batch(self) -> list[tuple[_Pending, _State, ast.Module, str]]:
+        """Pop up to ``config.batch`` new candidates that compile and were not seen before."""
+        batch = []
+        while self.heap and len(batch) < min(self.config.batch, self.config.budget - self.executions):
+            item = heapq.heappop(self.heap)
+            if item.edit is None:  # a state's turn to propose its children
+                self._expand(item.parent)
                 continue
-            if out_of_time():
-                raise _TimeUp
-            batch = []
-            while heap and len(batch) < min(config.batch, config.budget - executions):
-                item = heapq.heappop(heap)
-                if item.edit is None:  # a state's turn to propose its children
-                    expand(item.parent)
-                    continue
-                parent = states[item.parent]
-                try:
-                    tree = _relocate(item.edit.apply(parent.tree), parent.tree, item.edit)
-                    text = unparse(tree)
-                    with warnings.catch_warnings():  # e.g. "'int' object is not subscriptable"
-                        warnings.simplefilter("ignore", SyntaxWarning)
-                        compile(text, "<candidate>", "exec")
-                except (ValueError, SyntaxError, TypeError):
-                    continue
-                if text in seen:
-                    continue
-                seen.add(text)
-                batch.append((item, parent, tree, text))
-            if not batch:
+            parent = self.states[item.parent]
+            try:
+                tree = _relocate(item.edit.apply(parent.tree), parent.tree, item.edit)
+                text = unparse(tree)
+                with warnings.catch_warnings():  # e.g. "'int' object is not subscriptable"
+                    warnings.simplefilter("ignore", SyntaxWarning)
+                    compile(text, "<candidate>", "exec")
+            except (ValueError, SyntaxError, TypeError):
                 continue
-            jobs = [Job(program=text, suite=suite, order=failing_first, stop_on_first_failure=True)
-                    for _, _, _, text in batch]
-            runs = sandbox.run_many(jobs)
-            for (item, parent, tree, text), run in zip(batch, runs):
-                executions += 1
-                if on_candidate is not None:
-                    on_candidate(executions)
-                state = _State(tree, text, parent.edits + [item.edit], item.logp, _value(run, first), parent.depth + 1)
-                if run.status == "ok" and run.all_passed:
-                    judged = confirmed(state)
-                    if judged is not False:
-                        return result(True, state, executions, executions, "all tests pass",
-                                      (run.total, run.total), judged=bool(judged))
-                    rejected += 1  # passed in its own interpreter only: not a repair
+            if text in self.seen:
+                continue
+            self.seen.add(text)
+            batch.append((item, parent, tree, text))
+        return batch
+
+    def _run_batch(self, batch) -> RepairResult | None:
+        """Run the candidates of ``batch`` (failing tests first, stop at the first failure);
+        the result when one is a confirmed repair, else queue the new states."""
+        jobs = [Job(program=text, suite=self.suite, order=self.failing_first, stop_on_first_failure=True)
+                for _, _, _, text in batch]
+        runs = self.sandbox.run_many(jobs) if jobs else []
+        for (item, parent, tree, text), run in zip(batch, runs):
+            self.executions += 1
+            if self.on_candidate is not None:
+                self.on_candidate(self.executions)
+            state = _State(tree, text, parent.edits + [item.edit], item.logp, _value(run, self.first), parent.depth + 1)
+            if run.status == "ok" and run.all_passed:
+                judged = self._confirmed(state)
+                if judged is not False:
+                    return self._result(True, state, self.executions, "all tests pass", (run.total, run.total),
+                                        judged=bool(judged))
+                self.rejected += 1  # passed in its own interpreter only: not a repair
+                continue
+            self.states.append(state)
+            if self.config.merge_behaviour:
+                behaviour = _behaviour(run)
+                if behaviour in self.behaviours:
+                    self.deferred.append(len(self.states) - 1)
                     continue
-                states.append(state)
-                if config.merge_behaviour:
-                    seen_behaviour = _behaviour(run)
-                    if seen_behaviour in behaviours:
-                        deferred.append(len(states) - 1)
-                        continue
-                    behaviours.add(seen_behaviour)
-                schedule(len(states) - 1)
-    except _TimeUp:  # raised between proposer calls and before candidate batches
-        return result(False, root, executions, None, "time limit", before)
-    reason = "budget exhausted" if executions >= config.budget else "no more candidates"
-    return result(False, root, executions, None, reason, before)
+                self.behaviours.add(behaviour)
+            self._schedule(len(self.states) - 1)
+        return None
