@@ -318,51 +318,18 @@ def program_graph(
     non-Module tree, a ``previous_tokens``/``target_tokens`` length other than S, a negative
     ``iteration`` or signal values outside [0, 1].
     """
-    if isinstance(tree, str):
-        tree = parse(tree)
-    if not isinstance(tree, ast.Module):
-        raise GraphError(f"expected an ast.Module or source text, got {type(tree).__name__}")
-    if isinstance(iteration, bool) or not isinstance(iteration, int) or iteration < 0:
-        raise GraphError(f"iteration must be an int >= 0, got {iteration!r}")
-    if vocab_candidates < 0:
-        raise GraphError(f"vocab_candidates must be >= 0, got {vocab_candidates}")
+    tree = _checked_tree(tree, iteration, vocab_candidates, signal)
     signal = signal or {}
-    for line, value in signal.items():
-        if not isinstance(value, (int, float)) or not math.isfinite(value) or not 0.0 <= value <= 1.0:
-            raise GraphError(f"signal of line {line!r} must be in [0, 1], got {value!r}")
-
     nodes = list(iter_nodes(tree))
     index = {path: i for i, (path, _) in enumerate(nodes)}
     n = len(nodes)
-    parent = [-1] * n
-    depth = [0] * n
-    scope = [0] * n  # innermost function-like node containing each node (0 = module)
-    children: list[list[int]] = [[] for _ in range(n)]
-    for i, (path, node) in enumerate(nodes):
-        if path:
-            p = index[_parent(path)]
-            parent[i], depth[i] = p, depth[p] + 1
-            children[p].append(i)
-            scope[i] = p if isinstance(nodes[p][1], _SCOPES) else scope[p]
-
+    parent, depth, scope, children = _structure(nodes, index)
     slots = token_nodes(tree)
-    s_count = len(slots)
-    if previous_tokens is not None and len(previous_tokens) != s_count:
-        raise GraphError(f"previous_tokens has {len(previous_tokens)} entries for {s_count} slots")
+    if previous_tokens is not None and len(previous_tokens) != len(slots):
+        raise GraphError(f"previous_tokens has {len(previous_tokens)} entries for {len(slots)} slots")
     slot_node = [index[s.path] for s in slots]
     groups = [slot_group(tree, s) for s in slots]
-
-    # candidates: null, own tokens, frequent vocabulary tokens, operators
-    cands: dict[tuple[str, str], int] = {("any", "<none>"): 0}
-    for s, g in zip(slots, groups):
-        if s.kind != "op" and not is_mask(s.kind, s.token):
-            cands.setdefault((g, s.token), len(cands))
-    for g in _VOCAB_GROUPS:
-        for tok in vocab.frequent.get(g, [])[:vocab_candidates]:
-            cands.setdefault((g, tok), len(cands))
-    for g in GROUPS[4:]:
-        for tok in category_symbols(g):
-            cands.setdefault((g, tok), len(cands))
+    cands = _candidates(slots, groups, vocab, vocab_candidates)
 
     def tok_id(slot: TokenSlot, token: str) -> int:
         return vocab.mask_id if is_mask(slot.kind, token) else vocab.token_id(token)
@@ -376,35 +343,7 @@ def program_graph(
     token_mask = [False] * n
     for i in slot_node:
         token_mask[i] = True
-
-    # edges
-    src: list[int] = []
-    dst: list[int] = []
-    etype: list[int] = []
-
-    def add(a: int, b: int, name: str) -> None:
-        src.append(a)
-        dst.append(b)
-        etype.append(vocab.edge_id(name))
-
-    for i in range(1, n):
-        add(parent[i], i, "child")
-        add(i, parent[i], "parent")
-    for kids in children:
-        for a, b in pairwise(kids):
-            add(a, b, "next_sibling")
-            add(b, a, "prev_sibling")
-    uses: dict[tuple[int, str], list[tuple[int, int, int]]] = {}
-    for s, i in zip(slots, slot_node):
-        if s.kind in ("name", "arg") and not is_mask(s.kind, s.token):
-            node = nodes[i][1]
-            key = (getattr(node, "lineno", None) or 0, getattr(node, "col_offset", None) or 0, i)
-            uses.setdefault((scope[i], s.token), []).append(key)
-    for chain in uses.values():
-        chain.sort()
-        for (_, _, a), (_, _, b) in pairwise(chain):
-            add(a, b, "next_use")
-            add(b, a, "prev_use")
+    src, dst, etype = _edges(nodes, parent, children, scope, slots, slot_node, vocab)
 
     long = torch.long
     graph = ProgramGraph(
@@ -436,6 +375,90 @@ def program_graph(
     if target_tokens is not None:
         graph.slot_target = targets(graph, target_tokens)
     return graph
+
+
+def _checked_tree(tree: ast.Module | str, iteration: int, vocab_candidates: int,
+                  signal: dict[int, float] | None) -> ast.Module:
+    """``tree`` parsed if it is text, after checking :func:`program_graph`'s arguments (raises
+    ProgramSyntaxError or GraphError as documented there)."""
+    if isinstance(tree, str):
+        tree = parse(tree)
+    if not isinstance(tree, ast.Module):
+        raise GraphError(f"expected an ast.Module or source text, got {type(tree).__name__}")
+    if isinstance(iteration, bool) or not isinstance(iteration, int) or iteration < 0:
+        raise GraphError(f"iteration must be an int >= 0, got {iteration!r}")
+    if vocab_candidates < 0:
+        raise GraphError(f"vocab_candidates must be >= 0, got {vocab_candidates}")
+    for line, value in (signal or {}).items():
+        if not isinstance(value, (int, float)) or not math.isfinite(value) or not 0.0 <= value <= 1.0:
+            raise GraphError(f"signal of line {line!r} must be in [0, 1], got {value!r}")
+    return tree
+
+
+def _structure(nodes: list, index: dict) -> tuple[list[int], list[int], list[int], list[list[int]]]:
+    """Per node (in ``iter_nodes`` order): parent index (-1 for the root), depth, innermost
+    enclosing function-like node (0 = the module) and the list of children."""
+    n = len(nodes)
+    parent, depth, scope = [-1] * n, [0] * n, [0] * n
+    children: list[list[int]] = [[] for _ in range(n)]
+    for i, (path, _) in enumerate(nodes):
+        if path:
+            p = index[_parent(path)]
+            parent[i], depth[i] = p, depth[p] + 1
+            children[p].append(i)
+            scope[i] = p if isinstance(nodes[p][1], _SCOPES) else scope[p]
+    return parent, depth, scope, children
+
+
+def _candidates(slots: list[TokenSlot], groups: list[str], vocab: GraphVocab,
+                vocab_candidates: int) -> dict[tuple[str, str], int]:
+    """Candidate ``(group, token text) -> index``: the null candidate, the program's own
+    tokens, the ``vocab_candidates`` most frequent vocabulary tokens per group, operators."""
+    cands: dict[tuple[str, str], int] = {("any", "<none>"): 0}
+    for s, g in zip(slots, groups):
+        if s.kind != "op" and not is_mask(s.kind, s.token):
+            cands.setdefault((g, s.token), len(cands))
+    for g in _VOCAB_GROUPS:
+        for tok in vocab.frequent.get(g, [])[:vocab_candidates]:
+            cands.setdefault((g, tok), len(cands))
+    for g in GROUPS[4:]:
+        for tok in category_symbols(g):
+            cands.setdefault((g, tok), len(cands))
+    return cands
+
+
+def _edges(nodes: list, parent: list[int], children: list[list[int]], scope: list[int],
+           slots: list[TokenSlot], slot_node: list[int], vocab: GraphVocab) -> tuple[list[int], list[int], list[int]]:
+    """Typed edges as ``(sources, targets, edge type ids)``: child/parent, next/prev sibling,
+    and next/prev use of the same name within one scope (in source order)."""
+    src: list[int] = []
+    dst: list[int] = []
+    etype: list[int] = []
+
+    def add(a: int, b: int, name: str) -> None:
+        src.append(a)
+        dst.append(b)
+        etype.append(vocab.edge_id(name))
+
+    for i in range(1, len(nodes)):
+        add(parent[i], i, "child")
+        add(i, parent[i], "parent")
+    for kids in children:
+        for a, b in pairwise(kids):
+            add(a, b, "next_sibling")
+            add(b, a, "prev_sibling")
+    uses: dict[tuple[int, str], list[tuple[int, int, int]]] = {}
+    for s, i in zip(slots, slot_node):
+        if s.kind in ("name", "arg") and not is_mask(s.kind, s.token):
+            node = nodes[i][1]
+            key = (getattr(node, "lineno", None) or 0, getattr(node, "col_offset", None) or 0, i)
+            uses.setdefault((scope[i], s.token), []).append(key)
+    for chain in uses.values():
+        chain.sort()
+        for (_, _, a), (_, _, b) in pairwise(chain):
+            add(a, b, "next_use")
+            add(b, a, "prev_use")
+    return src, dst, etype
 
 
 def targets(graph: ProgramGraph, tokens: list[str]) -> torch.Tensor:
