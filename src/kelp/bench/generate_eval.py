@@ -145,14 +145,14 @@ def codec_round_trip(codec: SchemaCodec, docs: list[WorkflowDoc], seed: int = 0)
     :func:`load_corpus` read them) and over SchemaStore's bundled fixtures (module docstring).
     Counts are ``"ok/total"`` strings; ``failures`` names up to 20 documents that failed
     (``repo/path``)."""
-    from tqdm import tqdm
+    from kelp.progress import track
 
     rng = random.Random(seed)
     valid = [d for d in docs if d.valid]
     invalid = [d for d in docs if not d.valid]
     failures = []
     same = shuffled = rejected = 0
-    for d in tqdm(valid, desc="codec round trips", unit="doc"):
+    for d in track(valid, "codec round trips"):
         ok = _round_trips(codec, d.doc)
         ok_shuffled = _round_trips(codec, _shuffled(d.doc, rng))
         same += ok
@@ -192,10 +192,10 @@ def allowed_masks(codec: SchemaCodec, ids: list[int]) -> torch.Tensor:
 
 
 def _bits(model, seqs: list[list[int]], masks: list[torch.Tensor] | None, desc: str) -> list[float]:
-    from tqdm import tqdm
+    from kelp.progress import track
 
     out: list[float] = []
-    for i in tqdm(range(0, len(seqs), 4), desc=desc, unit="batch"):
+    for i in track(range(0, len(seqs), 4), desc):
         chunk = seqs[i:i + 4]
         out += [x / np.log(2) for x in sequence_nll(model, chunk, PAD, masks[i:i + 4] if masks else None)]
     return out
@@ -217,128 +217,142 @@ def evaluate_generation(model_dir: Path, baseline_dir: Path | None, corpus: list
                         temperature: float = 1.0, seed: int = 0, batch_size: int = 32, max_len: int = 2048,
                         phases: tuple[str, ...] = PHASES) -> dict:
     """Run the ``phases`` (module docstring; default all of :data:`PHASES`) and return the results
-    dict (also in ``OUT/results.json``). Two processes may run different phases into different
-    folders at the same time.
+    dict (also in ``OUT/results.json``, written after each phase; a phase already in it is not
+    run again). Two processes may run different phases into different folders at the same time.
 
-    Raises :class:`GenerateEvalError` for unreadable model folders or an empty held-out split,
-    and :class:`~kelp.datasets.workflows.CorpusSplitError` for fewer than 2 valid documents.
+    Raises :class:`GenerateEvalError` for unreadable model folders, an unknown phase or an empty
+    held-out split, and :class:`~kelp.datasets.workflows.CorpusSplitError` for fewer than 2
+    valid documents.
     """
     from kelp.datasets.workflows import load_split
-    from kelp.models.bpe_baseline import bpe_encode
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model, codec, settings = load_structured_model(model_dir)
     if not isinstance(codec, SchemaCodec):
         raise GenerateEvalError(f"{model_dir} is not a schema-aware (tct) model")
-    schema = codec.schema
-    docs = [d for root in corpus for d in load_corpus(Path(root), schema).docs]
-    train, held = load_split(schema, corpus, settings.get("held_out_share", 0.15), settings.get("seed", 0), docs=docs)
+    docs = [d for root in corpus for d in load_corpus(Path(root), codec.schema).docs]
+    train, held = load_split(codec.schema, corpus, settings.get("held_out_share", 0.15), settings.get("seed", 0),
+                             docs=docs)
     if not held:
         raise GenerateEvalError("the corpus has no held-out repository")
-    train_docs = [d.doc for d in train]
     path = out / "results.json"
     results: dict = json.loads(path.read_text()) if path.exists() else {}
     results.update({"model": str(model_dir), "baseline": str(baseline_dir) if baseline_dir else None,
                     "temperature": temperature, "seed": seed, "max_len": max_len,
                     "held_out_docs": len(held), "train_docs": len(train)})
     _write(out, results)
-
     unknown = set(phases) - set(PHASES)
     if unknown:
         raise GenerateEvalError(f"unknown phase(s) {sorted(unknown)}; choose from {', '.join(PHASES)}")
-
-    if "codec" in phases and "codec" not in results:
-        started = time.time()
-        results["codec"] = codec_round_trip(codec, docs, seed) | {"seconds": round(time.time() - started, 1)}
-        _write(out, results)
-
-    if "scratch" in phases and "scratch" not in results:
-        started = time.time()
-        samples = sample_documents(model, codec, n_samples, temperature=temperature, seed=seed,
-                                   batch_size=batch_size, max_len=max_len)
-        _save_samples(out / "samples-scratch.jsonl", samples)
-        results["scratch"] = generation_metrics(samples, schema, train_docs) | {"seconds": round(time.time() - started, 1)}
-        _write(out, results)
-
-    if "completions" in phases and "completions" not in results:
-        rng = random.Random(seed)
-        encoded = [codec.encode(d.doc, validate=False) for d in held]
-        prompts = []
-        for i in range(n_completions):
-            ids = encoded[i % len(encoded)]
-            top = min(len(ids) - 2, max_len - 256)
-            cut = rng.randint(max(2, int(0.1 * top)), max(2, int(0.9 * top)))
-            prompts.append(ids[:cut])
-        started = time.time()
-        samples = sample_documents(model, codec, n_completions, prompts=prompts, temperature=temperature,
-                                   seed=seed + 1, batch_size=batch_size, max_len=max_len)
-        _save_samples(out / "samples-completions.jsonl", samples)
-        results["completions"] = generation_metrics(samples, schema, train_docs) | {
-            "seconds": round(time.time() - started, 1), "mean_prompt_tokens": float(np.mean([len(p) for p in prompts]))}
-        _write(out, results)
-
     base_model = base_tok = None
     if baseline_dir is not None and {"bits_per_byte", "baseline_samples"} & set(phases):
         base_model, base_tok, _ = load_structured_model(baseline_dir)
         if isinstance(base_tok, SchemaCodec):
             raise GenerateEvalError(f"{baseline_dir} is not a plain BPE (bpe) baseline")
-
-    if "bits_per_byte" in phases and "bits_per_byte" not in results:
-        texts = [dump_workflow(d.doc) for d in held]
-        ours = [codec.encode(d.doc, validate=False) for d in held]
-        theirs = [bpe_encode(base_tok, t) for t in texts] if base_tok is not None else None
-        context = model.config.max_position_embeddings
-        keep = [i for i in range(len(held)) if len(ours[i]) <= context and (theirs is None or len(theirs[i]) <= context)]
-        nbytes = sum(len(texts[i].encode()) for i in keep)
-        seqs = [ours[i] for i in keep]
-        masked = _bits(model, seqs, [allowed_masks(codec, s) for s in seqs], "bits/byte tct (masked)")
-        plain = _bits(model, seqs, None, "bits/byte tct")
-        bpb = {"docs": len(keep), "bytes": nbytes, "tct_masked": sum(masked) / nbytes, "tct_unmasked": sum(plain) / nbytes,
-               "tct_tokens": sum(len(s) for s in seqs)}
-        if theirs is not None:
-            base = _bits(base_model, [theirs[i] for i in keep], None, "bits/byte bpe baseline")
-            bpb |= {"bpe": sum(base) / nbytes, "bpe_tokens": sum(len(theirs[i]) for i in keep),
-                    "reduction": 1 - bpb["tct_masked"] / (sum(base) / nbytes)}
-        results["bits_per_byte"] = bpb
-        _write(out, results)
-
-    if base_model is not None and "baseline_samples" in phases and "baseline_samples" not in results:
-        torch.manual_seed(seed)
-        check = validator(schema)
-        valid = complete = 0
-        docs = []
-        started = time.time()
-        from tqdm import tqdm
-
-        for start in tqdm(range(0, n_baseline, batch_size), desc="baseline sampling", unit="batch"):
-            rows = min(batch_size, n_baseline - start)
-            ids = torch.full((rows, 1), 1, dtype=torch.long)
-            with torch.no_grad():
-                gen = base_model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=True,
-                                          temperature=temperature, top_k=0, top_p=1.0,
-                                          max_new_tokens=base_model.config.max_position_embeddings - 1,
-                                          eos_token_id=EOS, pad_token_id=PAD)
-            for row in gen.tolist():
-                new = row[1:]
-                done = EOS in new
-                complete += done
-                new = new[:new.index(EOS)] if done else [t for t in new if t != PAD]
-                text = base_tok.decode(new, skip_special_tokens=True)
-                try:
-                    doc = load_workflow(text)
-                except WorkflowYAMLError:
-                    doc = None
-                ok = done and doc is not None and check.is_valid(doc)
-                valid += ok
-                docs.append({"complete": done, "valid": bool(ok), "text": text})
-        with (out / "samples-baseline.jsonl").open("w") as f:
-            for d in docs:
-                f.write(json.dumps(d, ensure_ascii=False) + "\n")
-        results["baseline_samples"] = {"n": n_baseline, "valid": valid / n_baseline, "complete": complete / n_baseline,
-                                       "seconds": round(time.time() - started, 1)}
-        _write(out, results)
+    train_docs = [d.doc for d in train]
+    sampling = {"temperature": temperature, "batch_size": batch_size, "max_len": max_len}
+    runs = {
+        "codec": lambda: codec_round_trip(codec, docs, seed),
+        "scratch": lambda: _scratch(model, codec, train_docs, out, n_samples, seed, sampling),
+        "completions": lambda: _completions(model, codec, held, train_docs, out, n_completions, seed, sampling),
+        "bits_per_byte": lambda: _bits_per_byte(model, codec, held, base_model, base_tok),
+        "baseline_samples": lambda: _baseline_samples(base_model, base_tok, codec.schema, out, n_baseline,
+                                                      seed, temperature, batch_size),
+    }
+    for phase in PHASES:  # in this order, each written as soon as it is done
+        if phase in phases and phase not in results and not (phase == "baseline_samples" and base_model is None):
+            started = time.time()
+            results[phase] = runs[phase]()
+            if phase != "bits_per_byte":
+                results[phase]["seconds"] = round(time.time() - started, 1)
+            _write(out, results)
     return results
+
+
+def _scratch(model, codec: SchemaCodec, train_docs: list, out: Path, n: int, seed: int, sampling: dict) -> dict:
+    """Metrics of ``n`` documents sampled from scratch (saved to ``samples-scratch.jsonl``)."""
+    samples = sample_documents(model, codec, n, seed=seed, **sampling)
+    _save_samples(out / "samples-scratch.jsonl", samples)
+    return generation_metrics(samples, codec.schema, train_docs)
+
+
+def _completions(model, codec: SchemaCodec, held: list, train_docs: list, out: Path, n: int, seed: int,
+                 sampling: dict) -> dict:
+    """Metrics of ``n`` completions of held-out documents cut at a seeded point between 10% and
+    90% of their tokens (saved to ``samples-completions.jsonl``)."""
+    rng = random.Random(seed)
+    encoded = [codec.encode(d.doc, validate=False) for d in held]
+    prompts = []
+    for i in range(n):
+        ids = encoded[i % len(encoded)]
+        top = min(len(ids) - 2, sampling["max_len"] - 256)
+        cut = rng.randint(max(2, int(0.1 * top)), max(2, int(0.9 * top)))
+        prompts.append(ids[:cut])
+    samples = sample_documents(model, codec, n, prompts=prompts, seed=seed + 1, **sampling)
+    _save_samples(out / "samples-completions.jsonl", samples)
+    return generation_metrics(samples, codec.schema, train_docs) | {
+        "mean_prompt_tokens": float(np.mean([len(p) for p in prompts]))}
+
+
+def _bits_per_byte(model, codec: SchemaCodec, held: list, base_model, base_tok) -> dict:
+    """Held-out bits per byte of the YAML text: ours with and without the automaton's mask, and
+    the plain-BPE baseline's when given, over the documents that fit both models' context."""
+    from kelp.models.bpe_baseline import bpe_encode
+
+    texts = [dump_workflow(d.doc) for d in held]
+    ours = [codec.encode(d.doc, validate=False) for d in held]
+    theirs = [bpe_encode(base_tok, t) for t in texts] if base_tok is not None else None
+    context = model.config.max_position_embeddings
+    keep = [i for i in range(len(held)) if len(ours[i]) <= context and (theirs is None or len(theirs[i]) <= context)]
+    nbytes = sum(len(texts[i].encode()) for i in keep)
+    seqs = [ours[i] for i in keep]
+    masked = _bits(model, seqs, [allowed_masks(codec, s) for s in seqs], "bits/byte tct (masked)")
+    plain = _bits(model, seqs, None, "bits/byte tct")
+    bpb = {"docs": len(keep), "bytes": nbytes, "tct_masked": sum(masked) / nbytes, "tct_unmasked": sum(plain) / nbytes,
+           "tct_tokens": sum(len(s) for s in seqs)}
+    if theirs is not None:
+        base = _bits(base_model, [theirs[i] for i in keep], None, "bits/byte bpe baseline")
+        bpb |= {"bpe": sum(base) / nbytes, "bpe_tokens": sum(len(theirs[i]) for i in keep),
+                "reduction": 1 - bpb["tct_masked"] / (sum(base) / nbytes)}
+    return bpb
+
+
+def _baseline_samples(base_model, base_tok, schema: dict, out: Path, n: int, seed: int, temperature: float,
+                      batch_size: int) -> dict:
+    """Share of ``n`` unconstrained samples of the plain-BPE baseline that finish and are
+    schema-valid workflows (saved to ``samples-baseline.jsonl``)."""
+    from kelp.progress import track
+
+    torch.manual_seed(seed)
+    check = validator(schema)
+    valid = complete = 0
+    docs = []
+    for start in track(range(0, n, batch_size), "baseline sampling"):
+        rows = min(batch_size, n - start)
+        ids = torch.full((rows, 1), 1, dtype=torch.long)
+        with torch.no_grad():
+            gen = base_model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=True,
+                                      temperature=temperature, top_k=0, top_p=1.0,
+                                      max_new_tokens=base_model.config.max_position_embeddings - 1,
+                                      eos_token_id=EOS, pad_token_id=PAD)
+        for row in gen.tolist():
+            new = row[1:]
+            done = EOS in new
+            complete += done
+            new = new[:new.index(EOS)] if done else [t for t in new if t != PAD]
+            text = base_tok.decode(new, skip_special_tokens=True)
+            try:
+                doc = load_workflow(text)
+            except WorkflowYAMLError:
+                doc = None
+            ok = done and doc is not None and check.is_valid(doc)
+            valid += ok
+            docs.append({"complete": done, "valid": bool(ok), "text": text})
+    with (out / "samples-baseline.jsonl").open("w") as f:
+        for d in docs:
+            f.write(json.dumps(d, ensure_ascii=False) + "\n")
+    return {"n": n, "valid": valid / n, "complete": complete / n}
 
 
 def results_table(results: dict) -> str:

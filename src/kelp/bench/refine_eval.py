@@ -100,13 +100,12 @@ def run_refine_eval(config: RefineEvalConfig, out: Path, *, quiet: bool = False)
     written as it goes, ``summary.json``); returns the summary. Raises
     :class:`RefineEvalError` for bad settings or an ``out`` holding another run, and
     :class:`~kelp.models.edit_model.CheckpointError` for a missing checkpoint."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from kelp.bench.evaluate import read_results
     from kelp.bench.jsonl import append_record
     from kelp.datasets.loaders import load_mbpp
     from kelp.execute.sandbox import Limits, Sandbox
     from kelp.models.graph_model import DEFAULT_GRAPH_CHECKPOINT, load_graph_checkpoint
+    from kelp.progress import progress_bar
     from kelp.repair.refine import refine_noised_task
 
     config.check()
@@ -120,8 +119,7 @@ def run_refine_eval(config: RefineEvalConfig, out: Path, *, quiet: bool = False)
     done = read_results(results_path)
     problems = load_mbpp(config.split)[: config.n]
     with Sandbox(limits=Limits(test_timeout=config.test_timeout)) as sandbox, \
-            Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                     disable=quiet) as progress:
+            progress_bar(enabled=not quiet) as progress:
         bar = progress.add_task(f"refine @{config.rate:.0%}", total=len(problems))
         for problem in problems:
             if problem.task_id not in done:

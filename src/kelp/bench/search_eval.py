@@ -185,50 +185,16 @@ def _rrf(matrices: list[np.ndarray], depth: int = 100) -> np.ndarray:
 def run_search_eval(config: SearchEvalConfig, out: Path, *, quiet: bool = False) -> dict:
     """Run (or resume) the evaluation into ``out``; returns the summary. Raises
     :class:`SearchEvalError` for bad settings or an ``out`` holding another run."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from kelp.retrieval.search import fuse
 
-    from kelp.bench.metrics import bootstrap_ci
-    from kelp.retrieval.encoders import MiniLMEncoder, OwnEncoder
-    from kelp.retrieval.index import build_from_chunks
-    from kelp.retrieval.search import CodeSearcher
-
-    config.check()
-    out.mkdir(parents=True, exist_ok=True)
-    settings = json.loads(json.dumps(asdict(config)))
-    config_path = out / "config.json"
-    if config_path.exists() and json.loads(config_path.read_text()) != settings:
-        raise SearchEvalError(f"{out} holds a run with other settings; use another --out")
-    config_path.write_text(json.dumps(settings, indent=2) + "\n")
+    settings = _claim(config, out)
     documents, queries = eval_corpus(config.packages)
     if config.n is not None and config.n < len(queries):
         queries = random.Random(config.seed).sample(queries, config.n)
-    # the index holds the listed encoders; hybrid fuses BM25 with them (with "ours" if none is listed)
-    dense = sorted({r for r in config.retrievers if r in ("minilm", "ours")})
-    if not dense and {"hybrid", "rrf", "dense"} & set(config.retrievers):
-        dense = ["ours"]
-    encoders = {}
-    if "ours" in dense:
-        encoders["ours"] = OwnEncoder(config.encoder_checkpoint)
-    if "minilm" in dense:
-        encoders["minilm"] = MiniLMEncoder()
-    index_dir = out / "index"
-    if not (index_dir / "bm25").exists():
-        import shutil
-
-        shutil.rmtree(index_dir, ignore_errors=True)  # an interrupted build
-        build_from_chunks(documents, index_dir, [encoders[name] for name in dense], progress=not quiet)
-    searcher = CodeSearcher(index_dir, encoders)
+    searcher, dense = _searcher(config, documents, out / "index", quiet)
     texts = [q for q, _ in queries]
     gold = np.array([g for _, g in queries], dtype=np.int64)
-    base: dict[str, np.ndarray] = {}
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  disable=quiet) as progress:
-        job = progress.add_task("scoring queries", total=len(queries) * (1 + len(dense)))
-        base["bm25"] = np.stack([searcher.bm25_scores(q) for q in texts]) if texts else np.zeros((0, len(documents)))
-        progress.advance(job, len(queries))
-        for name in dense:
-            base[name] = searcher.encoder(name).encode_queries(texts) @ searcher.vectors[name].T
-            progress.advance(job, len(queries))
+    base = _scores(searcher, texts, dense, len(documents), quiet)
     # development / test split of the queries (seeded): fusion weights are fitted on dev only
     order = list(range(len(queries)))
     random.Random(config.seed).shuffle(order)
@@ -239,8 +205,6 @@ def run_search_eval(config: SearchEvalConfig, out: Path, *, quiet: bool = False)
     by_retrievers = {"+".join(sorted(base)): weights}
     for name in dense if len(dense) > 1 else []:
         by_retrievers[f"bm25+{name}"] = fit_fusion({k: base[k][dev] for k in ("bm25", name)}, gold[dev])[0]
-    from kelp.retrieval.search import fuse
-
     matrices = dict(base)
     if "dense" in config.retrievers and dense:
         matrices["dense"] = base[dense[0]]
@@ -252,27 +216,15 @@ def run_search_eval(config: SearchEvalConfig, out: Path, *, quiet: bool = False)
     cycle = list(test)
     random.Random(config.seed + 1).shuffle(cycle)
     partner = {int(a): int(cycle[(i + 1) % len(cycle)]) for i, a in enumerate(cycle)}
+    other_rows = np.array([np.searchsorted(test, partner[int(i)]) for i in test], dtype=np.int64)
     summary = {"documents": len(documents), "queries": len(queries), "dev_queries": len(dev),
                "test_queries": len(test), "sources": [label for label, _ in eval_sources(config.packages)],
                "fusion_weights": weights, "fusion_dev_mrr10": round(dev_mrr, 4),
                "fusion_weights_by_retrievers": by_retrievers, "retrievers": {}}
     records = [{"query": texts[i], "gold": f"{documents[gold[i]].path}:{documents[gold[i]].name}"} for i in test]
     for retriever in config.retrievers:
-        m = matrices[retriever][test]
-        ranks = ranks_of(m, gold[test])
-        own = m[np.arange(len(test)), gold[test]]
-        other_rows = np.array([np.searchsorted(test, partner[int(i)]) for i in test], dtype=np.int64)
-        other = m[other_rows, gold[test]]
-        for record, rank, above in zip(records, ranks.tolist(), (own > other).tolist()):
-            record[retriever] = {"rank": rank, "above_unrelated": above}
-        rr = np.where(ranks <= 10, 1.0 / ranks, 0.0).tolist()
-        r1 = (ranks == 1).astype(float).tolist()
-        r10 = (ranks <= 10).astype(float).tolist()
-        mean = (lambda xs: round(sum(xs) / len(xs), 4) if xs else 0.0)
-        summary["retrievers"][retriever] = {
-            "mrr10": mean(rr), "mrr10_ci95": list(bootstrap_ci(rr)), "recall1": mean(r1),
-            "recall1_ci95": list(bootstrap_ci(r1)), "recall10": mean(r10), "recall10_ci95": list(bootstrap_ci(r10)),
-            "above_unrelated": mean((own > other).astype(float).tolist())}
+        summary["retrievers"][retriever] = _metrics(matrices[retriever][test], gold[test], other_rows,
+                                                    records, retriever)
     with (out / "queries.jsonl").open("w") as sink:
         for record in records:
             sink.write(json.dumps(record) + "\n")
@@ -280,6 +232,81 @@ def run_search_eval(config: SearchEvalConfig, out: Path, *, quiet: bool = False)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     (out / "table.md").write_text(results_table(summary) + "\n")
     return summary
+
+
+def _claim(config: SearchEvalConfig, out: Path) -> dict:
+    """Check ``config``, make ``out`` and write its ``config.json``; the settings as JSON data.
+    Raises :class:`SearchEvalError` when ``out`` holds a run with other settings."""
+    config.check()
+    out.mkdir(parents=True, exist_ok=True)
+    settings = json.loads(json.dumps(asdict(config)))
+    config_path = out / "config.json"
+    if config_path.exists() and json.loads(config_path.read_text()) != settings:
+        raise SearchEvalError(f"{out} holds a run with other settings; use another --out")
+    config_path.write_text(json.dumps(settings, indent=2) + "\n")
+    return settings
+
+
+def _searcher(config: SearchEvalConfig, documents: list, index_dir: Path, quiet: bool):
+    """``(CodeSearcher, dense encoder names)`` over an index of ``documents`` in ``index_dir``
+    (built unless complete). The index holds the listed encoders; hybrid fuses BM25 with them
+    (with ``ours`` if none is listed)."""
+    from kelp.retrieval.encoders import MiniLMEncoder, OwnEncoder
+    from kelp.retrieval.index import build_from_chunks
+    from kelp.retrieval.search import CodeSearcher
+
+    dense = sorted({r for r in config.retrievers if r in ("minilm", "ours")})
+    if not dense and {"hybrid", "rrf", "dense"} & set(config.retrievers):
+        dense = ["ours"]
+    encoders = {}
+    if "ours" in dense:
+        encoders["ours"] = OwnEncoder(config.encoder_checkpoint)
+    if "minilm" in dense:
+        encoders["minilm"] = MiniLMEncoder()
+    if not (index_dir / "bm25").exists():
+        import shutil
+
+        shutil.rmtree(index_dir, ignore_errors=True)  # an interrupted build
+        build_from_chunks(documents, index_dir, [encoders[name] for name in dense], progress=not quiet)
+    return CodeSearcher(index_dir, encoders), dense
+
+
+def _scores(searcher, texts: list[str], dense: list[str], n_documents: int, quiet: bool) -> dict[str, np.ndarray]:
+    """Score matrices ``(queries, documents)`` of BM25 and of each dense encoder."""
+    from kelp.progress import progress_bar
+
+    base: dict[str, np.ndarray] = {}
+    with progress_bar(enabled=not quiet) as progress:
+        job = progress.add_task("scoring queries", total=len(texts) * (1 + len(dense)))
+        base["bm25"] = np.stack([searcher.bm25_scores(q) for q in texts]) if texts else np.zeros((0, n_documents))
+        progress.advance(job, len(texts))
+        for name in dense:
+            base[name] = searcher.encoder(name).encode_queries(texts) @ searcher.vectors[name].T
+            progress.advance(job, len(texts))
+    return base
+
+
+def _metrics(m: np.ndarray, gold: np.ndarray, other_rows: np.ndarray, records: list[dict], retriever: str) -> dict:
+    """MRR@10, recall@1 and @10 with bootstrap 95% CIs, and the share of queries that score their
+    own function above an unrelated query's (``other_rows``), for one retriever's test-query
+    scores ``m`` (queries, documents); adds each query's rank to ``records``."""
+    from kelp.bench.metrics import bootstrap_ci
+
+    ranks = ranks_of(m, gold)
+    own = m[np.arange(len(gold)), gold]
+    other = m[other_rows, gold]
+    for record, rank, above in zip(records, ranks.tolist(), (own > other).tolist()):
+        record[retriever] = {"rank": rank, "above_unrelated": above}
+    rr = np.where(ranks <= 10, 1.0 / ranks, 0.0).tolist()
+    r1 = (ranks == 1).astype(float).tolist()
+    r10 = (ranks <= 10).astype(float).tolist()
+
+    def mean(xs: list[float]) -> float:
+        return round(sum(xs) / len(xs), 4) if xs else 0.0
+
+    return {"mrr10": mean(rr), "mrr10_ci95": list(bootstrap_ci(rr)), "recall1": mean(r1),
+            "recall1_ci95": list(bootstrap_ci(r1)), "recall10": mean(r10), "recall10_ci95": list(bootstrap_ci(r10)),
+            "above_unrelated": mean((own > other).astype(float).tolist())}
 
 
 def results_table(summary: dict) -> str:

@@ -233,8 +233,7 @@ def build_index(root: Path, out: Path, encoders: list, *, progress: bool = True,
     another format or of other encoders (rebuild into a new directory)."""
     import time
 
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from kelp.progress import progress_bar
 
     root = Path(root)
     if not root.is_dir():
@@ -250,8 +249,7 @@ def build_index(root: Path, out: Path, encoders: list, *, progress: bool = True,
             raise SearchIndexError(f"{out} was built with encoders {json.loads(previous)}, not {names}; "
                                    "use another --out or the same encoders")
         stats = BuildStats()
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=Console(stderr=True), disable=not progress) as bar:
+        with progress_bar(enabled=progress) as bar:
             job = bar.add_task("reading files", total=None)
             sync_files(db, root, stats, progress=lambda: bar.advance(job), exclude=exclude)
             db.commit()
@@ -280,14 +278,12 @@ def build_from_chunks(chunks: list[Chunk], out: Path, encoders: list, *, progres
     out = Path(out)
     if (out / _DB).exists():
         raise SearchIndexError(f"{out} already holds an index")
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from kelp.progress import progress_bar
 
     db = connect(out)
     try:
         stats = BuildStats(chunks=insert_chunks(db, chunks))
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=Console(stderr=True), disable=not progress) as bar:
+        with progress_bar(enabled=progress) as bar:
             for encoder in encoders:
                 job = bar.add_task(f"embedding ({encoder.name})", total=stats.chunks)
                 stats.embedded[encoder.name] = embed_missing(db, encoder, progress=lambda n: bar.advance(job, n))

@@ -116,53 +116,62 @@ def sample_documents(model, codec: SchemaCodec, n: int, *, prompts: list[list[in
     arguments give the same samples. Raises :class:`CodecError` for a prompt the automaton
     rejects or one with no room left.
     """
-    from tqdm import tqdm
+    from kelp.progress import progress_bar
 
     aut = codec.automaton
     torch.manual_seed(seed)
     out: list[Sample] = []
-    bar = tqdm(total=n, desc="sampling", unit="doc", disable=not progress)
-    for start in range(0, n, batch_size):
-        rows = list(range(start, min(n, start + batch_size)))
-        batch_prompts = [list(prompts[i % len(prompts)]) if prompts else [BOS] for i in rows]
-        states, limits = [], []
-        for p in batch_prompts:
+    with progress_bar(enabled=progress) as bar:
+        task = bar.add_task("sampling", total=n)
+        for start in range(0, n, batch_size):
+            out += _sample_batch(model, codec, aut, list(range(start, min(n, start + batch_size))), prompts,
+                                 temperature, max_len)
+            bar.advance(task, min(n, start + batch_size) - start)
+    return out
+
+
+def _sample_batch(model, codec: SchemaCodec, aut, rows: list[int], prompts: list[list[int]] | None,
+                  temperature: float, max_len: int) -> list[Sample]:
+    """Sample one batch: row ``i`` continues ``prompts[i % len(prompts)]`` (``[BOS]`` without
+    prompts) within ``max_len`` positions; raises CodecError for a rejected or too long prompt."""
+    out: list[Sample] = []
+    batch_prompts = [list(prompts[i % len(prompts)]) if prompts else [BOS] for i in rows]
+    states, limits = [], []
+    for p in batch_prompts:
+        try:
+            states.append(aut.walk(p[1:]))
+        except ValueError as error:
+            raise CodecError(f"the schema rejects the prompt: {error}") from None
+        room = max_len - len(p)
+        if room < aut.min_completion(states[-1])[0]:
+            raise CodecError(f"a prompt of {len(p)} tokens leaves no room to finish within {max_len}")
+        limits.append(room)
+    width = max(map(len, batch_prompts))
+    ids = torch.full((len(rows), width), PAD, dtype=torch.long)
+    attention = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, p in enumerate(batch_prompts):  # left padding
+        ids[i, width - len(p):] = torch.tensor(p)
+        attention[i, width - len(p):] = 1
+    processor = SchemaLogitsProcessor(aut, states, limits)
+    with torch.no_grad():
+        generated = model.generate(
+            input_ids=ids, attention_mask=attention, do_sample=True, temperature=temperature, top_k=0,
+            top_p=1.0, max_new_tokens=max(limits), logits_processor=LogitsProcessorList([processor]),
+            eos_token_id=EOS, pad_token_id=PAD, cache_implementation="static",
+        )
+    for i, p in enumerate(batch_prompts):
+        new = [int(t) for t in generated[i, width:]]
+        if EOS in new:
+            new = new[:new.index(EOS) + 1]
+        else:
+            new = [t for t in new if t != PAD]
+        full = p + new
+        complete = bool(new) and new[-1] == EOS
+        doc = None
+        if complete:
             try:
-                states.append(aut.walk(p[1:]))
-            except ValueError as error:
-                raise CodecError(f"the schema rejects the prompt: {error}") from None
-            room = max_len - len(p)
-            if room < aut.min_completion(states[-1])[0]:
-                raise CodecError(f"a prompt of {len(p)} tokens leaves no room to finish within {max_len}")
-            limits.append(room)
-        width = max(map(len, batch_prompts))
-        ids = torch.full((len(rows), width), PAD, dtype=torch.long)
-        attention = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, p in enumerate(batch_prompts):  # left padding
-            ids[i, width - len(p):] = torch.tensor(p)
-            attention[i, width - len(p):] = 1
-        processor = SchemaLogitsProcessor(aut, states, limits)
-        with torch.no_grad():
-            generated = model.generate(
-                input_ids=ids, attention_mask=attention, do_sample=True, temperature=temperature, top_k=0,
-                top_p=1.0, max_new_tokens=max(limits), logits_processor=LogitsProcessorList([processor]),
-                eos_token_id=EOS, pad_token_id=PAD, cache_implementation="static",
-            )
-        for i, p in enumerate(batch_prompts):
-            new = [int(t) for t in generated[i, width:]]
-            if EOS in new:
-                new = new[:new.index(EOS) + 1]
-            else:
-                new = [t for t in new if t != PAD]
-            full = p + new
-            complete = bool(new) and new[-1] == EOS
-            doc = None
-            if complete:
-                try:
-                    doc = codec.decode(full)
-                except CodecError:
-                    complete = False
-            out.append(Sample(ids=full, doc=doc, complete=complete, new_tokens=len(new), prompt_tokens=len(p)))
-        bar.update(len(rows))
-    bar.close()
+                doc = codec.decode(full)
+            except CodecError:
+                complete = False
+        out.append(Sample(ids=full, doc=doc, complete=complete, new_tokens=len(new), prompt_tokens=len(p)))
     return out
