@@ -387,6 +387,47 @@ def _flush() -> None:
 
 
 # ------------------------------------------------------------------------------ entry point
+
+class _Loading:
+    """The stage a program's loading has reached (named in load-error messages)."""
+
+    stage = "program"
+
+
+def _load_program(job, code, path, names, judge, loading: _Loading) -> dict:
+    """Execute the program (or, for a judge, connect to the candidate process that runs it), run
+    the job's setup and bind ``candidate`` to its entry point, under the per-test alarm.
+    Returns the namespace the tests run in. Raises whatever the program, the setup or a missing
+    entry point raised (``loading.stage`` says which), or TestTimeout."""
+    _arm(job["limits"]["test_timeout"])
+    try:
+        if code is None:
+            raise SyntaxError("the program does not compile")
+        if judge is not None:
+            judging = sys.modules["_kelp_sandbox_judge"]
+            remote = judging.Remote(*judge)
+            program_ns = judging.namespace(remote, job["program"], judging.load(remote, job["program"], path, names))
+        else:
+            module = _new_module(names, path)
+            _register(module, names)
+            exec(code, module.__dict__)
+            program_ns = module.__dict__
+        loading.stage = "setup"
+        ns = program_ns
+        if job["kind"] == "check":
+            ns = {"__name__": "__kelp_check__", "__builtins__": builtins}
+        if job.get("setup"):
+            exec(compile(job["setup"], "<setup>", "exec", dont_inherit=True), ns)
+        if job.get("entry_point"):
+            loading.stage = "entry point"
+            if job["entry_point"] not in program_ns:
+                raise NameError(f"the program does not define {job['entry_point']!r}")
+            ns["candidate"] = program_ns[job["entry_point"]]
+        return ns
+    finally:
+        _disarm()
+
+
 def child_main(job, code, path, jobdir, tests, ev_fd, out_fd, uid, keep_read_search=False,
                compiled=None, ruleset_fd=None, nonce="", judge=None) -> None:
     """Run ``tests`` (list of (id, source)) of ``job`` in this freshly forked process.
@@ -420,44 +461,19 @@ def child_main(job, code, path, jobdir, tests, ev_fd, out_fd, uid, keep_read_sea
     names = job["module_names"]
     if job.get("rootdir"):
         sys.path.insert(0, job["rootdir"])
-    module, ns, stage = _new_module(names, path), None, "program"
+    loading = _Loading()
     try:
-        _arm(job["limits"]["test_timeout"])
-        try:
-            if code is None:
-                raise SyntaxError("the program does not compile")
-            if judge is not None:
-                judging = sys.modules["_kelp_sandbox_judge"]
-                remote = judging.Remote(*judge)
-                program_ns = judging.namespace(remote, job["program"],
-                                               judging.load(remote, job["program"], path, names))
-            else:
-                _register(module, names)
-                exec(code, module.__dict__)
-                program_ns = module.__dict__
-            stage = "setup"
-            ns = program_ns
-            if job["kind"] == "check":
-                ns = {"__name__": "__kelp_check__", "__builtins__": builtins}
-            if job.get("setup"):
-                exec(compile(job["setup"], "<setup>", "exec", dont_inherit=True), ns)
-            if job.get("entry_point"):
-                stage = "entry point"
-                if job["entry_point"] not in program_ns:
-                    raise NameError(f"the program does not define {job['entry_point']!r}")
-                ns["candidate"] = program_ns[job["entry_point"]]
-        finally:
-            _disarm()
+        ns = _load_program(job, code, path, names, judge, loading)
     except BaseException as exc:  # noqa: BLE001
-        why = f"{stage} raised {_describe(exc)}{_where(exc, path)}"
+        why = f"{loading.stage} raised {_describe(exc)}{_where(exc, path)}"
         if isinstance(exc, TestTimeout):
-            why = f"{stage} did not finish loading within {job['limits']['test_timeout']} s (wall clock)"
-        if job["op"] == "collect":
-            _register(_stub_module(names, path, why), names)
-        else:
+            why = f"{loading.stage} did not finish loading within {job['limits']['test_timeout']} s (wall clock)"
+        if job["op"] != "collect":
             _flush()
             send({"ev": "load_error", "message": why, "timeout": isinstance(exc, TestTimeout)})
             return
+        _register(_stub_module(names, path, why), names)
+        ns = None
     send({"ev": "loaded"}, now=job["kind"] == "pytest")  # statement tests start at once
     if job["kind"] == "pytest":
         sys.modules["_kelp_sandbox_pytest"].run_pytest(job, tests, send, rec)
