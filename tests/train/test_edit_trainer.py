@@ -46,23 +46,23 @@ def test_an_interrupted_run_resumes_on_the_same_batches(corpus, tmp_path, monkey
     an uninterrupted run: it redraws the group and skips the batch already trained on."""
     import torch
 
-    from kelp.train import edit_trainer
+    from kelp.train.edit_trainer import EditTask
 
     config = TrainConfig(corpus=str(corpus), steps=6, batch=2, eval_every=3, eval_tasks=1, vocab=700, size=TINY,
                          warmup=2)
     train_edit_model(config, tmp_path / "straight", progress=False, log_every=1)
-    real_step, calls = edit_trainer._train_step, []
+    real_loss, calls = EditTask.loss, []
 
-    def interrupted(*args):
+    def interrupted(self, model, batch):
         calls.append(1)
         if len(calls) == 5:
             raise KeyboardInterrupt
-        return real_step(*args)
+        return real_loss(self, model, batch)
 
-    monkeypatch.setattr(edit_trainer, "_train_step", interrupted)
+    monkeypatch.setattr(EditTask, "loss", interrupted)
     with pytest.raises(KeyboardInterrupt):
         train_edit_model(config, tmp_path / "resumed", progress=False, log_every=1)
-    monkeypatch.setattr(edit_trainer, "_train_step", real_step)
+    monkeypatch.setattr(EditTask, "loss", real_loss)
     train_edit_model(config, tmp_path / "resumed", progress=False, log_every=1)
     straight = load_checkpoint(tmp_path / "straight" / "checkpoint")[0].state_dict()
     resumed = load_checkpoint(tmp_path / "resumed" / "checkpoint")[0].state_dict()

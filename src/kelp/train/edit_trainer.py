@@ -4,21 +4,19 @@ Examples are synthesised as training goes (``examples.py``): corpus functions wi
 and MBPP train-split tasks whose tests run in the sandbox to fill the feedback section. Every
 ``eval_every`` steps the model repairs held-out MBPP validation tasks (one greedy edit, checked
 by the tests: a repair rate, not only a token loss), and a checkpoint is written; a rerun of the
-same command resumes from it (model, optimizer, data-stream state). ``metrics.jsonl`` gets one
-line per log interval and ``curves.png`` plots loss and held-out repair rate.
+same command resumes from it (model, optimizer, data-stream state). The loop, checkpoints,
+``metrics.jsonl`` and ``curves.png`` (loss and held-out repair rate) are
+:func:`kelp.train.loop.fit`'s; :class:`EditTask` is what is specific to this model.
 """
 
 from __future__ import annotations
 
-import json
 import queue
 import random
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
 
 from kelp.errors import KelpError
 from kelp.models.edit_format import build_prompt, decode_edit, render_program
@@ -33,14 +31,13 @@ from kelp.models.edit_model import (
 )
 from kelp.models.tokenizer import load_tokenizer, special_id, train_tokenizer
 from kelp.train.corpus import load_corpus
-from kelp.train.run_dir import (check_settings, load_optimizer_tensors, optimizer_tensors, plot_curves, truncate_metrics,
-                                warmup_cosine)
 from kelp.train.examples import (
     EditExample,
     ExampleConfig,
     sample_example,
     sandbox_feedback,
 )
+from kelp.train.loop import LoopConfig, Task, check_settings, fit
 
 
 class TrainError(KelpError, ValueError):
@@ -237,13 +234,82 @@ class Prefetcher:
         self._thread.join()
 
 
-def _lr_at(step: int, config: TrainConfig) -> float:
-    return warmup_cosine(step, config.lr, config.warmup, config.steps, floor=0.1)
+class EditTask(Task):
+    """The edit model's part of a run: batches from a :class:`Prefetcher` over the example
+    stream, the token loss on targets (bf16 autocast where supported), the held-out repair rate.
+
+    Its ``training.json`` records the stream state the current batch group was drawn from and
+    how many of its batches were trained on (``stream``, ``consumed``), so a resumed run redraws
+    the group and continues with the next batch. :meth:`close` stops the prefetch thread."""
+
+    headline = "repaired"
+    loss_label = "loss (target tokens)"
+    series = (("repaired", "held-out repair rate (1 greedy edit)", "tab:red"),)
+    right_label = "repair rate"
+
+    def __init__(self, config: TrainConfig, tokenizer, stream: ExampleStream, sandbox, tasks: list):
+        self.config, self.tokenizer, self.stream, self.sandbox, self.tasks = config, tokenizer, stream, sandbox, tasks
+        self.size = size_from_json(config.size)
+        self.prefetch: Prefetcher | None = None
+        self.position: dict = {"stream": None, "consumed": 0}  # where the batch being trained on was drawn
+        self.group: list = []
+        self.skip = 0
+
+    def build(self):
+        return build_model(self.tokenizer.get_vocab_size(), self.size, self.config.seed)
+
+    def load(self, checkpoint: Path, training: dict):
+        return load_checkpoint(checkpoint)[0]
+
+    def restore(self, training: dict) -> None:
+        self.stream.restore(training["stream"])
+        self.skip = training.get("consumed", 0)
+
+    def state(self) -> dict:
+        return {**self.position, "config": asdict(self.config)}
+
+    def batch(self, model, step: int) -> dict[str, torch.Tensor]:
+        if self.prefetch is None:  # started after restore(), so it draws from the restored stream
+            self.prefetch = Prefetcher(self.stream, self.tokenizer, self.size.context, self.config.batch)
+        while self.position["consumed"] == len(self.group):  # a resumed group may be used up
+            self.position["stream"], self.group = self.prefetch.next_group()
+            self.position["consumed"], self.skip = min(self.skip, len(self.group)), 0
+        pairs = self.group[self.position["consumed"]]
+        self.position["consumed"] += 1
+        return collate(pairs)
+
+    def loss(self, model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        with bf16_autocast():
+            return model(**batch).loss
+
+    def evaluate(self, model) -> dict:
+        return repair_rate(model, self.tokenizer, self.tasks, self.sandbox, self.size.context)
+
+    def save(self, model, directory: Path, training: dict) -> None:
+        save_checkpoint(directory, model, self.tokenizer, training)
+
+    def close(self) -> None:
+        """Stop the prefetch thread, if started."""
+        if self.prefetch is not None:
+            self.prefetch.close()
+
+
+def _tokenizer(out: Path, corpus: list, mbpp: list, config: TrainConfig):
+    """``out/tokenizer.json``, trained first (BPE of ``config.vocab`` tokens over a seeded
+    sample of 20,000 corpus functions and every MBPP train task with its tests) when missing."""
+    if (out / "tokenizer.json").exists():
+        return load_tokenizer(out)
+    sample = random.Random(config.seed).sample(corpus, min(len(corpus), 20000))
+    tokenizer = train_tokenizer([f.code for f in sample] + [p.code + "\n" + "\n".join(p.tests) for p in mbpp],
+                                config.vocab)
+    tokenizer.save(str(out / "tokenizer.json"))
+    return tokenizer
 
 
 def train_edit_model(config: TrainConfig, out: Path, *, progress: bool = True, log_every: int = 20,
                      until: int | None = None) -> dict:
-    """Train (or resume) into ``out``; returns the last held-out evaluation.
+    """Train (or resume) into ``out`` with :func:`~kelp.train.loop.fit`; returns the last
+    held-out evaluation with ``step`` and ``parameters``.
 
     ``until``: stop after this step (evaluated and checkpointed) with the learning-rate schedule
     still that of ``config.steps``, so a checkpoint taken part-way is reproducible by command;
@@ -251,107 +317,24 @@ def train_edit_model(config: TrainConfig, out: Path, *, progress: bool = True, l
 
     Raises :class:`TrainError` when ``out`` holds a run with different settings and
     :class:`~kelp.train.corpus.CorpusError` when the corpus is missing."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
     from kelp.datasets.loaders import load_mbpp
     from kelp.execute.sandbox import Limits, Sandbox
 
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     check_settings(out, asdict(config), TrainError)
     corpus = load_corpus(Path(config.corpus))
     mbpp = load_mbpp("train")
-    size = size_from_json(config.size)
-    torch.manual_seed(config.seed)
-
-    checkpoint = out / "checkpoint"
-    if (out / "tokenizer.json").exists():
-        tokenizer = load_tokenizer(out)
-    else:
-        sample = random.Random(config.seed).sample(corpus, min(len(corpus), 20000))
-        texts = [f.code for f in sample] + [p.code + "\n" + "\n".join(p.tests) for p in mbpp]
-        tokenizer = train_tokenizer(texts, config.vocab)
-        tokenizer.save(str(out / "tokenizer.json"))
-    resume = (checkpoint / "training.json").exists()
-    if resume:
-        model, _, training = load_checkpoint(checkpoint)
-    else:
-        model = build_model(tokenizer.get_vocab_size(), size, config.seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    step = 0
-    metrics_path = out / "metrics.jsonl"
-    skip = 0
+    tokenizer = _tokenizer(out, corpus, mbpp, config)
+    loop = LoopConfig(steps=config.steps, lr=config.lr, warmup=config.warmup, lr_floor=0.1,
+                      weight_decay=config.weight_decay, log_every=log_every, eval_every=config.eval_every,
+                      until=until, seed=config.seed, label="training edit model", progress=progress)
     with Sandbox(workers=1, limits=Limits(test_timeout=1.0)) as sandbox, \
             Sandbox(workers=1, limits=Limits(test_timeout=1.0)) as stream_sandbox:
         stream = ExampleStream(corpus, mbpp, stream_sandbox, config.seed, config.mbpp_share)
-        if resume:
-            load_optimizer_tensors(optimizer, load_file(str(checkpoint / "optimizer.safetensors")))
-            stream.restore(training["stream"])
-            skip = training.get("consumed", 0)
-            torch.set_rng_state(load_file(str(checkpoint / "rng.safetensors"))["torch"])
-            step = training["step"]
-            truncate_metrics(metrics_path, step)
-        tasks = held_out_tasks(sandbox, config.eval_tasks, config.seed)
-        model.train()
-        last_eval: dict = {}
-        started = time.monotonic()
-        losses = []
-        with Progress(TextColumn("training edit model"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                      TimeRemainingColumn(), disable=not progress) as bar:
-            job = bar.add_task("train", total=config.steps, completed=step, info="")
-            prefetch = Prefetcher(stream, tokenizer, size.context, config.batch)
-            position = {"stream": None, "consumed": 0}  # where the batch being trained on was drawn
-            batches: list = []
-            try:
-                last = min(config.steps, until or config.steps)
-                while step < last:
-                    while position["consumed"] == len(batches):  # a resumed group may be used up
-                        position["stream"], batches = prefetch.next_group()
-                        position["consumed"], skip = min(skip, len(batches)), 0
-                    pairs = batches[position["consumed"]]
-                    position["consumed"] += 1
-                    losses.append(_train_step(model, optimizer, pairs, _lr_at(step, config)))
-                    step += 1
-                    if step % log_every == 0:
-                        row = {"step": step, "loss": round(sum(losses) / len(losses), 4),
-                               "lr": round(_lr_at(step, config), 6), "seconds": round(time.monotonic() - started, 1)}
-                        losses = []
-                        with metrics_path.open("a") as sink:
-                            sink.write(json.dumps(row) + "\n")
-                        bar.update(job, info=f"loss {row['loss']:.3f} held-out {last_eval.get('repaired', 0):.0%}")
-                    if step % config.eval_every == 0 or step == last:
-                        last_eval = repair_rate(model, tokenizer, tasks, sandbox, size.context)
-                        with metrics_path.open("a") as sink:
-                            sink.write(json.dumps({"step": step, **last_eval}) + "\n")
-                        _save(checkpoint, model, tokenizer, optimizer, position, step, config)
-                        plot_curves(metrics_path, out / "curves.png", "loss (target tokens)",
-                                    [("repaired", "held-out repair rate (1 greedy edit)", "tab:red")], "repair rate")
-                    bar.update(job, completed=step)
-            finally:
-                prefetch.close()
-    return {"step": step, "parameters": parameter_count(model), **last_eval}
-
-
-def _train_step(model, optimizer: torch.optim.Optimizer, pairs: list, lr: float) -> float:
-    """One AdamW step on a batch (bf16 autocast where supported, gradient norm clipped to 1)."""
-    for param_group in optimizer.param_groups:
-        param_group["lr"] = lr
-    with bf16_autocast():
-        loss = model(**collate(pairs)).loss
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-    optimizer.step()
-    return loss.item()
-
-
-def _save(checkpoint: Path, model, tokenizer, optimizer, position: dict, step: int, config: TrainConfig) -> None:
-    """``position``: the stream state the current batch group was drawn from and how many of its
-    batches were trained on, so a resumed run continues with the next one."""
-    save_checkpoint(checkpoint, model, tokenizer, {"step": step, **position, "config": asdict(config)},
-                    {"optimizer": optimizer_tensors(optimizer), "rng": {"torch": torch.get_rng_state()}})
+        task = EditTask(config, tokenizer, stream, sandbox, held_out_tasks(sandbox, config.eval_tasks, config.seed))
+        try:
+            outcome = fit(loop, task, out)
+        finally:
+            task.close()
+    return {"step": outcome.step, "parameters": parameter_count(outcome.model), **outcome.evaluation}

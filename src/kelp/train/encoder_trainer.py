@@ -8,16 +8,16 @@ temperature. Functions from the modules in
 :data:`~kelp.datasets.code_search.HELD_OUT_STDLIB` are never trained on: ``kelp
 eval search`` measures retrieval on them (and on packages the corpus does not read).
 
-Every step's batch comes from ``random.Random((seed, step))``, so a resumed run draws the same
-data as an uninterrupted one. ``out`` holds ``settings.json``, ``metrics.jsonl``,
-``curves.png`` and ``checkpoint/`` (the encoder plus optimizer state, safetensors and JSON).
+Every step's batch comes from ``random.Random(f"{seed}:{step}")``, so a resumed run draws the
+same data as an uninterrupted one. ``out`` holds ``settings.json``, ``metrics.jsonl``,
+``curves.png`` and ``checkpoint/`` (the encoder plus optimizer and RNG state, safetensors and
+JSON), all written by :func:`kelp.train.loop.fit`; :class:`EncoderTask` is what is specific to
+this model.
 """
 
 from __future__ import annotations
 
-import json
 import random
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -25,8 +25,7 @@ import torch
 
 from kelp.errors import KelpError
 from kelp.datasets.code_search import HELD_OUT_STDLIB, held_out
-from kelp.train.run_dir import (check_settings, plot_curves, restore_training_state, save_training_state,
-                                truncate_metrics, warmup_cosine)
+from kelp.train.loop import LoopConfig, Task, check_settings, fit
 
 
 class EncoderTrainError(KelpError, ValueError):
@@ -118,82 +117,78 @@ def mrr_at_10(model, pairs: list[tuple[str, str]], config: EncoderTrainConfig) -
             "n": len(pairs)}
 
 
+class EncoderTask(Task):
+    """The code encoder's part of a run: seeded in-batch samples of ``train`` pairs, symmetric
+    InfoNCE (:func:`info_nce`), validation MRR@10 on ``valid`` (:func:`mrr_at_10`). A fresh
+    model gets a BPE tokenizer of ``config.vocab_size`` tokens trained on a seeded sample of
+    20,000 training pairs."""
+
+    headline = "mrr10"
+    loss_label = "InfoNCE loss"
+    series = (("mrr10", "validation MRR@10", "tab:red"),)
+
+    def __init__(self, config: EncoderTrainConfig, train: list[tuple[str, str]], valid: list[tuple[str, str]]):
+        self.config, self.train, self.valid = config, train, valid
+
+    def build(self):
+        from kelp.models.code_encoder import CodeEncoder, CodeEncoderConfig, train_tokenizer
+
+        config = self.config
+        sample = random.Random(config.seed).sample(self.train, min(len(self.train), 20000))
+        tokenizer = train_tokenizer((text for pair in sample for text in pair), config.vocab_size)
+        length = max(config.query_length, config.code_length)
+        return CodeEncoder(CodeEncoderConfig(vocab_size=tokenizer.get_vocab_size(), max_length=length,
+                                             **config.model), tokenizer)
+
+    def load(self, checkpoint: Path, training: dict):
+        from kelp.models.code_encoder import load_code_encoder
+
+        return load_code_encoder(checkpoint)
+
+    def state(self) -> dict:
+        return {"config": asdict(self.config)}
+
+    def batch(self, model, step: int) -> tuple[torch.Tensor, ...]:
+        """``(query ids, query mask, code ids, code mask)``, each (batch, length)."""
+        pairs = random.Random(f"{self.config.seed}:{step}").sample(self.train, self.config.batch)
+        return (*model.tokenize([p[0] for p in pairs], self.config.query_length),
+                *model.tokenize([p[1] for p in pairs], self.config.code_length))
+
+    def loss(self, model, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        q_ids, q_mask, c_ids, c_mask = batch
+        return info_nce(model(q_ids, q_mask), model(c_ids, c_mask), self.config.temperature)
+
+    def evaluate(self, model) -> dict:
+        return mrr_at_10(model, self.valid, self.config)
+
+    def save(self, model, directory: Path, training: dict) -> None:
+        from kelp.models.code_encoder import save_code_encoder
+
+        save_code_encoder(directory, model, training)
+
+
 def train_code_encoder(config: EncoderTrainConfig, out: Path, *, until: int | None = None, pair_limit: int | None = None,
                        progress: bool = True, log_every: int = 20) -> dict:
-    """Train (or resume) into ``out``; returns the last metrics with ``step`` and
-    ``parameters``. ``until``: stop after that step on the schedule of ``config.steps``;
-    ``pair_limit``: use only the first N corpus pairs (tests). Raises
+    """Train (or resume) into ``out`` with :func:`~kelp.train.loop.fit`; returns the last
+    metrics with ``step`` and ``parameters``. ``until``: stop after that step on the schedule of
+    ``config.steps``; ``pair_limit``: use only the first N corpus pairs (tests). Raises
     :class:`EncoderTrainError` for bad settings, too few pairs or a directory holding another
     run; :class:`~kelp.train.corpus.CorpusError` for a missing corpus."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from kelp.models.code_encoder import (CodeEncoder, CodeEncoderConfig, load_code_encoder, save_code_encoder,
-                                          train_tokenizer)
-
     config.check()
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    settings = asdict(config)
-    check_settings(out, settings, EncoderTrainError)
+    check_settings(out, asdict(config), EncoderTrainError)
     pairs = training_pairs(Path(config.corpus), pair_limit)
     if len(pairs) < config.batch + config.eval_pairs:
         raise EncoderTrainError(f"only {len(pairs)} training pairs; need more than batch + eval_pairs")
     train, valid = split_pairs(pairs, config.eval_pairs, config.seed)
-    checkpoint = out / "checkpoint"
-    step = 0
-    torch.manual_seed(config.seed)
-    if (checkpoint / "training.json").exists():
-        model = load_code_encoder(checkpoint)
-        step = json.loads((checkpoint / "training.json").read_text())["step"]
-    else:
-        sample = random.Random(config.seed).sample(train, min(len(train), 20000))
-        tokenizer = train_tokenizer((text for pair in sample for text in pair), config.vocab_size)
-        length = max(config.query_length, config.code_length)
-        model = CodeEncoder(CodeEncoderConfig(vocab_size=tokenizer.get_vocab_size(), max_length=length,
-                                              **config.model), tokenizer)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    if step:
-        restore_training_state(checkpoint, optimizer)
-    metrics_path = out / "metrics.jsonl"
-    truncate_metrics(metrics_path, step)
-    model.train()
-    last = min(config.steps, until or config.steps)
-    last_eval: dict = {}
-    started, losses = time.monotonic(), []
-    with Progress(TextColumn("training code encoder"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[info]}"), TimeRemainingColumn(), disable=not progress) as bar:
-        job = bar.add_task("train", total=last, completed=step, info="")
-        while step < last:
-            batch = random.Random(f"{config.seed}:{step}").sample(train, config.batch)
-            q_ids, q_mask = model.tokenize([p[0] for p in batch], config.query_length)
-            c_ids, c_mask = model.tokenize([p[1] for p in batch], config.code_length)
-            for group in optimizer.param_groups:
-                group["lr"] = warmup_cosine(step, config.lr, config.warmup, config.steps)
-            loss = info_nce(model(q_ids, q_mask), model(c_ids, c_mask), config.temperature)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            losses.append(loss.item())
-            step += 1
-            if step % log_every == 0:
-                row = {"step": step, "loss": round(sum(losses) / len(losses), 4),
-                       "seconds": round(time.monotonic() - started, 1)}
-                losses = []
-                with metrics_path.open("a") as sink:
-                    sink.write(json.dumps(row) + "\n")
-                bar.update(job, info=f"loss {row['loss']:.3f} val MRR@10 {last_eval.get('mrr10', 0):.3f}")
-            if step % config.eval_every == 0 or step == last:
-                last_eval = mrr_at_10(model, valid, config)
-                model.train()
-                with metrics_path.open("a") as sink:
-                    sink.write(json.dumps({"step": step, **last_eval}) + "\n")
-                save_code_encoder(checkpoint, model, {"step": step, "config": settings})
-                save_training_state(checkpoint, optimizer)
-                plot_curves(metrics_path, out / "curves.png", "InfoNCE loss",
-                            [("mrr10", "validation MRR@10", "tab:red")])
-            bar.update(job, completed=step)
-    return {"step": step, "parameters": sum(p.numel() for p in model.parameters()), **last_eval}
+    loop = LoopConfig(steps=config.steps, lr=config.lr, warmup=config.warmup, weight_decay=config.weight_decay,
+                      log_every=log_every, eval_every=config.eval_every, until=until, seed=config.seed,
+                      label="training code encoder", progress=progress)
+    outcome = fit(loop, EncoderTask(config, train, valid), out)
+    return {"step": outcome.step, "parameters": sum(p.numel() for p in outcome.model.parameters()),
+            **outcome.evaluation}
 
 
-__all__ = ["EncoderTrainConfig", "EncoderTrainError", "info_nce", "mrr_at_10",
+__all__ = ["EncoderTask", "EncoderTrainConfig", "EncoderTrainError", "info_nce", "mrr_at_10",
            "split_pairs", "train_code_encoder", "training_pairs"]

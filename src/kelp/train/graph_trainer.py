@@ -15,15 +15,15 @@ against its tests (one sandbox run per example with tests instead of one per ite
 
 ``test_guided``: slots on lines the tests implicate weigh ``1 + suspiciousness`` in the loss.
 
-Every step's examples come from ``random.Random((seed, step))``, so a resumed run draws the same
-data as an uninterrupted one; checkpoints (model, optimizer, RNG) are safetensors and JSON.
+Every step's examples come from ``random.Random(f"{seed}:{step}")``, so a resumed run draws the
+same data as an uninterrupted one. The loop, checkpoints (model, optimizer, RNG: safetensors and
+JSON), ``metrics.jsonl`` and ``curves.png`` are :func:`kelp.train.loop.fit`'s; :class:`GraphTask`
+is what is specific to this model.
 """
 
 from __future__ import annotations
 
-import json
 import random
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -37,8 +37,7 @@ from kelp.models.graph_features import GraphVocab, program_graph
 from kelp.models.graph_model import GraphDenoiser, GraphModelConfig, load_graph_checkpoint, save_graph_checkpoint
 from kelp.program.tree import ProgramError, parse, unparse
 from kelp.repair.refine import SIGNALS, signal_lines
-from kelp.train.run_dir import (check_settings, plot_curves, restore_training_state, save_training_state,
-                                truncate_metrics, warmup_cosine)
+from kelp.train.loop import LoopConfig, Task, check_settings, fit
 
 
 class GraphTrainError(KelpError, ValueError):
@@ -195,9 +194,48 @@ class ExampleMaker:
         return out
 
 
+class GraphTask(Task):
+    """The graph denoiser's part of a run: a step's graphs from :class:`ExampleMaker` (rolled
+    forward by the model being trained), the weighted slot loss, the held-out refinement
+    accuracies (:func:`evaluate_held_out`); training rows also log the scheduled-sampling
+    probability (``sampling``)."""
+
+    headline = "final"
+    series = tuple((key, f"held-out {key}", color)
+                   for key, color in (("one_shot", "tab:orange"), ("final", "tab:red"), ("passed", "tab:green")))
+
+    def __init__(self, config: GraphTrainConfig, vocab: GraphVocab, maker: ExampleMaker, sandbox):
+        self.config, self.vocab, self.maker, self.sandbox = config, vocab, maker, sandbox
+
+    def build(self) -> GraphDenoiser:
+        return GraphDenoiser(GraphModelConfig.from_vocab(self.vocab, **self.config.model))
+
+    def load(self, checkpoint: Path, training: dict) -> GraphDenoiser:
+        return load_graph_checkpoint(checkpoint)[0]
+
+    def state(self) -> dict:
+        return {"config": asdict(self.config)}
+
+    def batch(self, model: GraphDenoiser, step: int) -> Batch:
+        return Batch.from_data_list(self.maker.batch(model, step))
+
+    def loss(self, model: GraphDenoiser, batch: Batch) -> torch.Tensor:
+        return model.loss(batch, self.config.corrupted_weight)
+
+    def evaluate(self, model: GraphDenoiser) -> dict:
+        return evaluate_held_out(model, self.vocab, self.sandbox, self.config)
+
+    def save(self, model: GraphDenoiser, directory: Path, training: dict) -> None:
+        save_graph_checkpoint(directory, model, self.vocab, training)
+
+    def row(self, step: int) -> dict:
+        return {"sampling": round(sampling_probability(step, self.config), 3)}
+
+
 def train_graph_model(config: GraphTrainConfig, out: Path, *, progress: bool = True, log_every: int = 20,
                       until: int | None = None, function_limit: int | None = None) -> dict:
-    """Train (or resume) the graph denoiser into ``out``; returns the last held-out evaluation.
+    """Train (or resume) the graph denoiser into ``out`` with :func:`~kelp.train.loop.fit`;
+    returns the last held-out evaluation with ``step`` and ``parameters``.
 
     ``out`` gets ``settings.json``, ``vocab.json``, ``metrics.jsonl``, ``curves.png`` and
     ``checkpoint/`` (:func:`~kelp.models.graph_model.save_graph_checkpoint` plus
@@ -205,13 +243,12 @@ def train_graph_model(config: GraphTrainConfig, out: Path, *, progress: bool = T
     schedule of ``config.steps``. ``function_limit``: use only the first N corpus functions
     (tests). Raises :class:`GraphTrainError` for bad settings or a directory holding a run with
     other settings, :class:`~kelp.train.corpus.CorpusError` for a missing corpus."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     from kelp.execute.sandbox import Limits, Sandbox
+
     config.check()
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    settings = asdict(config)
-    check_settings(out, settings, GraphTrainError)
+    check_settings(out, asdict(config), GraphTrainError)
     functions, tasks = load_sources(Path(config.corpus), function_limit)
     vocab_path = out / "vocab.json"
     if vocab_path.exists():
@@ -219,59 +256,14 @@ def train_graph_model(config: GraphTrainConfig, out: Path, *, progress: bool = T
     else:
         vocab = build_vocab(functions, tasks, config)
         vocab_path.write_text(vocab.to_json())
-    checkpoint = out / "checkpoint"
-    step = 0
-    torch.manual_seed(config.seed)
-    if (checkpoint / "training.json").exists():
-        model, vocab, training = load_graph_checkpoint(checkpoint)
-        step = training["step"]
-    else:
-        model = GraphDenoiser(GraphModelConfig.from_vocab(vocab, **config.model))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    if step:
-        restore_training_state(checkpoint, optimizer)
-    metrics_path = out / "metrics.jsonl"
-    truncate_metrics(metrics_path, step)
-    model.train()
-    last_eval: dict = {}
+    loop = LoopConfig(steps=config.steps, lr=config.lr, warmup=config.warmup, weight_decay=config.weight_decay,
+                      log_every=log_every, eval_every=config.eval_every, until=until, seed=config.seed,
+                      label="training graph denoiser", progress=progress)
     with Sandbox(workers=2, limits=Limits(test_timeout=1.0)) as sandbox:
         maker = ExampleMaker(functions, tasks, vocab, config, sandbox)
-        last = min(config.steps, until or config.steps)
-        started, losses = time.monotonic(), []
-        with Progress(TextColumn("training graph denoiser"), BarColumn(), MofNCompleteColumn(),
-                      TextColumn("{task.fields[info]}"), TimeRemainingColumn(), disable=not progress) as bar:
-            job = bar.add_task("train", total=last, completed=step, info="")
-            while step < last:
-                graphs = maker.batch(model, step)
-                for group in optimizer.param_groups:
-                    group["lr"] = warmup_cosine(step, config.lr, config.warmup, config.steps)
-                loss = model.loss(Batch.from_data_list(graphs), config.corrupted_weight)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                optimizer.step()
-                losses.append(loss.item())
-                step += 1
-                if step % log_every == 0:
-                    row = {"step": step, "loss": round(sum(losses) / len(losses), 4),
-                           "sampling": round(sampling_probability(step, config), 3),
-                           "seconds": round(time.monotonic() - started, 1)}
-                    losses = []
-                    with metrics_path.open("a") as sink:
-                        sink.write(json.dumps(row) + "\n")
-                    bar.update(job, info=f"loss {row['loss']:.3f} held-out {last_eval.get('final', 0):.0%}")
-                if step % config.eval_every == 0 or step == last:
-                    last_eval = evaluate_held_out(model, vocab, sandbox, config)
-                    model.train()
-                    with metrics_path.open("a") as sink:
-                        sink.write(json.dumps({"step": step, **last_eval}) + "\n")
-                    save_graph_checkpoint(checkpoint, model, vocab, {"step": step, "config": settings})
-                    save_training_state(checkpoint, optimizer)
-                    plot_curves(metrics_path, out / "curves.png", "loss",
-                                [(key, f"held-out {key}", color) for key, color in
-                                 (("one_shot", "tab:orange"), ("final", "tab:red"), ("passed", "tab:green"))])
-                bar.update(job, completed=step)
-    return {"step": step, "parameters": sum(p.numel() for p in model.parameters()), **last_eval}
+        outcome = fit(loop, GraphTask(config, vocab, maker, sandbox), out)
+    return {"step": outcome.step, "parameters": sum(p.numel() for p in outcome.model.parameters()),
+            **outcome.evaluation}
 
 
 def evaluate_held_out(model: GraphDenoiser, vocab: GraphVocab, sandbox, config: GraphTrainConfig) -> dict:
@@ -298,5 +290,5 @@ def evaluate_held_out(model: GraphDenoiser, vocab: GraphVocab, sandbox, config: 
             "n": len(records)}
 
 
-__all__ = ["GraphTrainConfig", "GraphTrainError", "ExampleMaker", "sampling_probability", "train_graph_model",
+__all__ = ["GraphTrainConfig", "GraphTrainError", "GraphTask", "ExampleMaker", "sampling_probability", "train_graph_model",
            "evaluate_held_out", "load_sources", "build_vocab"]

@@ -9,15 +9,14 @@ Each batch holds whole documents (sorted into length buckets, padded), never win
 longer than ``max_len`` tokens are left out of training and counted in ``data.json``. The run
 directory holds ``settings.json``, ``data.json``, ``metrics.jsonl``, ``curves.png``, the codec or
 tokenizer, and ``checkpoint/`` (``save_pretrained`` + optimizer and RNG state); an interrupted
-run resumes from its last checkpoint.
+run resumes from its last checkpoint. The loop, checkpoints, metrics and progress are
+:func:`kelp.train.loop.fit`'s; :class:`StructuredTask` is what is specific to this model.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import random
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -31,10 +30,9 @@ from kelp.models.structured_lm import LMSize, load_lm, new_lm, sequence_nll
 from kelp.structured.codec import SchemaCodec
 from kelp.structured.vocab import BOS, EOS, PAD
 from kelp.structured.workflow_yaml import dump_workflow
-from kelp.train.run_dir import (check_settings, plot_curves, restore_training_state, save_training_state,
-                                truncate_metrics, warmup_cosine)
+from kelp.train.loop import LoopConfig, Task, check_settings, fit
 
-__all__ = ["StructuredTrainError", "StructuredTrainConfig", "train_structured"]
+__all__ = ["StructuredTask", "StructuredTrainError", "StructuredTrainConfig", "train_structured"]
 
 
 class StructuredTrainError(KelpError, ValueError):
@@ -130,14 +128,61 @@ def _encode_all(config: StructuredTrainConfig, schema: dict, train: list, held: 
     return kept, held_ids, vocab_size
 
 
+class StructuredTask(Task):
+    """The structured LM's part of a run: length-bucketed batches of whole documents in a seeded
+    epoch order, the causal-LM loss (training rows also log ``tokens``, the non-padding tokens
+    trained on), the held-out loss in nats per token. ``checkpoint/`` holds ``save_pretrained``'s
+    files and ``state.json``."""
+
+    headline = "held_out_nll_per_token"
+    loss_label = "loss (nats/token)"
+
+    def __init__(self, config: StructuredTrainConfig, train_ids: list[list[int]], eval_ids: list[list[int]],
+                 vocab_size: int):
+        self.config, self.train_ids, self.eval_ids, self.vocab_size = config, train_ids, eval_ids, vocab_size
+        self.batches = _batches([len(s) for s in train_ids], config.batch_tokens)
+        self.plan = _schedule(len(self.batches), config.steps, config.seed)
+
+    def build(self):
+        return new_lm(self.vocab_size, LMSize(**self.config.size), PAD, BOS, EOS, seed=self.config.seed)
+
+    def load(self, checkpoint: Path, training: dict):
+        return load_lm(checkpoint)
+
+    def batch(self, model, step: int) -> dict[str, torch.Tensor]:
+        """``input_ids``, ``attention_mask`` and ``labels`` (-100 on padding), (documents, longest)."""
+        batch = [self.train_ids[i] for i in self.batches[self.plan[step]]]
+        width = max(map(len, batch))
+        ids = torch.full((len(batch), width), PAD, dtype=torch.long)
+        attention = torch.zeros((len(batch), width), dtype=torch.long)
+        for i, s in enumerate(batch):
+            ids[i, :len(s)] = torch.tensor(s)
+            attention[i, :len(s)] = 1
+        return {"input_ids": ids, "attention_mask": attention, "labels": ids.masked_fill(attention == 0, -100)}
+
+    def loss(self, model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict]:
+        return model(**batch).loss, {"tokens": int(batch["attention_mask"].sum())}
+
+    def evaluate(self, model) -> dict:
+        nll, n = 0.0, 0
+        for i in range(0, len(self.eval_ids), 8):
+            chunk = self.eval_ids[i:i + 8]
+            nll += sum(sequence_nll(model, chunk, PAD))
+            n += sum(len(s) - 1 for s in chunk)
+        return {"held_out_nll_per_token": nll / max(n, 1)}
+
+    def save(self, model, directory: Path, training: dict) -> None:
+        model.save_pretrained(str(directory))
+        (directory / "state.json").write_text(json.dumps(training))
+
+
 def train_structured(config: StructuredTrainConfig, out: Path, *, until: int | None = None) -> dict:
-    """Train (or resume) one run; returns the last held-out metrics.
+    """Train (or resume) one run with :func:`~kelp.train.loop.fit`; returns the last held-out
+    metrics with ``step`` (``{}`` when the run had already reached its last step).
 
     ``until``: stop after this step (a test can train a few steps of a longer schedule).
     Raises :class:`StructuredTrainError` for bad settings or data.
     """
-    from tqdm import tqdm
-
     config.check()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -153,72 +198,10 @@ def train_structured(config: StructuredTrainConfig, out: Path, *, until: int | N
     train_ids, held_ids, vocab_size = _encode_all(config, schema, train, held, out)
     if not train_ids:
         raise StructuredTrainError("no training document fits in max_len tokens")
-    size = LMSize(**config.size)
-    rng = random.Random(config.seed)
-    eval_ids = [s for s in held_ids if len(s) <= size.max_len]
-    eval_ids = rng.sample(eval_ids, min(config.eval_docs, len(eval_ids)))
-    checkpoint = out / "checkpoint"
-    metrics_path = out / "metrics.jsonl"
-    step = 0
-    if (checkpoint / "state.json").exists():
-        model = load_lm(checkpoint)
-        model.train()
-        step = json.loads((checkpoint / "state.json").read_text())["step"]
-    else:
-        model = new_lm(vocab_size, size, PAD, BOS, EOS, seed=config.seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.01, betas=(0.9, 0.98))
-    if step:
-        restore_training_state(checkpoint, optimizer)
-        truncate_metrics(metrics_path, step)
-    batches = _batches([len(s) for s in train_ids], config.batch_tokens)
-    plan = _schedule(len(batches), config.steps, config.seed)
-    last = min(config.steps, until or config.steps)
-    latest: dict = {}
-
-    def evaluate() -> dict:
-        model.eval()
-        nll, n = 0.0, 0
-        for i in range(0, len(eval_ids), 8):
-            chunk = eval_ids[i:i + 8]
-            nll += sum(sequence_nll(model, chunk, PAD))
-            n += sum(len(s) - 1 for s in chunk)
-        model.train()
-        return {"step": step, "held_out_nll_per_token": nll / max(n, 1)}
-
-    def save() -> None:
-        model.save_pretrained(str(checkpoint))
-        save_training_state(checkpoint, optimizer)
-        (checkpoint / "state.json").write_text(json.dumps({"step": step}))
-
-    model.train()
-    bar = tqdm(total=last, initial=step, desc=f"train {config.tokens}", unit="step")
-    started = time.time()
-    while step < last:
-        batch = [train_ids[i] for i in batches[plan[step]]]
-        width = max(map(len, batch))
-        ids = torch.full((len(batch), width), PAD, dtype=torch.long)
-        attention = torch.zeros((len(batch), width), dtype=torch.long)
-        for i, s in enumerate(batch):
-            ids[i, :len(s)] = torch.tensor(s)
-            attention[i, :len(s)] = 1
-        labels = ids.masked_fill(attention == 0, -100)
-        for group in optimizer.param_groups:
-            group["lr"] = warmup_cosine(step, config.lr, config.warmup, config.steps, floor=0.05)
-        loss = model(input_ids=ids, attention_mask=attention, labels=labels).loss
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        step += 1
-        bar.update(1)
-        with metrics_path.open("a") as f:
-            f.write(json.dumps({"step": step, "loss": round(float(loss), 5),
-                                "tokens": int(attention.sum()), "seconds": round(time.time() - started, 1)}) + "\n")
-        if step % config.eval_every == 0 or step == last:
-            latest = evaluate()
-            with metrics_path.open("a") as f:
-                f.write(json.dumps(latest) + "\n")
-            save()
-            plot_curves(metrics_path, out / "curves.png", "loss (nats/token)", [])
-    bar.close()
-    return latest
+    eval_ids = [s for s in held_ids if len(s) <= config.size["max_len"]]
+    eval_ids = random.Random(config.seed).sample(eval_ids, min(config.eval_docs, len(eval_ids)))
+    loop = LoopConfig(steps=config.steps, lr=config.lr, warmup=config.warmup, lr_floor=0.05, betas=(0.9, 0.98),
+                      weight_decay=0.01, log_every=1, eval_every=config.eval_every, until=until, seed=config.seed,
+                      label=f"train {config.tokens}", state_file="state.json")
+    outcome = fit(loop, StructuredTask(config, train_ids, eval_ids, vocab_size), out)
+    return {"step": outcome.step, **outcome.evaluation} if outcome.evaluation else {}
