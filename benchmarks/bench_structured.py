@@ -46,6 +46,8 @@ from pathlib import Path
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "src"))
 
+from kelp.progress import track  # noqa: E402
+
 DEFAULT_CORPORA = ["/work/shared/data/workflows", "/work/shared/data/workflows-extra"]
 LLG_OPTIONS = {"lenient": True, "whitespace_flexible": False}
 EOS_TEXT = "<|endoftext|>"
@@ -149,7 +151,7 @@ def summary(us: list[float]) -> dict:
             "mean": round(float(a.mean()), 3), "max": round(float(a.max()), 1)}
 
 
-def time_ours(automaton, docs_ids: list[list[int]], bar) -> list[dict]:
+def time_ours(automaton, docs_ids: list[list[int]], desc: str) -> list[dict]:
     """One pass: per document, mask and advance times (µs) per token, or the rejection."""
     from kelp.structured.vocab import EOS
 
@@ -157,7 +159,7 @@ def time_ours(automaton, docs_ids: list[list[int]], bar) -> list[dict]:
     allowed, advance = automaton.allowed, automaton.advance
     out = []
     gc.collect()
-    for ids in docs_ids:
+    for ids in track(docs_ids, desc):
         masks, steps, rejected = [], [], None
         state = automaton.initial()
         for i, tok in enumerate(ids[1:]):
@@ -178,11 +180,10 @@ def time_ours(automaton, docs_ids: list[list[int]], bar) -> list[dict]:
         if rejected is None and (ids[-1] != EOS or not automaton.is_done(state)):
             rejected = "not done after <eos>"
         out.append({"mask": masks, "step": steps, "rejected": rejected})
-        bar.update(1)
     return out
 
 
-def time_llguidance(proto, hf, n_vocab: int, eos: int, texts_ids: list[list[int]], bar) -> list[dict]:
+def time_llguidance(proto, hf, n_vocab: int, eos: int, texts_ids: list[list[int]], desc: str) -> list[dict]:
     """One pass: per document, fill_next_token_bitmask and consume_token times (µs) per token."""
     from llguidance.numpy import allocate_token_bitmask, fill_next_token_bitmask
 
@@ -190,7 +191,7 @@ def time_llguidance(proto, hf, n_vocab: int, eos: int, texts_ids: list[list[int]
     bitmask = allocate_token_bitmask(1, n_vocab)
     out = []
     gc.collect()
-    for ids in texts_ids:
+    for ids in track(texts_ids, desc):
         m = proto.deep_copy()
         masks, steps, rejected = [], [], None
         for i, tok in enumerate(ids):
@@ -213,7 +214,6 @@ def time_llguidance(proto, hf, n_vocab: int, eos: int, texts_ids: list[list[int]
         if rejected is None and ids[-1] != eos:
             rejected = "no EOS"
         out.append({"mask": masks, "step": steps, "rejected": rejected})
-        bar.update(1)
     return out
 
 
@@ -246,7 +246,6 @@ def main() -> None:
     import tokenizers
     from llguidance import LLMatcher, LLTokenizer
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from tqdm import tqdm
 
     from kelp.datasets.workflows import load_split
     from kelp.structured.codec import SchemaCodec
@@ -258,9 +257,6 @@ def main() -> None:
 
     def save() -> None:
         (out / "results.json").write_text(json.dumps(report, indent=2) + "\n")
-
-    def bar(desc: str, total: int):
-        return tqdm(total=total, desc=desc, unit="doc", file=sys.stderr, disable=None, leave=False)
 
     # -- data: valid documents, split by repository, codec from the training split ----------------
     corpora = args.corpus or [p for p in DEFAULT_CORPORA if Path(p).is_dir()] or [str(SAMPLE_DIR)]
@@ -282,8 +278,7 @@ def main() -> None:
     orderer = SchemaOrderer(schema)
     t = time.perf_counter()
     timed_docs = [orderer.order(d.doc) for d in chosen]
-    train_texts = [compact(orderer.order(d.doc)) for d in tqdm(train, desc="schema order", file=sys.stderr,
-                                                                  disable=None, leave=False)]
+    train_texts = [compact(orderer.order(d.doc)) for d in track(train, "schema order")]
     order_seconds = time.perf_counter() - t
     report.update({
         "corpora": corpora, "n_valid_docs": n_valid, "n_train": len(train), "n_held_out": len(held),
@@ -322,8 +317,8 @@ def main() -> None:
     llg_ids = [hf.encode(x, add_special_tokens=False).ids + [eos] for x in texts]
 
     # -- mask timing: cold pass, then warm pass, for each engine -----------------------------------
-    ours = {phase: time_ours(automaton, ours_ids, bar(f"ours {phase}", len(ours_ids))) for phase in ("cold", "warm")}
-    llg = {phase: time_llguidance(proto, hf, ll_tok.vocab_size, eos, llg_ids, bar(f"llguidance {phase}", len(llg_ids)))
+    ours = {phase: time_ours(automaton, ours_ids, f"ours {phase}") for phase in ("cold", "warm")}
+    llg = {phase: time_llguidance(proto, hf, ll_tok.vocab_size, eos, llg_ids, f"llguidance {phase}")
            for phase in ("cold", "warm")}
     ours_rej = {i: r["rejected"] for i, r in enumerate(ours["cold"]) if r["rejected"]}
     llg_rej = {i: r["rejected"] for i, r in enumerate(llg["cold"]) if r["rejected"]}
