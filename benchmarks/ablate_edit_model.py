@@ -10,7 +10,7 @@ Arms (each the model alone, best of ``--budget`` candidates, the tests used only
 - ``no_constraint``: decoding without :class:`~kelp.models.constraints.EditConstraint`.
 
 Tasks: the first ``--n`` MBPP test tasks that one seeded realistic mutation breaks (the
-``kelp eval mbpp --steps 1`` tasks, same seeds). Prints one JSON object per arm as it finishes,
+``kelp eval repair mbpp --steps 1`` tasks, same seeds). Prints one JSON object per arm as it finishes,
 then a Markdown table: solved@1/4/16, the share of decoded sequences that are valid edits, and
 the median seconds per task.
 

@@ -2,7 +2,7 @@
 time per MBPP task with a given proposer.
 
 Prompts come from the MBPP test split (Austin et al. 2021) corrupted with one seeded realistic
-mutation (the ``kelp eval mbpp --steps 1`` tasks), rendered with the tests' feedback.
+mutation (the ``kelp eval repair mbpp --steps 1`` tasks), rendered with the tests' feedback.
 
 - ``beam``: constrained beam search with a KV cache, ``--beams`` edits per prompt in one
   ``generate`` call (what ``--proposer model`` runs).
@@ -57,7 +57,7 @@ def main() -> None:
 
     import torch
 
-    from kelp.bench.evaluate import make_proposers
+    from kelp.repair.proposers import make_proposers
     from kelp.datasets.tasks import first_broken_mbpp
     from kelp.execute.sandbox import Sandbox
     from kelp.models.edit_format import EditFormatError, encode_edit

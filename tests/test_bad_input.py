@@ -1,7 +1,7 @@
 """Bad input and interruptions, run as a user runs them: the real `kelp` entry point in a
 subprocess, on small real files (no mocks). Covers `kelp repair` on binary / non-UTF-8 / huge
 files, programs whose tests already pass, the --seconds bound, SIGINT / SIGTERM (exit status,
-message, and no sandbox worker dir left behind), and `kelp eval`'s results.jsonl surviving an
+message, and no sandbox worker dir left behind), and `kelp eval repair`'s results.jsonl surviving an
 interruption and a torn last line."""
 
 import json
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from kelp.bench.jsonl import append_record, read_records
-from kelp.cli import MAX_FUNCTIONS, MAX_SOURCE_BYTES
+from kelp.repair.inputs import MAX_FUNCTIONS, MAX_SOURCE_BYTES
 
 #: A function with many edit sites, so the search always has candidates left to run.
 HARD_PROGRAM = '''def score(values, weight, bias):
@@ -198,7 +198,7 @@ def test_eval_interrupted_reports_the_results_written_and_leaves_whole_lines(tmp
     out = tmp_path / "run"
     results = out / "results.jsonl"
     proc = _start_and_wait_for_sandbox(
-        ["eval", "jsonl:tasks.jsonl", "--seconds", "300", "--budget", "1000000", "--workers", "2", "--out", str(out)],
+        ["eval", "repair", "jsonl:tasks.jsonl", "--seconds", "300", "--budget", "1000000", "--workers", "2", "--out", str(out)],
         tmp_path, ready=lambda: results.exists() and len(results.read_bytes().splitlines()) >= 2)
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
@@ -241,7 +241,7 @@ def test_eval_resume_after_a_torn_line_redoes_that_task_only(tmp_path):
              for i in (1, 2, 3)]
     (tmp_path / "tasks.jsonl").write_text("".join(json.dumps(t) + "\n" for t in tasks))
     out = tmp_path / "run"
-    args = ("eval", "jsonl:tasks.jsonl", "--budget", "16", "--workers", "2", "--out", str(out))
+    args = ("eval", "repair", "jsonl:tasks.jsonl", "--budget", "16", "--workers", "2", "--out", str(out))
     proc = kelp(*args, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     results = out / "results.jsonl"

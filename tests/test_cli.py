@@ -59,7 +59,7 @@ def test_missing_file_and_unrepairable_program(tmp_path):
 
 def test_eval_writes_results_as_it_goes_and_resumes(tmp_path):
     out = tmp_path / "run"
-    args = ("eval", "mbpp", "--n", "4", "--budget", "16", "--out", str(out))
+    args = ("eval", "repair", "mbpp", "--n", "4", "--budget", "16", "--out", str(out))
     proc = kelp(*args)
     assert proc.returncode == 0, proc.stderr
     lines = (out / "results.jsonl").read_text().splitlines()
@@ -71,7 +71,7 @@ def test_eval_writes_results_as_it_goes_and_resumes(tmp_path):
     assert proc.returncode == 0 and (out / "results.jsonl").read_text().splitlines() == lines
     assert json.loads((out / "summary.json").read_text())["solved"] == summary["solved"]
     # other settings into the same directory are refused
-    proc = kelp("eval", "mbpp", "--n", "4", "--budget", "8", "--out", str(out))
+    proc = kelp("eval", "repair", "mbpp", "--n", "4", "--budget", "8", "--out", str(out))
     assert proc.returncode == 2 and "other settings" in proc.stderr
 
 

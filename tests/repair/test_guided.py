@@ -48,9 +48,9 @@ def test_the_model_moves_the_fix_it_learned_to_the_front(model):
 
 
 def test_a_weight_outside_zero_to_one_is_refused():
-    from kelp.bench.evaluate import EvalError, make_proposers
+    from kelp.repair.proposers import ProposerError, make_proposers
 
-    with pytest.raises(EvalError, match="model-weight"):
+    with pytest.raises(ProposerError, match="model-weight"):
         make_proposers("both", "unused", weight=1.5)
     with pytest.raises(ValueError, match="weight"):
         GuidedProposer(EnumerativeProposer(), None, weight=-0.1)

@@ -105,16 +105,16 @@ def test_graph_proposer_repairs_a_token_bug_in_the_search(denoiser, tmp_path):
 
 
 def test_proposer_lists_combine_and_mistakes_are_clear(denoiser, tmp_path):
-    from kelp.bench.evaluate import EvalError, make_proposers
+    from kelp.repair.proposers import ProposerError, make_proposers
     from kelp.models.graph_model import save_graph_checkpoint
 
     model, vocab = denoiser
     save_graph_checkpoint(tmp_path / "graph", model, vocab, {"step": 150})
     names = [p.name for p in make_proposers("enum,graph", None, graph_checkpoint=str(tmp_path / "graph"))]
     assert names == ["enum", "graph"]
-    with pytest.raises(EvalError, match="several joined by commas"):
+    with pytest.raises(ProposerError, match="several joined by commas"):
         make_proposers("enum,psychic", None)
-    with pytest.raises(EvalError, match="several joined by commas"):
+    with pytest.raises(ProposerError, match="several joined by commas"):
         make_proposers("enum,enum", None)
-    with pytest.raises(EvalError, match="--proposer graph"):
+    with pytest.raises(ProposerError, match="--proposer graph"):
         make_proposers("graph", None, graph_checkpoint=str(tmp_path / "nowhere"))

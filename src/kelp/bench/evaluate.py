@@ -1,4 +1,4 @@
-"""`kelp eval`: repair benchmarks end to end, written as they go and resumable.
+"""`kelp eval repair`: repair benchmarks end to end, written as they go and resumable.
 
 Each finished task appends one JSON line to ``DIR/results.jsonl`` (always a whole line, see
 :mod:`kelp.bench.jsonl`); a rerun with the same command skips tasks already there.
@@ -31,6 +31,7 @@ from kelp.corrupt import SubtreeBank
 from kelp.datasets.loaders import load_jsonl_tasks, load_mbpp, load_quixbugs
 from kelp.datasets.tasks import PreparedTask, prepare_mbpp_task
 from kelp.execute.sandbox import Limits, Sandbox
+from kelp.repair.proposers import make_proposers
 from kelp.repair.search import RepairConfig, RepairInputError, repair
 
 
@@ -125,53 +126,6 @@ def _task_source(config: EvalConfig, sandbox: Sandbox, dropped: Counter):
     else:
         raise EvalError(f"unknown benchmark {config.bench!r}: use mbpp, mbpp-validation, quixbugs or jsonl:PATH")
     yield from (tasks[: config.n] if config.n else tasks)
-
-
-#: Proposer names ``--proposer`` accepts (alone, or several joined by commas: ``both,graph``).
-PROPOSERS = ("enum", "model", "both", "graph")
-
-
-def make_proposers(kind: str, checkpoint: str | None, *, feedback: bool = True, weight: float = 0.1,
-                   graph_checkpoint: str | None = None) -> list:
-    """The proposers for ``--proposer``: ``enum`` (the enumerator), ``model`` (the edit model
-    loaded from ``checkpoint``, default the bundled one), ``both`` (the enumerator reranked by
-    the edit model, :class:`~kelp.repair.guided.GuidedProposer` with ``weight``), ``graph`` (the
-    graph denoiser from ``graph_checkpoint``, default the bundled one), or several of them joined
-    by commas, whose candidates the search ranks together. ``feedback=False`` hides the tests,
-    their messages and the suspiciousness from the edit model (Kelp's blind protocol).
-    Raises :class:`EvalError` for an unknown kind, a bad weight or a missing checkpoint."""
-    from kelp.repair.enumerate import EnumerativeProposer
-
-    kinds = [k.strip() for k in kind.split(",")]
-    unknown = [k for k in kinds if k not in PROPOSERS]
-    if unknown or not kinds or len(set(kinds)) != len(kinds):
-        raise EvalError(f"--proposer takes {', '.join(PROPOSERS)} or several joined by commas, not {kind!r}")
-    if not 0.0 <= weight <= 1.0:
-        raise EvalError(f"--model-weight must be in [0, 1], got {weight}")
-    out: list = []
-    try:
-        for k in kinds:
-            if k == "enum":
-                out.append(EnumerativeProposer())
-            elif k == "graph":
-                from kelp.models.graph_model import DEFAULT_GRAPH_CHECKPOINT
-                from kelp.repair.graph_proposer import GraphProposer
-
-                out.append(GraphProposer(Path(graph_checkpoint) if graph_checkpoint else DEFAULT_GRAPH_CHECKPOINT))
-            else:
-                from kelp.models.edit_model import DEFAULT_CHECKPOINT
-                from kelp.repair.guided import GuidedProposer
-                from kelp.repair.model_proposer import ModelProposer
-
-                model = ModelProposer(Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT, use_feedback=feedback)
-                out.append(model if k == "model" else GuidedProposer(EnumerativeProposer(), model, weight))
-    except Exception as exc:
-        from kelp.models.edit_model import CheckpointError  # only now: it loads torch (seconds)
-
-        if not isinstance(exc, CheckpointError):
-            raise
-        raise EvalError(f"--proposer {kind}: {exc}") from None
-    return out
 
 
 def _evaluate_one(prepared: PreparedTask, sandbox: Sandbox, config: RepairConfig, proposers: list | None = None) -> dict:

@@ -1,0 +1,5 @@
+"""``python -m kelp.cli``: the same as the ``kelp`` command."""
+
+from kelp.cli import main
+
+main()

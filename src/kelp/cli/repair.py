@@ -1,0 +1,73 @@
+"""``kelp repair``: the smallest edit that makes a program's tests pass, as a unified diff."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from kelp.cli import _signals
+from kelp.cli._console import UserError, err
+
+PROPOSER_HELP = "enum, model (the edit model), both, graph (the graph denoiser), or several joined by commas (both,graph)."
+
+
+def repair_cmd(
+    file: Path = typer.Argument(..., help="Python file with the buggy function."),
+    tests: Optional[Path] = typer.Option(None, "--tests", help="File of assert statements, a check(candidate) function, or test_* functions."),
+    pytest_args: Optional[str] = typer.Option(None, "--pytest", help='pytest arguments, e.g. "tests/test_mod.py".'),
+    budget: int = typer.Option(256, "--budget", help="Candidate executions at most."),
+    timeout: float = typer.Option(2.0, "--timeout", help="Seconds per test before it counts as hung."),
+    seconds: float = typer.Option(120.0, "--seconds", help="Wall-clock limit for the whole search."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of the diff and report."),
+    proposer: str = typer.Option("enum", "--proposer", help=PROPOSER_HELP),
+    graph_checkpoint: Optional[Path] = typer.Option(None, "--graph-checkpoint", help="Graph-denoiser checkpoint for --proposer graph (default: the bundled one)."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Edit-model checkpoint for --proposer model/both (default: the bundled one)."),
+    no_feedback: bool = typer.Option(False, "--no-feedback", help="Hide the tests and their results from the edit model."),
+    model_weight: float = typer.Option(0.1, "--model-weight", help="--proposer both: share of the model in the mixture (0 = enumerator's order)."),
+) -> None:
+    """Find the smallest edit that makes every test pass; print it as a unified diff.
+
+    --seconds bounds the whole run (parsing, the sandbox, localization, proposing and running candidates). Nothing is written to any file.
+
+    Exit status: 0 repaired; 1 not repaired (search exhausted or out of time); 2 bad input (missing, binary, non-UTF-8, too large or unparsable files, unusable tests); 3 nothing to repair (every test already passes); 130 interrupted (SIGINT); 143 terminated (SIGTERM).
+    """
+    started = time.monotonic()
+    from kelp.execute.sandbox import Limits
+    from kelp.program.unified_diff import unified_diff
+    from kelp.repair.inputs import collect_tests, load_repair_inputs
+    from kelp.repair.proposers import make_proposers
+    from kelp.repair.search import RepairConfig, repair
+
+    _signals.set_interrupt_note("nothing written")
+    if budget < 1 or timeout <= 0 or seconds <= 0:
+        raise UserError("--budget must be >= 1, --timeout and --seconds > 0")
+    inputs = load_repair_inputs(file, tests=tests, pytest_args=pytest_args)
+    proposers = make_proposers(proposer, str(checkpoint) if checkpoint else None, feedback=not no_feedback,
+                               weight=model_weight, graph_checkpoint=str(graph_checkpoint) if graph_checkpoint else None)
+    with _signals.sandbox(limits=Limits(test_timeout=timeout)) as sandbox:
+        inputs = collect_tests(inputs, sandbox)
+        with err.status("repairing..."):
+            left = max(0.0, seconds - (time.monotonic() - started))
+            result = repair(inputs.source, inputs.suite, sandbox, RepairConfig(budget=budget, seconds=left),
+                            proposers=proposers, intent=inputs.intent)
+    already = result.solved and not result.edits  # repair() made no edit: nothing failed
+    status = "already_passing" if already else "repaired" if result.solved else "not_repaired"
+    diff = "" if already else unified_diff(inputs.source, result.repaired, str(file))
+    if as_json:
+        print(json.dumps({"status": status} | result.to_json() | {"file": str(file), "diff": diff}))
+    if already:
+        err.print(f"nothing to repair: all {result.tests_before[1]} tests already pass")
+        raise typer.Exit(3)
+    if not as_json:
+        if result.solved and diff:
+            sys.stdout.write(diff)  # byte for byte: rich would wrap long lines and expand tabs
+        (b_pass, b_total), (a_pass, a_total) = result.tests_before, result.tests_after
+        outcome = "repaired" if result.solved else f"not repaired ({result.reason})"
+        err.print(f"{outcome}: tests {b_pass}/{b_total} -> {a_pass}/{a_total} passing; "
+                  f"{result.executions} candidates run in {result.seconds:.1f} s")
+    raise typer.Exit(0 if result.solved else 1)
