@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from kelp.program.fragment import dump, fragment_kind, parse_fragment
+from kelp.program.operators import BINARY, BOOLEAN, COMPARE, NON_COMMUTATIVE
 from kelp.program.scope import bindings, constants, function_scopes, visible_bindings
 from kelp.program.tree import Path, ProgramSyntaxError, is_docstring, iter_nodes, node_source
 
@@ -135,20 +136,14 @@ def _shift_options(e: ast.expr) -> list[Option]:
 
 
 # --- operator flips -------------------------------------------------------------------
+# The mutations of the shared operator table (kelp.program.operators), whose repairs the
+# enumerator proposes.
 
-BINOP_FLIPS: dict[type, tuple[type, ...]] = {
-    ast.Add: (ast.Sub,), ast.Sub: (ast.Add,),
-    ast.Mult: (ast.Div, ast.FloorDiv), ast.Div: (ast.FloorDiv, ast.Mult),
-    ast.FloorDiv: (ast.Div, ast.Mod, ast.Mult), ast.Mod: (ast.FloorDiv,),
-    ast.Pow: (ast.Mult,), ast.LShift: (ast.RShift,), ast.RShift: (ast.LShift,),
-    ast.BitAnd: (ast.BitOr,), ast.BitOr: (ast.BitAnd, ast.BitXor), ast.BitXor: (ast.BitOr,),
-}
-COMPARE_FLIPS: dict[type, tuple[type, ...]] = {
-    ast.Lt: (ast.LtE, ast.Gt), ast.LtE: (ast.Lt, ast.GtE), ast.Gt: (ast.GtE, ast.Lt),
-    ast.GtE: (ast.Gt, ast.LtE), ast.Eq: (ast.NotEq,), ast.NotEq: (ast.Eq,),
-    ast.In: (ast.NotIn,), ast.NotIn: (ast.In,), ast.Is: (ast.IsNot,), ast.IsNot: (ast.Is,),
-}
-_NON_COMMUTATIVE = (ast.Sub, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow, ast.LShift, ast.RShift, ast.MatMult)
+#: Binary operator -> the operators it is flipped to, in option order.
+BINOP_FLIPS: dict[type, tuple[type, ...]] = {op: alts.mutations for op, alts in BINARY.items() if alts.mutations}
+#: Comparison operator -> the operators it is flipped to, in option order.
+COMPARE_FLIPS: dict[type, tuple[type, ...]] = {op: alts.mutations for op, alts in COMPARE.items() if alts.mutations}
+_BOOLOP_FLIPS: dict[type, tuple[type, ...]] = {op: alts.mutations for op, alts in BOOLEAN.items() if alts.mutations}
 
 
 def binop_flip(ctx: SiteContext) -> list[Site]:
@@ -172,10 +167,10 @@ def compare_flip(ctx: SiteContext) -> list[Site]:
 
 
 def boolop_flip(ctx: SiteContext) -> list[Site]:
-    """``and`` <-> ``or``."""
+    """``and`` <-> ``or`` (pairs in the boolean table of kelp.program.operators)."""
     return [
-        Site(path + ("op",), [Option("replace", ast.Or() if isinstance(node.op, ast.And) else ast.And())])
-        for path, node in ctx.nodes() if isinstance(node, ast.BoolOp)
+        Site(path + ("op",), [Option("replace", c()) for c in _BOOLOP_FLIPS[type(node.op)]])
+        for path, node in ctx.nodes() if isinstance(node, ast.BoolOp) and type(node.op) in _BOOLOP_FLIPS
     ]
 
 
@@ -328,7 +323,7 @@ def swap_args(ctx: SiteContext) -> list[Site]:
                     opts.append(Option("replace", new))
             if opts:
                 sites.append(Site(path, opts))
-        elif isinstance(node, ast.BinOp) and isinstance(node.op, _NON_COMMUTATIVE) and dump(node.left) != dump(node.right):
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, NON_COMMUTATIVE) and dump(node.left) != dump(node.right):
             new = ast.BinOp(left=copy.deepcopy(node.right), op=type(node.op)(), right=copy.deepcopy(node.left))
             sites.append(Site(path, [Option("replace", new)]))
     return sites

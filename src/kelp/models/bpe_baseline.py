@@ -4,9 +4,13 @@ ids of the structured vocabulary, so that both token streams are framed alike.""
 
 from __future__ import annotations
 
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from typing import TYPE_CHECKING
 
+from kelp.bpe import train_bpe
 from kelp.structured.vocab import BOS, EOS
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 __all__ = ["BPE_SPECIALS", "bpe_baseline_tokenizer", "bpe_encode"]
 
@@ -14,14 +18,9 @@ BPE_SPECIALS = ["<pad>", "<bos>", "<eos>"]
 
 
 def bpe_baseline_tokenizer(texts: list[str], vocab_size: int) -> Tokenizer:
-    """Byte-level BPE with ``<pad> <bos> <eos>`` (ids 0, 1, 2, as in the structured vocabulary)."""
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=BPE_SPECIALS, show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(texts, trainer)
-    return tok
+    """Byte-level BPE (:func:`kelp.bpe.train_bpe`) with ``<pad> <bos> <eos>`` (ids 0, 1, 2, as in
+    the structured vocabulary)."""
+    return train_bpe(texts, vocab_size, special_tokens=BPE_SPECIALS)
 
 
 def bpe_encode(tok: Tokenizer, text: str) -> list[int]:

@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from kelp.bpe import train_bpe
 from kelp.errors import KelpError
 
 #: The bundled encoder checkpoint (``kelp index`` / ``kelp search --retriever ours``).
@@ -59,18 +60,11 @@ class CodeEncoderConfig:
 
 def train_tokenizer(texts, vocab_size: int = 8192):
     """A byte-level BPE ``tokenizers.Tokenizer`` trained on the iterable ``texts``, with
-    ``[PAD]`` (id 0) and ``[UNK]`` specials. Raises ValueError for vocab_size < 300."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
+    ``[PAD]`` (id 0) and ``[UNK]`` (id 1, the BPE model's unknown token) specials
+    (:func:`kelp.bpe.train_bpe`). Raises ValueError for vocab_size < 300."""
     if vocab_size < 300:
         raise ValueError(f"vocab_size must be >= 300 (the byte alphabet needs 256), got {vocab_size}")
-    tok = Tokenizer(models.BPE(unk_token="[UNK]"))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["[PAD]", "[UNK]"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    tok.train_from_iterator(texts, trainer=trainer)
-    return tok
+    return train_bpe(texts, vocab_size, special_tokens=("[PAD]", "[UNK]"), unk_token="[UNK]")
 
 
 class CodeEncoder(nn.Module):

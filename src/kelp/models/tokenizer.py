@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import Tokenizer
 
+from kelp.bpe import train_bpe
 from kelp.errors import KelpError
 from kelp.models.edit_format import SPECIAL_TOKENS
 
@@ -28,14 +29,9 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = VOCAB_SIZE) -> Token
     """Train byte-level BPE on ``texts`` (program sources, test code, messages).
 
     The special tokens of :data:`~kelp.models.edit_format.SPECIAL_TOKENS` get ids 0.. in
-    order (``<pad>`` = 0). Deterministic for the same texts in the same order."""
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=2, special_tokens=list(SPECIAL_TOKENS),
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    tokenizer.train_from_iterator(texts, trainer=trainer)
-    return tokenizer
+    order (``<pad>`` = 0); a pair is merged only if it occurs at least twice. Deterministic
+    for the same texts in the same order (:func:`kelp.bpe.train_bpe`)."""
+    return train_bpe(texts, vocab_size, special_tokens=SPECIAL_TOKENS, min_frequency=2)
 
 
 def load_tokenizer(path: Path) -> Tokenizer:

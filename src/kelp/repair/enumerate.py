@@ -18,6 +18,7 @@ from collections import defaultdict
 from typing import Iterator
 
 from kelp.program.diff import Edit
+from kelp.program.operators import BINARY, BOOLEAN, COMPARE, NON_COMMUTATIVE
 from kelp.program.scope import bindings, constants, visible_bindings
 from kelp.program.spans import line_at
 from kelp.program.tree import iter_nodes, node_at
@@ -26,22 +27,11 @@ from kelp.repair.proposer import Candidate, Feedback
 from kelp.repair.signals import Evidence
 from kelp.repair.unused import Unused, unused_definitions, unused_imports
 
-# Replacement operators with relative weights, realistic partners first.
-_BINOP_ALTS = {
-    ast.Add: [(ast.Sub, 4), (ast.Mult, 1)], ast.Sub: [(ast.Add, 4), (ast.Mult, 1)],
-    ast.Mult: [(ast.Div, 1), (ast.FloorDiv, 1), (ast.Add, 1), (ast.Pow, 1)],
-    ast.Div: [(ast.FloorDiv, 3), (ast.Mult, 2)], ast.FloorDiv: [(ast.Div, 3), (ast.Mod, 1), (ast.Mult, 1)],
-    ast.Mod: [(ast.FloorDiv, 2), (ast.Div, 1)], ast.Pow: [(ast.Mult, 2)],
-    ast.BitAnd: [(ast.BitOr, 2), (ast.BitXor, 1)], ast.BitOr: [(ast.BitAnd, 2), (ast.BitXor, 1)],
-    ast.BitXor: [(ast.BitAnd, 2), (ast.BitOr, 1)], ast.LShift: [(ast.RShift, 1)], ast.RShift: [(ast.LShift, 1)],
-}
-_CMP_ALTS = {
-    ast.Lt: [(ast.LtE, 3), (ast.Gt, 2), (ast.GtE, 1)], ast.LtE: [(ast.Lt, 3), (ast.GtE, 2), (ast.Gt, 1)],
-    ast.Gt: [(ast.GtE, 3), (ast.Lt, 2), (ast.LtE, 1)], ast.GtE: [(ast.Gt, 3), (ast.LtE, 2), (ast.Lt, 1)],
-    ast.Eq: [(ast.NotEq, 3), (ast.Lt, 1), (ast.Gt, 1)], ast.NotEq: [(ast.Eq, 3)],
-    ast.In: [(ast.NotIn, 1)], ast.NotIn: [(ast.In, 1)], ast.Is: [(ast.IsNot, 1)], ast.IsNot: [(ast.Is, 1)],
-}
-_NON_COMMUTATIVE = (ast.Sub, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow, ast.LShift, ast.RShift)
+# Replacement operators with relative weights, realistic partners first: the repairs of the
+# operator table shared with the forward process (kelp.program.operators).
+_BINOP_ALTS = {op: alts.repairs for op, alts in BINARY.items()}
+_CMP_ALTS = {op: alts.repairs for op, alts in COMPARE.items()}
+_BOOLOP_ALTS = {op: alts.repairs for op, alts in BOOLEAN.items()}
 
 #: Relative weight of each family in the bug model (1 = as likely as any other family).
 FAMILY_WEIGHTS = {
@@ -213,7 +203,7 @@ def _operator_alts(path: tuple, node: ast.AST) -> Iterator[_Alt]:
     if isinstance(node, (ast.BinOp, ast.AugAssign)):
         for alt, weight in _BINOP_ALTS.get(type(node.op), []):
             yield ("binop_flip", path, path, "replace", _with(node, op=alt()), weight)
-        if isinstance(node, ast.BinOp) and isinstance(node.op, _NON_COMMUTATIVE):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, NON_COMMUTATIVE):
             yield ("swap_args", path, path, "replace", _with(node, left=node.right, right=node.left), 1.0)
     elif isinstance(node, ast.Compare):
         for i, op in enumerate(node.ops):
@@ -222,8 +212,8 @@ def _operator_alts(path: tuple, node: ast.AST) -> Iterator[_Alt]:
                 ops[i] = alt()
                 yield ("compare_flip", path + (i,), path, "replace", _with(node, ops=ops), weight)
     elif isinstance(node, ast.BoolOp):
-        other = ast.Or() if isinstance(node.op, ast.And) else ast.And()
-        yield ("boolop_flip", path, path, "replace", _with(node, op=other), 1.0)
+        for alt, weight in _BOOLOP_ALTS.get(type(node.op), ()):
+            yield ("boolop_flip", path, path, "replace", _with(node, op=alt()), weight)
         for i in range(len(node.values)):
             rest = node.values[:i] + node.values[i + 1:]
             new = rest[0] if len(rest) == 1 else _with(node, values=rest)

@@ -21,8 +21,9 @@ from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import Tokenizer
 
+from kelp.bpe import train_bpe
 from kelp.errors import KelpError
 from kelp.structured.automaton import SchemaAutomaton
 from kelp.structured.vocab import (
@@ -140,12 +141,7 @@ class SchemaCodec:
         for s, c in counts.items():
             if s not in whole:
                 free.extend([s] * min(c, 20))
-        tokenizer = Tokenizer(models.BPE())
-        tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-        tokenizer.decoder = decoders.ByteLevel()
-        trainer = trainers.BpeTrainer(vocab_size=n_subwords, show_progress=False,
-                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-        tokenizer.train_from_iterator(free or ["a"], trainer)
+        tokenizer = train_bpe(free or ["a"], n_subwords)
         subwords = sorted((byte_level_bytes(t) for t in tokenizer.get_vocab()), key=lambda b: (len(b), b))
         vocab = StructuredVocab(strings=strings, subwords=subwords)
         return cls(schema, vocab, tokenizer)
@@ -290,74 +286,117 @@ class SchemaCodec:
             raise CodecError(f"malformed spelled value: {error}") from None
 
     def _parse_unchecked(self, ids: list[int]) -> tuple[object, bool]:
+        reader = _Reader(self.vocab)
+        for t in _body(ids):
+            reader.feed(t)
+        return reader.finish()
+
+
+def _body(ids: list[int]) -> list[int]:
+    """``ids`` without ``<bos>``, ``<pad>`` and a final ``<eos>``. Raises :class:`CodecError` for
+    an ``<eos>`` before the end."""
+    ids = [t for t in ids if t not in (BOS, 0)]
+    if ids and ids[-1] == EOS:
+        ids = ids[:-1]
+    if EOS in ids:
+        raise CodecError("<eos> before the end of the sequence")
+    return ids
+
+
+#: The key slot of an open object that is waiting for its next key.
+_NO_KEY = object()
+
+
+class _Reader:
+    """Builds a document from the tokens of its encoding, one :meth:`feed` at a time.
+
+    ``stack`` holds one ``[container, key]`` pair per open container, the bottom one a list
+    ``root`` that receives the top-level value; ``key`` is the key awaiting its value in an
+    object (:data:`_NO_KEY` when the next token is a key) and None for arrays and the root.
+    ``spelling`` collects the bytes of a ``<str>``/``<num>`` value until its ``<end>``.
+    Errors (:class:`CodecError`, or the ``UnicodeDecodeError``/``ValueError`` of a malformed
+    spelled value) are raised by :meth:`feed` at the token that causes them.
+    """
+
+    def __init__(self, vocab: StructuredVocab) -> None:
+        self.vocab = vocab
+        self.root: list = []
+        self.stack: list[list] = [[self.root, None]]
+        self.spelling: bytearray | None = None
+        self.spell_kind = 0
+
+    def put(self, value: object) -> None:
+        """Place a finished value (or an object's key) into the innermost open container."""
+        top = self.stack[-1]
+        container = top[0]
+        if isinstance(container, dict):
+            if top[1] is not _NO_KEY and top[1] is not None:
+                container[top[1]] = value
+                top[1] = _NO_KEY
+            elif not isinstance(value, str):
+                raise CodecError(f"object key must be a string, got {value!r}")
+            else:
+                top[1] = value
+        elif container is self.root and self.root:
+            raise CodecError("more than one top-level value")
+        else:
+            container.append(value)
+
+    def feed(self, t: int) -> None:
+        """Read token ``t``: a subword or ``<end>`` of the value being spelled, else a structure
+        token, a literal or a whole string."""
+        if self.spelling is not None:
+            self._spell(t)
+        else:
+            self._structure(t)
+
+    def _spell(self, t: int) -> None:
         v = self.vocab
-        ids = [t for t in ids if t not in (BOS, 0)]
-        if ids and ids[-1] == EOS:
-            ids = ids[:-1]
-        if EOS in ids:
-            raise CodecError("<eos> before the end of the sequence")
-        root: list = []  # holder for the top-level value
-        stack: list[list] = [[root, None]]  # [container, key awaiting its value (objects)]
-        spelling: bytearray | None = None
-        spell_kind = 0
-        no_key = object()
-
-        def put(value: object) -> None:
-            top = stack[-1]
-            container = top[0]
-            if isinstance(container, dict):
-                if top[1] is not no_key and top[1] is not None:
-                    container[top[1]] = value
-                    top[1] = no_key
-                elif not isinstance(value, str):
-                    raise CodecError(f"object key must be a string, got {value!r}")
-                else:
-                    top[1] = value
-            elif container is root and root:
-                raise CodecError("more than one top-level value")
+        if t == END:
+            data = bytes(self.spelling)
+            self.spelling = None
+            if self.spell_kind == NUM:
+                text = data.decode("ascii")
+                self.put(float(text) if any(c in text for c in ".eE") else int(text))
             else:
-                container.append(value)
+                self.put(data.decode("utf-8"))
+        elif v.is_subword(t):
+            self.spelling.extend(v.subword(t))
+        else:
+            raise CodecError(f"{v.describe(t)} inside a spelled value")
 
-        for t in ids:
-            if spelling is not None:
-                if t == END:
-                    data = bytes(spelling)
-                    spelling = None
-                    if spell_kind == NUM:
-                        text = data.decode("ascii")
-                        put(float(text) if any(c in text for c in ".eE") else int(text))
-                    else:
-                        put(data.decode("utf-8"))
-                elif v.is_subword(t):
-                    spelling.extend(v.subword(t))
-                else:
-                    raise CodecError(f"{v.describe(t)} inside a spelled value")
-                continue
-            if t in (STR, NUM):
-                spelling, spell_kind = bytearray(), t
-            elif t == OBJ:
-                d: dict = {}
-                put(d)
-                stack.append([d, no_key])
-            elif t == ARR:
-                a: list = []
-                put(a)
-                stack.append([a, None])
-            elif t in (OBJ_END, ARR_END):
-                top = stack[-1]
-                if len(stack) == 1 or isinstance(top[0], dict) != (t == OBJ_END) or (
-                        isinstance(top[0], dict) and top[1] is not no_key):
-                    raise CodecError(f"unbalanced {v.describe(t)}")
-                stack.pop()
-            elif t in (TRUE, FALSE, NULL):
-                put({TRUE: True, FALSE: False, NULL: None}[t])
-            elif v.is_string(t):
-                put(v.string(t))
-            else:
-                raise CodecError(f"unexpected token {v.describe(t)}")
-        complete = spelling is None and len(stack) == 1 and bool(root)
-        if spelling is not None and spell_kind == STR:
-            top = stack[-1]
-            if not (isinstance(top[0], dict) and top[1] is no_key):  # a partial key is left out
-                put(bytes(spelling).decode("utf-8", errors="ignore"))
-        return (root[0] if root else None), complete
+    def _structure(self, t: int) -> None:
+        v = self.vocab
+        if t in (STR, NUM):
+            self.spelling, self.spell_kind = bytearray(), t
+        elif t == OBJ:
+            d: dict = {}
+            self.put(d)
+            self.stack.append([d, _NO_KEY])
+        elif t == ARR:
+            a: list = []
+            self.put(a)
+            self.stack.append([a, None])
+        elif t in (OBJ_END, ARR_END):
+            top = self.stack[-1]
+            if len(self.stack) == 1 or isinstance(top[0], dict) != (t == OBJ_END) or (
+                    isinstance(top[0], dict) and top[1] is not _NO_KEY):
+                raise CodecError(f"unbalanced {v.describe(t)}")
+            self.stack.pop()
+        elif t in (TRUE, FALSE, NULL):
+            self.put({TRUE: True, FALSE: False, NULL: None}[t])
+        elif v.is_string(t):
+            self.put(v.string(t))
+        else:
+            raise CodecError(f"unexpected token {v.describe(t)}")
+
+    def finish(self) -> tuple[object, bool]:
+        """``(value, complete)``: the document read so far (None if nothing was read) and whether
+        it is whole. A string being spelled is kept with the text so far (bytes that are not
+        UTF-8, such as a character cut short, dropped), unless it is an object's key."""
+        complete = self.spelling is None and len(self.stack) == 1 and bool(self.root)
+        if self.spelling is not None and self.spell_kind == STR:
+            top = self.stack[-1]
+            if not (isinstance(top[0], dict) and top[1] is _NO_KEY):  # a partial key is left out
+                self.put(bytes(self.spelling).decode("utf-8", errors="ignore"))
+        return (self.root[0] if self.root else None), complete
