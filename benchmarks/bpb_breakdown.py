@@ -26,7 +26,8 @@ from collections import Counter
 
 import torch
 
-from kelp.bench.generate_eval import allowed_masks, load_structured_model
+from kelp.bench.generate_eval import allowed_masks
+from kelp.models.structured_lm import load_structured_model
 from kelp.datasets.workflows import load_split
 from kelp.models.bpe_baseline import bpe_encode
 from kelp.structured.workflow_yaml import dump_workflow

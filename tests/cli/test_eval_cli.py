@@ -92,3 +92,14 @@ def test_eval_settings_are_checked_before_any_work(tmp_path):
     proc = kelp("eval", "generate", "--corpus", "missing", cwd=tmp_path)
     _assert_one_line_error(proc, "corpus folder not found: missing")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_eval_generate_runs_on_the_bundled_corpus_and_says_what_held_out_phases_need(tmp_path):
+    """The default corpus ships in the package (one repository, so no held-out split): the
+    codec phase runs on it; completions are refused with a message, exit 2, no traceback."""
+    proc = kelp("eval", "generate", "--phases", "codec", "--out", str(tmp_path / "codec"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "corpus round trips 177/177" in proc.stdout
+    proc = kelp("eval", "generate", "--phases", "completions", "--out", str(tmp_path / "held"), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "no held-out repository" in proc.stderr and "Traceback" not in proc.stderr

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from kelp.bench.generate_eval import distinct_n, evaluate_generation, load_structured_model, results_table
+from kelp.bench.generate_eval import distinct_n, evaluate_generation, results_table
+from kelp.models.structured_lm import load_structured_model
 from kelp.structured.workflow_corpus import SAMPLE_DIR, SCHEMA_PATH, SCHEMASTORE_TESTS_DIR, load_schema, validator
 from kelp.structured.workflow_yaml import load_workflow
 from kelp.train.structured_trainer import StructuredTrainConfig, StructuredTrainError, train_structured

@@ -33,14 +33,14 @@ import numpy as np
 import torch
 
 from kelp.errors import KelpError
-from kelp.models.structured_lm import load_lm, sequence_nll
+from kelp.models.structured_lm import load_structured_model, sequence_nll
 from kelp.structured.codec import CodecError, SchemaCodec
 from kelp.structured.generate import Sample, sample_documents
 from kelp.structured.vocab import EOS, PAD
 from kelp.structured.workflow_corpus import SCHEMASTORE_TESTS_DIR, WorkflowDoc, load_corpus, validator
 from kelp.structured.workflow_yaml import WorkflowYAMLError, dump_workflow, load_workflow
 
-__all__ = ["PHASES", "GenerateEvalError", "load_structured_model", "distinct_n", "generation_metrics",
+__all__ = ["PHASES", "GenerateEvalError", "distinct_n", "generation_metrics",
            "codec_round_trip", "allowed_masks", "evaluate_generation", "results_table"]
 
 
@@ -50,29 +50,6 @@ PHASES = ("codec", "scratch", "completions", "bits_per_byte", "baseline_samples"
 
 class GenerateEvalError(KelpError, ValueError):
     """A model folder that cannot be read, or settings that cannot be evaluated."""
-
-
-def load_structured_model(folder: Path):
-    """``(model, codec_or_tokenizer, settings)`` from a ``kelp train structured`` run folder (or a
-    bundled copy of one): ``checkpoint/`` plus ``codec/`` (TCT) or ``tokenizer.json`` (BPE)."""
-    from tokenizers import Tokenizer
-
-    folder = Path(folder)
-    if not (folder / "checkpoint" / "config.json").exists():
-        raise GenerateEvalError(f"{folder} holds no trained model (checkpoint/config.json is missing)")
-    try:
-        model = load_lm(folder / "checkpoint")
-    except ValueError as error:
-        raise GenerateEvalError(str(error)) from None
-    settings = json.loads((folder / "settings.json").read_text()) if (folder / "settings.json").exists() else {}
-    if (folder / "codec" / "codec.json").exists():
-        try:
-            return model, SchemaCodec.load(folder / "codec"), settings
-        except CodecError as error:
-            raise GenerateEvalError(str(error)) from None
-    if (folder / "tokenizer.json").exists():
-        return model, Tokenizer.from_file(str(folder / "tokenizer.json")), settings
-    raise GenerateEvalError(f"{folder} has neither codec/ nor tokenizer.json")
 
 
 def _canonical(doc: object) -> str:
@@ -220,12 +197,19 @@ def evaluate_generation(model_dir: Path, baseline_dir: Path | None, corpus: list
     dict (also in ``OUT/results.json``, written after each phase; a phase already in it is not
     run again). Two processes may run different phases into different folders at the same time.
 
-    Raises :class:`GenerateEvalError` for unreadable model folders, an unknown phase or an empty
-    held-out split, and :class:`~kelp.datasets.workflows.CorpusSplitError` for fewer than 2
+    ``completions`` and ``bits_per_byte`` need held-out repositories in ``corpus`` (the bundled
+    starter-workflows corpus is one repository, always in the training split).
+
+    Raises :class:`~kelp.models.structured_lm.StructuredModelError` for unreadable model folders,
+    :class:`GenerateEvalError` for a model of the wrong kind, an unknown phase or a held-out phase
+    without held-out documents, and :class:`~kelp.datasets.workflows.CorpusSplitError` for fewer than 2
     valid documents.
     """
     from kelp.datasets.workflows import load_split
 
+    unknown = set(phases) - set(PHASES)
+    if unknown:
+        raise GenerateEvalError(f"unknown phase(s) {sorted(unknown)}; choose from {', '.join(PHASES)}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model, codec, settings = load_structured_model(model_dir)
@@ -234,17 +218,15 @@ def evaluate_generation(model_dir: Path, baseline_dir: Path | None, corpus: list
     docs = [d for root in corpus for d in load_corpus(Path(root), codec.schema).docs]
     train, held = load_split(codec.schema, corpus, settings.get("held_out_share", 0.15), settings.get("seed", 0),
                              docs=docs)
-    if not held:
-        raise GenerateEvalError("the corpus has no held-out repository")
+    if not held and {"completions", "bits_per_byte"} & set(phases):
+        raise GenerateEvalError("the corpus has no held-out repository, which the completions and bits_per_byte "
+                                "phases need: add --corpus folders of other repositories, or leave those phases out")
     path = out / "results.json"
     results: dict = json.loads(path.read_text()) if path.exists() else {}
     results.update({"model": str(model_dir), "baseline": str(baseline_dir) if baseline_dir else None,
                     "temperature": temperature, "seed": seed, "max_len": max_len,
                     "held_out_docs": len(held), "train_docs": len(train)})
     _write(out, results)
-    unknown = set(phases) - set(PHASES)
-    if unknown:
-        raise GenerateEvalError(f"unknown phase(s) {sorted(unknown)}; choose from {', '.join(PHASES)}")
     base_model = base_tok = None
     if baseline_dir is not None and {"bits_per_byte", "baseline_samples"} & set(phases):
         base_model, base_tok, _ = load_structured_model(baseline_dir)

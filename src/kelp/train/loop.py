@@ -213,7 +213,7 @@ def _loss_and_counts(result) -> tuple[torch.Tensor, dict]:
 
 def _status(loss: float, evaluation: dict, headline: str | None) -> str:
     text = f"loss {loss:.3f}"
-    if headline and headline in evaluation:
+    if headline and evaluation.get(headline) is not None:
         text += f"  {headline} {evaluation[headline]:.3g}"
     return text
 
@@ -299,7 +299,7 @@ def plot_curves(metrics_path: Path, out: Path, loss_label: str,
     left.set_ylabel(loss_label)
     right = left.twinx()
     for key, label, color in series:
-        points = [(r["step"], r[key]) for r in rows if key in r]
+        points = [(r["step"], r[key]) for r in rows if r.get(key) is not None]
         if points:
             right.plot(*zip(*points), "o-", color=color, label=label)
     if right_label:

@@ -169,7 +169,7 @@ class StructuredTask(Task):
             chunk = self.eval_ids[i:i + 8]
             nll += sum(sequence_nll(model, chunk, PAD))
             n += sum(len(s) - 1 for s in chunk)
-        return {"held_out_nll_per_token": nll / max(n, 1)}
+        return {"held_out_nll_per_token": nll / n if n else None}  # None: no held-out documents
 
     def save(self, model, directory: Path, training: dict) -> None:
         model.save_pretrained(str(directory))
