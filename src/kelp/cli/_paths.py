@@ -12,8 +12,8 @@ WORKFLOW_MODEL = _KELP / "models" / "checkpoints" / "workflow_lm"
 STARTER_WORKFLOWS = _KELP / "data" / "workflows" / "starter-workflows"
 #: How --help names that default.
 CORPUS_DEFAULT_HELP = ("default: the bundled actions/starter-workflows templates (kelp/data/workflows/starter-workflows, "
-                       "MIT; one repository, always in the training split); --corpus replaces it, e.g. "
-                       "--corpus ../shared/data/workflows --corpus ../shared/data/workflows-extra")
+                       "MIT; one repository, always in the training split); --corpus replaces it (repeatable; "
+                       "the layouts kelp reads are in kelp.structured.workflow_corpus)")
 
 
 def corpus_roots(corpus: list[Path]) -> list[str]:

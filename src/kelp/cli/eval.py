@@ -169,7 +169,7 @@ def eval_generate_cmd(
 ) -> None:
     """Validity, diversity and held-out bits per byte of generated workflows, against a plain-BPE baseline; writes DIR/results.json after each phase (a rerun skips those done) and prints a table.
 
-    The held-out split is by repository and the starter workflows always stay in training, so the default corpus alone has no held-out split and the evaluation stops (exit status 2): give --corpus folders holding other repositories, e.g. --corpus ../shared/data/workflows --corpus ../shared/data/workflows-extra.
+    The held-out split is by repository and the starter workflows always stay in training, so on the default corpus alone only the codec, scratch and baseline_samples phases run; the completions and bits_per_byte phases stop with exit status 2 unless --corpus adds folders of other repositories (the published numbers used kelp's staged workflows and workflows-extra corpora).
 
     Exit status: 0 done; 2 bad settings or corpus."""
     from kelp.bench.generate_eval import evaluate_generation, results_table
