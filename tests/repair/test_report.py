@@ -1,0 +1,38 @@
+"""The stderr report of `kelp repair`, from real searches in the real sandbox."""
+
+from kelp.execute.sandbox import Sandbox
+from kelp.execute.suites import TestSuite
+from kelp.repair.report import PartialState, format_report
+from kelp.repair.search import RepairConfig, repair
+
+BUGGY = "def inc(x):\n    return x - 1\n"
+
+
+def test_a_repair_lists_the_failing_tests_the_lines_and_the_outcome():
+    suite = TestSuite.from_asserts(["assert inc(1) == 2", "assert inc(0) == 1", "assert inc(-1) == 0"])
+    with Sandbox(workers=1) as sandbox:
+        result = repair(BUGGY, suite, sandbox, RepairConfig(budget=32))
+    text = format_report(result, "m.py", budget=32)
+    assert result.solved
+    assert "failing before: 3 of 3 tests" in text and "localized lines (most suspicious first): 2" in text
+    assert "repaired: tests 0/3 -> 3/3 passing" in text and "hint" not in text
+
+
+def test_a_failed_search_says_why_shows_the_best_partial_state_and_hints():
+    # No single edit within the budget satisfies both tests; the report must still be useful.
+    suite = TestSuite.from_asserts(["assert inc(1) == 2", "assert inc(2) == 40"])
+    with Sandbox(workers=1) as sandbox:
+        result = repair(BUGGY, suite, sandbox, RepairConfig(budget=4))
+    assert not result.solved
+    best = PartialState("def inc(x):\n    return x + 1\n", (1, 2))
+    text = format_report(result, "m.py", budget=4, best=best)
+    assert "not repaired: budget exhausted" in text and "hint: raise --budget (it was 4)" in text
+    assert "best partial state: 1/2 tests passing" in text and "+    return x + 1" in text
+
+
+def test_a_file_the_failing_tests_never_execute_gets_a_hint_about_imports():
+    suite = TestSuite.from_asserts(["assert 1 == 2"])
+    with Sandbox(workers=1) as sandbox:
+        result = repair(BUGGY, suite, sandbox, RepairConfig(budget=4))
+    text = format_report(result, "m.py", budget=4)
+    assert "localized lines: none" in text and "check that the tests import this module" in text
