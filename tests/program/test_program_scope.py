@@ -91,3 +91,86 @@ def test_constants_dedup_typed_skip_docstrings():
     consts = constants(tree)
     assert consts == [10, 2, 0.5, 1, "v", 1.0, True, None]
     assert "Doc string." not in consts and "x" not in consts
+
+
+# The scope rules as first written: one pass over every binding per query, with the function
+# scopes found by a walk of the whole tree. ScopeIndex and visible_bindings must agree with it.
+def _reference_visible(tree, path):
+    from kelp.program.scope import function_scopes
+
+    def under(prefix, p):
+        return len(prefix) <= len(p) and p[: len(prefix)] == prefix
+
+    enclosing = [f for f in function_scopes(tree) if under(f + ("body",), path)]
+    out = []
+    for b in bindings(tree):
+        if b.scope_kind == "module":
+            out.append(b)
+        elif b.scope_kind == "function":
+            if under(b.scope + ("body",), path):
+                out.append(b)
+        elif b.scope_kind == "comprehension":
+            if under(b.scope, path) and not under(b.scope + ("generators", 0, "iter"), path):
+                out.append(b)
+        elif b.scope_kind == "class":
+            if under(b.scope + ("body",), path) and not any(
+                    len(f) > len(b.scope) and under(b.scope, f) for f in enclosing):
+                out.append(b)
+    return out
+
+
+NESTED = SRC + '''
+class Outer:
+    x = 1
+    class Inner:
+        y = x
+        def meth(self):
+            return [x for x in range(self.y) if (w := x)]
+    z = [x + k for k in range(3)]
+    f = lambda self, q=x: q
+'''
+
+
+def _programs():
+    from program_strategies import mbpp_codes
+
+    import textwrap as stdlib_module
+    import inspect
+    return [NESTED, inspect.getsource(stdlib_module)] + list(mbpp_codes()[600:660])  # train split
+
+
+def test_scope_index_agrees_with_the_reference_rules_at_every_node():
+    from kelp.program.scope import ScopeIndex, visible_bindings
+    for source in _programs():
+        tree = parse(source)
+        index = ScopeIndex(tree)
+        for path, _node in iter_nodes(tree):
+            want = _reference_visible(tree, path)
+            assert index.visible(path) == want, (source[:60], path)
+            assert visible_bindings(tree, path) == want
+
+
+def test_scope_index_rejects_a_path_that_is_not_there():
+    from kelp.program.scope import ScopeIndex
+    with pytest.raises(PathError):
+        ScopeIndex(parse("x = 1\n")).visible(("body", 3))
+
+
+def _reference_constants(tree):
+    seen, skip = {}, []
+    for path, node in iter_nodes(tree):
+        if any(path[: len(p)] == p for p in skip):
+            continue
+        if isinstance(node, ast.JoinedStr) or (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+                                               and isinstance(node.value.value, str)):
+            skip.append(path)
+            continue
+        if isinstance(node, ast.Constant) and type(node.value) in (int, float, str, bool, type(None)):
+            seen.setdefault((type(node.value).__name__, repr(node.value)), node.value)
+    return list(seen.values())
+
+
+def test_constants_agree_with_the_reference_walk():
+    for source in _programs():
+        tree = parse(source)
+        assert constants(tree) == _reference_constants(tree)

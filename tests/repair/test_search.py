@@ -110,3 +110,62 @@ def test_missing_return_is_proposed_only_for_functions_the_tests_call():
     returns = lambda fb: {c.edit.new for c in EnumerativeProposer().propose(tree, fb) if c.family == "missing_return"}
     called = returns(Feedback(test_calls=("area",)))
     assert "return a" in called and "return v" not in called
+
+
+def test_a_degenerate_repair_is_reported_simplified(sandbox):
+    # one edit reaches `-n * 1` or `-n - 0`; what a person writes, and what is reported, is `-n`
+    suite = TestSuite.from_asserts(["assert f(2) == -2", "assert f(-3) == 3", "assert f(0) == 0"])
+    result = repair("def f(n):\n    return -n - 1  # negate\n", suite, sandbox, RepairConfig(budget=64))
+    assert result.solved and result.repaired == "def f(n):\n    return -n  # negate\n"
+    assert [e.new for e in result.edits] == ["-n"]
+
+
+def test_a_wrong_string_key_is_replaced_by_the_tests_string_in_the_files_quotes(sandbox):
+    suite = TestSuite.from_asserts(['assert get_colour({"color": "red"}) == "red"'])
+    result = repair('def get_colour(d):\n    return d["colour"]  # the key\n', suite, sandbox, RepairConfig(budget=16))
+    assert result.solved and result.repaired == 'def get_colour(d):\n    return d["color"]  # the key\n'
+
+
+HELPER = "def helper_{i}(xs, limit):\n    total = 0  # running sum\n    for x in xs:\n" \
+         "        if x > limit:\n            total += x\n    return total\n\n"
+CLIP = "def clip(values, lo, hi):\n    out = []\n    for v in values:\n        if v < lo:\n" \
+       "            out.append(lo)\n        elif v < hi:  # above the top\n            out.append(hi)\n" \
+       "        else:\n            out.append(v)\n    return out\n"
+
+
+def _module(helpers: int) -> str:
+    return "".join(HELPER.format(i=i) for i in range(helpers)) + CLIP
+
+
+def test_a_bug_in_a_large_module_is_repaired_and_only_its_line_changes(sandbox):
+    source = _module(60)  # 430 lines
+    suite = TestSuite.from_asserts(["assert clip([1, 5, 9], 2, 8) == [2, 5, 8]", "assert clip([], 0, 1) == []",
+                                    "assert helper_3([1, 4], 2) == 4", "assert clip([3], 3, 3) == [3]"])
+    result = repair(source, suite, sandbox, RepairConfig(budget=64, seconds=60))
+    assert result.solved, result.reason
+    changed = [(a, b) for a, b in zip(source.splitlines(), result.repaired.splitlines()) if a != b]
+    assert len(changed) == 1 and changed[0][1] in ("        elif v > hi:  # above the top",
+                                                   "        elif v >= hi:  # above the top")
+    assert result.repaired.count("\n") == source.count("\n") and result.seconds < 30
+
+
+def test_the_time_limit_bounds_a_search_in_a_large_module(sandbox):
+    source = _module(150)  # 1,060 lines
+    suite = TestSuite.from_asserts(["assert clip([1, 5, 9], 2, 8) == [0]", "assert helper_3([1, 4], 2) == 4"])
+    result = repair(source, suite, sandbox, RepairConfig(budget=10_000, seconds=3.0))
+    assert not result.solved and result.reason == "time limit"
+    assert result.seconds < 3.0 + 2.0 and result.executions > 0
+
+
+def test_a_states_feedback_follows_its_lines_after_an_insertion():
+    from kelp.repair.splice import splice_edit
+    from kelp.program.diff import Edit
+    source = "def f(xs):\n    n = 0\n    for x in xs:\n        n = x\n    return n\n"
+    tree = parse(source)
+    spliced = splice_edit(source, tree, Edit("insert", ("body", 0, "body"), index=0, new="total = 0"))
+    feedback = Feedback(lines={2: 0.1, 4: 1.0, 5: 0.5}).at_lines(spliced.line_map((None, 1, 2, 3, 4, 5)))
+    assert feedback.lines == {3: 0.1, 5: 1.0, 6: 0.5}  # line 2 is new code: no suspiciousness
+    cands = EnumerativeProposer().propose(spliced.tree, feedback)
+    assert not [c for c in cands if c.edit.path[:4] == ("body", 0, "body", 0) and c.edit.op == "replace"]
+    best = {c.edit.path[:4] for c in cands[:5] if len(c.edit.path) >= 4}
+    assert ("body", 0, "body", 2) in best  # the old line 4, now line 5

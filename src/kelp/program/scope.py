@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from kelp.program.tree import Path, iter_nodes, node_at
 
-__all__ = ["Binding", "bindings", "function_scopes", "visible_bindings", "names_in_scope", "constants"]
+__all__ = ["Binding", "ScopeIndex", "bindings", "function_scopes", "visible_bindings", "names_in_scope", "constants"]
 
 _FUNC = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 _COMP = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
@@ -137,13 +137,74 @@ def bindings(tree: ast.AST) -> list[Binding]:
     return out
 
 
-def _is_prefix(prefix: Path, path: Path) -> bool:
-    return len(prefix) <= len(path) and path[: len(prefix)] == prefix
-
-
 def function_scopes(tree: ast.AST) -> list[Path]:
     """Paths of every function-like scope (def, async def, lambda), pre-order."""
     return [p for p, n in iter_nodes(tree) if isinstance(n, _FUNC)]
+
+
+def _context(tree: ast.AST, path: Path) -> tuple:
+    """The scopes the node at ``path`` lies in, as a hashable key: for each function, lambda,
+    class or comprehension on the path (the node itself included when it is a comprehension),
+    ``(its path, where the path goes on)``: "function body" or "class body" into the body,
+    "iter" into a comprehension's first iterable (evaluated in the enclosing scope), ""
+    elsewhere. Raises PathError if ``path`` does not exist."""
+    node = node_at(tree, path)
+    key = [(path, "")] if isinstance(node, _COMP) else []
+    node = tree
+    for depth, step in enumerate(path):
+        if isinstance(node, _FUNC):
+            key.append((path[:depth], "function body" if step == "body" else ""))
+        elif isinstance(node, ast.ClassDef):
+            key.append((path[:depth], "class body" if step == "body" else ""))
+        elif isinstance(node, _COMP):
+            key.append((path[:depth], "iter" if path[depth:depth + 3] == ("generators", 0, "iter") else ""))
+        node = node[step] if isinstance(step, int) else getattr(node, step)
+    return tuple(key)
+
+
+def _visible(bs: list[Binding], context: tuple) -> list[Binding]:
+    """The bindings of ``bs`` visible in ``context`` (see :func:`_context` and the module
+    docstring), in their order."""
+    where = dict(context)
+    # functions whose body the node is in (class-body names are invisible inside them)
+    bodies = [p for p, how in context if how == "function body"]
+    out = []
+    for b in bs:
+        kind = b.scope_kind
+        if kind == "module":
+            out.append(b)
+        elif kind == "function":
+            if where.get(b.scope) == "function body":
+                out.append(b)
+        elif kind == "comprehension":
+            if b.scope in where and where[b.scope] != "iter":
+                out.append(b)
+        elif kind == "class":
+            if where.get(b.scope) == "class body" and not any(
+                len(f) > len(b.scope) and f[: len(b.scope)] == b.scope for f in bodies
+            ):
+                out.append(b)
+    return out
+
+
+class ScopeIndex:
+    """:func:`visible_bindings` for many paths of one tree: the bindings are collected once
+    and the visible ones computed once per distinct nest of scopes (every node of one function
+    body outside its comprehensions shares one answer). The lists returned are shared:
+    do not modify them. ``all_bindings``: :func:`bindings` of ``tree`` when already known."""
+
+    def __init__(self, tree: ast.AST, all_bindings: list[Binding] | None = None):
+        self.tree = tree
+        self.bindings = bindings(tree) if all_bindings is None else all_bindings
+        self._by_context: dict[tuple, list[Binding]] = {}
+
+    def visible(self, path: Path) -> list[Binding]:
+        """The bindings visible at the node at ``path``, pre-order. Raises PathError."""
+        context = _context(self.tree, path)
+        found = self._by_context.get(context)
+        if found is None:
+            found = self._by_context[context] = _visible(self.bindings, context)
+        return found
 
 
 def visible_bindings(
@@ -154,32 +215,13 @@ def visible_bindings(
 ) -> list[Binding]:
     """The bindings visible at the node at ``path`` (see module docstring), pre-order.
 
-    Pass ``all_bindings`` (from :func:`bindings`) and ``func_scopes`` (from
-    :func:`function_scopes`) to avoid recomputing them for many paths of one tree.
-    Raises PathError if ``path`` does not exist.
+    Pass ``all_bindings`` (from :func:`bindings`) to avoid recomputing them for many paths of
+    one tree, or use :class:`ScopeIndex`, which also shares the answer between paths in the
+    same scopes. ``func_scopes`` is accepted for compatibility and not needed (the scopes are
+    read off the path). Raises PathError if ``path`` does not exist.
     """
-    node_at(tree, path)
     bs = bindings(tree) if all_bindings is None else all_bindings
-    funcs = function_scopes(tree) if func_scopes is None else func_scopes
-    enclosing = [f for f in funcs if _is_prefix(f + ("body",), path)]
-    out = []
-    for b in bs:
-        if b.scope_kind == "module":
-            out.append(b)
-        elif b.scope_kind == "function":
-            if _is_prefix(b.scope + ("body",), path):
-                out.append(b)
-        elif b.scope_kind == "comprehension":
-            # The first iterable is evaluated in the enclosing scope.
-            if _is_prefix(b.scope, path) and not _is_prefix(b.scope + ("generators", 0, "iter"), path):
-                out.append(b)
-        elif b.scope_kind == "class":
-            # Class-body names are invisible inside the class's methods.
-            if _is_prefix(b.scope + ("body",), path) and not any(
-                len(f) > len(b.scope) and _is_prefix(b.scope, f) for f in enclosing
-            ):
-                out.append(b)
-    return out
+    return _visible(bs, _context(tree, path))
 
 
 def names_in_scope(tree: ast.AST, path: Path) -> list[str]:
@@ -205,16 +247,15 @@ def constants(tree: ast.AST) -> list[object]:
     (type, value), so ``1``, ``1.0`` and ``True`` are distinct. Docstrings (and any other bare
     string statement) and the literal pieces of f-strings are skipped."""
     seen: dict[tuple[str, str], object] = {}
-    skip_prefixes: list[Path] = []
-    for path, node in iter_nodes(tree):
-        if skip_prefixes and any(_is_prefix(p, path) for p in skip_prefixes):
-            continue
+    stack: list[ast.AST] = [tree]
+    while stack:
+        node = stack.pop()
         if isinstance(node, ast.JoinedStr) or (
             isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
         ):  # f-string pieces; docstrings and other bare string statements
-            skip_prefixes.append(path)
             continue
         if isinstance(node, ast.Constant) and type(node.value) in _CONST_TYPES:
             key = (type(node.value).__name__, repr(node.value))
             seen.setdefault(key, node.value)
+        stack.extend(reversed(list(ast.iter_child_nodes(node))))
     return list(seen.values())

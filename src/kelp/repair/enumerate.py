@@ -7,6 +7,12 @@ is its probability under a uniform bug model (pick a family, then one of its sit
 replacement), so families with few sites are not drowned by families with many; the score is
 prior times the node's suspiciousness. This is the generate-and-validate repair space of
 GenProg (Le Goues et al. 2012) and PraPR (Ghanbari et al. 2019), restricted to single-node edits.
+
+In a program of more than :data:`FOCUS_MIN_LINES` lines only the :data:`FOCUS_LINES` most
+suspicious lines and the functions that hold them are enumerated (:func:`focus_lines`,
+:func:`focus_view`), so one call costs about the same for a 1,000-line module as for a
+30-line function; smaller programs are enumerated whole. Scopes are looked up once per nest of
+scopes (:class:`~kelp.program.scope.ScopeIndex`), not once per name.
 """
 
 from __future__ import annotations
@@ -14,15 +20,18 @@ from __future__ import annotations
 import ast
 import copy
 import difflib
+import functools
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Iterator
 
 from kelp.program.diff import Edit
 from kelp.program.operators import BINARY, BOOLEAN, COMPARE, NON_COMMUTATIVE
-from kelp.program.scope import bindings, constants, visible_bindings
+from kelp.program.scope import ScopeIndex, constants
 from kelp.program.spans import line_at
 from kelp.program.tree import iter_nodes, node_at
-from kelp.repair.guards import guard_alternatives
+from kelp.repair.guards import (MAX_CONDITIONS, MAX_RUN, _blocks, _conditions, _existing_conditions, _is_docstring,
+                                _subscripts, guard_alternatives)
 from kelp.repair.proposer import Candidate, Feedback
 from kelp.repair.signals import Evidence
 from kelp.repair.unused import Unused, unused_definitions, unused_imports
@@ -53,50 +62,180 @@ _RETURN_WRAPPERS = _WRAPPERS + ("ord", "float", "bool")
 RETURN_WRAPPER_WEIGHT = 0.1
 
 
+#: Programs of at most this many lines are enumerated whole, at every node the tests executed.
+#: Larger ones are enumerated only around their most suspicious lines (see :func:`focus_lines`),
+#: so proposing costs as much for one state of a 5,000-line module as for a small program.
+FOCUS_MIN_LINES = 200
+#: Lines of a large program the enumerator proposes at: the most suspicious ones.
+FOCUS_LINES = 48
+#: Candidates the enumerator returns at most for one state of a large program when the search
+#: asks for all of them (the root state): more than any budget reaches.
+FOCUS_MAX_CANDIDATES = 1024
+
+
 class EnumerativeProposer:
     """Proposes every single-node inverse edit at suspicious nodes, best first (see module doc)."""
 
     name = "enum"
+
+    def __init__(self, focus_min_lines: int | None = FOCUS_MIN_LINES):
+        """``focus_min_lines``: programs longer than this are enumerated around their most
+        suspicious lines only (``None``: every program whole)."""
+        self.focus_min_lines = focus_min_lines
 
     def propose(self, tree: ast.Module, feedback: Feedback, k: int | None = None) -> list[Candidate]:
         """Scored candidates for ``tree``, best first; nodes with zero suspiciousness are skipped.
         With ``k`` given (the search's deeper states) missing guards are not synthesised: they
         cost a copy of the enclosing block per candidate, and a dropped condition is one edit.
 
+        A program longer than ``focus_min_lines`` lines is enumerated only at its
+        :data:`FOCUS_LINES` most suspicious lines and in the functions that contain them (the
+        rest of the module is not visited), and at most :data:`FOCUS_MAX_CANDIDATES` are
+        returned; smaller programs are enumerated whole.
+
         Scores sum to 1 over all candidates (before truncation to ``k``), so they read as the
         probability that the edit is the fix under the bug model and the localization.
         """
-        all_bindings = bindings(tree)
-        dead_defs = unused_definitions(tree, all_bindings)
-        alts = list(_alternatives(tree, feedback, all_bindings, dead_defs, guards=k is None))
-        evidence = Evidence(tree, feedback, dead_defs)
+        lines = None if self.focus_min_lines is None else focus_lines(tree, feedback, self.focus_min_lines)
+        view = tree if lines is None else focus_view(tree, lines)
+        scopes = ScopeIndex(view)
+        dead_defs = unused_definitions(view, scopes.bindings)
+        dead_imports = unused_imports(tree) if lines is None or feedback.unbound else []
+        alts = list(_alternatives(view, feedback, scopes, dead_defs, dead_imports, guards=k is None, lines=lines))
+        evidence = Evidence(view, feedback, dead_defs)
         sites: dict[str, set] = defaultdict(set)
         site_mass: dict[tuple, float] = defaultdict(float)
         for family, key, _path, _op, _new, weight in alts:
             sites[family].add(key)
             site_mass[(family, key)] += weight
+        # A guard's text is a copy of the block it wraps: in a large program it is written only
+        # for the candidates returned (each guard is its own candidate: nothing to merge with).
+        lazy = lines is not None
         merged: dict[tuple, list] = {}
+        susp: dict[tuple, float] = {}  # per place: many candidates share one
         for family, key, path, op, new, weight in alts:
             prior = FAMILY_WEIGHTS[family] / len(sites[family]) * weight / site_mass[(family, key)]
             prior *= evidence.boost(family, key, path, new)
-            if family == "missing_guard":  # scored where the guarded run starts: key[1][index]
-                score = prior * _susp(feedback, tree, key[1] + (key[2],))
-            else:
-                score = prior * (_block_susp(feedback, tree, path) if op.startswith("insert:") else
-                                 _susp(feedback, tree, path))
+            place = (key[1] + (key[2],), False) if family == "missing_guard" else (path, op.startswith("insert:"))
+            if place not in susp:  # a guard is scored where its run starts: key[1][index]
+                susp[place] = _block_susp(feedback, view, place[0]) if place[1] else _susp(feedback, view, place[0])
+            score = prior * susp[place]
             if score <= 0.0:
                 continue
-            text = None if new is None else ast.unparse(new)
+            if lazy and family == "missing_guard":
+                text = f"\x00{key!r} {new.condition}"
+            else:
+                text = None if new is None else ast.unparse(new)
             ident = (op, path, text)
             if ident in merged:
                 merged[ident][0] += score
             else:
-                merged[ident] = [score, family]
+                merged[ident] = [score, family, new]
         total = sum(v[0] for v in merged.values()) or 1.0
-        cands = [Candidate(_edit(op, path, text), score / total, family)
-                 for (op, path, text), (score, family) in merged.items()]
-        cands.sort(key=lambda c: (-c.score, c.edit.path, c.edit.new or ""))
-        return cands if k is None else cands[:k]
+        ranked = sorted(merged.items(), key=lambda item: (-(item[1][0] / total), item[0][1], item[0][2] or ""))
+        limit = k if k is not None else FOCUS_MAX_CANDIDATES if lazy else None
+        if limit is not None:
+            ranked = ranked[:limit]
+        return [Candidate(_edit(op, path, new.text() if isinstance(new, _Guard) else text), score / total, family)
+                for (op, path, text), (score, family, new) in ranked]
+
+
+def focus_lines(tree: ast.Module, feedback: Feedback, min_lines: int = FOCUS_MIN_LINES) -> frozenset[int] | None:
+    """The lines the enumerator proposes at in ``tree``: ``None`` (every line) for a program of
+    at most ``min_lines`` lines, else the :data:`FOCUS_LINES` most suspicious lines (ties by
+    line number); without localization, the lines the test run's errors name (``None`` if
+    they name none)."""
+    last = tree.body[-1].end_lineno if tree.body else 0
+    if (last or 0) <= min_lines:
+        return None
+    scored = [line for line, score in feedback.lines.items() if score > 0.0]
+    if not scored:
+        named = feedback.error_lines(None)
+        return frozenset(sorted(named)[:FOCUS_LINES]) if named else None
+    scored.sort(key=lambda line: (-feedback.lines[line], line))
+    return frozenset(scored[:FOCUS_LINES])
+
+
+def focus_view(tree: ast.Module, lines: frozenset[int]) -> ast.Module:
+    """A module that shares with ``tree`` every node on the path to ``lines``: the functions
+    that contain one of ``lines`` (whole), the classes around them (their other methods
+    stubbed) and every other top-level statement; every other function and class is a stub
+    (same name and location, body ``pass``). Paths of the shared nodes are those of ``tree``,
+    so an edit proposed on the view applies to ``tree``; analyses of the view (scopes, dead
+    names, constants) cost what the shared part costs."""
+    def holds(node: ast.stmt) -> bool:
+        first, last = node.lineno, node.end_lineno or node.lineno
+        first = min([first] + [d.lineno for d in getattr(node, "decorator_list", ())])
+        return any(first <= line <= last for line in lines)
+
+    def body(stmts: list) -> list:
+        out = []
+        for stmt in stmts:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and not holds(stmt):
+                stub = ast.FunctionDef(name=stmt.name, args=ast.arguments(posonlyargs=[], args=[], kwonlyargs=[],
+                                       kw_defaults=[], defaults=[]), body=[ast.Pass()], decorator_list=[])
+                out.append(ast.fix_missing_locations(ast.copy_location(stub, stmt)))
+            elif isinstance(stmt, ast.ClassDef):
+                shell = copy.copy(stmt)
+                shell.body = body(stmt.body) if holds(stmt) else [ast.copy_location(ast.Pass(), stmt)]
+                if not holds(stmt):
+                    shell.bases, shell.keywords, shell.decorator_list = [], [], []
+                out.append(shell)
+            else:
+                out.append(stmt)
+        return out
+
+    return ast.Module(body=body(tree.body), type_ignores=[])
+
+
+@dataclass(frozen=True)
+class _Guard:
+    """A missing-guard candidate not yet written out: ``block[index:index + length]`` of the
+    statement list ``field`` of ``owner`` put under ``if condition:``."""
+
+    owner: ast.AST
+    field: str
+    index: int
+    length: int
+    condition: str
+
+    def text(self) -> str:
+        """The source of the owner with the guard in place."""
+        block = getattr(self.owner, self.field)
+        guard = ast.If(test=ast.parse(self.condition, mode="eval").body,
+                       body=block[self.index:self.index + self.length], orelse=[])
+        new_owner = copy.copy(self.owner)
+        setattr(new_owner, self.field, block[:self.index] + [guard] + block[self.index + self.length:])
+        return ast.unparse(new_owner)
+
+
+def _focused_guards(tree: ast.Module, func_path: tuple, func: ast.FunctionDef, dead: list[str],
+                    lines: frozenset[int]) -> Iterator[_Alt]:
+    """The missing guards of :func:`guard_alternatives` whose guarded run starts on one of
+    ``lines``, as :class:`_Guard` (written out only if returned); the same runs, conditions
+    and weights, without the conditions of the runs elsewhere in the function."""
+    conditions = _existing_conditions(func)
+    subscripts = _subscripts(func)
+    params = [a.arg for a in func.args.args]
+    loop_vars = {n.id for node in ast.walk(func) if isinstance(node, (ast.For, ast.comprehension))
+                 for n in ast.walk(node.target) if isinstance(n, ast.Name)}
+    dead = [d for d in dead if d not in loop_vars]
+    for block_path, block, loops in _blocks(func, func_path, ()):
+        owner_path, field = block_path[:-1], block_path[-1]
+        owner = node_at(tree, owner_path)
+        for i in range(len(block)):
+            if block[i].lineno not in lines or isinstance(
+                    block[i], (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) or _is_docstring(block[i]):
+                continue
+            for k in range(1, MAX_RUN + 1):
+                run = block[i:i + k]
+                if len(run) < k or (len(run) == len(block) and block_path == func_path + ("body",)):
+                    break
+                found = _conditions(run, loops, conditions, subscripts, params, list(dead))
+                best = sorted(dict(found).items(), key=lambda kv: -kv[1])
+                for text, weight in best[:MAX_CONDITIONS]:
+                    yield ("missing_guard", ("guard", block_path, i, k), owner_path, "replace",
+                           _Guard(owner, field, i, k, text), weight)
 
 
 def _edit(op: str, path: tuple, text: str | None) -> Edit:
@@ -122,17 +261,21 @@ def _susp(feedback: Feedback, tree: ast.Module, path: tuple) -> float:
     return feedback.lines.get(line, 0.0) if line is not None else 0.0
 
 
-def _alternatives(tree: ast.Module, feedback: Feedback, all_bindings: list, dead: list[Unused],
-                  guards: bool = True) -> Iterator[_Alt]:
-    """Every inverse edit at every node, unscored (``all_bindings`` from ``bindings(tree)``,
-    ``dead`` from ``unused_definitions``, computed once by the caller).  ``guards``: include
+def _alternatives(tree: ast.Module, feedback: Feedback, scopes: ScopeIndex, dead: list[Unused],
+                  dead_imports: list[str], guards: bool = True, lines: frozenset[int] | None = None
+                  ) -> Iterator[_Alt]:
+    """Every inverse edit at every node, unscored (``scopes`` from ``ScopeIndex(tree)``,
+    ``dead`` from ``unused_definitions``, ``dead_imports`` from ``unused_imports``, computed
+    once by the caller).  ``guards``: include
     missing-guard synthesis (``guards.py``), the costliest family (a copy of the enclosing
-    block per candidate)."""
-    consts = constants(tree) + list(feedback.test_constants)
+    block per candidate).  ``lines``: only nodes on these lines, and the function-level
+    families (insertions, missing guards starting on these lines) only in functions that
+    contain one of them (``None``: everywhere)."""
+    consts = constants(tree) + list(feedback.test_constants) + list(feedback.failing_constants)
     ints = list(dict.fromkeys(c for c in consts if type(c) is int and abs(c) <= 10**6))
     strs = list(dict.fromkeys(c for c in consts if type(c) is str))
+    strs_tested = {c for c in feedback.failing_constants if type(c) is str}
     docstrings = _docstring_ids(tree)
-    dead_imports = unused_imports(tree)
     nodes = dict(iter_nodes(tree))
     parents = {}
     for path, node in nodes.items():
@@ -143,42 +286,58 @@ def _alternatives(tree: ast.Module, feedback: Feedback, all_bindings: list, dead
                         parents[id(item)] = (node, field, path + (field, i))
             elif isinstance(value, ast.AST):
                 parents[id(value)] = (node, field, path + (field,))
+    node_lines: dict[int, int | None] = {}
     for path, node in nodes.items():
         if id(node) in docstrings:
             continue
         parent, field = (parents.get(id(node)) or (None, None, None))[:2]
-        yield from _operator_alts(path, node)
-        yield from _condition_alts(path, node)
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and not (
-                isinstance(parent, ast.Call) and field == "func"):
-            yield from _variable_alts(visible_bindings(tree, path, all_bindings), path, node)
-        if isinstance(node, ast.Constant):
-            yield from _constant_alts(path, node, ints, strs)
-        if _is_index_position(parent, field, node):
-            yield from _shift_alts(path, node)
-        if isinstance(node, ast.Slice):
-            for bound in ("lower", "upper"):
-                if getattr(node, bound) is not None:
-                    new = copy.deepcopy(node)
-                    setattr(new, bound, None)
-                    yield ("off_by_one", path + (bound,), path, "replace", new, 0.5)
-        if isinstance(node, ast.Call):
-            yield from _swap_alts(path, node)
-        yield from _template_alts(tree, path, node, parent, field, visible_bindings, all_bindings)
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            dead_here = [u for u in dead if u.scope == path]
-            if guards:
-                for key, owner_path, new_owner, weight in guard_alternatives(
-                        tree, path, node, [u.name for u in dead_here]):
-                    yield ("missing_guard", key, owner_path, "replace", new_owner, weight)
-            yield from _insert_alts(path, node, feedback, ints, strs)
-            yield from _dead_name_alts(tree, path, node, feedback, dead_here, dead_imports)
-        if isinstance(node, ast.stmt) and parent is not None and isinstance(path[-1], int):
-            siblings = getattr(parent, field)
-            docstring_like = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
-            if len(siblings) > 1 and not docstring_like and not isinstance(
-                    node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)):
-                yield ("delete_statement", path, path, "delete", None, 1.0)
+        if lines is not None:
+            line = node_lines[id(node)] = getattr(node, "lineno", None) or node_lines.get(id(parent))
+            is_func = isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            if line not in lines and not (is_func and any(node.lineno <= ln <= node.end_lineno for ln in lines)):
+                continue
+        yield from _node_alternatives(tree, feedback, scopes, dead, guards, lines, path, node, parent, field,
+                                      ints, strs, strs_tested, dead_imports)
+
+
+def _node_alternatives(tree, feedback, scopes, dead, guards, lines, path, node, parent, field, ints, strs,
+                       strs_tested, dead_imports) -> Iterator[_Alt]:
+    """The inverse edits at one node (see :func:`_alternatives`)."""
+    yield from _operator_alts(path, node)
+    yield from _condition_alts(path, node)
+    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and not (
+            isinstance(parent, ast.Call) and field == "func"):
+        yield from _variable_alts(scopes.visible(path), path, node)
+    if isinstance(node, ast.Constant):
+        yield from _constant_alts(path, node, ints, strs, strs_tested)
+    if _is_index_position(parent, field, node):
+        yield from _shift_alts(path, node)
+    if isinstance(node, ast.Slice) and isinstance(parent, ast.Subscript) and field == "slice":
+        # a bound dropped: the slice alone (``::2``) is no expression, so the subscript is replaced
+        for bound in ("lower", "upper"):
+            if getattr(node, bound) is not None:
+                new_slice = copy.copy(node)
+                setattr(new_slice, bound, None)
+                yield ("off_by_one", path + (bound,), path[:-1], "replace", _with(parent, slice=new_slice), 0.5)
+    if isinstance(node, ast.Call):
+        yield from _swap_alts(path, node)
+    yield from _template_alts(path, node, parent, field, scopes)
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        dead_here = [u for u in dead if u.scope == path]
+        if guards and lines is None:
+            for key, owner_path, new_owner, weight in guard_alternatives(
+                    tree, path, node, [u.name for u in dead_here]):
+                yield ("missing_guard", key, owner_path, "replace", new_owner, weight)
+        elif guards:
+            yield from _focused_guards(tree, path, node, [u.name for u in dead_here], lines)
+        yield from _insert_alts(path, node, feedback, ints, strs)
+        yield from _dead_name_alts(tree, path, node, feedback, dead_here, dead_imports)
+    if isinstance(node, ast.stmt) and parent is not None and isinstance(path[-1], int):
+        siblings = getattr(parent, field)
+        docstring_like = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+        if len(siblings) > 1 and not docstring_like and not isinstance(
+                node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)):
+            yield ("delete_statement", path, path, "delete", None, 1.0)
 
 
 def _docstring_ids(tree: ast.Module) -> set[int]:
@@ -243,11 +402,26 @@ def _variable_alts(visible, path: tuple, node: ast.Name) -> Iterator[_Alt]:
     local = {b.name for b in variables if innermost is not None and b.scope == innermost}
     for name in dict.fromkeys(b.name for b in variables):
         if name != node.id:
-            weight = 1.0 + 2.0 * difflib.SequenceMatcher(None, node.id, name).ratio() + (1.5 if name in local else 0.0)
+            weight = 1.0 + 2.0 * _similarity(node.id, name) + (1.5 if name in local else 0.0)
             yield ("wrong_variable", path, path, "replace", ast.Name(id=name, ctx=ast.Load()), weight)
 
 
-def _constant_alts(path: tuple, node: ast.Constant, ints: list, strs: list) -> Iterator[_Alt]:
+@functools.lru_cache(maxsize=1 << 16)
+def _similarity(a: str, b: str) -> float:
+    """``difflib``'s matching ratio of two names (cached: the same pairs recur at every read)."""
+    return difflib.SequenceMatcher(None, a, b).ratio()
+
+
+#: Weight of a string that a failing test holds (or a failed assertion expected), relative to
+#: the program's other strings, as the replacement of a wrong string constant.
+TESTED_STRING_WEIGHT = 3.0
+
+
+def _constant_alts(path: tuple, node: ast.Constant, ints: list, strs: list, strs_tested: set = frozenset()
+                   ) -> Iterator[_Alt]:
+    """Other values for a constant: ``not`` a bool; an int's neighbours and the program's and
+    tests' other small ints (0 and 1 likelier); the program's and tests' other strings (those
+    of the failing tests likelier)."""
     value = node.value
     if type(value) is bool:
         yield ("change_constant", path, path, "replace", ast.Constant(not value), 1.0)
@@ -260,7 +434,8 @@ def _constant_alts(path: tuple, node: ast.Constant, ints: list, strs: list) -> I
     elif type(value) is str:
         for c in strs:
             if c != value:
-                yield ("change_constant", path, path, "replace", ast.Constant(c), 1.0)
+                yield ("change_constant", path, path, "replace", ast.Constant(c),
+                       TESTED_STRING_WEIGHT if c in strs_tested else 1.0)
 
 
 def _is_index_position(parent: ast.AST | None, field: str | None, node: ast.AST) -> bool:
@@ -439,13 +614,13 @@ def _boundary_alts(path: tuple, node: ast.Compare) -> Iterator[_Alt]:
         yield ("fix_template", path + ("boundary",), path, "replace", new, 1.0)
 
 
-def _template_alts(tree, path, node, parent, field, visible_bindings, all_bindings) -> Iterator[_Alt]:
+def _template_alts(path, node, parent, field, scopes: ScopeIndex) -> Iterator[_Alt]:
     """Classic fix templates from the APR literature (TBar, Liu et al. 2019; PraPR): shift a
     call argument by one, unwrap a call to its argument, fill an empty list with a variable,
     replace a constant loop/branch condition by a variable, and add a None check before an
     attribute access in a condition, widen a base case by one value (`len(a) == 0` -> `len(a) <= 1`)."""
     def variables():
-        return list(dict.fromkeys(b.name for b in visible_bindings(tree, path, all_bindings)
+        return list(dict.fromkeys(b.name for b in scopes.visible(path)
                                   if b.kind not in ("function", "class", "import")))
 
     if isinstance(parent, ast.Call) and field == "args" and isinstance(node, (ast.Name, ast.BinOp)) \

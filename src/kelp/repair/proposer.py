@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
 from kelp.program.diff import Edit
@@ -36,9 +36,14 @@ class Candidate:
 class Feedback:
     """What the tests said about a program.
 
-    ``lines`` maps 1-based line numbers of the program as first parsed to suspiciousness in
-    [0, 1] (empty = no localization: every line is equally suspicious). ``run`` is the test run.
+    ``lines`` maps 1-based line numbers of the program to suspiciousness in [0, 1] (empty =
+    no localization: every line is equally suspicious). ``run`` is the test run.
     ``intent``: what the code should do (task text or docstring; may be empty).
+    ``failing_constants``: literals of the failing tests and the values their failed
+    assertions expected, the likeliest replacements of a wrong constant.
+    ``line_map``: for feedback carried to an edited program (:meth:`at_lines`), the line of
+    the program the tests ran that each line stands for (index 0 unused, None for new code);
+    the lines of ``run``'s messages are read through it.
     """
 
     run: "RunResult | None" = None
@@ -49,15 +54,19 @@ class Feedback:
     returned_none: bool = False
     test_sources: tuple[str, ...] = ()
     intent: str = ""
+    failing_constants: tuple = ()
+    line_map: tuple | None = None
 
     @classmethod
     def from_run(cls, run: "RunResult", lines: dict[int, float], test_sources: list[str],
-                 entry_point: str | None = None) -> "Feedback":
+                 entry_point: str | None = None, failing_sources: dict[str, str] | None = None) -> "Feedback":
         """Feedback from a test run: line suspiciousness, literals that appear in the tests
         (expected outputs are often the missing constant), names of the functions the tests
         call, names that failing tests reported unbound (NameError / UnboundLocalError: a
         missing initialisation, or a read of the wrong name), and whether a failing assertion
-        got ``None`` where it expected a value (a forgotten ``return``)."""
+        got ``None`` where it expected a value (a forgotten ``return``). ``failing_sources``:
+        source of each test by id where ``test_sources`` lacks it (pytest functions), for
+        :func:`failing_constants`."""
         consts: dict = {}
         calls: dict = {entry_point: None} if entry_point else {}  # check(candidate) calls it
         for text in test_sources:
@@ -68,9 +77,7 @@ class Feedback:
             for node in ast.walk(tree):
                 if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
                     calls.setdefault(node.func.id, None)
-                if isinstance(node, ast.Constant) and type(node.value) in (int, str, bool) and \
-                        not (isinstance(node.value, str) and len(node.value) > 80):
-                    consts.setdefault((type(node.value).__name__, node.value), node.value)
+            consts.update((k, v) for k, v in _literals(tree).items() if k not in consts)
         unbound = []
         for outcome in run.outcomes:
             if outcome.error_type in ("NameError", "UnboundLocalError") and outcome.message:
@@ -81,17 +88,36 @@ class Feedback:
         returned_none = any(v is not None and v[0] == "None" and v[1] != "None" for v in compared)
         return cls(run=run, lines=lines if any(lines.values()) else {},
                    test_constants=tuple(consts.values()), unbound=tuple(unbound), test_calls=tuple(calls),
-                   returned_none=returned_none, test_sources=tuple(test_sources))
+                   returned_none=returned_none, test_sources=tuple(test_sources),
+                   failing_constants=failing_constants(run, test_sources, failing_sources))
 
-    def error_lines(self, error_type: str, saying: tuple[str, ...] = ()) -> set[int]:
+    def at_lines(self, line_map: tuple) -> "Feedback":
+        """This feedback for an edited program whose line ``n`` stands for line
+        ``line_map[n]`` of the program the tests ran (None: new code, not suspicious);
+        ``line_map`` as :meth:`kelp.repair.splice.Spliced.line_map` keeps it."""
+        if self.line_map is not None:
+            raise ValueError("feedback already carried to an edited program: carry the original")
+        lines = {n: self.lines[old] for n, old in enumerate(line_map) if old in self.lines} if self.lines else {}
+        if self.lines and not lines:
+            lines = {0: 0.0}  # localized, and nothing of it is left: not "no localization"
+        return replace(self, lines=lines, line_map=tuple(line_map))
+
+    def error_lines(self, error_type: str | None, saying: tuple[str, ...] = ()) -> set[int]:
         """Program lines where a test raised ``error_type`` (from the ``(line N)`` suffix the
         sandbox adds to error messages), optionally only errors whose message contains one of
-        ``saying``."""
+        ``saying``. ``error_type=None``: any error, and the line where loading the program
+        raised."""
         if self.run is None:
             return set()
-        return {int(m.group(1)) for o in self.run.outcomes if o.error_type == error_type
-                and (not saying or any(word in (o.message or "") for word in saying))
-                for m in [_AT_LINE.search(o.message or "")] if m}
+        messages = [o.message for o in self.run.outcomes if error_type is None or o.error_type == error_type]
+        if error_type is None:
+            messages.append(self.run.message)
+        found = {int(m.group(1)) for message in messages
+                 if message and (not saying or any(word in message for word in saying))
+                 for m in [_AT_LINE.search(message)] if m}
+        if self.line_map is None:
+            return found
+        return {n for n, old in enumerate(self.line_map) if old in found}
 
     def node_score(self, node: ast.AST, parent_line: int | None = None) -> float:
         """Suspiciousness of a node: the score of its first line (its parent's for nodes without one)."""
@@ -99,6 +125,48 @@ class Feedback:
             return 1.0
         line = getattr(node, "lineno", None) or parent_line
         return self.lines.get(line, 0.0) if line is not None else 0.0
+
+
+def _literals(tree: ast.AST) -> dict:
+    """Int, str and bool literals of ``tree`` (strings up to 80 characters) by (type, value),
+    in walk order."""
+    found: dict = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and type(node.value) in (int, str, bool) and \
+                not (isinstance(node.value, str) and len(node.value) > 80):
+            found.setdefault((type(node.value).__name__, node.value), node.value)
+    return found
+
+
+def failing_constants(run: "RunResult", test_sources: list[str], failing_sources: dict[str, str] | None = None
+                      ) -> tuple:
+    """Literals of the tests ``run`` saw fail (their sources: ``test_sources`` in the suite's
+    order, which ``run.outcomes`` follows, or ``failing_sources`` by test id), then the values
+    their failed assertions expected (``left = ..., right = ...`` messages): where a wrong
+    constant's right value most often stands."""
+    sources = dict(failing_sources or {})
+    if len(run.outcomes) == len(test_sources):
+        for outcome, text in zip(run.outcomes, test_sources):
+            if text:
+                sources.setdefault(outcome.test_id, text)
+    found: dict = {}
+    for outcome in run.outcomes:
+        if outcome.status not in ("fail", "error"):
+            continue
+        try:
+            found.update((k, v) for k, v in _literals(ast.parse(sources.get(outcome.test_id, ""))).items()
+                         if k not in found)
+        except (SyntaxError, ValueError):
+            pass
+    for outcome in run.outcomes:
+        values = compared_values(outcome.message) if outcome.status == "fail" else None
+        try:
+            expected = ast.literal_eval(values[1]) if values else None
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            expected = None
+        if type(expected) in (int, str) and not (isinstance(expected, str) and len(expected) > 80):
+            found.setdefault((type(expected).__name__, expected), expected)
+    return tuple(found.values())
 
 
 class Proposer(Protocol):

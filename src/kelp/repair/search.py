@@ -8,6 +8,13 @@ than its parent (or turns an error into an assertion failure, or brings a failin
 actual value nearer the expected one) gains priority, so bugs that need 2-3 edits are reachable.
 Priority = log prior of the edit path + progress bonus. Deterministic: the order depends only on
 the program, the tests and the configuration.
+
+A candidate program is its parent's text with the edit spliced in (``splice.py``), so a
+candidate costs a parse and a compile of the module, not a copy and an unparse of its tree;
+each state keeps which line of the original program each of its lines stands for, and the
+proposers see the original localization through that map. Of the candidates of one batch that
+pass, the one nearest a person's patch is kept, and it is then simplified (``simplify.py``:
+``x + 0``, ``not a < b``, double negations) as far as the simpler text passes the same tests.
 """
 
 from __future__ import annotations
@@ -15,7 +22,9 @@ from __future__ import annotations
 import ast
 import heapq
 import math
+import os
 import re
+import statistics
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -24,12 +33,13 @@ from kelp.errors import KelpError
 from kelp.execute.localize import line_suspiciousness, with_crash_lines
 from kelp.execute.sandbox import Job, RunResult, Sandbox
 from kelp.execute.suites import TestSuite
-from kelp.program.diff import Edit
+from kelp.program.diff import Edit, tree_diff
 from kelp.program.tree import ProgramSyntaxError, node_at, parse, unparse
 from kelp.repair.closeness import message_closeness
 from kelp.repair.enumerate import EnumerativeProposer
 from kelp.repair.proposer import Feedback, Proposer
-from kelp.repair.splice import minimal_source
+from kelp.repair.simplify import patch_cost, simplify
+from kelp.repair.splice import minimal_source, splice_edit, text_lines
 
 
 class RepairInputError(KelpError, ValueError):
@@ -46,10 +56,11 @@ class RepairConfig:
 
     ``budget``: candidate executions (each candidate program run against the tests counts one).
     ``seconds``: hard wall-clock limit for the whole search, from the call of :func:`repair`
-    (``None``: none): checked after the initial test run, before every candidate batch and
-    between proposer calls, so the search stops within one proposer call or one candidate
-    batch (itself bounded by the sandbox's per-test limits) of it, with reason
-    ``"time limit"``. ``max_depth``: edits per repair.
+    (``None``: none): checked after the initial test run, before every candidate that is
+    prepared, every proposer call and every candidate batch (a batch is not started when the
+    batches so far took longer on average than the time left), and before every simplification
+    run, so the search stops within one proposer call or one candidate batch (itself bounded by
+    the sandbox's limits) of it, with reason ``"time limit"``. ``max_depth``: edits per repair.
     ``batch``: candidates validated concurrently (fixed, so results do not depend on the
     machine's core count). ``formula``: fault-localization formula. ``expand_limit``: children
     proposed per state below the root. ``progress_bonus``: log-priority added per test a state
@@ -60,6 +71,8 @@ class RepairConfig:
     until every other candidate has run. ``closeness_bonus``: log-priority added per unit (0-1)
     of closeness to the expected value that the root's first failing assertion gained (partial
     progress on a multi-bug program that still fails the same tests; ``closeness.py``).
+    ``simplify``: simplified versions of a found repair tried (each one run of the tests, within
+    the budget); 0: report the repair as found.
     """
 
     budget: int = 256
@@ -72,6 +85,7 @@ class RepairConfig:
     bonus_children: int | None = 16
     merge_behaviour: bool = True
     closeness_bonus: float = 3.0
+    simplify: int = 4
 
 
 @dataclass
@@ -119,12 +133,19 @@ class _Pending:
 
 @dataclass
 class _State:
+    """A program the search reached: ``source`` (its text), ``tree`` (``parse(source)``, so
+    positions are those of ``source``), the ``edits`` from the root, log prior ``logp``,
+    progress ``value`` (:func:`_value`), ``depth`` (edits) and ``lines``: for each line of
+    ``source`` (index 0 unused) the line of the original program it stands for (None: new
+    code)."""
+
     tree: ast.Module
     source: str
     edits: list[Edit]
     logp: float
     value: tuple
     depth: int
+    lines: tuple
 
 
 def _value(run: RunResult, first: str | None = None) -> tuple:
@@ -163,8 +184,8 @@ def _behaviour(run: RunResult, order: list[str] | None = None) -> tuple:
 
 
 def _relocate(tree: ast.Module, before: ast.Module, edit: Edit) -> ast.Module:
-    """Give the nodes an edit created the line of the node they replaced, so the root's
-    line suspiciousness keeps applying to them in deeper states."""
+    """Give the nodes an edit created the line of the node they replaced (for a candidate that
+    could not be spliced and is written out whole: :func:`_written_out`)."""
     if edit.op == "replace":
         path = edit.path
         while path and getattr(node_at(before, path), "lineno", None) is None:
@@ -175,6 +196,59 @@ def _relocate(tree: ast.Module, before: ast.Module, edit: Edit) -> ast.Module:
                 if hasattr(node, "lineno"):
                     node.lineno = node.end_lineno = line
     return tree
+
+
+def _written_out(parent: "_State", edit: Edit) -> tuple[str, ast.Module, tuple]:
+    """A candidate the splice could not write: the edited tree unparsed whole, re-parsed, with
+    each line mapped through the node that starts on it to the line its counterpart in the
+    edited tree (which kept the parent's positions) stood for. Raises ValueError (EditError)
+    when the edit does not apply."""
+    edited = _relocate(edit.apply(parent.tree), parent.tree, edit)
+    text = unparse(edited)
+    tree = parse(text)
+    lines: list = [None] * (len(text_lines(text)) + 1)
+    for old, new in zip(ast.walk(edited), ast.walk(tree)):
+        new_line, old_line = getattr(new, "lineno", None), getattr(old, "lineno", None)
+        if new_line is not None and new_line < len(lines) and lines[new_line] is None and old_line is not None:
+            lines[new_line] = parent.lines[old_line] if 0 < old_line < len(parent.lines) else None
+    return text, tree, tuple(lines)
+
+
+def _test_sources(suite: TestSuite, ids: list[str]) -> dict[str, str]:
+    """Source of the pytest tests ``ids`` (node ids ``path::[Class::]function[params]``,
+    relative to the suite's rootdir), read from their files; tests whose source cannot be
+    found are left out. Other kinds of suite carry their sources: empty."""
+    if suite.kind != "pytest" or not suite.rootdir:
+        return {}
+    found: dict[str, str] = {}
+    files: dict[str, ast.Module | None] = {}
+    for test_id in ids:
+        parts = test_id.split("::")
+        if len(parts) < 2:
+            continue
+        path = os.path.join(suite.rootdir, parts[0])
+        if path not in files:
+            files[path] = None
+            try:
+                if os.path.getsize(path) <= 1_000_000:
+                    with open(path, encoding="utf-8") as fh:
+                        text = fh.read()
+                    files[path] = (text, parse(text))
+            except (OSError, UnicodeDecodeError, ProgramSyntaxError):
+                pass
+        if files[path] is None:
+            continue
+        text, scope = files[path]
+        node = None
+        for name in [p.split("[")[0] for p in parts[1:]]:
+            node = next((n for n in getattr(scope, "body", []) if isinstance(
+                n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.name == name), None)
+            if node is None:
+                break
+            scope = node
+        if node is not None:
+            found[test_id] = ast.get_source_segment(text, node) or ""
+    return found
 
 
 def repair(source: str, suite: TestSuite, sandbox: Sandbox, config: RepairConfig = RepairConfig(),
@@ -218,13 +292,16 @@ class _Search:
         self.before = (run0.passed, run0.total)
         lines = with_crash_lines(line_suspiciousness(run0, config.formula), run0) if run0.status == "ok" else {}
         self.ranking = sorted(lines, key=lambda ln: (-lines[ln], ln))
-        self.feedback = Feedback.from_run(run0, lines, [t.source for t in suite.tests], suite.entry_point)
-        self.feedback.intent = intent
         self.failing_first = run0.failing_ids
+        self.feedback = Feedback.from_run(run0, lines, [t.source for t in suite.tests], suite.entry_point,
+                                          _test_sources(suite, self.failing_first))
+        self.feedback.intent = intent
         self.first = self.failing_first[0] if self.failing_first else None
-        self.root = _State(root_tree, unparse(root_tree), [], 0.0, _value(run0, self.first), 0)
+        identity = (None,) + tuple(range(1, len(text_lines(source)) + 1))
+        self.root = _State(root_tree, source, [], 0.0, _value(run0, self.first), 0, identity)
         self.states = [self.root]
-        self.seen = {self.root.source}
+        self.seen = {source, unparse(root_tree)}
+        self.batch_seconds: list[float] = []
         self.heap: list[_Pending] = []
         self.seq = 0
         self.behaviours = {_behaviour(run0, self.failing_first)}  # candidates stop at their first failure
@@ -250,9 +327,10 @@ class _Search:
                         self._expand(index)
                     self.deferred = []
                     continue
-                if self._out_of_time():
+                batch = self._next_batch()
+                if self._out_of_time(statistics.fmean(self.batch_seconds) if self.batch_seconds else 0.0):
                     raise _TimeUp
-                solved = self._run_batch(self._next_batch())
+                solved = self._run_batch(batch)
                 if solved is not None:
                     return solved
         except _TimeUp:  # raised between proposer calls and before candidate batches
@@ -260,23 +338,34 @@ class _Search:
         reason = "budget exhausted" if self.executions >= self.config.budget else "no more candidates"
         return self._result(False, root, None, reason, self.before)
 
-    def _out_of_time(self) -> bool:
-        return self.deadline is not None and time.monotonic() > self.deadline
+    def _out_of_time(self, ahead: float = 0.0) -> bool:
+        """Whether the time limit has passed, or will have passed in ``ahead`` seconds."""
+        return self.deadline is not None and time.monotonic() + ahead > self.deadline
 
     def _result(self, solved: bool, state: _State, to_solve: int | None, reason: str,
-                after: tuple[int, int], judged: bool = False) -> RepairResult:
+                after: tuple[int, int], judged: bool = False, repaired: str | None = None,
+                edits: list[Edit] | None = None) -> RepairResult:
+        """The result; ``repaired`` and ``edits``: the reported text and its edits when not
+        ``state``'s own (a simplified repair)."""
         if not solved:  # report the program unchanged: a partial fix is not a repair
-            state, after = self.root, self.before
-        repaired = minimal_source(self.source, self.root_tree, state.tree) if state.edits else self.source
-        return RepairResult(solved, self.source, repaired, state.edits, self.before, after, self.executions,
-                            to_solve, time.monotonic() - self.start, self.run0, self.ranking, reason, judged,
-                            self.rejected)
+            state, after, repaired, edits = self.root, self.before, None, None
+        if repaired is None:
+            repaired = self._text(state)
+        return RepairResult(solved, self.source, repaired, state.edits if edits is None else edits, self.before,
+                            after, self.executions, to_solve, time.monotonic() - self.start, self.run0,
+                            self.ranking, reason, judged, self.rejected)
 
-    def _confirmed(self, state: _State) -> bool | None:
-        """Whether the text the user would get passes a judged run (None: not judgeable)."""
+    def _text(self, state: _State) -> str:
+        """What the user would get for ``state``: the original text with the state's changes
+        spliced in (``minimal_source``)."""
+        return minimal_source(self.source, self.root_tree, state.tree) if state.edits else self.source
+
+    def _confirmed(self, state: _State, text: str | None = None) -> bool | None:
+        """Whether the text the user would get (``text``, else :meth:`_text`) passes a judged
+        run (None: not judgeable)."""
         if self.suite.kind == "pytest":
             return None
-        check = self.sandbox.verify(minimal_source(self.source, self.root_tree, state.tree), self.suite)
+        check = self.sandbox.verify(self._text(state) if text is None else text, self.suite)
         return check.all_passed if check.judged else None
 
     def _bonus(self, state: _State) -> float:
@@ -294,11 +383,12 @@ class _Search:
         if state.depth >= config.max_depth:
             return
         bonus = self._bonus(state)
+        feedback = self.feedback if state is self.root else self.feedback.at_lines(state.lines)
         cands = []
         for proposer in self.proposers:
             if self._out_of_time():
                 raise _TimeUp
-            cands.extend(proposer.propose(state.tree, self.feedback, config.expand_limit if state.depth else None))
+            cands.extend(proposer.propose(state.tree, feedback, config.expand_limit if state.depth else None))
         cands.sort(key=lambda c: -c.score)
         for rank, cand in enumerate(cands):
             logp = state.logp + math.log(max(cand.score, 1e-12))
@@ -314,45 +404,60 @@ class _Search:
         if state.depth < self.config.max_depth:
             self._push(-(state.logp + max(self._bonus(state), 0.0)), index, None, state.logp)
 
-    def _next_batch(self) -> list[tuple[_Pending, _State, ast.Module, str]]:
-        """Pop up to ``config.batch`` new candidates that compile and were not seen before."""
+    def _next_batch(self) -> list[tuple[_Pending, _State, ast.Module, str, tuple]]:
+        """Pop up to ``config.batch`` new candidates that compile and were not seen before:
+        ``(pending item, parent, tree, text, line map)``. Raises :class:`_TimeUp` when the time
+        limit passes while it prepares them."""
         batch = []
         while self.heap and len(batch) < min(self.config.batch, self.config.budget - self.executions):
+            if self._out_of_time():
+                raise _TimeUp
             item = heapq.heappop(self.heap)
             if item.edit is None:  # a state's turn to propose its children
                 self._expand(item.parent)
                 continue
             parent = self.states[item.parent]
+            spliced = splice_edit(parent.source, parent.tree, item.edit)
             try:
-                tree = _relocate(item.edit.apply(parent.tree), parent.tree, item.edit)
-                text = unparse(tree)
+                if spliced is not None:
+                    text, tree, lines = spliced.text, spliced.tree, spliced.line_map(parent.lines)
+                else:
+                    text, tree, lines = _written_out(parent, item.edit)
+                if text in self.seen:
+                    continue
                 with warnings.catch_warnings():  # e.g. "'int' object is not subscriptable"
                     warnings.simplefilter("ignore", SyntaxWarning)
-                    compile(text, "<candidate>", "exec")
-            except (ValueError, SyntaxError, TypeError):
-                continue
-            if text in self.seen:
+                    compile(tree, "<candidate>", "exec")
+            except (ValueError, SyntaxError, TypeError, RecursionError):
                 continue
             self.seen.add(text)
-            batch.append((item, parent, tree, text))
+            batch.append((item, parent, tree, text, lines))
         return batch
 
     def _run_batch(self, batch) -> RepairResult | None:
         """Run the candidates of ``batch`` (failing tests first, stop at the first failure);
-        the result when one is a confirmed repair, else queue the new states."""
+        the result when one is a confirmed repair (of several, the one nearest a person's
+        patch: :func:`~kelp.repair.simplify.patch_cost`), else queue the new states."""
         jobs = [Job(program=text, suite=self.suite, order=self.failing_first, stop_on_first_failure=True)
-                for _, _, _, text in batch]
+                for _, _, _, text, _ in batch]
+        started = time.monotonic()
         runs = self.sandbox.run_many(jobs) if jobs else []
-        for (item, parent, tree, text), run in zip(batch, runs):
+        if jobs:
+            self.batch_seconds.append(time.monotonic() - started)
+        passed = []  # (cost, order, state, text, judged, executions so far, total)
+        for (item, parent, tree, text, lines), run in zip(batch, runs):
             self.executions += 1
             if self.on_candidate is not None:
                 self.on_candidate(self.executions)
-            state = _State(tree, text, parent.edits + [item.edit], item.logp, _value(run, self.first), parent.depth + 1)
+            state = _State(tree, text, parent.edits + [item.edit], item.logp, _value(run, self.first),
+                           parent.depth + 1, lines)
             if run.status == "ok" and run.all_passed:
-                judged = self._confirmed(state)
+                shown = self._text(state)
+                judged = self._confirmed(state, shown)
                 if judged is not False:
-                    return self._result(True, state, self.executions, "all tests pass", (run.total, run.total),
-                                        judged=bool(judged))
+                    passed.append((patch_cost(self.source, shown), len(passed), state, shown, judged,
+                                   self.executions, run.total))
+                    continue
                 self.rejected += 1  # passed in its own interpreter only: not a repair
                 continue
             self.states.append(state)
@@ -363,4 +468,34 @@ class _Search:
                     continue
                 self.behaviours.add(behaviour)
             self._schedule(len(self.states) - 1)
-        return None
+        if not passed:
+            return None
+        to_solve = min(p[5] for p in passed)  # the batch ran together: solved at its first pass
+        _cost, _order, state, shown, judged, _n, total = min(passed, key=lambda p: (p[0], p[1]))
+        shown, judged, edits = self._simplest(shown, judged)
+        return self._result(True, state, to_solve, "all tests pass", (total, total), judged=bool(judged),
+                            repaired=shown, edits=edits)
+
+    def _simplest(self, text: str, judged: bool | None) -> tuple[str, bool | None, list[Edit] | None]:
+        """The simplest version of the repair ``text`` (:func:`~kelp.repair.simplify.simplify`)
+        that passes every test (and a judged run where the suite allows one), within
+        ``config.simplify`` runs, the budget and the time limit: ``(text, judged, edits from the
+        original, None when ``text`` is kept)``."""
+        for candidate in simplify(self.source, text)[: self.config.simplify]:
+            if self.executions >= self.config.budget or self._out_of_time():
+                break
+            self.executions += 1
+            if self.on_candidate is not None:
+                self.on_candidate(self.executions)
+            run = self.sandbox.run(candidate, self.suite, order=self.failing_first, stop_on_first_failure=True)
+            if run.status != "ok" or not run.all_passed:
+                continue
+            check = None if self.suite.kind == "pytest" else self.sandbox.verify(candidate, self.suite)
+            if check is not None and check.judged and not check.all_passed:
+                continue
+            try:
+                edits = tree_diff(self.root_tree, parse(candidate))
+            except (ProgramSyntaxError, ValueError):
+                continue
+            return candidate, (True if check is not None and check.judged else None), edits
+        return text, judged, None
