@@ -14,6 +14,7 @@ OPTIONS = {
                "--model-weight", "--help"},
     "refine": {"--rate", "--iterations", "--signal", "--n", "--seed", "--checkpoint", "--timeout", "--out",
                "--help"},
+    "projects": {"--n", "--budget", "--seed", "--seconds", "--timeout", "--projects", "--out", "--workers", "--help"},
     "search": {"--retrievers", "--n", "--seed", "--encoder-checkpoint", "--out", "--help"},
     "generate": {"--model", "--baseline", "--completions", "--baseline-samples", "--temperature", "--corpus",
                  "--phases", "--max-len", "--n", "--seed", "--out", "--help"},
@@ -71,10 +72,11 @@ def test_a_renamed_flag_names_the_new_one(tmp_path, flag):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["refine", "--budget", "16"], "`kelp eval refine` has no --budget: it is an option of `kelp eval repair`"),
+    (["refine", "--budget", "16"], "`kelp eval refine` has no --budget: it is an option of `kelp eval repair` and `kelp eval projects`"),
     (["repair", "mbpp", "--rate", "0.5"], "`kelp eval repair` has no --rate: it is an option of `kelp eval refine`"),
     (["search", "--timeout", "1"],
-     "`kelp eval search` has no --timeout: it is an option of `kelp eval repair` and `kelp eval refine`"),
+     "`kelp eval search` has no --timeout: it is an option of `kelp eval repair` and `kelp eval refine` and "
+     "`kelp eval projects`"),
 ])
 def test_a_flag_of_another_benchmark_names_the_subcommand_that_takes_it(tmp_path, args, message):
     _assert_one_line_error(kelp("eval", *args, cwd=tmp_path), message)

@@ -1,6 +1,7 @@
 """``kelp eval``: one subcommand per kind of measurement, each with only its own options.
 
-``kelp eval repair BENCH`` (repair benchmarks), ``kelp eval refine`` (the graph denoiser on
+``kelp eval repair BENCH`` (repair benchmarks), ``kelp eval projects`` (seeded bugs in real
+packages, judged by their full suites), ``kelp eval refine`` (the graph denoiser on
 token-noised MBPP programs), ``kelp eval search`` (code retrieval), ``kelp eval generate``
 (workflow generation). Each writes its results under ``--out`` (default a folder in ``runs/``)
 and prints a summary on stdout. The old one-command forms (``kelp eval mbpp``) and renamed flags
@@ -186,3 +187,31 @@ def eval_generate_cmd(
                                   phases=tuple(p.strip() for p in phases.split(",") if p.strip()))
     out.print(results_table(results), markup=False)
     err.print(f"results in {out_dir}/results.json")
+
+
+@eval_app.command("projects", cls=_EvalCommand)
+def eval_projects_cmd(
+    n: int = typer.Option(100, "--n", help="Bugs in all, spread evenly over the projects."),
+    budget: int = typer.Option(256, "--budget", help="Candidate executions per bug."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bugs."),
+    seconds: float = typer.Option(120.0, "--seconds", help="Wall-clock limit per repair."),
+    timeout: float = typer.Option(2.0, "--timeout", help="Seconds per test in the repair."),
+    projects: str = typer.Option("", "--projects", help="Projects to use, comma-separated (default: all of cachetools, tabulate, colorama, sqlparse, webcolors)."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Result directory (default runs/eval-projects-seedS-nN)."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Sandbox worker processes."),
+) -> None:
+    """Repair seeded bugs in real packages (their own pytest suites, vendored sdists) as `kelp repair FILE --pytest SELECTION` would, and judge each patch by the package's FULL suite; writes DIR/bugs.json, DIR/results.jsonl as it goes (a rerun resumes) and DIR/summary.json, and prints the summary.
+
+    Exit status: 0 done; 2 bad settings, or DIR holds a run with other settings; 130 / 143 interrupted (the results written so far are kept)."""
+    from kelp.bench.projects_eval import ProjectsEvalConfig, run_projects_eval
+
+    config = ProjectsEvalConfig(n=n, budget=budget, seed=seed, seconds=seconds, test_timeout=timeout,
+                                projects=tuple(p.strip() for p in projects.split(",") if p.strip()))
+    config.check()
+    out_dir = out_dir or Path("runs") / f"eval-projects-seed{seed}-n{n}"
+    _signals.set_interrupt_note(_signals.results_written(out_dir / "results.jsonl"))
+    summary = run_projects_eval(config, out_dir, workers=workers)
+    keys = ("n", "repaired", "repaired_rate", "ci95", "overfit", "overfit_rate", "not_repaired", "false_claims",
+            "median_seconds", "failure_kinds", "per_project", "per_location", "dropped")
+    out.print_json(json.dumps({k: summary[k] for k in keys}))
+    err.print(f"results in {out_dir}/")
