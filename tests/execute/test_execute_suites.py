@@ -98,3 +98,71 @@ def test_from_pytest_makes_paths_absolute_and_checks_them(tmp_path):
     assert TestSuite.from_pytest([test_file], str(tmp_path / "virtual.py")).module_names[0] == "virtual"
     with pytest.raises(SuiteError, match="must name a .py file"):
         TestSuite.from_pytest([test_file], str(tmp_path / "prog.txt"))
+
+
+def test_import_names_follow_packages(tmp_path):
+    from kelp.execute.suites import import_name_for, project_root
+
+    (tmp_path / "src" / "pkg" / "sub").mkdir(parents=True)
+    for d in ("src/pkg", "src/pkg/sub"):
+        (tmp_path / d / "__init__.py").write_text("")
+    (tmp_path / "pyproject.toml").write_text("")
+    assert import_name_for(str(tmp_path / "src/pkg/sub/mod.py")) == ("pkg.sub.mod", str(tmp_path / "src"))
+    assert import_name_for(str(tmp_path / "src/pkg/__init__.py")) == ("pkg", str(tmp_path / "src"))
+    assert import_name_for(str(tmp_path / "script.py")) == ("script", str(tmp_path))
+    assert import_name_for(str(tmp_path / "my-script.py"))[0] is None
+    assert project_root(str(tmp_path / "src/pkg/sub/mod.py")) == str(tmp_path)
+
+
+def test_rootdir_follows_pytests_rules(tmp_path):
+    from kelp.execute.suites import guess_rootdir
+
+    (tmp_path / "proj" / "tests").mkdir(parents=True)
+    tests = str(tmp_path / "proj" / "tests")
+    assert guess_rootdir([tests], str(tmp_path / "proj")) == str(tmp_path / "proj")  # nothing: common dir
+    (tmp_path / "proj" / "pyproject.toml").write_text("[project]\nname = 'x'\n")  # a fallback
+    assert guess_rootdir([tests], str(tmp_path)) == str(tmp_path / "proj")
+    (tmp_path / "proj" / "tests" / "pytest.ini").write_text("")  # a configuration file wins
+    assert guess_rootdir([tests], str(tmp_path)) == tests
+    assert guess_rootdir([tests], inifile=str(tmp_path / "x" / "cfg.ini")) == str(tmp_path / "x")
+
+
+def test_pytest_arguments_are_parsed_as_pytest_parses_them(tmp_path):
+    from kelp.execute.suites import parse_pytest_args
+
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_a.py").write_text("")
+    parsed = parse_pytest_args(["tests/test_a.py::TestA::test_b", "-k", "Tail or head", "-m", "slow",
+                                "-p", "no:warnings", "-o", "xfail_strict=true", "-xvs", "--maxfail", "3",
+                                "--ignore", "tests/skip", "--rootdir=.", "-W", "error"], str(tmp_path))
+    assert parsed.paths == (str(tmp_path / "tests/test_a.py"),)
+    assert parsed.args == (str(tmp_path / "tests/test_a.py") + "::TestA::test_b", "-kTail or head", "-mslow",
+                           "-pno:warnings", "-oxfail_strict=true", "-v", "-s",
+                           f"--ignore={tmp_path / 'tests/skip'}", "-Werror")
+    assert parsed.rootdir == str(tmp_path) and parsed.dropped == ("-x", "--maxfail")
+    assert parse_pytest_args(["--pyargs", "pkg.tests"], str(tmp_path)).args == ("--pyargs", "pkg.tests")
+    with pytest.raises(SuiteError, match="pytest path not found: Tail"):
+        parse_pytest_args(["tests", "Tail"], str(tmp_path))
+    with pytest.raises(SuiteError, match="needs a value"):
+        parse_pytest_args(["tests", "-k"], str(tmp_path))
+
+
+def test_outcome_messages_are_normalised():
+    """Messages that differ only in addresses, temp paths, durations and traceback lines compare
+    equal (the sandbox's child module, loaded by path as the worker loads it)."""
+    import importlib.util
+    import sys
+
+    import kelp.execute as execute
+
+    child = sys.modules.get("_kelp_sandbox_child")
+    if child is None:
+        path = os.path.join(os.path.dirname(execute.__file__), "_child.py")
+        spec = importlib.util.spec_from_file_location("_kelp_sandbox_child", path)
+        child = importlib.util.module_from_spec(spec)
+        sys.modules["_kelp_sandbox_child"] = child
+        spec.loader.exec_module(child)
+    text = ("assert <Box object at 0x7f3a2b1c9d80> == 1 in /tmp/kelp-sandbox-0-ab12/jobs/job7-0a1b2c3d4e5f/x.txt"
+            ' File "t.py", line 12 took 0.123s (line 4)')
+    assert child.normalize_message(text) == (
+        'assert <Box object at 0x...> == 1 in <tmp>/x.txt File "t.py", line ? took <duration> (line 4)')

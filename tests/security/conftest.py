@@ -36,8 +36,8 @@ def _readable_by_others(path: Path) -> bool:
 
 @pytest.fixture(scope="session")
 def unprivileged_python(request):
-    """A Python that uid 65534 can run, with kelp's src and pyseccomp importable; None when the
-    tests already run unprivileged (use sys.executable)."""
+    """A Python that uid 65534 can run, with kelp's src, pyseccomp and pytest importable; None
+    when the tests already run unprivileged (use sys.executable)."""
     if os.geteuid() != 0:
         return None
     system = shutil.which("python3.11", path="/usr/bin:/usr/local/bin")
@@ -50,10 +50,19 @@ def unprivileged_python(request):
     request.addfinalizer(lambda: shutil.rmtree(root, ignore_errors=True))
     venv = root / "venv"
     subprocess.run([system, "-m", "venv", "--without-pip", str(venv)], check=True)
+    from importlib.metadata import distribution
+
     import pyseccomp
 
     site = next(venv.glob("lib/python3*/site-packages"))
     shutil.copy(pyseccomp.__file__, site / "pyseccomp.py")
+    for name in ("pytest", "pluggy", "iniconfig", "packaging", "pygments"):  # pure Python: pytest runs
+        dist = distribution(name)
+        for file in dist.files or ():
+            if file.suffix == ".py" or file.suffix in (".typed", ".txt") and "dist-info" not in str(file):
+                target = site / file
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(dist.locate_file(file), target)
     (site / "kelp-src.pth").write_text(str(SRC) + "\n")
     for p in [root, *root.rglob("*")]:
         os.chmod(p, 0o755 if p.is_dir() or os.access(p, os.X_OK) else 0o644)

@@ -360,3 +360,79 @@ def test_event_flood_ends_the_job_and_the_worker_stays_small(attack):
     outcome = out["result"]["outcomes"][0]
     assert outcome["status"] != "pass"
     assert "flood" in (out["result"]["message"] or "") or outcome["error_type"] == "SandboxViolation", out
+
+
+# ---------------------------------------------------------------------------------- warm pytest sessions
+#: A project whose pytest suite runs candidates in a warm session (a parent that set pytest up
+#: once and forks a child per candidate); ``-s`` so that what a candidate prints reaches stdout.
+WARM_PROJECT = {
+    "pyproject.toml": "",
+    "pkg/__init__.py": "",
+    "pkg/mod.py": "def f(x):\n    return x + 1\n",
+    "tests/test_mod.py": "from pkg.mod import f\n\n\ndef test_f():\n    assert f(1) == 2\n",
+}
+WARM = {"project": WARM_PROJECT, "program_path": "pkg/mod.py", "pytest": ["-s", "tests"],
+        "program": WARM_PROJECT["pkg/mod.py"]}
+WRONG = "def f(x):\n    return x - 1\n"
+
+
+def test_a_candidate_cannot_reach_its_warm_parent(attack):
+    """The parent that forks every candidate of a warm session is out of a candidate's reach: it
+    cannot stop it (Landlock scopes signals to the child's own domain, nested in the parent's)
+    nor read its memory (a nested domain, and the parent is not dumpable); whatever it tries,
+    the next candidates get their own verdicts."""
+    attack_program = HOOK_OFF + (
+        "import os, signal\n"
+        "parent = os.getppid()\n"
+        "try:\n"
+        "    os.kill(parent, signal.SIGSTOP)\n"
+        "    print('ATTACK-STOPPED-PARENT', flush=True)\n"
+        "except BaseException as exc:\n"
+        "    print('ATTACK-ERROR kill', type(exc).__name__, flush=True)\n"
+        "try:\n"
+        "    os.open(f'/proc/{parent}/mem', os.O_RDONLY)\n"
+        "    print('ATTACK-OPENED-MEM', flush=True)\n"
+        "except BaseException as exc:\n"
+        "    print('ATTACK-ERROR mem', type(exc).__name__, flush=True)\n"
+        "os.close(os.open('/proc/self/mem', os.O_RDONLY))\n"  # the same call works on itself
+        "print('SELF-MEM-OK', flush=True)\n"
+        "def f(x):\n    return x + 1\n")
+    spec = dict(WARM, runs=[attack_program, WRONG, WARM["program"]], limits={"test_timeout": 2.0})
+    out = attack(spec)
+    first, wrong, good = out["results"]
+    assert "SELF-MEM-OK" in first["stdout"], first
+    assert "ATTACK-ERROR kill" in first["stdout"] and "ATTACK-ERROR mem" in first["stdout"], first
+    assert [o["status"] for o in wrong["outcomes"]] == ["fail"] and good["outcomes"][0]["status"] == "pass"
+    if out["layers"]["details"].get("landlock", "").endswith("scoped"):
+        weak = attack(dict(spec, disable=["landlock"]))
+        first, wrong, good = weak["results"]
+        assert "ATTACK-STOPPED-PARENT" in first["stdout"], f"without Landlock the signal reaches the parent: {weak}"
+        # the worker notices a parent that does not answer and runs the next candidates without it
+        assert [o["status"] for o in wrong["outcomes"]] == ["fail"] and good["outcomes"][0]["status"] == "pass"
+
+
+def test_a_warm_session_leaves_no_process_behind(attack):
+    marker = f"{random.randint(100, 999)}.{random.randint(1000, 9999)}"
+    daemon = HOOK_OFF + (
+        "import os\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"
+        "    if os.fork() == 0:\n"
+        f"        os.execv('/bin/sleep', ['sleep', '{marker}'])\n"
+        "    os._exit(0)\n"
+        "import time\ntime.sleep(0.3)\n"
+        "def f(x):\n    return x + 1\n")
+    spec = dict(WARM, program=daemon, runs=[daemon, WARM["program"]], marker=marker)
+    try:
+        out = attack(spec)
+        assert [r["outcomes"][0]["status"] for r in out["results"]] == ["pass", "pass"], out
+        assert out["survivors_after_job"] == [], "a process of the job outlived it"
+        assert processes_with(marker) == [], "a process of the job outlived the sandbox"
+        weak = attack(dict(spec, disable=["namespaces", "cgroups", "private_uid"]))
+        assert weak["survivors_after_job"], f"the daemon should survive without the layers: {weak}"
+    finally:
+        for pid in processes_with(marker):
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass

@@ -18,8 +18,11 @@ PROPOSER_HELP = "enum, model (the edit model), both, graph (the graph denoiser),
 
 def repair_cmd(
     file: Path = typer.Argument(..., help="Python file with the buggy function."),
+    pytest_extra: Optional[list[str]] = typer.Argument(
+        None, metavar="[-- PYTEST_ARGS...]",
+        help="After --: the project's tests as pytest takes them, e.g. -- tests/test_mod.py -k clamp."),
     tests: Optional[Path] = typer.Option(None, "--tests", help="File of assert statements, a check(candidate) function, or test_* functions."),
-    pytest_args: Optional[str] = typer.Option(None, "--pytest", help='pytest arguments, e.g. "tests/test_mod.py".'),
+    pytest_args: Optional[str] = typer.Option(None, "--pytest", help='pytest arguments as one quoted string, e.g. "tests/test_mod.py -k clamp".'),
     budget: int = typer.Option(256, "--budget", help="Candidate executions at most."),
     timeout: float = typer.Option(2.0, "--timeout", help="Seconds per test before it counts as hung."),
     seconds: float = typer.Option(120.0, "--seconds", help="Wall-clock limit for the whole search."),
@@ -34,7 +37,9 @@ def repair_cmd(
 
     --seconds bounds the whole run (parsing, the sandbox, localization, proposing and running candidates). Nothing is written to any file.
 
-    Exit status: 0 repaired; 1 not repaired (search exhausted or out of time); 2 bad input (missing, binary, non-UTF-8, too large or unparsable files, unusable tests); 3 nothing to repair (every test already passes); 130 interrupted (SIGINT); 143 terminated (SIGTERM).
+    The tests may be the project's own pytest run: kelp repair src/pkg/mod.py -- tests/ -k clamp (the file is served under its import name, the project's pytest configuration and conftest.py apply).
+
+    Exit status: 0 repaired; 1 not repaired (search exhausted or out of time); 2 bad input (missing, binary, non-UTF-8, too large or unparsable files, unusable tests: tests pytest cannot collect or that never import the file, a file outside the tests' project); 3 nothing to repair (every test already passes); 130 interrupted (SIGINT); 143 terminated (SIGTERM).
     """
     started = time.monotonic()
     from kelp.execute.sandbox import Limits
@@ -46,10 +51,14 @@ def repair_cmd(
     _signals.set_interrupt_note("nothing written")
     if budget < 1 or timeout <= 0 or seconds <= 0:
         raise UserError("--budget must be >= 1, --timeout and --seconds > 0")
+    if pytest_extra and pytest_args is not None:
+        raise UserError("give the pytest arguments once: --pytest \"ARGS\" or -- ARGS...")
+    if pytest_extra or (tests is None and pytest_args is None and "--" in sys.argv[1:]):
+        pytest_args = list(pytest_extra or [])  # a bare "--": pytest's own default (testpaths, or .)
     inputs = load_repair_inputs(file, tests=tests, pytest_args=pytest_args)
     proposers = make_proposers(proposer, str(checkpoint) if checkpoint else None, feedback=not no_feedback,
                                weight=model_weight, graph_checkpoint=str(graph_checkpoint) if graph_checkpoint else None)
-    with _signals.sandbox(limits=Limits(test_timeout=timeout)) as sandbox:
+    with _signals.sandbox(limits=Limits(test_timeout=timeout, job_timeout=min(30.0, seconds))) as sandbox:
         inputs = collect_tests(inputs, sandbox)
         with err.status("repairing..."):
             left = max(0.0, seconds - (time.monotonic() - started))

@@ -15,6 +15,7 @@ import importlib
 import importlib.machinery
 import importlib.util
 import os
+import re
 import signal
 import sys
 import time
@@ -47,22 +48,92 @@ class TestTimeout(BaseException):
     in candidate code does not swallow it; the alarm re-fires every 50 ms in case it is)."""
 
 
-_ARMED = [False]
+#: Deadlines (``time.monotonic()``) of the armed alarm, innermost last; empty: disarmed.
+_DEADLINES: list[float] = []
+#: Directories of the harness (this sandbox, pytest, pluggy, coverage): the alarm never raises
+#: while one of their frames runs innermost, so it cannot break pytest's own machinery
+#: (reporting, fixture bookkeeping) or kelp's; it re-fires 50 ms later.
+HARNESS_DIRS: list[str] = [os.path.dirname(os.path.abspath(__file__)) + os.sep]
+_STDLIB = os.path.dirname(os.__file__) + os.sep
+
+
+def add_harness_dir(path: str) -> None:
+    """Count code under directory ``path`` as the harness's (see :data:`HARNESS_DIRS`)."""
+    path = os.path.abspath(path).rstrip(os.sep) + os.sep
+    if path not in HARNESS_DIRS:
+        HARNESS_DIRS.append(path)
+
+
+def in_harness(frame) -> bool:
+    """True when the innermost frame of ``frame``'s stack that is neither the standard library
+    nor importlib belongs to the harness (:data:`HARNESS_DIRS`)."""
+    prefixes = tuple(HARNESS_DIRS)
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if name.startswith(prefixes):
+            return True
+        if not (name.startswith("<frozen") or (name.startswith(_STDLIB) and "-packages" not in name)):
+            return False
+        frame = frame.f_back
+    return False
 
 
 def _on_alarm(signum, frame):
-    if _ARMED[0]:
+    if _DEADLINES and time.monotonic() >= _DEADLINES[-1] - 0.001 and not in_harness(frame):
         raise TestTimeout("wall-clock limit exceeded")
 
 
+def _set_timer() -> None:
+    if _DEADLINES:
+        signal.setitimer(signal.ITIMER_REAL, max(_DEADLINES[-1] - time.monotonic(), 0.001), 0.05)
+    else:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def push_deadline(seconds: float) -> None:
+    """Arm the alarm ``seconds`` from now, or keep an earlier deadline already armed (nested:
+    an import inside a test keeps the test's own deadline); undo with :func:`pop_deadline`."""
+    deadline = time.monotonic() + seconds
+    _DEADLINES.append(min(deadline, _DEADLINES[-1]) if _DEADLINES else deadline)
+    _set_timer()
+
+
+def pop_deadline() -> None:
+    """Undo the last :func:`push_deadline`: the alarm goes back to the enclosing deadline, or off."""
+    if _DEADLINES:
+        _DEADLINES.pop()
+    _set_timer()
+
+
 def _arm(seconds: float) -> None:
-    _ARMED[0] = True
-    signal.setitimer(signal.ITIMER_REAL, seconds, 0.05)
+    _DEADLINES[:] = [time.monotonic() + seconds]
+    _set_timer()
 
 
 def _disarm() -> None:
-    _ARMED[0] = False
+    _DEADLINES.clear()
     signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+_ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{6,}\b")
+_TB_LINE = re.compile(r'(File "[^"]*", line )\d+')
+_DURATION = re.compile(r"\b\d+\.\d{2,} ?(?:s|ms|us|seconds?)\b")
+_JOB_DIR = re.compile(r"/[^\s'\"]*?/kelp-sandbox-[^/\s'\"]+(?:/jobs/[^/\s'\"]+)?")
+
+
+def normalize_message(text: str | None, jobdir: str | None = None) -> str | None:
+    """A test outcome's message with what differs between runs of the same behaviour replaced:
+    the job's temp directory (``<tmp>``), object addresses (``0x...``), durations with two or
+    more decimals (``<duration>``) and line numbers inside traceback text (``line ?``); the
+    trailing `` (line N)`` of an error, which locates the crash, is kept."""
+    if not text:
+        return text
+    if jobdir:
+        text = text.replace(jobdir, "<tmp>")
+    text = _JOB_DIR.sub("<tmp>", text)
+    text = _ADDRESS.sub("0x...", text)
+    text = _TB_LINE.sub(r"\1?", text)
+    return _DURATION.sub("<duration>", text)
 
 
 def _cap(text: str, limit: int = MESSAGE_CAP) -> str:
@@ -83,6 +154,9 @@ def prepare_coverage(home: str) -> None:
     """In the worker: import coverage and exercise it once so children need no lazy imports."""
     if "coverage" in sys.modules:
         return
+    import coverage
+
+    add_harness_dir(os.path.dirname(coverage.__file__))
     path = os.path.join(home, "_kelp_cov_warmup.py")
     with open(path, "w") as fh:
         fh.write("def f(x):\n    return x + 1\n")
@@ -101,15 +175,19 @@ def prepare_judge() -> str:
 
 
 def prepare_pytest(home: str) -> None:
-    """In the worker: import pytest and all of ``_pytest``, then run one tiny session in-process."""
-    if "pytest" in sys.modules:
+    """In the worker: import pytest, all of ``_pytest`` and the installed pytest plugins, run one
+    tiny session in-process, and count pytest, pluggy and coverage as the harness (the alarm
+    never fires inside them, see :func:`in_harness`)."""
+    if "_kelp_sandbox_pytest" in sys.modules:
         return
     import pkgutil
 
     import _pytest
+    import pluggy
     import pytest
 
-    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    for module in (_pytest, pluggy, pytest):
+        add_harness_dir(os.path.dirname(module.__file__))
     for info in pkgutil.walk_packages(_pytest.__path__, "_pytest."):
         try:
             importlib.import_module(info.name)
@@ -121,7 +199,27 @@ def prepare_pytest(home: str) -> None:
         fh.write("import pytest\n\n@pytest.mark.parametrize('x', [1, 2])\n"
                  "def test_a(x, tmp_path):\n    assert [x] == [1]\n")
     saved_path, saved_modules = list(sys.path), set(sys.modules)
-    pytest.main(["-q", "-p", "no:cacheprovider", "--rootdir", warm, warm], plugins=[])
+    saved_fds = os.dup(1), os.dup(2)
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.dup2(null, 2)
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # a plugin's end-of-session work is not warm-up
+    try:
+        pytest.main(["-q", "-p", "no:cacheprovider", "--rootdir", warm, warm], plugins=[])
+    finally:
+        del os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"]
+        _flush()
+        for fd, saved in zip((1, 2), saved_fds):
+            os.dup2(saved, fd)
+            os.close(saved)
+        os.close(null)
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group="pytest11"):  # the installed plugins' modules, once for every session
+        try:
+            entry.load()
+        except Exception:  # noqa: BLE001 - a broken plugin fails in the session that loads it
+            pass
     sys.path[:] = saved_path
     for name in set(sys.modules) - saved_modules:
         if name.startswith(("test_kelp_warmup", "conftest")):
@@ -236,30 +334,20 @@ def _new_module(names, path: str) -> types.ModuleType:
     return module
 
 
-def _stub_module(names, path: str, why: str) -> types.ModuleType:
-    """A stand-in for a program that failed to load: every attribute is a function that raises."""
-    module = _new_module(names, path)
-
-    def __getattr__(attr):
-        if attr.startswith("__"):
-            raise AttributeError(attr)
-
-        def unavailable(*args, **kwargs):
-            raise RuntimeError(f"the program failed to load: {why}")
-
-        unavailable.__name__ = attr
-        return unavailable
-
-    module.__getattr__ = __getattr__
-    return module
-
-
 def _where(exc: BaseException, path: str) -> str:
-    tb, line = exc.__traceback__, None
+    """`` (line N)``: the line of the innermost frame of the program file ``path`` in ``exc``'s
+    traceback ("" if none).  A frame that raised before its body began (on its ``def`` line: a
+    RecursionError raised while entering a call, as under a tracer) gives its caller's line, the
+    call that recursed."""
+    tb, line, caller, entering = exc.__traceback__, None, None, False
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename == path:
-            line = tb.tb_lineno
+        code = tb.tb_frame.f_code
+        if code.co_filename == path:
+            caller, line = line, tb.tb_lineno
+            entering = code.co_name != "<module>" and tb.tb_lineno == code.co_firstlineno
         tb = tb.tb_next
+    if entering and caller is not None:
+        line = caller
     return f" (line {line})" if line else ""
 
 
@@ -364,7 +452,8 @@ def _run_statement_tests(job, tests, ns, path, send, rec, compiled) -> None:
         seconds = time.perf_counter() - t0
         _flush()
         send({"ev": "end", "test_id": test_id, "status": status, "error_type": etype,
-              "message": message, "seconds": seconds, "lines": rec.lines(index) if rec else None},
+              "message": normalize_message(message), "seconds": seconds,
+              "lines": rec.lines(index) if rec else None},
              now=False)  # written with the next test's "start" or with "done"
         if _should_stop(job, status):
             return
@@ -458,26 +547,22 @@ def child_main(job, code, path, jobdir, tests, ev_fd, out_fd, uid, keep_read_sea
     except BaseException as exc:  # noqa: BLE001 - fail closed, with a readable reason
         send({"ev": "load_error", "message": f"sandbox setup failed: {exc!r}"})
         return
-    names = job["module_names"]
-    if job.get("rootdir"):
-        sys.path.insert(0, job["rootdir"])
-    loading = _Loading()
-    try:
-        ns = _load_program(job, code, path, names, judge, loading)
-    except BaseException as exc:  # noqa: BLE001
-        why = f"{loading.stage} raised {_describe(exc)}{_where(exc, path)}"
-        if isinstance(exc, TestTimeout):
-            why = f"{loading.stage} did not finish loading within {job['limits']['test_timeout']} s (wall clock)"
-        if job["op"] != "collect":
+    info = None
+    if job["kind"] == "pytest":  # the program is served when the tests import it
+        info = sys.modules["_kelp_sandbox_pytest"].run_pytest(job, tests, send, rec, jobdir)
+    else:
+        names = job["module_names"]
+        loading = _Loading()
+        try:
+            ns = _load_program(job, code, path, names, judge, loading)
+        except BaseException as exc:  # noqa: BLE001
+            why = f"{loading.stage} raised {_describe(exc)}{_where(exc, path)}"
+            if isinstance(exc, TestTimeout):
+                why = f"{loading.stage} did not finish loading within {job['limits']['test_timeout']} s (wall clock)"
             _flush()
             send({"ev": "load_error", "message": why, "timeout": isinstance(exc, TestTimeout)})
             return
-        _register(_stub_module(names, path, why), names)
-        ns = None
-    send({"ev": "loaded"}, now=job["kind"] == "pytest")  # statement tests start at once
-    if job["kind"] == "pytest":
-        sys.modules["_kelp_sandbox_pytest"].run_pytest(job, tests, send, rec)
-    else:
+        send({"ev": "loaded"}, now=False)  # statement tests start at once
         _run_statement_tests(job, tests, ns, path, send, rec, compiled or {})
     _flush()
     if uid is not None:  # reap anything the program left under this uid, before saying done
@@ -485,4 +570,4 @@ def child_main(job, code, path, jobdir, tests, ev_fd, out_fd, uid, keep_read_sea
             os.kill(-1, signal.SIGKILL)
         except OSError:
             pass
-    send({"ev": "done"})
+    send({"ev": "done", **(info or {})})

@@ -32,7 +32,7 @@ _kernel = sys.modules["_kelp_sandbox_child"]._load_sibling("_kelp_sandbox_kernel
 #: The environment of every child (the worker sets it once with :func:`set_child_environment`;
 #: each child then only points HOME and TMPDIR at its job dir).
 CHILD_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0",
-             "PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+             "PYTHONDONTWRITEBYTECODE": "1",
              "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
@@ -52,25 +52,35 @@ def enter_job(jobdir: str) -> None:
 
 
 #: Files pytest reads in the ancestors of its arguments to find its configuration.
-PYTEST_CONFIG_FILES = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
+PYTEST_CONFIG_FILES = ("pytest.toml", ".pytest.toml", "pytest.ini", ".pytest.ini", "pyproject.toml",
+                       "tox.ini", "setup.cfg")
+#: Files and directories that mark a project's root directory (besides pytest's configuration).
+PROJECT_MARKERS = ("setup.py", ".git")
 
 
 def needed_paths(job: dict) -> tuple[str, ...]:
     """Paths a child of ``job`` must read (the Landlock read set): the interpreter and import
-    path, the pytest targets, the rootdir, and the project of each target (the nearest ancestor
-    holding a pytest configuration file, which pytest reads and lists while collecting), with
-    the configuration files of the ancestors above it."""
+    path, the pytest targets, the rootdir, the program's package base and the directory the
+    tests run in, and the project of each target and of the program (the nearest ancestor
+    holding a pytest configuration file or a project marker, which pytest reads and lists
+    while collecting), with the configuration files of the ancestors above it."""
     needed = [p for p in sys.path if p and os.path.isdir(p)]
     needed += sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix})
     targets = [p.split("::")[0] for p in job.get("pytest_args", []) if os.path.exists(p.split("::")[0])]
-    if job.get("rootdir"):
-        targets.append(job["rootdir"])
+    for key in ("rootdir", "import_base", "invocation_dir"):
+        if job.get(key) and os.path.isdir(job[key]):
+            targets.append(job[key])
+    program = job.get("program_path")
+    if program and os.path.isdir(os.path.dirname(program)):
+        targets.append(os.path.dirname(program))
     needed += targets
+    home = os.path.expanduser("~")
     for target in targets:
         parent, project = os.path.dirname(os.path.abspath(target)), None
         while True:
             found = [f for f in (os.path.join(parent, n) for n in PYTEST_CONFIG_FILES) if os.path.isfile(f)]
-            if found and project is None:
+            marked = found or any(os.path.exists(os.path.join(parent, m)) for m in PROJECT_MARKERS)
+            if marked and project is None and parent not in ("/", home):
                 project = parent
                 needed.append(parent)
             needed += found
@@ -148,14 +158,15 @@ class Layers:
             if not self.landlock_abi:
                 self.errors["landlock"] = "not available in this kernel"
 
-    def set_limits(self, limits: dict) -> None:
+    def set_limits(self, limits: dict, extra_bytes: int = 0) -> None:
         """Give the worker's cgroups a job's totals (``memory_bytes``, ``processes``) on top of
-        what the worker itself holds there: its resident memory (rounded up to 16 MB steps, so
-        the limit is rewritten rarely) and :attr:`worker_processes`."""
+        what the worker itself holds there: its resident memory plus ``extra_bytes`` (a warm
+        pytest session's parent; rounded up to 16 MB steps, so the limit is rewritten rarely)
+        and :attr:`worker_processes`."""
         if self.cgroup is None:
             return
         with open("/proc/self/statm") as fh:
-            resident = int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            resident = int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") + extra_bytes
         step = 16 << 20
         key = (limits["memory_bytes"] + (resident // step + 1) * step, limits["processes"] + self.worker_processes)
         if self.cgroup_limits != key:
@@ -199,7 +210,7 @@ LAYERS = Layers()
 
 def confine(job: dict, jobdir: str, uid: int | None, out_fd: int, ev_fd: int | None,
             keep_read_search: bool = False, ruleset_fd: int | None = None,
-            extra_fds: tuple[int, ...] = ()) -> None:
+            extra_fds: tuple[int, ...] = (), cpu_limit: bool = True, extra_processes: int = 0) -> None:
     """Confine this freshly forked child: own session, fds 0/1/2 (stdin /dev/null, output to
     ``out_fd``), rlimits, the worker's cgroups, a private ``uid`` (root only; with
     CAP_DAC_READ_SEARCH kept iff ``keep_read_search``, see :func:`unreadable_to`) or else no
@@ -207,8 +218,11 @@ def confine(job: dict, jobdir: str, uid: int | None, out_fd: int, ev_fd: int | N
     filter comes from the worker, by fork), then every fd closed but ``ev_fd`` and
     ``extra_fds``, the job dir as cwd.  The environment is the
     worker's, scrubbed by :func:`set_child_environment` and pointed at the job dir by
-    :func:`enter_job` before the fork.  Raises OSError when a layer the worker has cannot be
-    applied (the child then refuses to run the candidate)."""
+    :func:`enter_job` before the fork.  ``cpu_limit`` False leaves RLIMIT_CPU off (a pytest
+    session's parent, which sets it in each child it forks); ``extra_processes`` raises the
+    process limit by that many (processes of the same uid that are not the job's).  Raises
+    OSError when a layer the worker has cannot be applied (the child then refuses to run the
+    candidate)."""
     limits = job["limits"]
     worker = os.getppid()
     os.setsid()
@@ -216,18 +230,19 @@ def confine(job: dict, jobdir: str, uid: int | None, out_fd: int, ev_fd: int | N
     os.dup2(null, 0)
     os.dup2(out_fd, 1)
     os.dup2(out_fd, 2)
-    cpu = int(limits["cpu_seconds"])
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    if cpu_limit:
+        set_cpu_limit(limits)
     resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"], limits["memory_bytes"]))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_bytes"], limits["file_bytes"]))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     layers = LAYERS
     if uid is not None:  # RLIMIT_NPROC counts every process of the uid: only meaningful for ours
-        resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"], limits["processes"]))
+        n = limits["processes"] + extra_processes
+        resource.setrlimit(resource.RLIMIT_NPROC, (n, n))
         _drop_privileges(uid, keep_read_search)
     else:
         if "user" in layers.namespaces:  # counted per uid of the worker's own user namespace
-            n = limits["processes"] + layers.worker_processes
+            n = limits["processes"] + layers.worker_processes + extra_processes
             resource.setrlimit(resource.RLIMIT_NPROC, (n, n))
         if _kernel.effective_capabilities():
             _kernel.capset(layers.drop_caps)
@@ -244,6 +259,12 @@ def confine(job: dict, jobdir: str, uid: int | None, out_fd: int, ev_fd: int | N
     os.closerange(low, 1 << 16)
     os.chdir(jobdir)
     sys.dont_write_bytecode = True
+
+
+def set_cpu_limit(limits: dict) -> None:
+    """RLIMIT_CPU of this process: ``limits["cpu_seconds"]`` (SIGXCPU), one more to SIGKILL."""
+    cpu = int(limits["cpu_seconds"])
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
 
 
 def _drop_privileges(uid: int, keep_read_search: bool) -> None:

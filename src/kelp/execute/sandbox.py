@@ -18,6 +18,7 @@ but keeps interpreters warm, so a candidate costs one ``fork`` rather than an in
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import shutil
@@ -35,7 +36,7 @@ from kelp.execute import _kernel
 from kelp.execute._frames import read_frame, write_frame
 from kelp.execute.errors import CollectError, SandboxError, SuiteError
 from kelp.execute.results import Job, Limits, RunResult, TestOutcome
-from kelp.execute.suites import TestCase, TestSuite
+from kelp.execute.suites import TestCase, TestSuite, import_name_for
 
 WORKER_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_worker.py")
 #: Seconds a worker gets beyond ``Limits.job_timeout`` before the host kills it (covers the
@@ -115,6 +116,14 @@ class _WorkerProcess:
         self.start()
 
 
+@functools.lru_cache(maxsize=64)
+def _import_location(program_path: str) -> tuple[str | None, str | None]:
+    """``(import name, package base)`` of a pytest suite's program (:func:`import_name_for`);
+    the base is None for a file outside a package (nothing to put on ``sys.path``)."""
+    name, base = import_name_for(program_path)
+    return name, (None if base == os.path.dirname(os.path.abspath(program_path)) else base)
+
+
 def _kill_all(workers: list[_WorkerProcess]) -> None:
     for w in workers:
         w.kill()
@@ -149,6 +158,8 @@ class Sandbox:
         self._closed = False
         self._lock = threading.Lock()
         self._finalizer = weakref.finalize(self, _kill_all, self._workers)
+        #: uncollected pytest suite -> its collection (by the first program run with it)
+        self._collected: dict[TestSuite, TestSuite] = {}
 
     @property
     def size(self) -> int:
@@ -181,13 +192,17 @@ class Sandbox:
         ``coverage`` records per-test executed lines of the program (slower).
         ``continue_after_timeout`` restarts a fresh child after a test is killed (timeout or
         crash) so the remaining tests still get outcomes.  A pytest suite with no tests is
-        collected first (:meth:`collect`)."""
+        collected first (:meth:`collect`), once: later runs with the same suite reuse the node
+        ids collected with the first program."""
         if not isinstance(program, str):
             raise SuiteError(f"program must be source text (str), got {type(program).__name__}")
         if not isinstance(suite, TestSuite):
             raise SuiteError(f"suite must be a TestSuite, got {type(suite).__name__}")
         if suite.kind == "pytest" and not suite.tests:
-            suite = self.collect(program, suite)
+            collected = self._collected.get(suite)
+            if collected is None:
+                collected = self._collected[suite] = self.collect(program, suite)
+            suite = collected
         tests = suite.ordered(order)
         frame = self._frame("run", program, suite)
         frame.update(tests=[[t.id, t.source] for t in tests], stop_on_first_failure=stop_on_first_failure,
@@ -242,12 +257,16 @@ class Sandbox:
         cannot collect the test files or they contain no test."""
         if suite.kind != "pytest":
             return suite
-        if not suite.pytest_args:
-            raise SuiteError("a pytest suite needs pytest_args (test files)")
+        if not suite.pytest_args and not suite.invocation_dir:
+            raise SuiteError("a pytest suite needs pytest_args (test files) or an invocation_dir")
         answer = self._submit(self._frame("collect", program, suite))
         if answer.get("status") != "ok":
             raise CollectError(answer.get("message") or "collection failed")
         ids = answer.get("ids") or []
+        elsewhere = answer.get("elsewhere") or {}
+        if suite.program_path and elsewhere and not answer.get("served"):
+            name, other = next(iter(elsewhere.items()))
+            raise CollectError(f"the tests import {name} from {other}, not {suite.program_path}")
         if not ids:
             raise CollectError(f"pytest collected no tests from {list(suite.pytest_args)}")
         return replace(suite, tests=tuple(TestCase(i) for i in ids),
@@ -267,11 +286,16 @@ class Sandbox:
 
     # ------------------------------------------------------------------ internals
     def _frame(self, op: str, program: str, suite: TestSuite) -> dict:
-        return {"op": op, "program": program, "kind": suite.kind, "setup": suite.setup,
-                "entry_point": suite.entry_point, "pytest_args": list(suite.pytest_args),
-                "rootdir": suite.rootdir, "module_names": list(suite.module_names),
-                "tests": [], "stop_on_first_failure": False, "coverage": False,
-                "continue_after_timeout": False, "limits": self.limits.to_dict()}
+        frame = {"op": op, "program": program, "kind": suite.kind, "setup": suite.setup,
+                 "entry_point": suite.entry_point, "pytest_args": list(suite.pytest_args),
+                 "rootdir": suite.rootdir, "module_names": list(suite.module_names),
+                 "tests": [], "stop_on_first_failure": False, "coverage": False,
+                 "continue_after_timeout": False, "limits": self.limits.to_dict()}
+        if suite.kind == "pytest":
+            name, base = _import_location(suite.program_path) if suite.program_path else (None, None)
+            frame.update(program_path=suite.program_path, invocation_dir=suite.invocation_dir,
+                         import_name=name, import_base=base)
+        return frame
 
     def _result(self, frame: dict, tests) -> RunResult:
         """Submit a run/verify frame; a job that never reached its tests reports them ``not_run``."""

@@ -41,8 +41,13 @@ class TestSuite:
 
     ``setup`` runs once after the program (MBPP ``test_setup_code``; for check suites the check
     source itself, run in a namespace of its own where ``candidate`` is bound to ``entry_point``).
-    ``module_names`` are the names under which the program is importable (placed in
-    ``sys.modules`` before any test imports it); the first one names the program file.
+    ``module_names`` are the names under which the program is importable (asserts and check
+    suites: placed in ``sys.modules`` before the tests run; pytest suites: names the program is
+    served under when no file exists at ``program_path``); the first one names the program file.
+    Pytest suites also carry ``program_path`` (the file whose source each candidate replaces:
+    whatever name the tests import that file under, they get the candidate, see
+    docs/sandbox.md) and ``invocation_dir`` (the directory pytest runs from, as the user's
+    own ``pytest`` would; ``None``: the rootdir).
     Raises :class:`SuiteError` on an unknown kind, duplicate ids or an empty ``module_names``.
     """
 
@@ -55,6 +60,8 @@ class TestSuite:
     pytest_args: tuple[str, ...] = ()
     rootdir: str | None = None
     module_names: tuple[str, ...] = field(default=("candidate",))
+    program_path: str | None = None
+    invocation_dir: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -130,68 +137,272 @@ class TestSuite:
                           for i, s in enumerate(body[first:]))
         return cls("check", tests, setup=check_source, entry_point=entry_point)
 
-    @classmethod
-    def from_pytest(cls, args: list[str], program_path: str, rootdir: str | None = None) -> TestSuite:
-        """Pytest files/args (made absolute) testing the module at ``program_path``.
 
-        ``module_names`` becomes every dotted suffix of the program path, e.g.
-        ``.../quixbugs/python_programs/gcd.py`` -> ``("gcd", "python_programs.gcd",
-        "quixbugs.python_programs.gcd", ...)``, stopping at the rootdir's name or the first
-        directory that is not an identifier.  Without ``rootdir``, the one pytest would choose
-        (:func:`guess_rootdir`).  Tests stay empty until :meth:`Sandbox.collect`.  ``program_path``
-        only names the module (the program is passed to ``Sandbox.run`` as text) and need not
-        exist.  Raises :class:`SuiteError` for a non-.py program path, a missing test path or
-        rootdir."""
+    @classmethod
+    def from_pytest(cls, args: list[str] | str, program_path: str, rootdir: str | None = None,
+                    invocation_dir: str | None = None) -> TestSuite:
+        """A pytest run of ``args`` (what one would type after ``pytest``) testing the module at
+        ``program_path``.
+
+        ``args`` are parsed as pytest parses them (:func:`parse_pytest_args`): option values are
+        never taken for paths, paths (and the values of path options such as ``--ignore``) are
+        made absolute against ``invocation_dir`` (default: the current directory), and options
+        that only write reports, open a debugger or stop the run early are dropped.  ``rootdir``
+        (else ``--rootdir`` in ``args``, else the one pytest would choose, :func:`guess_rootdir`)
+        is passed to pytest.  Tests stay empty until :meth:`Sandbox.collect`.  ``program_path``
+        need not exist (the program is passed to ``Sandbox.run`` as text; a file that does not
+        exist is served under ``module_names``, every dotted suffix of its path, see
+        :func:`module_names_for`).  The tests run with the invocation directory as their
+        current directory when it lies inside the rootdir or the program's project, else the
+        rootdir.  Raises :class:`SuiteError` for a non-.py program path, a test path that does
+        not exist, an option missing its value, or a rootdir that is not a directory."""
         if isinstance(args, str):
             args = [args]
         program_path = os.path.abspath(program_path)
         if not program_path.endswith(".py"):  # it need not exist: the program is passed as text
             raise SuiteError(f"program path must name a .py file: {program_path}")
-        out = []
-        for arg in args:
-            if arg.startswith("-"):
-                out.append(arg)
-                continue
-            path, sep, rest = arg.partition("::")
-            if not os.path.exists(path):
-                raise SuiteError(f"pytest path not found: {path}")
-            out.append(os.path.abspath(path) + sep + rest)
+        here = os.path.abspath(invocation_dir or os.getcwd())
+        parsed = parse_pytest_args(list(args), here)
+        if rootdir is None:
+            rootdir = parsed.rootdir
         if rootdir is not None:
             rootdir = os.path.abspath(rootdir)
             if not os.path.isdir(rootdir):
                 raise SuiteError(f"rootdir is not a directory: {rootdir}")
         else:
-            rootdir = guess_rootdir([a.partition("::")[0] for a in out if not a.startswith("-")])
-        return cls("pytest", (), pytest_args=tuple(out), rootdir=rootdir,
-                   module_names=module_names_for(program_path, rootdir))
+            rootdir = guess_rootdir(parsed.paths, here, parsed.inifile)
+        project = project_root(program_path)
+        inside = [d for d in (rootdir, project) if d]
+        cwd = here if invocation_dir is not None and any(_within(here, d) for d in inside) else rootdir
+        return cls("pytest", (), pytest_args=parsed.args, rootdir=rootdir,
+                   module_names=module_names_for(program_path, rootdir), program_path=program_path,
+                   invocation_dir=cwd)
 
 
-_INI_MARKERS = {"pytest.ini": "", ".pytest.ini": "", "pyproject.toml": "[tool.pytest.ini_options]",
-                "tox.ini": "[pytest]", "setup.cfg": "[tool:pytest]"}
+@dataclass(frozen=True)
+class PytestArgs:
+    """Pytest arguments after :func:`parse_pytest_args`: ``args`` (to pass on, paths absolute),
+    ``paths`` (the test paths among them, without ``::`` node parts), ``rootdir`` (the value of
+    ``--rootdir``, removed from ``args``), ``inifile`` (the value of ``-c``), ``dropped``."""
+
+    args: tuple[str, ...]
+    paths: tuple[str, ...] = ()
+    rootdir: str | None = None
+    inifile: str | None = None
+    dropped: tuple[str, ...] = ()
 
 
-def guess_rootdir(paths: list[str]) -> str | None:
-    """The rootdir pytest would pick for ``paths`` (simplified): the nearest ancestor of their
-    common directory holding a pytest config file, else that common directory itself."""
-    if not paths:
-        return None
-    dirs = [p if os.path.isdir(p) else os.path.dirname(p) for p in map(os.path.abspath, paths)]
-    common = os.path.commonpath(dirs)
-    here = common
+#: pytest's own options that take a value (the next argument, or joined: ``--tb=short``, ``-kfoo``).
+PYTEST_VALUE_OPTIONS = frozenset("""
+    -k -m -p -c -o -W -r --maxfail --pdbcls --capture --lfnf --last-failed-no-failures --durations
+    --durations-min --verbosity --report-chars --tb --show-capture --color --code-highlight --pastebin
+    --junitxml --junit-xml --junitprefix --junit-prefix --pythonwarnings --max-warnings --ignore
+    --ignore-glob --deselect --confcutdir --import-mode --doctest-report --doctest-glob --config-file
+    --rootdir --basetemp --override-ini --assert --log-level --log-format --log-date-format
+    --log-cli-level --log-cli-format --log-cli-date-format --log-file --log-file-mode --log-file-level
+    --log-file-format --log-file-date-format --log-auto-indent --log-disable""".split())
+#: Options whose value is optional (taken from the next argument unless it starts with ``-``).
+PYTEST_OPTIONAL_VALUE = frozenset({"--cache-show", "--debug"})
+#: Options whose value is a path, made absolute against the invocation directory.
+PYTEST_PATH_OPTIONS = frozenset({"-c", "--config-file", "--rootdir", "--confcutdir", "--ignore",
+                                 "--ignore-glob", "--deselect"})
+#: Options kelp drops: they write report files, open a debugger, stop a run early (kelp decides
+#: when a run stops), need the cache plugin (off in the sandbox), or replace the test run.
+PYTEST_DROPPED = frozenset("""
+    -x --exitfirst --maxfail --pdb --pdbcls --trace --co --collect-only --collectonly --fixtures
+    --funcargs --fixtures-per-test --markers --setup-only --setup-plan -h --help --version -V
+    --lf --last-failed --ff --failed-first --nf --new-first --sw --stepwise --sw-skip
+    --stepwise-skip --cache-clear --cache-show --lfnf --last-failed-no-failures --junitxml
+    --junit-xml --junitprefix --junit-prefix --basetemp --log-file --log-file-mode --log-file-level
+    --log-file-format --log-file-date-format --debug --pastebin""".split())
+
+
+def parse_pytest_args(args: list[str], invocation_dir: str) -> PytestArgs:
+    """Split pytest arguments into options and test paths the way pytest's parser does.
+
+    An option of :data:`PYTEST_VALUE_OPTIONS` takes the next argument (or its joined value) as
+    its value, never as a path, so ``-k Tail`` selects by keyword; short flags may be grouped
+    (``-vsk Tail``).  Every other argument not starting with ``-`` is a test path, optionally
+    with ``::`` node parts (``tests/test_x.py::TestA::test_b``), resolved against
+    ``invocation_dir`` and checked to exist (unless ``--pyargs`` names modules).  Unknown
+    options (of plugins) are passed on as they are.  Raises :class:`SuiteError` for a test path
+    that does not exist or an option missing its value."""
+    if isinstance(args, str) or not all(isinstance(a, str) for a in args):
+        raise SuiteError("pytest arguments must be a list of strings")
+    pyargs = "--pyargs" in args
+    out: list[str] = []
+    paths: list[str] = []
+    dropped: list[str] = []
+    rootdir = inifile = None
+    i = 0
+
+    def resolve(path: str) -> str:
+        return os.path.abspath(os.path.join(invocation_dir, path))
+
+    while i < len(args):
+        arg = args[i]
+        i += 1
+        options: list[tuple[str, str | None]] = []
+        if arg.startswith("--") and len(arg) > 2:
+            name, eq, value = arg.partition("=")
+            if eq:
+                options.append((name, value))
+            elif name in PYTEST_VALUE_OPTIONS:
+                if i >= len(args):
+                    raise SuiteError(f"pytest option {name} needs a value")
+                options.append((name, args[i]))
+                i += 1
+            elif name in PYTEST_OPTIONAL_VALUE and i < len(args) and not args[i].startswith("-"):
+                options.append((name, args[i]))
+                i += 1
+            else:
+                options.append((name, None))
+        elif arg.startswith("-") and len(arg) > 1 and arg != "-":
+            for j, char in enumerate(arg[1:], 1):
+                name = "-" + char
+                if name in PYTEST_VALUE_OPTIONS:
+                    value = arg[j + 1:]
+                    if not value:
+                        if i >= len(args):
+                            raise SuiteError(f"pytest option {name} needs a value")
+                        value = args[i]
+                        i += 1
+                    options.append((name, value))
+                    break
+                options.append((name, None))
+        else:
+            if pyargs:
+                out.append(arg)
+                continue
+            path, sep, rest = arg.partition("::")
+            full = resolve(path)
+            if not os.path.exists(full):
+                raise SuiteError(f"pytest path not found: {path}")
+            out.append(full + sep + rest)
+            paths.append(full)
+            continue
+        for name, value in options:
+            if name in PYTEST_DROPPED:
+                dropped.append(name)
+                continue
+            if value is not None and name in PYTEST_PATH_OPTIONS:
+                path, sep, rest = value.partition("::")
+                value = resolve(path) + sep + rest
+            if name == "--rootdir":
+                rootdir = value
+                continue
+            if name in ("-c", "--config-file"):
+                inifile = value
+            out.append(name if value is None else f"{name}={value}" if name.startswith("--") else name + value)
+    return PytestArgs(tuple(out), tuple(paths), rootdir, inifile, tuple(dropped))
+
+
+#: Pytest's configuration files in the order it looks for them in one directory, each with the
+#: text that marks it as holding pytest settings ("" : always).
+_CONFIG_FILES = (("pytest.toml", ""), (".pytest.toml", ""), ("pytest.ini", ""), (".pytest.ini", ""),
+                 ("pyproject.toml", "[tool.pytest"), ("tox.ini", "[pytest]"), ("setup.cfg", "[tool:pytest]"))
+#: Files and directories that mark a project's root directory.
+PROJECT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git", "pytest.ini", ".pytest.ini",
+                   "pytest.toml", ".pytest.toml", "tox.ini")
+
+
+def _holds(path: str, marker: str) -> bool:
+    if not os.path.isfile(path):
+        return False
+    if not marker:
+        return True
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return marker in fh.read()
+    except OSError:
+        return False
+
+
+def _ancestors(path: str):
     while True:
-        for name, marker in _INI_MARKERS.items():
-            path = os.path.join(here, name)
-            if os.path.isfile(path):
-                try:
-                    with open(path, encoding="utf-8", errors="replace") as fh:
-                        if marker in fh.read():
-                            return here
-                except OSError:
-                    pass
-        parent = os.path.dirname(here)
-        if parent == here:
-            return common
-        here = parent
+        yield path
+        parent = os.path.dirname(path)
+        if parent == path:
+            return
+        path = parent
+
+
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _locate_config(dirs: list[str]) -> str | None:
+    """The directory of the first pytest configuration file found in ``dirs`` and their
+    ancestors; else that of the first ``pyproject.toml`` met (pytest's fallback)."""
+    pyproject = None
+    for d in dirs:
+        for base in _ancestors(d):
+            for name, marker in _CONFIG_FILES:
+                path = os.path.join(base, name)
+                if name == "pyproject.toml" and pyproject is None and os.path.isfile(path):
+                    pyproject = base
+                if _holds(path, marker):
+                    return base
+    return pyproject
+
+
+def guess_rootdir(paths: list[str], invocation_dir: str | None = None, inifile: str | None = None) -> str | None:
+    """The rootdir pytest chooses for test ``paths`` run from ``invocation_dir`` (its rules:
+    the directory of ``-c FILE``; else the nearest ancestor of the paths' common directory with
+    a pytest configuration file; else the nearest one with ``setup.py``; else a configuration
+    file above any one path, or the first ``pyproject.toml`` met; else the common directory of
+    the paths and the invocation directory, unless that is ``/``)."""
+    here = os.path.abspath(invocation_dir or os.getcwd())
+    if inifile:
+        return os.path.dirname(os.path.abspath(inifile))
+    existing = [os.path.abspath(p) for p in paths if os.path.exists(p)]
+    dirs = [p if os.path.isdir(p) else os.path.dirname(p) for p in existing] or [here]
+    ancestor = os.path.commonpath(dirs)
+    found = _locate_config([ancestor])
+    if found is not None and _holds_config(found):
+        return found
+    for base in _ancestors(ancestor):
+        if os.path.isfile(os.path.join(base, "setup.py")):
+            return base
+    if dirs != [ancestor]:
+        found = _locate_config(dirs) or found
+    if found is not None:
+        return found
+    common = os.path.commonpath([here, ancestor])
+    return ancestor if common == os.path.dirname(common) else common
+
+
+def _holds_config(directory: str) -> bool:
+    return any(_holds(os.path.join(directory, name), marker) for name, marker in _CONFIG_FILES)
+
+
+def project_root(path: str) -> str | None:
+    """The nearest ancestor directory of ``path`` holding a project marker
+    (:data:`PROJECT_MARKERS`), or None (never ``/`` or the home directory)."""
+    home = os.path.expanduser("~")
+    for base in _ancestors(os.path.dirname(os.path.abspath(path))):
+        if base in ("/", home):
+            return None
+        if any(os.path.exists(os.path.join(base, m)) for m in PROJECT_MARKERS):
+            return base
+    return None
+
+
+def import_name_for(program_path: str) -> tuple[str | None, str]:
+    """``(dotted name, directory)``: the name a file is imported under from the directory that
+    must be on ``sys.path`` for it, by its packages (directories with ``__init__.py``):
+    ``src/pkg/sub/mod.py`` -> ``("pkg.sub.mod", "src")``, ``pkg/__init__.py`` -> ``("pkg", ...)``,
+    a file outside any package -> its stem and its directory.  The name is None when a part is
+    not an identifier.  Tests may still import a file outside a package under a longer name
+    (a namespace package); the sandbox recognises the file whatever the name."""
+    directory, filename = os.path.split(os.path.abspath(program_path))
+    stem = filename[:-3] if filename.endswith(".py") else filename
+    parts = [] if stem == "__init__" else [stem]
+    while os.path.isfile(os.path.join(directory, "__init__.py")) and os.path.dirname(directory) != directory:
+        parts.insert(0, os.path.basename(directory))
+        directory = os.path.dirname(directory)
+    name = ".".join(parts)
+    return (name if parts and all(p.isidentifier() for p in parts) else None), directory
 
 
 def module_names_for(program_path: str, rootdir: str | None = None) -> tuple[str, ...]:
@@ -202,11 +413,13 @@ def module_names_for(program_path: str, rootdir: str | None = None) -> tuple[str
     are never shadowed or imported as parents; without it every identifier suffix is used."""
     program_path = os.path.abspath(program_path)
     parts = program_path[:-3].split(os.sep)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
     if not parts[-1].isidentifier():
         raise SuiteError(f"program file name is not a module name: {program_path}")
     longest = len(parts) - 1
     if rootdir is not None:
-        rel = os.path.relpath(program_path, os.path.dirname(os.path.abspath(rootdir)))
+        rel = os.path.relpath(os.sep.join(parts), os.path.dirname(os.path.abspath(rootdir)))
         if not rel.startswith(os.pardir):
             longest = min(longest, len(rel.split(os.sep)))
     names = []

@@ -1,6 +1,6 @@
 """What ``kelp repair`` is given, read and checked before any search: the program file and its
 tests (a file of asserts, a ``check(candidate)`` function or ``test_*`` functions, or pytest
-arguments).
+arguments as the user would give them to ``pytest``).
 
 Every refusal is an :class:`InputError` (a :class:`~kelp.errors.KelpError`: one line, exit
 status 2 on the command line) naming the file and what is wrong with it. Files are checked with
@@ -10,12 +10,14 @@ status 2 on the command line) naming the file and what is wrong with it. Files a
 from __future__ import annotations
 
 import ast
+import os
 import shlex
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from kelp.errors import KelpError
-from kelp.execute.suites import TestSuite
+from kelp.execute.errors import CollectError, SuiteError
+from kelp.execute.suites import TestSuite, project_root
 from kelp.program.tree import ProgramSyntaxError, functions, parse
 
 #: Largest program (and tests file) `kelp repair` accepts, in bytes, checked with ``stat`` before
@@ -81,7 +83,8 @@ def suite_from_tests_file(path: Path, program: str, program_path: Path) -> TestS
         raise InputError(f"{path}:{exc.lineno}: the tests file does not parse ({exc.msg})") from None
     names = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
     if any(name.startswith("test") for name in names):
-        return TestSuite.from_pytest([str(path.resolve())], program_path=str(program_path.resolve()))
+        return TestSuite.from_pytest([str(path.resolve())], program_path=str(program_path.resolve()),
+                                     invocation_dir=str(Path.cwd()))
     if "check" in names:
         defined = [n.name for n in ast.parse(program).body if isinstance(n, ast.FunctionDef)]
         if not defined:
@@ -94,25 +97,49 @@ def suite_from_tests_file(path: Path, program: str, program_path: Path) -> TestS
     return TestSuite.from_asserts(asserts, setup=setup)
 
 
-def suite_from_pytest_args(pytest_args: str, program_path: Path, rootdir: Path) -> TestSuite:
-    """A pytest suite from a shell-quoted argument string (``"tests/test_mod.py -k clamp"``):
-    arguments naming existing files (``path`` or ``path::node``) are made absolute, the others
-    (options, ``-k`` expressions) are kept as they are; ``rootdir`` is pytest's rootdir."""
-    resolved = [str(Path(a).resolve()) if not a.startswith("-") and Path(a.split("::")[0]).exists() else a
-                for a in shlex.split(pytest_args)]
-    return TestSuite.from_pytest(resolved, program_path=str(program_path.resolve()), rootdir=str(rootdir))
+def suite_from_pytest_args(pytest_args: str | list[str], program_path: Path,
+                           invocation_dir: Path | None = None) -> TestSuite:
+    """A pytest suite from what one would type after ``pytest``: a list of arguments, or one
+    shell-quoted string (``"tests/test_mod.py -k clamp"``, split with :mod:`shlex`).  Arguments
+    are parsed as pytest parses them (``-k EXPR``, ``-m EXPR``, ``-p NAME``, ``-o INI=VALUE``,
+    node ids ``path::Class::test``; only test paths and path options are resolved, against
+    ``invocation_dir``, default the current directory; see
+    :func:`kelp.execute.suites.parse_pytest_args`); the rootdir is the one pytest would choose.
+    Raises :class:`InputError` for a test path that does not exist, an option without its
+    value, or a program outside the rootdir (the tests cannot import it)."""
+    args = shlex.split(pytest_args) if isinstance(pytest_args, str) else list(pytest_args)
+    here = (invocation_dir or Path.cwd()).resolve()
+    try:
+        suite = TestSuite.from_pytest(args, program_path=str(program_path.resolve()), invocation_dir=str(here))
+    except SuiteError as exc:
+        raise InputError(str(exc)) from None
+    _check_in_project(program_path, suite)
+    return suite
 
 
-def load_repair_inputs(file: Path, *, tests: Path | None = None, pytest_args: str | None = None) -> RepairInputs:
+def _check_in_project(program_path: Path, suite: TestSuite) -> None:
+    """Refuse a program outside the tests' project (pytest's rootdir, or the project directory
+    around it): the tests cannot import it."""
+    program, root = str(program_path.resolve()), suite.rootdir
+    if not root:
+        return
+    roots = [root] + [p for p in (project_root(os.path.join(root, "x")),) if p]
+    if not any(program == r or program.startswith(r.rstrip("/") + "/") for r in roots):
+        raise InputError(f"{program_path} is outside the project of the tests ({root}, pytest's rootdir): "
+                         "the tests cannot import it")
+
+
+def load_repair_inputs(file: Path, *, tests: Path | None = None,
+                       pytest_args: str | list[str] | None = None) -> RepairInputs:
     """Read and check the program ``file`` and its tests: exactly one of ``tests`` (a tests file,
     see :func:`suite_from_tests_file`) or ``pytest_args`` (see :func:`suite_from_pytest_args`,
-    rooted at the current directory).
+    run from the current directory; a list is taken as it is, a string is split like a shell).
 
     Raises :class:`InputError` when both or neither tests are given, or when the program is
     unreadable (:func:`read_text`), does not parse, defines no function or more than
-    :data:`MAX_FUNCTIONS`; and for the tests file's own faults."""
+    :data:`MAX_FUNCTIONS`; and for the tests' own faults."""
     if (tests is None) == (pytest_args is None):
-        raise InputError("give exactly one of --tests FILE or --pytest \"ARGS\"")
+        raise InputError("give exactly one of --tests FILE, --pytest \"ARGS\" or -- PYTEST_ARGS...")
     source = read_text(file, "file")
     try:
         tree = parse(source)
@@ -126,7 +153,7 @@ def load_repair_inputs(file: Path, *, tests: Path | None = None, pytest_args: st
     if tests is not None:
         suite = suite_from_tests_file(tests, source, file)
     else:
-        suite = suite_from_pytest_args(pytest_args, file, Path.cwd())
+        suite = suite_from_pytest_args(pytest_args, file)
     docstrings = [ast.get_docstring(node) or "" for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)]
     return RepairInputs(source, suite, next((d for d in docstrings if d), ""))
 
@@ -134,15 +161,47 @@ def load_repair_inputs(file: Path, *, tests: Path | None = None, pytest_args: st
 def collect_tests(inputs: RepairInputs, sandbox) -> RepairInputs:
     """``inputs`` with a pytest suite collected into concrete tests in ``sandbox`` (a
     :class:`~kelp.execute.sandbox.Sandbox`: collecting imports user code); other suites are
-    returned unchanged. Raises :class:`InputError` when pytest collects no test, and the
-    sandbox's :class:`~kelp.execute.errors.CollectError` when it cannot collect."""
+    returned unchanged. Raises :class:`InputError` in one line when pytest collects no test or
+    cannot collect (a test module or ``conftest.py`` that does not import, an unknown option or
+    plugin, a set-up that does not finish in time; pytest's own words, see
+    :func:`pytest_error_line`), or when the tests import the program's module name from
+    another file."""
     if inputs.suite.kind != "pytest":
         return inputs
-    suite = sandbox.collect(inputs.source, inputs.suite)
+    try:
+        suite = sandbox.collect(inputs.source, inputs.suite)
+    except CollectError as exc:
+        message = str(exc)
+        if message.startswith("pytest collection failed"):
+            message = pytest_error_line(message)
+        raise InputError(" ".join(message.split())) from None
     if not suite.tests:
         raise InputError("pytest collected no tests (do the tests import the program?)")
     return replace(inputs, suite=suite)
 
 
+def pytest_error_line(report: str, limit: int = 400) -> str:
+    """One line from pytest's multi-line error ``report``: its first line (what failed, say
+    ``ImportError while importing test module '/p/tests/test_x.py'.``) and the ``E`` lines of
+    the error itself, joined with ``; ``, at most ``limit`` characters."""
+    lines = [ln.rstrip() for ln in report.splitlines() if ln.strip()]
+    if lines and lines[0].startswith("pytest collection failed:"):
+        lines = lines[1:] if lines[0].strip() == "pytest collection failed:" else \
+            [lines[0][len("pytest collection failed:"):].strip()] + lines[1:]
+    if not lines:
+        return "pytest could not collect the tests"
+    head = lines[0].strip()
+    errors = [ln.strip()[1:].strip() for ln in lines[1:] if ln.lstrip().startswith("E ")]
+    if not errors:  # a usage error: argparse's "prog: error: ..." line says what is wrong
+        errors = [ln.strip() for ln in lines if "error:" in ln.lower() and "usage:" not in ln]
+        if errors and "usage:" in head:
+            head = errors.pop(0)
+        elif not errors and len(lines) > 1:
+            errors = [lines[-1].strip()]
+    text = "pytest could not collect the tests: " + "; ".join(dict.fromkeys([head] + errors))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 __all__ = ["MAX_FUNCTIONS", "MAX_SOURCE_BYTES", "InputError", "RepairInputs", "collect_tests",
-           "load_repair_inputs", "read_text", "suite_from_pytest_args", "suite_from_tests_file"]
+           "load_repair_inputs", "pytest_error_line", "read_text", "suite_from_pytest_args",
+           "suite_from_tests_file"]
