@@ -45,7 +45,7 @@ def test_inputs_give_source_suite_and_intent(tmp_path):
 @pytest.mark.parametrize("tests, pytest_args", [(None, None), ("tests.py", "tests.py")])
 def test_exactly_one_kind_of_tests(tmp_path, tests, pytest_args):
     (tmp_path / "prog.py").write_text("def f():\n    return 1\n")
-    with pytest.raises(InputError, match="exactly one of --tests FILE or --pytest"):
+    with pytest.raises(InputError, match="exactly one of --tests FILE, --pytest"):
         load_repair_inputs(tmp_path / "prog.py", tests=tests and tmp_path / tests, pytest_args=pytest_args)
 
 
