@@ -43,6 +43,8 @@ def install() -> None:
 
 
 def on_signal(signum: int, frame) -> None:
+    """SIGINT/SIGTERM handler: raises :class:`Interrupted` once (exit status 128 + ``signum``),
+    or, while a sandbox is starting or closing, holds the signal until it may be raised."""
     if _state["raised"]:
         return
     if _state["defer"]:
