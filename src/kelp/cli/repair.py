@@ -32,20 +32,26 @@ def repair_cmd(
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Edit-model checkpoint for --proposer model/both (default: the bundled one)."),
     no_feedback: bool = typer.Option(False, "--no-feedback", help="Hide the tests and their results from the edit model."),
     model_weight: float = typer.Option(0.1, "--model-weight", help="--proposer both: share of the model in the mixture (0 = enumerator's order)."),
+    write: bool = typer.Option(False, "--write", help="Write the repair into FILE (the diff is printed too)."),
+    force: bool = typer.Option(False, "--force", help="--write even when git reports uncommitted changes to FILE."),
 ) -> None:
     """Find the smallest edit that makes every test pass; print it as a unified diff.
 
-    --seconds bounds the whole run (parsing, the sandbox, localization, proposing and running candidates). Nothing is written to any file.
+    --seconds bounds the whole run (parsing, the sandbox, localization, proposing and running candidates). Nothing is written to any file unless --write is given; --write refuses a file with uncommitted changes (before the search; --force overrides) and a file changed while kelp ran (always).
+
+    stderr gets a report: the failing tests, the localized lines, the search's size, and for a failed search its best partial state, why it stopped and a hint.
 
     The tests may be the project's own pytest run: kelp repair src/pkg/mod.py -- tests/ -k clamp (the file is served under its import name, the project's pytest configuration and conftest.py apply).
 
-    Exit status: 0 repaired; 1 not repaired (search exhausted or out of time); 2 bad input (missing, binary, non-UTF-8, too large or unparsable files, unusable tests: tests pytest cannot collect or that never import the file, a file outside the tests' project); 3 nothing to repair (every test already passes); 130 interrupted (SIGINT); 143 terminated (SIGTERM).
+    Exit status: 0 repaired; 1 not repaired (search exhausted or out of time); 2 bad input (missing, binary, non-UTF-8, too large or unparsable files, unusable tests: tests pytest cannot collect or that never import the file, a file outside the tests' project); 3 nothing to repair (every test already passes); 4 repaired but not written (--write found FILE changed while kelp ran, or could not replace it; the diff is on stdout); 130 interrupted (SIGINT); 143 terminated (SIGTERM).
     """
     started = time.monotonic()
     from kelp.execute.sandbox import Limits
     from kelp.program.unified_diff import unified_diff
     from kelp.repair.inputs import collect_tests, load_repair_inputs
+    from kelp.repair.apply import WriteRefused, uncommitted, write_repair
     from kelp.repair.proposers import make_proposers
+    from kelp.repair.report import format_report
     from kelp.repair.search import RepairConfig, repair
 
     _signals.set_interrupt_note("nothing written")
@@ -55,7 +61,11 @@ def repair_cmd(
         raise UserError("give the pytest arguments once: --pytest \"ARGS\" or -- ARGS...")
     if pytest_extra or (tests is None and pytest_args is None and "--" in sys.argv[1:]):
         pytest_args = list(pytest_extra or [])  # a bare "--": pytest's own default (testpaths, or .)
+    if force and not write:
+        raise UserError("--force only applies with --write")
     inputs = load_repair_inputs(file, tests=tests, pytest_args=pytest_args)
+    if write and not force and uncommitted(file):
+        raise UserError(f"{file} has uncommitted changes: commit or stash them, or pass --force to --write over them")
     proposers = make_proposers(proposer, str(checkpoint) if checkpoint else None, feedback=not no_feedback,
                                weight=model_weight, graph_checkpoint=str(graph_checkpoint) if graph_checkpoint else None)
     with _signals.sandbox(limits=Limits(test_timeout=timeout, job_timeout=min(30.0, seconds))) as sandbox:
@@ -72,11 +82,15 @@ def repair_cmd(
     if already:
         err.print(f"nothing to repair: all {result.tests_before[1]} tests already pass")
         raise typer.Exit(3)
-    if not as_json:
-        if result.solved and diff:
-            sys.stdout.write(diff)  # byte for byte: rich would wrap long lines and expand tabs
-        (b_pass, b_total), (a_pass, a_total) = result.tests_before, result.tests_after
-        outcome = "repaired" if result.solved else f"not repaired ({result.reason})"
-        err.print(f"{outcome}: tests {b_pass}/{b_total} -> {a_pass}/{a_total} passing; "
-                  f"{result.executions} candidates run in {result.seconds:.1f} s")
+    if not as_json and result.solved and diff:
+        sys.stdout.write(diff)  # byte for byte: rich would wrap long lines and expand tabs
+        sys.stdout.flush()
+    sys.stderr.write(format_report(result, str(file), budget=budget))  # plain: test ids hold [brackets]
+    if write and result.solved:
+        try:
+            write_repair(file, inputs.source, result.repaired, force=force)
+        except WriteRefused as refused:
+            err.print(f"not written: {refused}", markup=False)
+            raise typer.Exit(4) from None
+        err.print(f"wrote the repair to {file}", markup=False)
     raise typer.Exit(0 if result.solved else 1)

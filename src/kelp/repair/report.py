@@ -9,21 +9,11 @@ one fact per line, never wrapped: people read it and scripts grep it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from kelp.program.unified_diff import unified_diff
+from kelp.repair.search import PartialState
 
 #: Test ids listed in full before the report says "... and N more".
 MAX_LISTED = 10
-
-
-@dataclass(frozen=True)
-class PartialState:
-    """The search's best state that is not a repair: ``source`` (its text) and ``tests``
-    ``(passed, total)``."""
-
-    source: str
-    tests: tuple[int, int]
 
 
 def _listed(ids: list[str]) -> list[str]:
@@ -59,7 +49,9 @@ def format_report(result, path: str, *, budget: int | None = None, best: Partial
     """The stderr report of one ``kelp repair`` run on the file at ``path`` (as the user named
     it): several lines, ending in a newline. ``result`` is a
     :class:`~kelp.repair.search.RepairResult`; ``best``: the best partial state of a failed
-    search (shown with its diff when it passes more tests than the program did)."""
+    search (default ``result.best``), shown with its diff when it passes more tests than the
+    program did."""
+    best = result.best if best is None else best
     failing = result.initial_run.failing_ids
     (b_pass, b_total), (a_pass, a_total) = result.tests_before, result.tests_after
     out = [f"failing before: {len(failing)} of {b_total} tests"] + _listed(failing)
@@ -73,8 +65,10 @@ def format_report(result, path: str, *, budget: int | None = None, best: Partial
                    + (" (confirmed by a judged run)" if result.judged else ""))
         return "\n".join(out) + "\n"
     out.append(f"not repaired: {result.reason}; tests {b_pass}/{b_total} passing, program unchanged")
-    if best is not None and best.tests[0] > b_pass:
-        out.append(f"best partial state: {best.tests[0]}/{best.tests[1]} tests passing with this change:")
+    if best is not None and (best.tests[0] > b_pass or not best.exact):
+        count = f"{best.tests[0]}/{best.tests[1]}" if best.exact else \
+            f"at least {best.tests[0]} of the failing tests (no time was left to run the rest)"
+        out.append(f"best partial state: {count} tests passing with this change:")
         out.append(unified_diff(result.original, best.source, path).rstrip("\n"))
     out.append(f"hint: {hint(result, budget)}")
     return "\n".join(out) + "\n"

@@ -46,6 +46,18 @@ class RepairInputError(KelpError, ValueError):
     """The user's program or tests cannot be repaired as given (message says why)."""
 
 
+@dataclass(frozen=True)
+class PartialState:
+    """The best state of a failed search that passes more tests than the program: ``source``
+    (the program with its edits), ``tests`` ``(passed, total)`` and ``exact``: whether
+    ``tests`` comes from a run of every test (else ``passed`` is a lower bound: the tests that
+    passed before the state's first failure, when no time was left for a full run)."""
+
+    source: str
+    tests: tuple[int, int]
+    exact: bool = True
+
+
 class _TimeUp(Exception):
     """``RepairConfig.seconds`` ran out inside the search (caught in :func:`repair`)."""
 
@@ -94,7 +106,9 @@ class RepairResult:
     including the first that passed every test (``None`` when unsolved).  ``judged``: the
     repair passed a judged run (:meth:`Sandbox.verify`: verdicts decided outside the program's
     interpreter); ``rejected`` counts candidates that passed in their own interpreter but not
-    judged (forged verdicts, or programs whose results are not plain data)."""
+    judged (forged verdicts, or programs whose results are not plain data). ``best``: for an
+    unsolved search, the state that passed the most tests when that is more than the program
+    (:class:`PartialState`), else ``None``."""
 
     solved: bool
     original: str
@@ -110,15 +124,18 @@ class RepairResult:
     reason: str = ""
     judged: bool = False
     rejected: int = 0
+    best: PartialState | None = None
 
     def to_json(self) -> dict:
-        """JSON-ready summary (no run objects)."""
+        """JSON-ready summary (no run objects); ``best_partial`` is ``null`` or
+        ``{"tests": [passed, total], "exact": bool}``."""
+        best = None if self.best is None else {"tests": list(self.best.tests), "exact": self.best.exact}
         return {
             "solved": self.solved, "edits": [e.to_json() for e in self.edits],
             "tests_before": list(self.tests_before), "tests_after": list(self.tests_after),
             "executions": self.executions, "executions_to_solve": self.executions_to_solve,
             "seconds": round(self.seconds, 3), "localization": self.localization[:10], "reason": self.reason,
-            "judged": self.judged, "rejected": self.rejected,
+            "judged": self.judged, "rejected": self.rejected, "best_partial": best,
         }
 
 
@@ -148,17 +165,24 @@ class _State:
     lines: tuple
 
 
-def _value(run: RunResult, first: str | None = None) -> tuple:
-    """Progress of a run: tests passed, then 'failed an assertion' over 'raised' over 'hung',
-    then how close the actual value of test ``first`` came to the expected one (1 when it
-    passed, 0 when it did not fail a comparison; see ``closeness.py``)."""
+def _value(run: RunResult, first: str | None = None, order: list[str] | None = None) -> tuple:
+    """Progress of a run: tests passed before the first that did not pass, taken in the
+    candidates' order (``order`` first, then the run's; a candidate's run stops at its first
+    failure, so the root's full run is counted the same way), then 'failed an assertion' over
+    'raised' over 'hung', then how close the actual value of test ``first`` came to the expected
+    one (1 when it passed, 0 when it did not fail a comparison; see ``closeness.py``)."""
     rank = {"fail": 2, "error": 1, "timeout": 0}
     worst = min((rank.get(o.status, 0) for o in run.outcomes if o.status in rank), default=3)
     near = 0.0
     for o in run.outcomes:
         if o.test_id == first:
             near = 1.0 if o.status == "pass" else (message_closeness(o.message) or 0.0) if o.status == "fail" else 0.0
-    return (run.passed if run.status == "ok" else -1, worst, near)
+    if run.status != "ok":
+        return (-1, worst, near)
+    by_id = {o.test_id: o for o in run.outcomes}
+    ids = list(dict.fromkeys([*(t for t in order or [] if t in by_id), *by_id]))
+    leading = next((i for i, test_id in enumerate(ids) if by_id[test_id].status != "pass"), len(ids))
+    return (leading, worst, near)
 
 
 _LINE_SUFFIX = re.compile(r" \(line \d+\)$")
@@ -298,7 +322,7 @@ class _Search:
         self.feedback.intent = intent
         self.first = self.failing_first[0] if self.failing_first else None
         identity = (None,) + tuple(range(1, len(text_lines(source)) + 1))
-        self.root = _State(root_tree, source, [], 0.0, _value(run0, self.first), 0, identity)
+        self.root = _State(root_tree, source, [], 0.0, _value(run0, self.first, self.failing_first), 0, identity)
         self.states = [self.root]
         self.seen = {source, unparse(root_tree)}
         self.batch_seconds: list[float] = []
@@ -308,6 +332,7 @@ class _Search:
         self.deferred: list[int] = []  # states merged with an earlier behaviour, expanded if all else runs out
         self.executions = 0
         self.rejected = 0
+        self.best: tuple[_State, RunResult] | None = None  # most tests passed, not a repair
 
     def run(self) -> RepairResult:
         """Search until a confirmed repair, the budget, the time limit or no candidates left."""
@@ -347,13 +372,31 @@ class _Search:
                 edits: list[Edit] | None = None) -> RepairResult:
         """The result; ``repaired`` and ``edits``: the reported text and its edits when not
         ``state``'s own (a simplified repair)."""
+        best = None
         if not solved:  # report the program unchanged: a partial fix is not a repair
             state, after, repaired, edits = self.root, self.before, None, None
+            best = self._best_partial()
         if repaired is None:
             repaired = self._text(state)
         return RepairResult(solved, self.source, repaired, state.edits if edits is None else edits, self.before,
                             after, self.executions, to_solve, time.monotonic() - self.start, self.run0,
-                            self.ranking, reason, judged, self.rejected)
+                            self.ranking, reason, judged, self.rejected, best)
+
+    def _best_partial(self) -> PartialState | None:
+        """The best partial state, with its tests counted by one run of every test when the time
+        limit leaves room for it (as long as a candidate batch took on average), else the count
+        of its stop-at-first-failure run as a lower bound. Not counted in the budget: it is part
+        of the report, not of the search."""
+        if self.best is None:
+            return None
+        state, run = self.best
+        text = self._text(state)
+        ahead = statistics.fmean(self.batch_seconds) if self.batch_seconds else 0.0
+        if not self._out_of_time(ahead):
+            full = self.sandbox.run(text, self.suite, order=self.failing_first)
+            if full.status == "ok":
+                return PartialState(text, (full.passed, full.total), True)
+        return PartialState(text, (run.passed, run.total), False)
 
     def _text(self, state: _State) -> str:
         """What the user would get for ``state``: the original text with the state's changes
@@ -460,6 +503,8 @@ class _Search:
                     continue
                 self.rejected += 1  # passed in its own interpreter only: not a repair
                 continue
+            if run.status == "ok" and state.value[0] > (self.best[0].value if self.best else self.root.value)[0]:
+                self.best = (state, run)
             self.states.append(state)
             if self.config.merge_behaviour:
                 behaviour = _behaviour(run)
