@@ -154,3 +154,24 @@ def test_tests_that_never_import_the_file_are_refused_clearly(sandbox, tmp_path)
     assert run.status == "load_error" and "never import" in run.message and "vendor/calc/__init__.py" in run.message
     with pytest.raises(RepairInputError, match="never import"):
         repair(program, suite, sandbox, RepairConfig(budget=4, seconds=30))
+
+
+def test_sibling_submodules_stay_attributes_of_their_package(sandbox, tmp_path):
+    # The package imports a sibling before the program; tests read the sibling as an attribute
+    # of the package (webcolors' tests read webcolors._definitions this way).
+    root = make(tmp_path, {"pyproject.toml": "[project]\nname = 'pal'\n",
+                           "pal/__init__.py": "from ._names import NAMES\nfrom ._convert import shade\n",
+                           "pal/_names.py": "NAMES = ('red', 'blue')\n",
+                           "pal/_convert.py": "def shade(x):\n    return x - 1\n",
+                           "tests/test_pal.py": """
+                               import pytest
+                               import pal
+
+                               @pytest.mark.parametrize("name", pal._names.NAMES)
+                               def test_names(name):
+                                   assert pal.shade(len(name)) == len(name) + 1
+                           """})
+    buggy = (root / "pal/_convert.py").read_text()
+    suite = sandbox.collect(buggy, suite_for(root, "pal/_convert.py"))
+    assert suite.ids == ["tests/test_pal.py::test_names[red]", "tests/test_pal.py::test_names[blue]"]
+    assert sandbox.run("def shade(x):\n    return x + 1\n", suite).all_passed

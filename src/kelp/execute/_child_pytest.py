@@ -103,6 +103,7 @@ class ModuleServer:
         self.failure: str | None = None
         self.timed_out = False
         self.deferrals: list[tuple] = []
+        self.orphans: dict[str, dict[str, object]] = {}  # package -> {attribute: submodule kept}
         self._busy: set[str] = set()
 
     def set_program(self, source: str, code, mode: str = "serve", why: str = "") -> None:
@@ -133,7 +134,28 @@ class ModuleServer:
             return self._serve(fullname, spec)
         if origin and fullname == self.import_name and fullname not in self.elsewhere:
             self.elsewhere[fullname] = origin
+        if spec is not None and spec.loader is not None and fullname in self.orphans:
+            spec.loader = ReattachingLoader(self, spec.loader)
         return spec
+
+    def drop_partial(self) -> None:
+        """Remove from ``sys.modules`` the modules that were importing the program when it was
+        deferred (each child imports them again, with the candidate), and remember the
+        submodules of those packages that finished importing and stay: a package module made
+        again gets them back as attributes (:meth:`reattach`), as the first import had set them."""
+        partial = {name for name in self.partial_modules() if name}
+        for name in partial:
+            sys.modules.pop(name, None)
+        for name, module in list(sys.modules.items()):
+            package, _, attr = name.rpartition(".")
+            if package in partial and module is not None:
+                self.orphans.setdefault(package, {})[attr] = module
+
+    def reattach(self, module) -> None:
+        """Give the package ``module`` its kept submodules as attributes (see :meth:`drop_partial`)."""
+        for attr, child in self.orphans.get(module.__name__, {}).items():
+            if not hasattr(module, attr):
+                setattr(module, attr, child)
 
     def _serve(self, fullname, spec):
         if self.mode == "defer":
@@ -176,6 +198,7 @@ class CandidateLoader(importlib.abc.Loader):
         if server.mode == "stub":
             _make_stub(module, server.why_stub)
             return
+        server.reattach(module)
         if server.send is not None:
             server.send({"ev": "import"})
         _child.push_deadline(server.timeout)
@@ -209,6 +232,24 @@ class CandidateLoader(importlib.abc.Loader):
     def __getattr__(self, attr):  # get_resource_reader, get_data, ... of the file's own loader
         if self.inner is None:
             raise AttributeError(attr)
+        return getattr(self.inner, attr)
+
+
+class ReattachingLoader(importlib.abc.Loader):
+    """A package's own loader that first gives the new module the submodules kept from the warm
+    parent's import (:meth:`ModuleServer.reattach`)."""
+
+    def __init__(self, server: ModuleServer, inner) -> None:
+        self.server, self.inner = server, inner
+
+    def create_module(self, spec):
+        return self.inner.create_module(spec)
+
+    def exec_module(self, module) -> None:
+        self.server.reattach(module)
+        self.inner.exec_module(module)
+
+    def __getattr__(self, attr):  # is_package, get_resource_reader, ... of the package's loader
         return getattr(self.inner, attr)
 
 
@@ -450,8 +491,7 @@ class PytestSession:
         if deferred and self.plugin.collect_errors:  # they do not depend on the program
             raise SetupError("\n".join(self.plugin.collect_errors))
         if deferred:
-            for name in server.partial_modules():
-                sys.modules.pop(name, None)
+            server.drop_partial()
         capman = config.pluginmanager.getplugin("capturemanager")
         if deferred and capman is not None:
             capman.stop_global_capturing()  # each child captures into files of its own
