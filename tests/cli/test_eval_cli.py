@@ -14,7 +14,7 @@ OPTIONS = {
                "--model-weight", "--help"},
     "refine": {"--rate", "--iterations", "--signal", "--n", "--seed", "--checkpoint", "--timeout", "--out",
                "--help"},
-    "projects": {"--n", "--budget", "--seed", "--seconds", "--timeout", "--projects", "--out", "--workers", "--help"},
+    "projects": {"--n", "--budget", "--seed", "--seconds", "--timeout", "--projects", "--out", "--workers", "--regression", "--help"},
     "search": {"--retrievers", "--n", "--seed", "--encoder-checkpoint", "--out", "--help"},
     "generate": {"--model", "--baseline", "--completions", "--baseline-samples", "--temperature", "--corpus",
                  "--phases", "--max-len", "--n", "--seed", "--out", "--help"},

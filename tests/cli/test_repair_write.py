@@ -26,8 +26,7 @@ def repo(tmp_path):
     root.mkdir()
     (root / "mod.py").write_text(BUGGY)
     (root / "test_mod.py").write_text(TESTS)
-    (root / "tmp").mkdir()
-    (root / ".gitignore").write_text("tmp/\n")
+    (tmp_path / "tmp").mkdir()
     _git(root, "init", "-q")
     _git(root, "add", ".")
     _git(root, "commit", "-q", "-m", "buggy")
@@ -35,7 +34,7 @@ def repo(tmp_path):
 
 
 def _env(repo: Path) -> dict:
-    return {**os.environ, "TMPDIR": str(repo / "tmp")}
+    return {**os.environ, "TMPDIR": str(repo.parent / "tmp")}  # the sandbox's dirs, outside the project
 
 
 def kelp(repo: Path, *args: str) -> subprocess.CompletedProcess:
@@ -88,7 +87,7 @@ def test_a_file_changed_while_kelp_runs_is_never_overwritten(repo):
                              "--", "test_mod.py"], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=_env(repo))
     deadline = time.monotonic() + 120
-    while not list((repo / "tmp").glob("kelp-sandbox-*")) and time.monotonic() < deadline:
+    while not list((repo.parent / "tmp").glob("kelp-sandbox-*")) and time.monotonic() < deadline:
         time.sleep(0.02)
     changed = "def inc(x):\n    return x - 2  # the user's own edit\n"
     (repo / "mod.py").write_text(changed)

@@ -58,7 +58,7 @@ from kelp.errors import KelpError
 from kelp.execute.sandbox import Limits, Sandbox
 from kelp.program.tree import normalise
 from kelp.program.unified_diff import unified_diff
-from kelp.repair.inputs import collect_tests, load_repair_inputs
+from kelp.repair.inputs import collect_tests, load_repair_inputs, regression_suite
 from kelp.repair.proposers import make_proposers
 from kelp.repair.search import RepairConfig, repair
 
@@ -74,7 +74,8 @@ class ProjectsEvalError(KelpError, ValueError):
 class ProjectsEvalConfig:
     """Everything that determines the results (saved as ``config.json``). ``projects``: names
     (empty: all bundled ones); ``test_timeout``: seconds per test in the repair, as
-    ``kelp repair --timeout``."""
+    ``kelp repair --timeout``; ``regression``: as ``kelp repair --regression`` (a patch found on
+    the selection must keep the project's default pytest run passing where it passed)."""
 
     n: int = 100
     budget: int = 256
@@ -83,6 +84,7 @@ class ProjectsEvalConfig:
     test_timeout: float = 2.0
     projects: tuple[str, ...] = ()
     proposer: str = "enum"
+    regression: bool = True
 
     def check(self) -> None:
         """Raise :class:`ProjectsEvalError` for settings out of range."""
@@ -121,7 +123,7 @@ def run_projects_eval(config: ProjectsEvalConfig, out: Path, *, projects: list[P
                     if project.name not in clean:
                         clean[project.name] = _clean_tree(project, tmp / "clean" / project.key, judge)
                     record = evaluate_bug(bug, project, clean[project.name], sandbox, judge, repair_config,
-                                          proposers, config.seconds)
+                                          proposers, config.seconds, regression=config.regression)
                     append_record(results_path, record)
                     done[bug.bug_id] = record
                 repaired = sum(1 for r in done.values() if r["outcome"] == "repaired")
@@ -168,9 +170,11 @@ def _clean_tree(project: Project, root: Path, judge: Sandbox) -> tuple[Path, lis
 
 
 def evaluate_bug(bug: ProjectBug, project: Project, clean: tuple[Path, list[str] | None, str | None],
-                 sandbox: Sandbox, judge: Sandbox, config: RepairConfig, proposers, seconds: float) -> dict:
+                 sandbox: Sandbox, judge: Sandbox, config: RepairConfig, proposers, seconds: float,
+                 regression: bool = True) -> dict:
     """Repair one bug on a fresh copy of the clean tree and judge the patch (module docstring).
-    ``clean``: :func:`_clean_tree`'s answer for the bug's project."""
+    ``clean``: :func:`_clean_tree`'s answer for the bug's project; ``regression``: vet patches
+    with the project's default pytest run, as ``kelp repair`` does by default."""
     clean_root, clean_failing, problem = clean
     record = {k: v for k, v in bug.to_json().items() if k not in ("edits", "failing_files")}
     record.update(outcome="not_repaired", solved=False, false_claim=False, selected_pass=None, full_pass=None,
@@ -188,7 +192,8 @@ def evaluate_bug(bug: ProjectBug, project: Project, clean: tuple[Path, list[str]
             inputs = collect_tests(inputs, sandbox)
             left = max(0.0, seconds - (time.monotonic() - started))
             result = repair(inputs.source, inputs.suite, sandbox, replace(config, seconds=left),
-                            proposers=proposers, intent=inputs.intent)
+                            proposers=proposers, intent=inputs.intent,
+                            regression=regression_suite(inputs.suite) if regression else None)
         except KelpError as exc:
             record.update(reason=f"bad input: {type(exc).__name__}: {exc}"[:2000],
                           seconds=round(time.monotonic() - started, 3))

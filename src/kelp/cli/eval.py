@@ -199,6 +199,7 @@ def eval_projects_cmd(
     projects: str = typer.Option("", "--projects", help="Projects to use, comma-separated (default: all of cachetools, tabulate, colorama, sqlparse, webcolors)."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Result directory (default runs/eval-projects-seedS-nN)."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Sandbox worker processes."),
+    regression: bool = typer.Option(True, "--regression/--no-regression", help="As kelp repair --regression: patches must keep the project's default pytest run passing."),
 ) -> None:
     """Repair seeded bugs in real packages (their own pytest suites, vendored sdists) as `kelp repair FILE --pytest SELECTION` would, and judge each patch by the package's FULL suite; writes DIR/bugs.json, DIR/results.jsonl as it goes (a rerun resumes) and DIR/summary.json, and prints the summary.
 
@@ -206,7 +207,8 @@ def eval_projects_cmd(
     from kelp.bench.projects_eval import ProjectsEvalConfig, run_projects_eval
 
     config = ProjectsEvalConfig(n=n, budget=budget, seed=seed, seconds=seconds, test_timeout=timeout,
-                                projects=tuple(p.strip() for p in projects.split(",") if p.strip()))
+                                projects=tuple(p.strip() for p in projects.split(",") if p.strip()),
+                                regression=regression)
     config.check()
     out_dir = out_dir or Path("runs") / f"eval-projects-seed{seed}-n{n}"
     _signals.set_interrupt_note(_signals.results_written(out_dir / "results.jsonl"))

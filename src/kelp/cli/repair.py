@@ -34,6 +34,7 @@ def repair_cmd(
     model_weight: float = typer.Option(0.1, "--model-weight", help="--proposer both: share of the model in the mixture (0 = enumerator's order)."),
     write: bool = typer.Option(False, "--write", help="Write the repair into FILE (the diff is printed too)."),
     force: bool = typer.Option(False, "--force", help="--write even when git reports uncommitted changes to FILE."),
+    regression: bool = typer.Option(True, "--regression/--no-regression", help="With pytest tests that select part of the project: a repair must also keep passing the tests of the project's default pytest run that passed before."),
 ) -> None:
     """Find the smallest edit that makes every test pass; print it as a unified diff.
 
@@ -48,7 +49,7 @@ def repair_cmd(
     started = time.monotonic()
     from kelp.execute.sandbox import Limits
     from kelp.program.unified_diff import unified_diff
-    from kelp.repair.inputs import collect_tests, load_repair_inputs
+    from kelp.repair.inputs import collect_tests, load_repair_inputs, regression_suite
     from kelp.repair.apply import WriteRefused, uncommitted, write_repair
     from kelp.repair.proposers import make_proposers
     from kelp.repair.report import format_report
@@ -72,8 +73,9 @@ def repair_cmd(
         inputs = collect_tests(inputs, sandbox)
         with err.status("repairing..."):
             left = max(0.0, seconds - (time.monotonic() - started))
+            wider = regression_suite(inputs.suite) if regression and tests is None else None
             result = repair(inputs.source, inputs.suite, sandbox, RepairConfig(budget=budget, seconds=left),
-                            proposers=proposers, intent=inputs.intent)
+                            proposers=proposers, intent=inputs.intent, regression=wider)
     already = result.solved and not result.edits  # repair() made no edit: nothing failed
     status = "already_passing" if already else "repaired" if result.solved else "not_repaired"
     diff = "" if already else unified_diff(inputs.source, result.repaired, str(file))

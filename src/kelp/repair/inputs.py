@@ -180,6 +180,29 @@ def collect_tests(inputs: RepairInputs, sandbox) -> RepairInputs:
     return replace(inputs, suite=suite)
 
 
+#: Pytest options that narrow a run to some of its tests (joined to their values after parsing).
+_SELECTING = ("-k", "-m", "--deselect", "--ignore", "--ignore-glob")
+
+
+def regression_suite(suite: TestSuite) -> TestSuite | None:
+    """The project's default pytest run (what ``pytest`` with no test paths runs from the rootdir:
+    ``testpaths``, else the rootdir; the user's other options kept) for a pytest ``suite`` that
+    selects some of it (test paths, node ids, ``-k``, ``-m``, ``--deselect``, ``--ignore``);
+    ``None`` for other suites and for runs that select nothing. A repair found on the selection
+    must not break the rest (:func:`kelp.repair.search.repair`'s ``regression``)."""
+    if suite.kind != "pytest" or not suite.rootdir:
+        return None
+    args = list(suite.pytest_args)
+    kept = [a for a in args if a.startswith("-") and not a.startswith(_SELECTING)]
+    if len(kept) == len(args):
+        return None
+    try:
+        return TestSuite.from_pytest(kept, program_path=suite.program_path, rootdir=suite.rootdir,
+                                     invocation_dir=suite.rootdir)
+    except SuiteError:
+        return None
+
+
 def pytest_error_line(report: str, limit: int = 400) -> str:
     """One line from pytest's multi-line error ``report``: its first line (what failed, say
     ``ImportError while importing test module '/p/tests/test_x.py'.``) and the ``E`` lines of
@@ -203,5 +226,5 @@ def pytest_error_line(report: str, limit: int = 400) -> str:
 
 
 __all__ = ["MAX_FUNCTIONS", "MAX_SOURCE_BYTES", "InputError", "RepairInputs", "collect_tests",
-           "load_repair_inputs", "pytest_error_line", "read_text", "suite_from_pytest_args",
+           "load_repair_inputs", "pytest_error_line", "read_text", "regression_suite", "suite_from_pytest_args",
            "suite_from_tests_file"]

@@ -60,6 +60,9 @@ def format_report(result, path: str, *, budget: int | None = None, best: Partial
     else:
         out.append("localized lines: none (no failing test executed this file)")
     out.append(f"searched: {result.executions} candidates run in {result.seconds:.1f} s")
+    if result.regression_tests:
+        out.append(f"regression check: {result.regression_tests} other tests of the project that passed before must "
+                   f"still pass; {result.regressions} candidates that passed the selected tests broke some of them")
     if result.solved:
         out.append(f"repaired: tests {b_pass}/{b_total} -> {a_pass}/{a_total} passing"
                    + (" (confirmed by a judged run)" if result.judged else ""))

@@ -85,6 +85,11 @@ class RepairConfig:
     progress on a multi-bug program that still fails the same tests; ``closeness.py``).
     ``simplify``: simplified versions of a found repair tried (each one run of the tests, within
     the budget); 0: report the repair as found.
+
+    A ``regression`` suite given to :func:`repair` (a wider run of the project's tests than the
+    selection, e.g. its default pytest run) vets every candidate that passes the selection: it
+    must pass every regression test the program passed (one run, those tests first, stopping at
+    the first that fails; not counted in the budget).
     """
 
     budget: int = 256
@@ -108,7 +113,10 @@ class RepairResult:
     interpreter); ``rejected`` counts candidates that passed in their own interpreter but not
     judged (forged verdicts, or programs whose results are not plain data). ``best``: for an
     unsolved search, the state that passed the most tests when that is more than the program
-    (:class:`PartialState`), else ``None``."""
+    (:class:`PartialState`), else ``None``. ``regressions``: candidates that passed the tests
+    but broke a test of the regression suite that the program passed; ``regression_tests``:
+    how many tests of the regression suite the program passed (0: no regression suite, or no
+    candidate reached it)."""
 
     solved: bool
     original: str
@@ -125,6 +133,8 @@ class RepairResult:
     judged: bool = False
     rejected: int = 0
     best: PartialState | None = None
+    regressions: int = 0
+    regression_tests: int = 0
 
     def to_json(self) -> dict:
         """JSON-ready summary (no run objects); ``best_partial`` is ``null`` or
@@ -136,6 +146,7 @@ class RepairResult:
             "executions": self.executions, "executions_to_solve": self.executions_to_solve,
             "seconds": round(self.seconds, 3), "localization": self.localization[:10], "reason": self.reason,
             "judged": self.judged, "rejected": self.rejected, "best_partial": best,
+            "regressions": self.regressions, "regression_tests": self.regression_tests,
         }
 
 
@@ -277,9 +288,11 @@ def _test_sources(suite: TestSuite, ids: list[str]) -> dict[str, str]:
 
 def repair(source: str, suite: TestSuite, sandbox: Sandbox, config: RepairConfig = RepairConfig(),
            proposers: list[Proposer] | None = None, initial_run: RunResult | None = None,
-           on_candidate=None, intent: str = "") -> RepairResult:
+           on_candidate=None, intent: str = "", regression: TestSuite | None = None) -> RepairResult:
     """Repair ``source`` so that every test in ``suite`` passes.
 
+    ``regression``: a wider suite (see :class:`RepairConfig`) a repair must not break: every
+    test of it that ``source`` passes must still pass.
     ``initial_run`` may pass a coverage run already made (the eval's must-break check).
     ``intent``: what the code should do (task text or docstring), for proposers that read it.
     ``on_candidate(n)`` is called after each candidate execution (progress bars).
@@ -296,7 +309,7 @@ def repair(source: str, suite: TestSuite, sandbox: Sandbox, config: RepairConfig
             run0.status == "load_error" and not (run0.message or "").startswith("program raised")):
         raise RepairInputError(f"the tests could not run: {run0.status}: {run0.message}")
     search = _Search(source, root_tree, suite, sandbox, config, proposers or [EnumerativeProposer()],
-                     run0, start, intent, on_candidate)
+                     run0, start, intent, on_candidate, regression)
     return search.run()
 
 
@@ -308,7 +321,7 @@ class _Search:
 
     def __init__(self, source: str, root_tree: ast.Module, suite: TestSuite, sandbox: Sandbox,
                  config: RepairConfig, proposers: list[Proposer], run0: RunResult, start: float,
-                 intent: str, on_candidate) -> None:
+                 intent: str, on_candidate, regression: TestSuite | None = None) -> None:
         self.source, self.root_tree, self.suite, self.sandbox = source, root_tree, suite, sandbox
         self.config, self.proposers, self.run0, self.start = config, proposers, run0, start
         self.on_candidate = on_candidate
@@ -333,6 +346,9 @@ class _Search:
         self.executions = 0
         self.rejected = 0
         self.best: tuple[_State, RunResult] | None = None  # most tests passed, not a repair
+        self.regression = regression
+        self.regression_passing: list[str] | None = None  # tests of it the program passes
+        self.regressions = 0
 
     def run(self) -> RepairResult:
         """Search until a confirmed repair, the budget, the time limit or no candidates left."""
@@ -380,7 +396,8 @@ class _Search:
             repaired = self._text(state)
         return RepairResult(solved, self.source, repaired, state.edits if edits is None else edits, self.before,
                             after, self.executions, to_solve, time.monotonic() - self.start, self.run0,
-                            self.ranking, reason, judged, self.rejected, best)
+                            self.ranking, reason, judged, self.rejected, best, self.regressions,
+                            len(self.regression_passing or ()))
 
     def _best_partial(self) -> PartialState | None:
         """The best partial state, with its tests counted by one run of every test when the time
@@ -410,6 +427,25 @@ class _Search:
             return None
         check = self.sandbox.verify(self._text(state) if text is None else text, self.suite)
         return check.all_passed if check.judged else None
+
+    def _keeps_passing(self, text: str) -> bool:
+        """Whether ``text`` passes every test of the regression suite that the program passes
+        (True without a regression suite). The program's own run of the suite is made at the
+        first call. A candidate that cannot load, or a run that does not finish, fails."""
+        if self.regression is None:
+            return True
+        if self.regression_passing is None:
+            base = self.sandbox.run(self.source, self.regression, continue_after_timeout=True)
+            self.regression_passing = [o.test_id for o in base.outcomes if o.status == "pass"] \
+                if base.status == "ok" else []
+        if not self.regression_passing:
+            return True
+        run = self.sandbox.run(text, self.regression, order=self.regression_passing, stop_on_first_failure=True)
+        wanted = set(self.regression_passing)
+        ok = run.status == "ok" and all(o.status == "pass" for o in run.outcomes if o.test_id in wanted)
+        if not ok:
+            self.regressions += 1
+        return ok
 
     def _bonus(self, state: _State) -> float:
         root, config = self.root, self.config
@@ -497,6 +533,8 @@ class _Search:
             if run.status == "ok" and run.all_passed:
                 shown = self._text(state)
                 judged = self._confirmed(state, shown)
+                if judged is not False and not self._keeps_passing(shown):
+                    continue  # passes the selected tests, breaks others: not a repair, not expanded
                 if judged is not False:
                     passed.append((patch_cost(self.source, shown), len(passed), state, shown, judged,
                                    self.executions, run.total))
@@ -537,6 +575,8 @@ class _Search:
                 continue
             check = None if self.suite.kind == "pytest" else self.sandbox.verify(candidate, self.suite)
             if check is not None and check.judged and not check.all_passed:
+                continue
+            if not self._keeps_passing(candidate):
                 continue
             try:
                 edits = tree_diff(self.root_tree, parse(candidate))
