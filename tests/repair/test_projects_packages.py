@@ -175,3 +175,35 @@ def test_sibling_submodules_stay_attributes_of_their_package(sandbox, tmp_path):
     suite = sandbox.collect(buggy, suite_for(root, "pal/_convert.py"))
     assert suite.ids == ["tests/test_pal.py::test_names[red]", "tests/test_pal.py::test_names[blue]"]
     assert sandbox.run("def shade(x):\n    return x + 1\n", suite).all_passed
+
+
+def test_a_project_that_turns_warnings_into_errors_collects(sandbox, tmp_path):
+    # The sandbox imports installed pytest plugins (hypothesis here) before the session; pytest
+    # must not warn that it cannot rewrite them, which filterwarnings = error makes fatal.
+    root = make(tmp_path, {"pyproject.toml": "[project]\nname = 'calc'\n[tool.pytest.ini_options]\n"
+                                              "filterwarnings = ['error']\n",
+                           "calc/__init__.py": "def add(a, b):\n    return a - b\n",
+                           "tests/test_calc.py": CALC_TESTS})
+    buggy = (root / "calc/__init__.py").read_text()
+    suite = sandbox.collect(buggy, suite_for(root, "calc/__init__.py"))
+    assert suite.ids == ["tests/test_calc.py::test_add", "tests/test_calc.py::test_zero"]
+    assert sandbox.run("def add(a, b):\n    return a + b\n", suite).all_passed
+
+
+def test_tests_the_sandbox_refuses_are_left_out_of_the_search(sandbox, tmp_path):
+    root = make(tmp_path, {"pyproject.toml": "[project]\nname = 'calc'\n",
+                           "calc/__init__.py": "def add(a, b):\n    return a - b\n",
+                           "tests/test_calc.py": CALC_TESTS + """
+    def test_cli():
+        import subprocess, sys
+        subprocess.run([sys.executable, "-c", "import calc"], check=True)
+"""})
+    buggy = (root / "calc/__init__.py").read_text()
+    suite = sandbox.collect(buggy, suite_for(root, "calc/__init__.py"))
+    result = repair(buggy, suite, sandbox, RepairConfig(budget=32, seconds=60))
+    assert result.solved and "a + b" in result.repaired
+    assert result.denied == {"tests/test_calc.py::test_cli": "subprocess.Popen"}
+    assert result.tests_after == (2, 2)
+    only_cli = sandbox.collect(buggy, suite_for(root, "calc/__init__.py", "tests/test_calc.py::test_cli"))
+    with pytest.raises(RepairInputError, match="sandbox does not allow"):
+        repair(buggy, only_cli, sandbox, RepairConfig(budget=8, seconds=30))

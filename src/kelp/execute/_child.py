@@ -215,16 +215,34 @@ def prepare_pytest(home: str) -> None:
         os.close(null)
     from importlib.metadata import entry_points
 
+    before = set(sys.modules)
     for entry in entry_points(group="pytest11"):  # the installed plugins' modules, once for every session
         try:
             entry.load()
         except Exception:  # noqa: BLE001 - a broken plugin fails in the session that loads it
             pass
+    _quiet_preloaded_rewrites(frozenset(set(sys.modules) - before))
     sys.path[:] = saved_path
     for name in set(sys.modules) - saved_modules:
         if name.startswith(("test_kelp_warmup", "conftest")):
             del sys.modules[name]
     _load_sibling("_kelp_sandbox_pytest", "_child_pytest.py")
+
+
+def _quiet_preloaded_rewrites(preloaded: frozenset) -> None:
+    """Keep pytest from warning that it cannot assertion-rewrite the plugin modules in
+    ``preloaded`` (imported by the warm-up, not by the user's run, where pytest would have marked
+    them for rewriting before importing them): under ``filterwarnings = error`` the warning
+    stops the session."""
+    from _pytest.assertion.rewrite import AssertionRewritingHook
+
+    warn = AssertionRewritingHook._warn_already_imported
+
+    def _warn_already_imported(self, name: str) -> None:
+        if name not in preloaded:
+            warn(self, name)
+
+    AssertionRewritingHook._warn_already_imported = _warn_already_imported
 
 
 class CoverageRecorder:

@@ -55,6 +55,10 @@ def format_report(result, path: str, *, budget: int | None = None, best: Partial
     failing = result.initial_run.failing_ids
     (b_pass, b_total), (a_pass, a_total) = result.tests_before, result.tests_after
     out = [f"failing before: {len(failing)} of {b_total} tests"] + _listed(failing)
+    if result.denied:
+        kinds = ", ".join(sorted(set(result.denied.values())))
+        out.append(f"left out: {len(result.denied)} tests that do what the sandbox does not allow ({kinds}):")
+        out += _listed(sorted(result.denied))
     if result.localization:
         out.append(f"localized lines (most suspicious first): {_lines(result.localization)}")
     else:
@@ -69,9 +73,9 @@ def format_report(result, path: str, *, budget: int | None = None, best: Partial
         return "\n".join(out) + "\n"
     out.append(f"not repaired: {result.reason}; tests {b_pass}/{b_total} passing, program unchanged")
     if best is not None and (best.tests[0] > b_pass or not best.exact):
-        count = f"{best.tests[0]}/{best.tests[1]}" if best.exact else \
-            f"at least {best.tests[0]} of the failing tests (no time was left to run the rest)"
-        out.append(f"best partial state: {count} tests passing with this change:")
+        count = f"{best.tests[0]}/{best.tests[1]} tests passing" if best.exact else \
+            f"at least {best.tests[0]} of the failing tests passing (no time was left to run the rest)"
+        out.append(f"best partial state: {count} with this change:")
         out.append(unified_diff(result.original, best.source, path).rstrip("\n"))
     out.append(f"hint: {hint(result, budget)}")
     return "\n".join(out) + "\n"

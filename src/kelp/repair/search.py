@@ -27,7 +27,7 @@ import re
 import statistics
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from kelp.errors import KelpError
 from kelp.execute.localize import line_suspiciousness, with_crash_lines
@@ -116,7 +116,8 @@ class RepairResult:
     (:class:`PartialState`), else ``None``. ``regressions``: candidates that passed the tests
     but broke a test of the regression suite that the program passed; ``regression_tests``:
     how many tests of the regression suite the program passed (0: no regression suite, or no
-    candidate reached it)."""
+    candidate reached it). ``denied``: tests left out because they failed only by doing what the
+    sandbox forbids, ``{test id: what was refused}`` (e.g. ``"subprocess.Popen"``)."""
 
     solved: bool
     original: str
@@ -135,6 +136,7 @@ class RepairResult:
     best: PartialState | None = None
     regressions: int = 0
     regression_tests: int = 0
+    denied: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         """JSON-ready summary (no run objects); ``best_partial`` is ``null`` or
@@ -147,6 +149,7 @@ class RepairResult:
             "seconds": round(self.seconds, 3), "localization": self.localization[:10], "reason": self.reason,
             "judged": self.judged, "rejected": self.rejected, "best_partial": best,
             "regressions": self.regressions, "regression_tests": self.regression_tests,
+            "denied": self.denied,
         }
 
 
@@ -308,9 +311,43 @@ def repair(source: str, suite: TestSuite, sandbox: Sandbox, config: RepairConfig
     if run0.status not in ("ok", "load_error") or (
             run0.status == "load_error" and not (run0.message or "").startswith("program raised")):
         raise RepairInputError(f"the tests could not run: {run0.status}: {run0.message}")
+    suite, run0, denied = _without_denied(suite, run0)
     search = _Search(source, root_tree, suite, sandbox, config, proposers or [EnumerativeProposer()],
                      run0, start, intent, on_candidate, regression)
-    return search.run()
+    result = search.run()
+    result.denied = denied
+    return result
+
+
+def _denied(outcome) -> str | None:
+    """What the sandbox refused a test (``"subprocess.Popen"``, ...), or None."""
+    message = outcome.message or ""
+    marker = "kelp sandbox: "
+    if outcome.status != "error" or outcome.error_type != "PermissionError" or marker not in message:
+        return None
+    what = message.split(marker, 1)[1]
+    return what[: -len(" is not allowed")] if what.endswith(" is not allowed") else what
+
+
+def _without_denied(suite: TestSuite, run0: RunResult) -> tuple[TestSuite, RunResult, dict[str, str]]:
+    """Leave out of the search the tests that failed only because they did what the sandbox
+    forbids (start a process, write outside their directory, ...): no candidate can make them
+    pass. Returns the suite and run without them and ``{test id: what was refused}``. Raises
+    :class:`RepairInputError` when every failing test is such a test."""
+    if run0.status != "ok":
+        return suite, run0, {}
+    denied = {o.test_id: what for o in run0.outcomes if (what := _denied(o)) is not None}
+    if not denied:
+        return suite, run0, {}
+    if all(o.test_id in denied for o in run0.outcomes if o.status in ("fail", "error", "timeout")):
+        kinds = ", ".join(sorted(set(denied.values())))
+        raise RepairInputError(f"every failing test does what the sandbox does not allow ({kinds}): "
+                               "kelp cannot run them; select tests that call the code directly")
+    kept = tuple(t for t in suite.tests if t.id not in denied)
+    run0 = replace(run0, outcomes=[o for o in run0.outcomes if o.test_id not in denied],
+                   coverage=None if run0.coverage is None else
+                   {k: v for k, v in run0.coverage.items() if k not in denied})
+    return replace(suite, tests=kept), run0, denied
 
 
 class _Search:
