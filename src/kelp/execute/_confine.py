@@ -60,12 +60,14 @@ PROJECT_MARKERS = ("setup.py", ".git")
 
 def needed_paths(job: dict) -> tuple[str, ...]:
     """Paths a child of ``job`` must read (the Landlock read set): the interpreter and import
-    path, the pytest targets, the rootdir, the program's package base and the directory the
+    path, the sandbox's own directory (kelp may run from a checkout off the import path), the
+    pytest targets, the rootdir, the program's package base and the directory the
     tests run in, and the project of each target and of the program (the nearest ancestor
     holding a pytest configuration file or a project marker, which pytest reads and lists
     while collecting), with the configuration files of the ancestors above it."""
     needed = [p for p in sys.path if p and os.path.isdir(p)]
     needed += sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix})
+    needed.append(os.path.dirname(os.path.abspath(__file__)))  # the sandbox's own files (judge's server)
     targets = [p.split("::")[0] for p in job.get("pytest_args", []) if os.path.exists(p.split("::")[0])]
     for key in ("rootdir", "import_base", "invocation_dir"):
         if job.get(key) and os.path.isdir(job[key]):
