@@ -81,3 +81,31 @@ def test_programs_that_end_or_hang_are_failures(sandbox):
     hung = sandbox.verify("def f(x):\n    while True:\n        pass\n", suite)
     assert not hung.all_passed and hung.outcomes[0].status == "timeout"
     assert sandbox.verify("def f(x):\n    return x + 1\n", suite).all_passed  # the worker recovers
+
+
+def test_judged_runs_work_from_a_checkout_off_the_import_path():
+    # kelp run from a copy of its sources (PYTHONPATH=checkout/src): the sandbox worker runs with
+    # -I, so its own files must be in the Landlock read set by their location, not by sys.path.
+    import os
+    import shutil
+    from pathlib import Path
+    import subprocess
+    import sys
+
+    import kelp
+
+    import tempfile
+
+    tmp_path = Path(tempfile.mkdtemp(prefix="kelp-checkout-"))  # traversable by the sandbox's own uid
+    tmp_path.chmod(0o755)
+    shutil.copytree(Path(kelp.__file__).parent, tmp_path / "src" / "kelp",
+                    ignore=shutil.ignore_patterns("__pycache__", "data"))
+    script = ("from kelp.execute import Sandbox, TestSuite\n"
+              "with Sandbox(workers=1) as sb:\n"
+              "    run = sb.verify('def inc(x):\\n    return x + 1\\n', TestSuite.from_asserts(['assert inc(1) == 2']))\n"
+              "print(run.judged, run.all_passed, run)\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "src")}
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env,
+                          cwd=tmp_path, timeout=120)
+    shutil.rmtree(tmp_path)
+    assert proc.stdout.split()[:2] == ["True", "True"], proc.stdout + proc.stderr
