@@ -179,10 +179,13 @@ class _State:
     lines: tuple
 
 
-def _value(run: RunResult, first: str | None = None, order: list[str] | None = None) -> tuple:
+def _value(run: RunResult, first: str | None = None, order: list[str] | None = None,
+           failing: frozenset = frozenset()) -> tuple:
     """Progress of a run: tests passed before the first that did not pass, taken in the
     candidates' order (``order`` first, then the run's; a candidate's run stops at its first
-    failure, so the root's full run is counted the same way), then 'failed an assertion' over
+    failure, so the root's full run is counted the same way), or 0 when that first test is not
+    one of the program's ``failing`` tests (the candidate broke a test that passed: a trade, not
+    progress; an empty ``failing`` counts every test), then 'failed an assertion' over
     'raised' over 'hung', then how close the actual value of test ``first`` came to the expected
     one (1 when it passed, 0 when it did not fail a comparison; see ``closeness.py``)."""
     rank = {"fail": 2, "error": 1, "timeout": 0}
@@ -196,6 +199,8 @@ def _value(run: RunResult, first: str | None = None, order: list[str] | None = N
     by_id = {o.test_id: o for o in run.outcomes}
     ids = list(dict.fromkeys([*(t for t in order or [] if t in by_id), *by_id]))
     leading = next((i for i, test_id in enumerate(ids) if by_id[test_id].status != "pass"), len(ids))
+    if failing and leading < len(ids) and ids[leading] not in failing:
+        leading = 0
     return (leading, worst, near)
 
 
@@ -371,6 +376,7 @@ class _Search:
                                           _test_sources(suite, self.failing_first))
         self.feedback.intent = intent
         self.first = self.failing_first[0] if self.failing_first else None
+        self.failing = frozenset(self.failing_first)
         identity = (None,) + tuple(range(1, len(text_lines(source)) + 1))
         self.root = _State(root_tree, source, [], 0.0, _value(run0, self.first, self.failing_first), 0, identity)
         self.states = [self.root]
@@ -565,8 +571,8 @@ class _Search:
             self.executions += 1
             if self.on_candidate is not None:
                 self.on_candidate(self.executions)
-            state = _State(tree, text, parent.edits + [item.edit], item.logp, _value(run, self.first),
-                           parent.depth + 1, lines)
+            state = _State(tree, text, parent.edits + [item.edit], item.logp,
+                           _value(run, self.first, failing=self.failing), parent.depth + 1, lines)
             if run.status == "ok" and run.all_passed:
                 shown = self._text(state)
                 judged = self._confirmed(state, shown)
