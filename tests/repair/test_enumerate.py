@@ -133,3 +133,14 @@ def test_without_localization_a_large_program_is_enumerated_where_loading_it_rai
     tree = parse(program)
     run = RunResult("load_error", message=f"program raised ValueError: no (line {first + 5})")
     assert focus_lines(tree, Feedback(run=run)) == frozenset({first + 5})
+
+
+def test_a_call_of_the_wrong_one_of_two_sibling_functions_is_proposed_with_the_other():
+    program = ("import bisect\n\n\ndef ceil(x, options):\n    options = sorted(options)\n"
+               "    i = bisect.bisect_right(options, x)\n    return options[i].lstrip()\n")
+    tree = parse(program)
+    cands = EnumerativeProposer().propose(tree, Feedback(lines={6: 1.0, 7: 0.5}))
+    texts = [unparse(c.edit.apply(tree)) for c in cands]
+    assert any("bisect.bisect_left(options, x)" in t for t in texts)
+    assert any("options[i].rstrip()" in t for t in texts)
+    assert not any("sorted(" not in t for t in texts if "bisect_left" in t)  # one call changed at a time

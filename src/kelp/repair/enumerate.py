@@ -47,8 +47,25 @@ FAMILY_WEIGHTS = {
     "binop_flip": 1.0, "compare_flip": 1.0, "boolop_flip": 1.0, "wrong_variable": 1.0,
     "off_by_one": 1.0, "negate_condition": 1.0, "swap_args": 1.0, "change_constant": 1.0,
     "drop_condition": 0.5, "delete_statement": 0.3, "insert_statement": 1.0, "fix_template": 0.5,
-    "dead_name": 1.0, "missing_guard": 0.2, "missing_return": 1.0,
+    "dead_name": 1.0, "missing_guard": 0.2, "missing_return": 1.0, "function_misuse": 0.3,
 }
+
+#: Functions and methods that are easily called in place of each other (the mirror image of
+#: one another, or the other end of a pair): a call of one is also tried with each other one
+#: ("function misuse", a frequent class of human bugs in ManySStuBs4J, Karampatsis and Allamanis
+#: 2020, and in BugsInPy's categories).
+SIBLING_CALLS = [
+    ("min", "max"), ("bisect_left", "bisect_right"), ("bisect", "bisect_left"),
+    ("insort_left", "insort_right"), ("lstrip", "rstrip", "strip"), ("ljust", "rjust", "center"),
+    ("startswith", "endswith"), ("find", "rfind"), ("index", "rindex"), ("split", "rsplit"),
+    ("partition", "rpartition"), ("floor", "ceil"), ("any", "all"), ("lower", "upper"),
+    ("keys", "values", "items"), ("isupper", "islower"), ("isdigit", "isalpha", "isalnum"),
+    ("match", "search", "fullmatch"),
+]
+_SIBLINGS: dict[str, list[str]] = {}
+for _group in SIBLING_CALLS:
+    for _name in _group:
+        _SIBLINGS.setdefault(_name, []).extend(n for n in _group if n != _name and n not in _SIBLINGS.get(_name, []))
 
 # An alternative: (family, site key, path, op, new node or None for delete, weight within the site).
 _Alt = tuple[str, tuple, tuple, str, "ast.AST | None", float]
@@ -321,6 +338,7 @@ def _node_alternatives(tree, feedback, scopes, dead, guards, lines, path, node, 
                 yield ("off_by_one", path + (bound,), path[:-1], "replace", _with(parent, slice=new_slice), 0.5)
     if isinstance(node, ast.Call):
         yield from _swap_alts(path, node)
+        yield from _callee_alts(path, node)
     yield from _template_alts(path, node, parent, field, scopes)
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         dead_here = [u for u in dead if u.scope == path]
@@ -467,6 +485,15 @@ def _swap_alts(path: tuple, node: ast.Call) -> Iterator[_Alt]:
             new_args = list(args)
             new_args[i], new_args[j] = new_args[j], new_args[i]
             yield ("swap_args", path, path, "replace", _with(node, args=new_args), 1.0 if j == i + 1 else 0.3)
+
+
+def _callee_alts(path: tuple, node: ast.Call) -> Iterator[_Alt]:
+    """The call with a sibling function or method (:data:`SIBLING_CALLS`) in place of its own."""
+    func = node.func
+    name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+    for other in _SIBLINGS.get(name, ()):
+        new = ast.Name(id=other, ctx=ast.Load()) if isinstance(func, ast.Name) else _with(func, attr=other)
+        yield ("function_misuse", path + ("func",), path + ("func",), "replace", new, 1.0)
 
 
 # Initial values for a forgotten initialisation, with how often each starts a variable.
