@@ -144,3 +144,24 @@ def test_a_call_of_the_wrong_one_of_two_sibling_functions_is_proposed_with_the_o
     assert any("bisect.bisect_left(options, x)" in t for t in texts)
     assert any("options[i].rstrip()" in t for t in texts)
     assert not any("sorted(" not in t for t in texts if "bisect_left" in t)  # one call changed at a time
+
+
+def _texts(program: str, feedback: Feedback) -> list[str]:
+    tree = parse(program)
+    return [unparse(c.edit.apply(tree)) for c in EnumerativeProposer().propose(tree, feedback)]
+
+
+def test_a_forgotten_assignment_is_transplanted_from_elsewhere_in_the_module():
+    program = ("class A:\n    def get(self, key):\n        val = self.__func(key)\n        return val\n\n\n"
+               "class B:\n    def get(self, key):\n        try:\n            return self.cache[key]\n"
+               "        except KeyError:\n            pass\n        self.cache[key] = val\n        return val\n")
+    texts = _texts(program, Feedback(lines={13: 1.0, 14: 1.0}, unbound=("val",)))
+    fixed = "        except KeyError:\n            pass\n        val = self.__func(key)\n        self.cache[key] = val\n"
+    assert any(fixed in t for t in texts)
+
+
+def test_a_forgotten_attribute_store_of_a_constructor_parameter_is_proposed():
+    program = ("class Wrap:\n    def __init__(self, width, indent):\n        self.indent = indent\n\n"
+               "    def lines(self, text):\n        return [text[i:i + self.width] for i in range(0, len(text), self.width)]\n")
+    texts = _texts(program, Feedback(lines={3: 0.5, 6: 1.0}))
+    assert any("        self.width = width\n" in t for t in texts)

@@ -118,7 +118,9 @@ class EnumerativeProposer:
         scopes = ScopeIndex(view)
         dead_defs = unused_definitions(view, scopes.bindings)
         dead_imports = unused_imports(tree) if lines is None or feedback.unbound else []
-        alts = list(_alternatives(view, feedback, scopes, dead_defs, dead_imports, guards=k is None, lines=lines))
+        donors = assignment_donors(tree, feedback.unbound) if feedback.unbound else {}
+        alts = list(_alternatives(view, feedback, scopes, dead_defs, dead_imports, guards=k is None, lines=lines,
+                                  donors=donors))
         evidence = Evidence(view, feedback, dead_defs)
         sites: dict[str, set] = defaultdict(set)
         site_mass: dict[tuple, float] = defaultdict(float)
@@ -279,15 +281,15 @@ def _susp(feedback: Feedback, tree: ast.Module, path: tuple) -> float:
 
 
 def _alternatives(tree: ast.Module, feedback: Feedback, scopes: ScopeIndex, dead: list[Unused],
-                  dead_imports: list[str], guards: bool = True, lines: frozenset[int] | None = None
-                  ) -> Iterator[_Alt]:
+                  dead_imports: list[str], guards: bool = True, lines: frozenset[int] | None = None,
+                  donors: dict | None = None) -> Iterator[_Alt]:
     """Every inverse edit at every node, unscored (``scopes`` from ``ScopeIndex(tree)``,
     ``dead`` from ``unused_definitions``, ``dead_imports`` from ``unused_imports``, computed
     once by the caller).  ``guards``: include
     missing-guard synthesis (``guards.py``), the costliest family (a copy of the enclosing
     block per candidate).  ``lines``: only nodes on these lines, and the function-level
     families (insertions, missing guards starting on these lines) only in functions that
-    contain one of them (``None``: everywhere)."""
+    contain one of them (``None``: everywhere). ``donors``: :func:`assignment_donors`."""
     consts = constants(tree) + list(feedback.test_constants) + list(feedback.failing_constants)
     ints = list(dict.fromkeys(c for c in consts if type(c) is int and abs(c) <= 10**6))
     strs = list(dict.fromkeys(c for c in consts if type(c) is str))
@@ -314,11 +316,11 @@ def _alternatives(tree: ast.Module, feedback: Feedback, scopes: ScopeIndex, dead
             if line not in lines and not (is_func and any(node.lineno <= ln <= node.end_lineno for ln in lines)):
                 continue
         yield from _node_alternatives(tree, feedback, scopes, dead, guards, lines, path, node, parent, field,
-                                      ints, strs, strs_tested, dead_imports)
+                                      ints, strs, strs_tested, dead_imports, donors or {})
 
 
 def _node_alternatives(tree, feedback, scopes, dead, guards, lines, path, node, parent, field, ints, strs,
-                       strs_tested, dead_imports) -> Iterator[_Alt]:
+                       strs_tested, dead_imports, donors) -> Iterator[_Alt]:
     """The inverse edits at one node (see :func:`_alternatives`)."""
     yield from _operator_alts(path, node)
     yield from _condition_alts(path, node)
@@ -349,6 +351,7 @@ def _node_alternatives(tree, feedback, scopes, dead, guards, lines, path, node, 
         elif guards:
             yield from _focused_guards(tree, path, node, [u.name for u in dead_here], lines)
         yield from _insert_alts(path, node, feedback, ints, strs)
+        yield from _transplant_alts(path, node, feedback, donors)
         yield from _dead_name_alts(tree, path, node, feedback, dead_here, dead_imports)
     if isinstance(node, ast.stmt) and parent is not None and isinstance(path[-1], int):
         siblings = getattr(parent, field)
@@ -543,6 +546,66 @@ def _insert_alts(path: tuple, func: ast.FunctionDef, feedback: Feedback, ints: l
                        ast.parse(f"{name} += 1").body[0], 1.0)
 
 
+def assignment_donors(tree: ast.Module, names) -> dict[str, list[ast.expr]]:
+    """For each of ``names``: the distinct right-hand sides assigned to it (``name = value``)
+    anywhere in ``tree``, in source order: what a forgotten assignment most likely was, since
+    code repeats itself (the "plastic surgery hypothesis", Barr et al., FSE 2014)."""
+    wanted = set(names)
+    found: dict[str, dict[str, ast.expr]] = {}
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+                and node.targets[0].id in wanted and not isinstance(node.value, ast.Constant)):
+            found.setdefault(node.targets[0].id, {}).setdefault(ast.dump(node.value), node.value)
+    return {name: list(values.values())[:MAX_DONORS] for name, values in found.items()}
+
+
+#: Distinct donor right-hand sides tried per forgotten name.
+MAX_DONORS = 4
+
+
+def _transplant_alts(path: tuple, func: ast.FunctionDef, feedback: Feedback, donors: dict) -> Iterator[_Alt]:
+    """A forgotten assignment ``n = value`` for a name ``n`` the tests reported unbound, with a
+    value assigned to ``n`` elsewhere in the module (:func:`assignment_donors`), inserted just
+    before the first statement that reads ``n``: in the function's own body and, when that
+    statement is a compound one, in the innermost block that reads it."""
+    for name in feedback.unbound:
+        values = donors.get(name)
+        if not values:
+            continue
+        places = _first_read_places(func, path, name)
+        for value in values:
+            stmt = ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=value, lineno=0)
+            for block_path, index in places:
+                yield ("insert_statement", ("transplant", block_path, index, name), block_path,
+                       f"insert:{index}", stmt, 3.0)
+
+
+def _first_read_places(func: ast.FunctionDef, path: tuple, name: str) -> list[tuple[tuple, int]]:
+    """(statement-list path, index) of the first statement of ``func``'s body that reads
+    ``name``, and of the innermost statement inside it that does (when different)."""
+    def reads(node) -> bool:
+        return any(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load) for n in ast.walk(node))
+
+    places = []
+    block_path, block = path + ("body",), func.body
+    while True:
+        index = next((i for i, stmt in enumerate(block) if reads(stmt)), None)
+        if index is None:
+            break
+        places.append((block_path, index))
+        stmt = block[index]
+        inner = [(f, getattr(stmt, f)) for f in ("body", "orelse", "finalbody")
+                 if isinstance(getattr(stmt, f, None), list) and getattr(stmt, f)
+                 and isinstance(getattr(stmt, f)[0], ast.stmt) and reads(ast.Module(getattr(stmt, f), []))]
+        if not inner or isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            break
+        field, block = inner[0]
+        block_path = block_path + (index, field)
+    if len(places) > 2:
+        places = [places[0], places[-1]]
+    return places
+
+
 def _dead_name_alts(tree, path: tuple, func: ast.FunctionDef, feedback: Feedback, dead: list[Unused],
                     dead_imports: list[str]) -> Iterator[_Alt]:
     """Inverse of a deleted statement that used a now-dead name ``u`` (see ``unused.py``),
@@ -564,9 +627,12 @@ def _dead_name_alts(tree, path: tuple, func: ast.FunctionDef, feedback: Feedback
     loaded = {n.id for n in _own_nodes(func) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
     unbound = [n for n in feedback.unbound if n in loaded]
     start = 1 if _has_docstring(func) else 0
+    owner = func.args.args[0].arg if func.args.args and func.args.args[0].arg in ("self", "cls") else None
     for u in dead:
         places = list(_places_after(tree, path, u, start))
         stmts = []
+        if owner and u.kind == "param" and u.name != owner:  # a forgotten self.width = width
+            stmts.append((f"{owner}.{u.name} = {u.name}", 4.0 if func.name == "__init__" else 1.0))
         for x in targets:
             stmts += [(f"{x} += {u.name}", 2.0), (f"{x} = {u.name}", 1.0)]
             if x in lists:
