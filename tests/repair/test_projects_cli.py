@@ -3,23 +3,16 @@ arguments, and bad input refused in one line with exit status 2, the user's file
 
 import subprocess
 import sys
-import textwrap
 import time
 
 import pytest
+
+from project_files import make
 
 
 def kelp(*args, cwd, timeout=120):
     return subprocess.run([sys.executable, "-m", "kelp.cli", "repair", *args], capture_output=True, text=True,
                           cwd=cwd, timeout=timeout)
-
-
-def make(root, files: dict[str, str]):
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip("\n"))
-    return root
 
 
 def snapshot(root) -> dict:

@@ -5,26 +5,19 @@ in ``__init__.py``, relative imports, a module that imports its own package, a s
 conftest fixture (and a conftest that imports the program), and tests that never import the
 file."""
 
-import textwrap
 
 import pytest
 
 from kelp.execute import CollectError, Limits, Sandbox, TestSuite, localize
 from kelp.repair.search import RepairConfig, RepairInputError, repair
 
+from project_files import make
+
 
 @pytest.fixture(scope="module")
 def sandbox():
     with Sandbox(workers=1, limits=Limits(test_timeout=2.0, job_timeout=20.0)) as sb:
         yield sb
-
-
-def make(root, files: dict[str, str]):
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip("\n"))
-    return root
 
 
 def suite_for(root, program: str, *args: str) -> TestSuite:

@@ -14,19 +14,13 @@ from kelp.execute import CollectError, Limits, Sandbox, TestSuite
 from kelp.execute.suites import parse_pytest_args
 from kelp.repair.search import _behaviour
 
+from project_files import make
+
 
 @pytest.fixture(scope="module")
 def sandbox():
     with Sandbox(workers=1, limits=Limits(test_timeout=1.0, job_timeout=25.0)) as sb:
         yield sb
-
-
-def make(root, files: dict[str, str]):
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip("\n"))
-    return root
 
 
 LISTS = "def head(xs):\n    return xs[0]\n\n\ndef tail(xs):\n    return xs[1:]\n"
