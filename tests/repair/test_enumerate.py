@@ -165,3 +165,14 @@ def test_a_forgotten_attribute_store_of_a_constructor_parameter_is_proposed():
                "    def lines(self, text):\n        return [text[i:i + self.width] for i in range(0, len(text), self.width)]\n")
     texts = _texts(program, Feedback(lines={3: 0.5, 6: 1.0}))
     assert any("        self.width = width\n" in t for t in texts)
+
+
+def test_a_forgotten_return_is_copied_from_the_twin_function():
+    program = ("_names_to_hex = {'red': '#f00'}\n_hex_to_names = {'#f00': 'red'}\n\n\n"
+               "def _get_name_to_hex_map(spec):\n    if not spec:\n        raise ValueError(spec)\n"
+               "    return _names_to_hex[spec]\n\n\n"
+               "def _get_hex_to_name_map(spec):\n    if not spec:\n        raise ValueError(spec)\n")
+    from kelp.execute.results import RunResult, TestOutcome
+    run = RunResult("ok", [TestOutcome("t", "fail", "AssertionError", "assert None == {'#f00': 'red'}")])
+    texts = _texts(program, Feedback(lines={12: 1.0, 13: 0.5}, run=run))
+    assert any(t.endswith("        raise ValueError(spec)\n    return _names_to_hex[spec]\n") for t in texts)

@@ -119,6 +119,8 @@ class EnumerativeProposer:
         dead_defs = unused_definitions(view, scopes.bindings)
         dead_imports = unused_imports(tree) if lines is None or feedback.unbound else []
         donors = assignment_donors(tree, feedback.unbound) if feedback.unbound else {}
+        if _says_none(feedback):
+            donors = {**donors, RETURNS: return_donors(tree)}
         alts = list(_alternatives(view, feedback, scopes, dead_defs, dead_imports, guards=k is None, lines=lines,
                                   donors=donors))
         evidence = Evidence(view, feedback, dead_defs)
@@ -352,6 +354,7 @@ def _node_alternatives(tree, feedback, scopes, dead, guards, lines, path, node, 
             yield from _focused_guards(tree, path, node, [u.name for u in dead_here], lines)
         yield from _insert_alts(path, node, feedback, ints, strs)
         yield from _transplant_alts(path, node, feedback, donors)
+        yield from _return_transplant_alts(tree, path, node, donors.get(RETURNS, ()))
         yield from _dead_name_alts(tree, path, node, feedback, dead_here, dead_imports)
     if isinstance(node, ast.stmt) and parent is not None and isinstance(path[-1], int):
         siblings = getattr(parent, field)
@@ -522,7 +525,7 @@ def _insert_alts(path: tuple, func: ast.FunctionDef, feedback: Feedback, ints: l
                                   for t in ast.walk(n.target if not isinstance(n, ast.Assign) else n.targets[0])
                                   if isinstance(t, ast.Name)))
     last = func.body[-1]
-    says_none = feedback.run is not None and any("None" in (o.message or "") for o in feedback.run.outcomes)
+    says_none = _says_none(feedback)
     returns = any(isinstance(n, ast.Return) and n.value is not None for n in own)
     # a function that never returns a value is suspect only if the tests call it (not __init__)
     tested = func.name in feedback.test_calls or not feedback.test_calls
@@ -561,6 +564,63 @@ def assignment_donors(tree: ast.Module, names) -> dict[str, list[ast.expr]]:
 
 #: Distinct donor right-hand sides tried per forgotten name.
 MAX_DONORS = 4
+
+
+#: Key of :func:`return_donors`' list among the donors (not an identifier, so no name clashes).
+RETURNS = "<returns>"
+#: Donor return statements tried per function.
+MAX_RETURN_DONORS = 6
+
+
+def _says_none(feedback: Feedback) -> bool:
+    """Whether a test's message mentions None (a function that forgot to return gives None)."""
+    return feedback.run is not None and any("None" in (o.message or "") for o in feedback.run.outcomes)
+
+
+def return_donors(tree: ast.Module) -> list[tuple[str, ast.Return, frozenset]]:
+    """``(function name, return statement, names it reads)`` for every ``return <value>`` of the
+    module's functions, distinct by text: what a forgotten final return may have been, when the
+    module's functions come in pairs (``_get_name_to_hex_map`` / ``_get_hex_to_name_map``)."""
+    seen, out = set(), []
+    for func in ast.walk(tree):
+        if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for node in _own_nodes(func):
+            if isinstance(node, ast.Return) and node.value is not None and not isinstance(node.value, ast.Constant):
+                key = ast.dump(node.value)
+                if key not in seen:
+                    seen.add(key)
+                    names = frozenset(n.id for n in ast.walk(node.value) if isinstance(n, ast.Name))
+                    out.append((func.name, node, names))
+    return out
+
+
+def _return_transplant_alts(tree: ast.Module, path: tuple, func: ast.FunctionDef, donors) -> Iterator[_Alt]:
+    """A forgotten final ``return``, copied from another function of the module (most similar
+    names first) whose every name is bound here: a parameter or local of ``func``, a module-level
+    name or a builtin. Proposed only when a test saw None (:func:`return_donors`)."""
+    if not donors or isinstance(func.body[-1], (ast.Return, ast.Raise)):
+        return
+    import builtins
+    import difflib
+
+    bound = {a.arg for a in func.args.args + func.args.kwonlyargs + func.args.posonlyargs}
+    bound |= {a.arg for a in (func.args.vararg, func.args.kwarg) if a is not None}
+    bound |= {n.id for n in _own_nodes(func) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                bound |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    usable = [(difflib.SequenceMatcher(None, name, func.name).ratio(), i, ret) for i, (name, ret, names)
+              in enumerate(donors) if name != func.name and names <= bound | set(dir(builtins))]
+    usable.sort(key=lambda u: (-u[0], u[1]))
+    body_path = path + ("body",)
+    for ratio, _, ret in usable[:MAX_RETURN_DONORS]:
+        yield ("missing_return", ("return", path), body_path, f"insert:{len(func.body)}", ret, 2.0 * ratio)
 
 
 def _transplant_alts(path: tuple, func: ast.FunctionDef, feedback: Feedback, donors: dict) -> Iterator[_Alt]:
