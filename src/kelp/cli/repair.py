@@ -49,8 +49,8 @@ def repair_cmd(
     started = time.monotonic()
     from kelp.execute.sandbox import Limits
     from kelp.program.unified_diff import unified_diff
-    from kelp.repair.inputs import collect_tests, load_repair_inputs, regression_suite
     from kelp.repair.apply import WriteRefused, uncommitted, write_repair
+    from kelp.repair.inputs import collect_tests, load_repair_inputs, regression_suite
     from kelp.repair.proposers import make_proposers
     from kelp.repair.report import format_report
     from kelp.repair.search import RepairConfig, repair
