@@ -65,7 +65,9 @@ def test_the_search_repairs_with_the_model_as_its_only_proposer(trained):
     suite = TestSuite.from_asserts(["assert f([1, 2]) == 6", "assert f([]) == 0"])
     with Sandbox(workers=1) as sandbox:
         result = repair(BUGGY, suite, sandbox, RepairConfig(budget=16), proposers=[ModelProposer(trained, beams=8, use_feedback=False)])
-    assert result.solved and result.executions_to_solve <= 8
+    # Within the budget of 16, not necessarily among the root's 8 beams first: ``total += 2``
+    # brings f([1, 2]) closer to 6, so the search tries some of its children before the rest.
+    assert result.solved and "total += x * 2" in result.repaired
 
 
 def test_bracket_depth_ignores_strings_and_catches_stray_closers():
