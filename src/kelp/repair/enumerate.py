@@ -18,6 +18,7 @@ scopes (:class:`~kelp.program.scope.ScopeIndex`), not once per name.
 from __future__ import annotations
 
 import ast
+import builtins
 import copy
 import difflib
 import functools
@@ -570,6 +571,8 @@ MAX_DONORS = 4
 RETURNS = "<returns>"
 #: Donor return statements tried per function.
 MAX_RETURN_DONORS = 6
+#: Names every module can read without binding them.
+_BUILTIN_NAMES = frozenset(dir(builtins))
 
 
 def _says_none(feedback: Feedback) -> bool:
@@ -601,9 +604,6 @@ def _return_transplant_alts(tree: ast.Module, path: tuple, func: ast.FunctionDef
     name or a builtin. Proposed only when a test saw None (:func:`return_donors`)."""
     if not donors or isinstance(func.body[-1], (ast.Return, ast.Raise)):
         return
-    import builtins
-    import difflib
-
     bound = {a.arg for a in func.args.args + func.args.kwonlyargs + func.args.posonlyargs}
     bound |= {a.arg for a in (func.args.vararg, func.args.kwarg) if a is not None}
     bound |= {n.id for n in _own_nodes(func) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
@@ -616,7 +616,7 @@ def _return_transplant_alts(tree: ast.Module, path: tuple, func: ast.FunctionDef
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             bound |= {(a.asname or a.name).split(".")[0] for a in node.names}
     usable = [(difflib.SequenceMatcher(None, name, func.name).ratio(), i, ret) for i, (name, ret, names)
-              in enumerate(donors) if name != func.name and names <= bound | set(dir(builtins))]
+              in enumerate(donors) if name != func.name and names <= bound | _BUILTIN_NAMES]
     usable.sort(key=lambda u: (-u[0], u[1]))
     body_path = path + ("body",)
     for ratio, _, ret in usable[:MAX_RETURN_DONORS]:

@@ -318,10 +318,8 @@ def repair(source: str, suite: TestSuite, sandbox: Sandbox, config: RepairConfig
         raise RepairInputError(f"the tests could not run: {run0.status}: {run0.message}")
     suite, run0, denied = _without_denied(suite, run0)
     search = _Search(source, root_tree, suite, sandbox, config, proposers or [EnumerativeProposer()],
-                     run0, start, intent, on_candidate, regression)
-    result = search.run()
-    result.denied = denied
-    return result
+                     run0, start, intent, on_candidate, regression, denied)
+    return search.run()
 
 
 def _denied(outcome) -> str | None:
@@ -363,7 +361,8 @@ class _Search:
 
     def __init__(self, source: str, root_tree: ast.Module, suite: TestSuite, sandbox: Sandbox,
                  config: RepairConfig, proposers: list[Proposer], run0: RunResult, start: float,
-                 intent: str, on_candidate, regression: TestSuite | None = None) -> None:
+                 intent: str, on_candidate, regression: TestSuite | None = None,
+                 denied: dict[str, str] | None = None) -> None:
         self.source, self.root_tree, self.suite, self.sandbox = source, root_tree, suite, sandbox
         self.config, self.proposers, self.run0, self.start = config, proposers, run0, start
         self.on_candidate = on_candidate
@@ -390,6 +389,7 @@ class _Search:
         self.rejected = 0
         self.best: tuple[_State, RunResult] | None = None  # most tests passed, not a repair
         self.regression = regression
+        self.denied = denied or {}
         self.regression_passing: list[str] | None = None  # tests of it the program passes
         self.regressions = 0
 
@@ -440,7 +440,7 @@ class _Search:
         return RepairResult(solved, self.source, repaired, state.edits if edits is None else edits, self.before,
                             after, self.executions, to_solve, time.monotonic() - self.start, self.run0,
                             self.ranking, reason, judged, self.rejected, best, self.regressions,
-                            len(self.regression_passing or ()))
+                            len(self.regression_passing or ()), self.denied)
 
     def _best_partial(self) -> PartialState | None:
         """The best partial state, with its tests counted by one run of every test when the time
