@@ -105,3 +105,41 @@ def test_crash_lines_sharpen_a_flat_spectrum(sandbox):
     assert flat[2] == flat[3]  # every test fails: coverage alone cannot tell the lines apart
     sharp = with_crash_lines(flat, run)
     assert sharp[3] == max(flat.values()) and sharp[2] < sharp[3]
+
+
+def test_passing_tests_of_a_wider_run_sharpen_a_single_failing_test(sandbox):
+    from kelp.execute.localize import line_suspiciousness, with_passing
+    program = ("def area(w, h):\n    return w * h\n\n"
+               "def perimeter(w, h):\n    return 2 * w + h\n\n"
+               "def report(w, h):\n    return (area(w, h), perimeter(w, h))\n")
+    selected = TestSuite.from_asserts(["assert report(2, 3) == (6, 10)"])
+    wider = TestSuite.from_asserts(["assert report(2, 3) == (6, 10)", "assert area(2, 3) == 6",
+                                    "assert area(1, 1) == 1", "assert perimeter(1, 1) == 4"])
+    run = sandbox.run(program, selected, coverage=True)
+    flat = line_suspiciousness(run)
+    assert flat[2] == flat[5] == flat[8]  # one failing test, no passing one: every line alike
+    other = sandbox.run(program, wider, coverage=True)
+    merged = with_passing(run, other)
+    assert merged.passed == 2 and merged.total == 3  # the selected test once; the wider run's failure left out
+    sharp = line_suspiciousness(merged)
+    assert sharp[5] > sharp[2]  # the passing tests run `area` too, not `perimeter`
+    assert with_passing(run, RunResult("ok", [])) is run
+
+
+def test_a_missing_attribute_points_at_the_constructor_that_ran_at_import(sandbox):
+    from kelp.execute.localize import missing_attribute_lines, with_missing_attributes
+    program = ("class Spans:\n"
+               "    def __init__(self, openers, closers):\n"
+               "        self.closers = closers\n\n"
+               "    def opener(self, pos):\n"
+               "        return self.openers[pos]\n\n"
+               "EMPTY = Spans({}, {})\n\n"
+               "def lookup(pos, spans=EMPTY):\n"
+               "    return spans.opener(pos) if pos in spans.closers else None\n")
+    run = sandbox.run(program, TestSuite.from_asserts(["assert Spans({1: 2}, {1: 3}).opener(1) == 2"]),
+                      coverage=True)
+    assert run.outcomes[0].error_type == "AttributeError"
+    assert missing_attribute_lines(run, program) == {3}
+    scores = with_missing_attributes({6: 1.0}, run, program)
+    assert scores == {6: 1.0, 3: 1.0}
+    assert missing_attribute_lines(run, "def broken(:\n") == set()

@@ -79,3 +79,33 @@ def test_guards_are_proposed_only_at_the_root_state():
     tree = ast.parse(DROPPED_MEMBERSHIP)
     families = lambda k: {c.family for c in EnumerativeProposer().propose(tree, Feedback(), k)}
     assert "missing_guard" in families(None) and "missing_guard" not in families(10**6)
+
+
+# `if attr in klass.__dict__:` was dropped around the lookup and the break.
+DROPPED_KEY_CHECK = '''def owner(mro, attr):
+    found = None
+    for klass in mro:
+        found = klass.__dict__[attr]
+        break
+    return found
+'''
+
+
+def test_protective_checks_guard_a_subscript_an_attribute_and_a_type():
+    texts = [g for gs in _guards(DROPPED_KEY_CHECK).values() for _, g in gs]
+    assert any("if attr in klass.__dict__:\n        found = klass.__dict__[attr]\n        break" in t for t in texts)
+    assert not any("if attr in klass.__dict__:\n    for" in t for t in texts)  # klass is bound by the loop
+    tree = ast.parse("def walk(node, cls):\n    total = 0\n    total += node.size\n    visit(node)\n    return total\n")
+    texts = [ast.unparse(owner) for _, _, owner, _ in guard_alternatives(tree, ("body", 0), tree.body[0])]
+    assert any("if node is not None:\n        total += node.size" in t for t in texts)
+    assert any("if not isinstance(node, cls):\n        visit(node)" in t for t in texts)
+
+
+def test_a_dropped_key_check_is_repaired_for_real(sandbox):
+    class_defs = "class A:\n    pass\n\nclass B(A):\n    x = 2\n\n"
+    suite = TestSuite.from_asserts([class_defs + "assert owner(B.__mro__, 'x') == 2",
+                                    class_defs + "A.x = 1\nassert owner(B.__mro__, 'x') == 2",
+                                    "class C:\n    y = 3\n\nassert owner((object, C), 'y') == 3"])
+    result = repair(DROPPED_KEY_CHECK, suite, sandbox, RepairConfig(budget=64))
+    assert result.solved, result.reason
+    assert "if attr in klass.__dict__:" in result.repaired

@@ -200,3 +200,25 @@ def test_tests_the_sandbox_refuses_are_left_out_of_the_search(sandbox, tmp_path)
     only_cli = sandbox.collect(buggy, suite_for(root, "calc/__init__.py", "tests/test_calc.py::test_cli"))
     with pytest.raises(RepairInputError, match="sandbox does not allow"):
         repair(buggy, only_cli, sandbox, RepairConfig(budget=8, seconds=30))
+
+
+def test_an_attribute_a_constructor_forgot_to_set_at_import(sandbox, tmp_path):
+    # The only instance is made at import, where no test's coverage sees the constructor; the
+    # AttributeError is raised in another module. The search still finds the forgotten line.
+    spans = ("class Spans:\n"
+             "    def __init__(self, openers, closers):\n"
+             "        self.closers = closers\n\n"
+             "    def opener(self, pos):\n"
+             "        return self.openers.get(pos)\n\n\n"
+             "NONE = Spans({}, {})\n")
+    root = make(tmp_path, {"pyproject.toml": "[project]\nname = 'lex'\n",
+                           "lex/__init__.py": "from .spans import NONE\n",
+                           "lex/spans.py": spans,
+                           "lex/scan.py": "from .spans import NONE\n\n\ndef first(pos):\n"
+                                          "    return NONE.openers.get(pos, 'none')\n",
+                           "tests/test_scan.py": "from lex.scan import first\n\n\ndef test_first():\n"
+                                                 "    assert first(0) == 'none'\n"})
+    suite = sandbox.collect(spans, suite_for(root, "lex/spans.py"))
+    result = repair(spans, suite, sandbox, RepairConfig(budget=16, seconds=60))
+    assert result.solved and "self.openers = openers" in result.repaired
+    assert 3 in result.localization[:3]

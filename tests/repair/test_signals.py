@@ -57,6 +57,10 @@ ERROR_CASES = {
         "def first_missing(arr, n):\n    for i in range(n):\n        if arr[i] <= n:\n"
         "            return arr + 1\n    return n + 1\n",
         ("return arr + 1", "return i + 1"), ("TypeError", 'can only concatenate list (not "int") to list', 4)),
+    "a value of the wrong kind points at the names its line reads": (
+        "PATTERN = 're'\n\ndef row(cells, aligns):\n    cells[0] += ' '\n"
+        "    return '|'.join(a + v for a, v in zip(aligns, PATTERN))\n",
+        ("zip(aligns, PATTERN)", "zip(aligns, cells)"), ("TypeError", "'int' object is not iterable", 5)),
 }
 
 
@@ -81,3 +85,13 @@ def test_a_base_case_that_misses_one_value_is_a_single_candidate():
               "    return sorted(msort(arr[:mid]) + msort(arr[mid:]))\n")
     for fixed in (source.replace("== 0", "<= 1"), source.replace("== 0", "< 2")):
         assert _rank(source, fixed, Feedback()) < 40
+
+
+def test_a_functions_own_variable_outranks_the_modules_many(monkeypatch):
+    globals_ = "".join(f"G{i} = {i}\n" for i in range(40))
+    source = globals_ + ("\ndef total(values, scale):\n    assert scale > 0\n    out = 0\n    for v in values:\n"
+                         "        out += v * G3\n    return out\n")
+    fixed = source.replace("v * G3", "v * scale")
+    weighted = _rank(source, fixed, Feedback())
+    monkeypatch.setattr("kelp.repair.enumerate.LOCAL_VARIABLE_FACTOR", 1.0)
+    assert weighted < _rank(source, fixed, Feedback()) / 2

@@ -10,7 +10,7 @@ from kelp.program.scope import bindings
 from kelp.repair.enumerate import EnumerativeProposer
 from kelp.repair.proposer import Feedback
 from kelp.repair.search import RepairConfig, repair
-from kelp.repair.unused import unused_definitions, unused_imports
+from kelp.repair.unused import protocol_params, unused_definitions, unused_imports
 
 # `total += part` was deleted: `part` is now assigned and never read.
 DELETED_UPDATE = '''def sum_doubled(xs):
@@ -82,3 +82,10 @@ def test_wrong_name_read_before_assignment_is_repaired_with_the_dead_comprehensi
                                     "assert add_k([(0,), (5, 6)], 2) == [(2,), (7, 8)]"])
     result = repair(MISUSED_IN_COMPREHENSION, suite, sandbox, RepairConfig(budget=16))
     assert result.solved and "tuple(j + k for j in sub)" in result.repaired.replace("((", "(")
+
+
+def test_a_parameter_that_several_functions_ignore_is_a_protocol_not_a_bug():
+    tree = ast.parse("def plain(cells, widths):\n    return ' '.join(cells)\n\n"
+                     "def pipe(cells, widths):\n    return '|'.join(cells)\n\n"
+                     "def grid(cells, widths, aligns):\n    return widths\n\nf = lambda cells, widths: 0\n")
+    assert protocol_params(tree) == {"widths", "cells"}  # `aligns` is ignored only once

@@ -12,10 +12,10 @@ Module-level lines executed at import are not attributed to tests (see ``RunResu
 
 from __future__ import annotations
 
-import re
-
+import ast
 import math
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from kelp.execute.errors import SuiteError
@@ -122,6 +122,65 @@ def with_crash_lines(scores: dict[int, float], run: RunResult) -> dict[int, floa
     top = max(scores.values(), default=0.0)
     return {line: max(score, top) if line in crashed else score * CRASH_DISCOUNT
             for line, score in scores.items()}
+
+
+def with_passing(run: RunResult, other: RunResult) -> RunResult:
+    """``run`` with the passing tests of ``other`` (a coverage run of a wider suite on the same
+    program) added to its spectrum: tests ``run`` already has are not counted twice, and the
+    failing tests of ``other`` are left out (the failure being repaired is ``run``'s). With one
+    selected failing test and no passing one every executed line scores alike; the project's
+    passing tests tell the lines a passing run also executes apart from the rest. ``run``
+    unchanged when either run has no coverage."""
+    if run.coverage is None or not other.coverage:
+        return run
+    have = set(run.coverage) | {o.test_id for o in run.outcomes}
+    added = [o for o in other.outcomes if o.status == "pass" and o.test_id not in have and o.test_id in other.coverage]
+    if not added:
+        return run
+    coverage = dict(run.coverage)
+    coverage.update((o.test_id, other.coverage[o.test_id]) for o in added)
+    return replace(run, outcomes=list(run.outcomes) + added, coverage=coverage)
+
+
+_NO_ATTRIBUTE = re.compile(r"'(\w+)' object has no attribute '(\w+)'")
+
+
+def missing_attribute_lines(run: RunResult, source: str) -> set[int]:
+    """Lines that should have set an attribute a failing test found missing (``AttributeError:
+    'C' object has no attribute 'a'``, raised wherever the object was read): the body of
+    ``C.__init__`` and every statement of ``C`` that assigns ``self.a``. Such lines often ran
+    before any test (an instance made at import) and so have no coverage. Empty when no
+    failing test says so or ``source`` does not parse."""
+    wanted = {m.groups() for o in run.outcomes if o.status in FAILING and o.error_type == "AttributeError"
+              for m in [_NO_ATTRIBUTE.search(o.message or "")] if m}
+    if not wanted:
+        return set()
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    out: set[int] = set()
+    for cls in (n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)):
+        attrs = {attr for name, attr in wanted if name == cls.name}
+        if not attrs:
+            continue
+        for method in (n for n in cls.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))):
+            if method.name == "__init__":
+                out.update(ln for stmt in method.body for ln in range(stmt.lineno, stmt.end_lineno + 1))
+            for node in ast.walk(method):
+                if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store) and node.attr in attrs:
+                    out.add(node.lineno)
+    return out
+
+
+def with_missing_attributes(scores: dict[int, float], run: RunResult, source: str) -> dict[int, float]:
+    """``scores`` with the :func:`missing_attribute_lines` of ``run`` raised to the best score
+    of any line (added when they were not executed); unchanged when there are none."""
+    lines = missing_attribute_lines(run, source)
+    if not lines:
+        return scores
+    top = max(scores.values(), default=0.0) or 1.0
+    return {**scores, **{line: max(scores.get(line, 0.0), top) for line in lines}}
 
 
 def rank(scores: dict[int, float]) -> list[int]:

@@ -35,7 +35,7 @@ from kelp.repair.guards import (MAX_CONDITIONS, MAX_RUN, _blocks, _conditions, _
                                 _subscripts, guard_alternatives)
 from kelp.repair.proposer import Candidate, Feedback
 from kelp.repair.signals import Evidence
-from kelp.repair.unused import Unused, unused_definitions, unused_imports
+from kelp.repair.unused import Unused, protocol_params, unused_definitions, unused_imports
 
 # Replacement operators with relative weights, realistic partners first: the repairs of the
 # operator table shared with the forward process (kelp.program.operators).
@@ -117,7 +117,9 @@ class EnumerativeProposer:
         lines = None if self.focus_min_lines is None else focus_lines(tree, feedback, self.focus_min_lines)
         view = tree if lines is None else focus_view(tree, lines)
         scopes = ScopeIndex(view)
-        dead_defs = unused_definitions(view, scopes.bindings)
+        protocol = protocol_params(tree)
+        dead_defs = [u for u in unused_definitions(view, scopes.bindings)
+                     if not (u.kind == "param" and u.name in protocol)]
         dead_imports = unused_imports(tree) if lines is None or feedback.unbound else []
         donors = assignment_donors(tree, feedback.unbound) if feedback.unbound else {}
         if _says_none(feedback):
@@ -417,9 +419,16 @@ def _condition_alts(path: tuple, node: ast.AST) -> Iterator[_Alt]:
         yield ("negate_condition", vpath, vpath, "replace", ast.UnaryOp(op=ast.Not(), operand=node.value), 1.0)
 
 
+#: How much likelier a variable of the innermost function is than a module variable as the
+#: right one at a wrong-variable site.
+LOCAL_VARIABLE_FACTOR = 4.0
+
+
 def _variable_alts(visible, path: tuple, node: ast.Name) -> Iterator[_Alt]:
     """Other variables in scope; similar names and names of the innermost function first
-    (the same preferences as the wrong-variable mutation)."""
+    (the same preferences as the wrong-variable mutation). A local is :data:`LOCAL_VARIABLE_FACTOR`
+    times likelier than a module variable as alike, so a module's many globals do not drown
+    the function's own few."""
     variables = [b for b in visible if b.kind not in ("function", "class", "import")]
     if node.id not in {b.name for b in variables}:
         return
@@ -427,7 +436,7 @@ def _variable_alts(visible, path: tuple, node: ast.Name) -> Iterator[_Alt]:
     local = {b.name for b in variables if innermost is not None and b.scope == innermost}
     for name in dict.fromkeys(b.name for b in variables):
         if name != node.id:
-            weight = 1.0 + 2.0 * _similarity(node.id, name) + (1.5 if name in local else 0.0)
+            weight = (1.0 + 2.0 * _similarity(node.id, name)) * (LOCAL_VARIABLE_FACTOR if name in local else 1.0)
             yield ("wrong_variable", path, path, "replace", ast.Name(id=name, ctx=ast.Load()), weight)
 
 

@@ -9,7 +9,11 @@ synthesis over in-scope values (Xuan et al. 2016), without Nopol's solver:
   appends to (``if x not in seen: seen.add(x)``);
 - a condition that already guards other code in the same function, or its negation;
 - a comparison between two values the guarded code or the enclosing loops use (names,
-  ``a[i]`` subscripts of the function), or between one of them and 0 or 1.
+  ``a[i]`` subscripts of the function), or between one of them and 0 or 1;
+- the checks that protect what the guarded code does (PAR's null-pointer, range and cast
+  checkers): ``key in obj`` before it reads ``obj[key]``, ``x is not None`` before it reads an
+  attribute of ``x``, ``isinstance(x, C)`` (or its negation) for a class ``C`` the function
+  names or receives as ``cls``.
 
 Each guard wraps a run of one to three consecutive statements of a block.
 """
@@ -122,6 +126,7 @@ def _conditions(run: list[ast.stmt], loops: tuple, existing: list[str], subscrip
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
                 callees.add(node.func.id)
     names = [n for n in names if n not in callees]
+    yield from _protective(run, names, params)
     for x in loops[:1]:
         for c in dict.fromkeys(receivers):
             yield f"{x} not in {c}", 3.0
@@ -142,6 +147,43 @@ def _conditions(run: list[ast.stmt], loops: tuple, existing: list[str], subscrip
             weight = _pair_weight(a, b, loops, assigned, local, indexed, dead)
             for op in _COMPARE:
                 yield f"{a} {op} {b}", weight
+
+
+#: Parameter names that hold a class (``isinstance(x, cls)``).
+_CLASS_PARAMS = ("cls", "klass", "class_", "type_", "kind")
+
+
+def _protective(run: list[ast.stmt], names: list[str], params: list[str]) -> Iterator[tuple[str, float]]:
+    """Checks that keep ``run`` from failing on what it reads: membership before a subscript,
+    ``is not None`` before an attribute, a type test of a value the run uses; never of a name
+    the run itself binds (a loop variable of the run is unbound where the guard tests it)."""
+    keys, objects = [], []
+    bound = {n.id for stmt in run for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    for stmt in run:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and _plain(node.value) \
+                    and _plain(node.slice) and not bound & {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}:
+                keys.append(f"{ast.unparse(node.slice)} in {ast.unparse(node.value)}")
+            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+                    and isinstance(node.ctx, ast.Load) and node.value.id not in ("self", "cls") \
+                    and node.value.id not in bound:
+                objects.append(node.value.id)
+    for text in dict.fromkeys(keys):
+        yield text, 1.2
+    for name in dict.fromkeys(objects):
+        yield f"{name} is not None", 0.8
+    classes = [p for p in params if p in _CLASS_PARAMS]
+    for name in dict.fromkeys(n for n in names if n not in classes and n not in bound):
+        for c in classes:
+            yield f"isinstance({name}, {c})", 0.6
+            yield f"not isinstance({name}, {c})", 0.6
+
+
+def _plain(node: ast.AST) -> bool:
+    """A name, a constant, or an attribute chain of a name (``cls.__dict__``)."""
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return isinstance(node, (ast.Name, ast.Constant))
 
 
 def _pair_weight(a: str, b: str, loops: tuple, assigned: list, local: set, indexed: list, dead: list) -> float:

@@ -70,6 +70,11 @@ def format_report(result, path: str, *, budget: int | None = None, best: Partial
     if result.solved:
         out.append(f"repaired: tests {b_pass}/{b_total} -> {a_pass}/{a_total} passing"
                    + (" (confirmed by a judged run)" if result.judged else ""))
+        fixed, others = result.others
+        if others:
+            out.append(f"other failing tests: {others} tests of the project outside the selection failed before; "
+                       f"the repair passes {fixed} of them"
+                       + ("" if fixed == others else " (no candidate in the search passed more)"))
         return "\n".join(out) + "\n"
     out.append(f"not repaired: {result.reason}; tests {b_pass}/{b_total} passing, program unchanged")
     if best is not None and (best.tests[0] > b_pass or not best.exact):

@@ -30,9 +30,9 @@ import warnings
 from dataclasses import dataclass, field, replace
 
 from kelp.errors import KelpError
-from kelp.execute.localize import line_suspiciousness, with_crash_lines
+from kelp.execute.localize import line_suspiciousness, with_crash_lines, with_missing_attributes, with_passing
 from kelp.execute.sandbox import Job, RunResult, Sandbox
-from kelp.execute.suites import TestSuite
+from kelp.execute.suites import TestCase, TestSuite
 from kelp.program.diff import Edit, tree_diff
 from kelp.program.tree import ProgramSyntaxError, node_at, parse, unparse
 from kelp.repair.closeness import message_closeness
@@ -89,7 +89,13 @@ class RepairConfig:
     A ``regression`` suite given to :func:`repair` (a wider run of the project's tests than the
     selection, e.g. its default pytest run) vets every candidate that passes the selection: it
     must pass every regression test the program passed (one run, those tests first, stopping at
-    the first that fails; not counted in the budget).
+    the first that fails; not counted in the budget). The regression suite's tests that the
+    program fails outside the selection (the same bug often fails several tests; the user
+    selected one) rank the repairs: a repair that leaves some of them failing is kept, and the
+    search goes on for at most ``others_extra`` more executions for one that fixes more of them
+    (a plausible patch that fixes only the selection is often wrong: Qi et al. 2015, "An
+    analysis of patch plausibility and correctness for generate-and-validate patch
+    generation systems"); the best kept is returned when they run out.
     """
 
     budget: int = 256
@@ -103,6 +109,7 @@ class RepairConfig:
     merge_behaviour: bool = True
     closeness_bonus: float = 3.0
     simplify: int = 4
+    others_extra: int = 64
 
 
 @dataclass
@@ -117,7 +124,9 @@ class RepairResult:
     but broke a test of the regression suite that the program passed; ``regression_tests``:
     how many tests of the regression suite the program passed (0: no regression suite, or no
     candidate reached it). ``denied``: tests left out because they failed only by doing what the
-    sandbox forbids, ``{test id: what was refused}`` (e.g. ``"subprocess.Popen"``)."""
+    sandbox forbids, ``{test id: what was refused}`` (e.g. ``"subprocess.Popen"``).
+    ``others``: ``(fixed, failing)``: of the regression suite's tests that the program failed
+    outside the selection, how many the repair passes (``(0, 0)``: none failed, or unsolved)."""
 
     solved: bool
     original: str
@@ -137,6 +146,7 @@ class RepairResult:
     regressions: int = 0
     regression_tests: int = 0
     denied: dict[str, str] = field(default_factory=dict)
+    others: tuple[int, int] = (0, 0)
 
     def to_json(self) -> dict:
         """JSON-ready summary (no run objects); ``best_partial`` is ``null`` or
@@ -149,7 +159,7 @@ class RepairResult:
             "seconds": round(self.seconds, 3), "localization": self.localization[:10], "reason": self.reason,
             "judged": self.judged, "rejected": self.rejected, "best_partial": best,
             "regressions": self.regressions, "regression_tests": self.regression_tests,
-            "denied": self.denied,
+            "denied": self.denied, "others": list(self.others),
         }
 
 
@@ -317,9 +327,24 @@ def repair(source: str, suite: TestSuite, sandbox: Sandbox, config: RepairConfig
             run0.status == "load_error" and not (run0.message or "").startswith("program raised")):
         raise RepairInputError(f"the tests could not run: {run0.status}: {run0.message}")
     suite, run0, denied = _without_denied(suite, run0)
+    wider = None
+    if regression is not None and run0.status == "ok" and not run0.all_passed:
+        wider = sandbox.run(source, regression, coverage=True, continue_after_timeout=True)
     search = _Search(source, root_tree, suite, sandbox, config, proposers or [EnumerativeProposer()],
-                     run0, start, intent, on_candidate, regression, denied)
+                     run0, start, intent, on_candidate, regression, denied, wider)
     return search.run()
+
+
+def _localize(source: str, run0: RunResult, wider: RunResult | None, formula: str) -> dict[int, float]:
+    """Line suspiciousness of the program: the spectrum of ``run0`` (the tests being repaired)
+    widened by the passing tests of ``wider`` (a coverage run of the project's wider suite,
+    or None), sharpened by the lines the failing tests crashed on and by the lines that should
+    have set an attribute a test found missing."""
+    if run0.status != "ok":
+        return {}
+    spectra = run0 if wider is None or wider.status != "ok" else with_passing(run0, wider)
+    scores = with_crash_lines(line_suspiciousness(spectra, formula), run0)
+    return with_missing_attributes(scores, run0, source)
 
 
 def _denied(outcome) -> str | None:
@@ -362,13 +387,13 @@ class _Search:
     def __init__(self, source: str, root_tree: ast.Module, suite: TestSuite, sandbox: Sandbox,
                  config: RepairConfig, proposers: list[Proposer], run0: RunResult, start: float,
                  intent: str, on_candidate, regression: TestSuite | None = None,
-                 denied: dict[str, str] | None = None) -> None:
+                 denied: dict[str, str] | None = None, wider: RunResult | None = None) -> None:
         self.source, self.root_tree, self.suite, self.sandbox = source, root_tree, suite, sandbox
         self.config, self.proposers, self.run0, self.start = config, proposers, run0, start
         self.on_candidate = on_candidate
         self.deadline = None if config.seconds is None else start + config.seconds
         self.before = (run0.passed, run0.total)
-        lines = with_crash_lines(line_suspiciousness(run0, config.formula), run0) if run0.status == "ok" else {}
+        lines = _localize(source, run0, wider, config.formula)
         self.ranking = sorted(lines, key=lambda ln: (-lines[ln], ln))
         self.failing_first = run0.failing_ids
         self.feedback = Feedback.from_run(run0, lines, [t.source for t in suite.tests], suite.entry_point,
@@ -391,7 +416,17 @@ class _Search:
         self.regression = regression
         self.denied = denied or {}
         self.regression_passing: list[str] | None = None  # tests of it the program passes
+        self.others: TestSuite | None = None  # the regression tests the program fails outside the selection
+        if wider is not None and wider.status == "ok":
+            self.regression_passing = [o.test_id for o in wider.outcomes if o.status == "pass"]
+            selected = {t.id for t in suite.tests} | set(self.denied)
+            others = [o.test_id for o in wider.outcomes if o.status in ("fail", "error", "timeout")
+                      and o.test_id not in selected and _denied(o) is None]
+            if others and regression is not None:
+                self.others = replace(regression, tests=tuple(TestCase(i) for i in others))
         self.regressions = 0
+        self.kept: tuple | None = None  # the best repair that left some of ``others`` failing
+        self.stop_at: int | None = None  # executions after which ``kept`` is returned
 
     def run(self) -> RepairResult:
         """Search until a confirmed repair, the budget, the time limit or no candidates left."""
@@ -405,7 +440,7 @@ class _Search:
             return self._result(False, root, None, "time limit", self.before)
         try:
             self._expand(0)
-            while (self.heap or self.deferred) and self.executions < self.config.budget:
+            while (self.heap or self.deferred) and self.executions < self._limit():
                 if not self.heap:
                     for index in self.deferred:
                         self._expand(index)
@@ -418,9 +453,17 @@ class _Search:
                 if solved is not None:
                     return solved
         except _TimeUp:  # raised between proposer calls and before candidate batches
+            if self.kept is not None:
+                return self._finish(*self.kept)
             return self._result(False, root, None, "time limit", self.before)
+        if self.kept is not None:
+            return self._finish(*self.kept)
         reason = "budget exhausted" if self.executions >= self.config.budget else "no more candidates"
         return self._result(False, root, None, reason, self.before)
+
+    def _limit(self) -> int:
+        """Executions the search may reach: the budget, or less once a repair is kept."""
+        return self.config.budget if self.stop_at is None else min(self.config.budget, self.stop_at)
 
     def _out_of_time(self, ahead: float = 0.0) -> bool:
         """Whether the time limit has passed, or will have passed in ``ahead`` seconds."""
@@ -473,8 +516,8 @@ class _Search:
 
     def _keeps_passing(self, text: str) -> bool:
         """Whether ``text`` passes every test of the regression suite that the program passes
-        (True without a regression suite). The program's own run of the suite is made at the
-        first call. A candidate that cannot load, or a run that does not finish, fails."""
+        (True without a regression suite). The program's own run of the suite is the coverage
+        run made before the search, or made at the first call. A candidate that cannot load, or a run that does not finish, fails."""
         if self.regression is None:
             return True
         if self.regression_passing is None:
@@ -598,9 +641,31 @@ class _Search:
             return None
         to_solve = min(p[5] for p in passed)  # the batch ran together: solved at its first pass
         _cost, _order, state, shown, judged, _n, total = min(passed, key=lambda p: (p[0], p[1]))
+        if self.others is None:
+            return self._finish(0, to_solve, state, shown, judged, total)
+        fixed = self._others_fixed(shown)
+        if fixed == len(self.others.tests):
+            return self._finish(fixed, to_solve, state, shown, judged, total)
+        if self.kept is None or fixed > self.kept[0]:
+            self.kept = (fixed, to_solve, state, shown, judged, total)
+        if self.stop_at is None:
+            self.stop_at = self.executions + self.config.others_extra
+        return None
+
+    def _others_fixed(self, text: str) -> int:
+        """How many of the regression tests the program failed outside the selection ``text``
+        passes (one run of them; not counted in the budget)."""
+        run = self.sandbox.run(text, self.others, continue_after_timeout=True)
+        return sum(o.status == "pass" for o in run.outcomes) if run.status == "ok" else 0
+
+    def _finish(self, fixed: int, to_solve: int, state: _State, shown: str, judged: bool | None,
+                total: int) -> RepairResult:
+        """The repair ``shown`` (of ``state``), simplified, as the search's result."""
         shown, judged, edits = self._simplest(shown, judged)
-        return self._result(True, state, to_solve, "all tests pass", (total, total), judged=bool(judged),
-                            repaired=shown, edits=edits)
+        result = self._result(True, state, to_solve, "all tests pass", (total, total), judged=bool(judged),
+                              repaired=shown, edits=edits)
+        result.others = (fixed, 0 if self.others is None else len(self.others.tests))
+        return result
 
     def _simplest(self, text: str, judged: bool | None) -> tuple[str, bool | None, list[Edit] | None]:
         """The simplest version of the repair ``text`` (:func:`~kelp.repair.simplify.simplify`)

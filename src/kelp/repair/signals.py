@@ -54,7 +54,8 @@ class Evidence:
         self.odd = _odd_constants(tree, feedback)
         self.index_errors = feedback.error_lines("IndexError")
         self.suspect_names = _suspect_names(tree, feedback.error_lines("AttributeError"),
-                                            feedback.error_lines("TypeError", ("operand", "concatenate")))
+                                            feedback.error_lines("TypeError", ("operand", "concatenate")),
+                                            feedback.error_lines("TypeError", _WRONG_KIND))
         self.single_pass = _single_pass_loops(tree)
         self.unbound_reads = {path for path, node in iter_nodes(tree) if isinstance(node, ast.Name)
                               and isinstance(node.ctx, ast.Load) and node.id in feedback.unbound}
@@ -123,14 +124,23 @@ def _single_pass_loops(tree: ast.Module) -> dict[tuple, int]:
     return found
 
 
-def _suspect_names(tree: ast.Module, attribute_error_lines: set[int], operand_error_lines: set[int] = frozenset()
-                   ) -> set[tuple]:
+#: TypeError messages that say a value is of the wrong kind for what the line does with it.
+_WRONG_KIND = ("is not iterable", "is not subscriptable", "has no len()", "is not callable", "must be a mapping")
+
+
+def _suspect_names(tree: ast.Module, attribute_error_lines: set[int], operand_error_lines: set[int] = frozenset(),
+                   kind_error_lines: set[int] = frozenset()) -> set[tuple]:
     """Paths of name reads that look like a wrong variable: both operands of ``k % k`` or
-    ``i == i``, ``x`` in ``x.attr`` on a line where a test raised AttributeError, and the name
+    ``i == i``, ``x`` in ``x.attr`` on a line where a test raised AttributeError, the name
     operands of ``a + b`` on a line where a test raised a TypeError about operand types
-    ("can only concatenate list (not "int") to list")."""
+    ("can only concatenate list (not "int") to list"), and the names a line reads where a test
+    raised a TypeError about a value of the wrong kind ("'re.Pattern' object is not iterable")."""
     found = set()
     for path, node in iter_nodes(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) \
+                and getattr(node, "lineno", None) in kind_error_lines and path[-1] != "func":
+            found.add(path)
+            continue
         if isinstance(node, ast.BinOp):
             if getattr(node, "lineno", None) in operand_error_lines:
                 found.update(path + (side,) for side in ("left", "right")

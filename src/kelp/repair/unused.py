@@ -74,3 +74,20 @@ def _statement_of(path: Path) -> Path | None:
         if isinstance(path[end - 1], int) and end >= 2 and path[end - 2] in ("body", "orelse", "finalbody"):
             return path[:end]
     return None
+
+
+def protocol_params(tree: ast.Module) -> frozenset[str]:
+    """Names of parameters that two or more functions of ``tree`` take and never read: the
+    signature of a callback or an interface (``def _row(cell_values, colwidths, colaligns)``
+    for a table of formatters), not a use a bug deleted. Their deadness is no fault signal."""
+    seen: dict[str, int] = {}
+    for func in ast.walk(tree):
+        if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            continue
+        args = func.args
+        params = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
+        body = func.body if isinstance(func.body, list) else [func.body]
+        read = {n.id for stmt in body for n in ast.walk(stmt) if isinstance(n, ast.Name)}
+        for name in params - read - {"self", "cls"}:
+            seen[name] = seen.get(name, 0) + 1
+    return frozenset(name for name, count in seen.items() if count >= 2)
