@@ -38,7 +38,7 @@ def test_feedback_carried_to_an_edited_program_reads_lines_and_error_lines_throu
     feedback = Feedback.from_run(_run(), {1: 0.2, 2: 1.0}, ["", "", ""])
     assert feedback.error_lines("KeyError") == {2}
     moved = feedback.at_lines((None, 1, None, 2))  # a line inserted before line 2
-    assert moved.lines == {1: 0.2, 3: 1.0}
+    assert moved.lines == {1: 0.2, 2: 0.5, 3: 1.0}  # new code: half the likelier line around it
     assert moved.error_lines("KeyError") == {3}
     assert moved.failing_constants == feedback.failing_constants
 

@@ -35,6 +35,7 @@ from kelp.repair.guards import (MAX_CONDITIONS, MAX_RUN, _blocks, _conditions, _
                                 _subscripts, guard_alternatives)
 from kelp.repair.proposer import Candidate, Feedback
 from kelp.repair.signals import Evidence
+from kelp.repair.transplant import module_names, statement_donors, transplant_alternatives
 from kelp.repair.unused import Unused, protocol_params, unused_definitions, unused_imports
 
 # Replacement operators with relative weights, realistic partners first: the repairs of the
@@ -49,6 +50,7 @@ FAMILY_WEIGHTS = {
     "off_by_one": 1.0, "negate_condition": 1.0, "swap_args": 1.0, "change_constant": 1.0,
     "drop_condition": 0.5, "delete_statement": 0.3, "insert_statement": 1.0, "fix_template": 0.5,
     "dead_name": 1.0, "missing_guard": 0.2, "missing_return": 1.0, "function_misuse": 0.3,
+    "statement_transplant": 0.3,
 }
 
 #: Functions and methods that are easily called in place of each other (the mirror image of
@@ -124,6 +126,8 @@ class EnumerativeProposer:
         donors = assignment_donors(tree, feedback.unbound) if feedback.unbound else {}
         if _says_none(feedback):
             donors = {**donors, RETURNS: return_donors(tree)}
+        if k is None:  # the root state: copies of the module's statements (once per repair)
+            donors = {**donors, STATEMENTS: statement_donors(tree), GLOBALS: module_names(tree)}
         alts = list(_alternatives(view, feedback, scopes, dead_defs, dead_imports, guards=k is None, lines=lines,
                                   donors=donors))
         evidence = Evidence(view, feedback, dead_defs)
@@ -358,6 +362,11 @@ def _node_alternatives(tree, feedback, scopes, dead, guards, lines, path, node, 
         yield from _insert_alts(path, node, feedback, ints, strs)
         yield from _transplant_alts(path, node, feedback, donors)
         yield from _return_transplant_alts(tree, path, node, donors.get(RETURNS, ()))
+        if donors.get(STATEMENTS):
+            executed = None if not feedback.lines else {ln for ln, s in feedback.lines.items() if s > 0.0}
+            for key, block_path, op, stmt, weight in transplant_alternatives(
+                    path, node, donors[STATEMENTS], donors[GLOBALS], executed):
+                yield ("statement_transplant", key, block_path, op, stmt, weight)
         yield from _dead_name_alts(tree, path, node, feedback, dead_here, dead_imports)
     if isinstance(node, ast.stmt) and parent is not None and isinstance(path[-1], int):
         siblings = getattr(parent, field)
@@ -578,6 +587,7 @@ MAX_DONORS = 4
 
 #: Key of :func:`return_donors`' list among the donors (not an identifier, so no name clashes).
 RETURNS = "<returns>"
+STATEMENTS, GLOBALS = "<statements>", "<globals>"
 #: Donor return statements tried per function.
 MAX_RETURN_DONORS = 6
 #: Names every module can read without binding them.
@@ -616,14 +626,7 @@ def _return_transplant_alts(tree: ast.Module, path: tuple, func: ast.FunctionDef
     bound = {a.arg for a in func.args.args + func.args.kwonlyargs + func.args.posonlyargs}
     bound |= {a.arg for a in (func.args.vararg, func.args.kwarg) if a is not None}
     bound |= {n.id for n in _own_nodes(func) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            bound.add(node.name)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
-                bound |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            bound |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    bound |= module_names(tree)
     usable = [(difflib.SequenceMatcher(None, name, func.name).ratio(), i, ret) for i, (name, ret, names)
               in enumerate(donors) if name != func.name and names <= bound | _BUILTIN_NAMES]
     usable.sort(key=lambda u: (-u[0], u[1]))

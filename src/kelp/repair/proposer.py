@@ -32,6 +32,10 @@ class Candidate:
     family: str
 
 
+#: Suspiciousness of code the search inserted, relative to the old lines around it.
+NEW_CODE_WEIGHT = 0.5
+
+
 @dataclass
 class Feedback:
     """What the tests said about a program.
@@ -94,10 +98,18 @@ class Feedback:
     def at_lines(self, line_map: tuple) -> "Feedback":
         """This feedback for an edited program whose line ``n`` stands for line
         ``line_map[n]`` of the program the tests ran (None: new code, not suspicious);
-        ``line_map`` as :meth:`kelp.repair.splice.Spliced.line_map` keeps it."""
+        ``line_map`` as :meth:`kelp.repair.splice.Spliced.line_map` keeps it. A new line is
+        :data:`NEW_CODE_WEIGHT` times as suspicious as the likelier of the old lines around it:
+        code the search inserted (a transplanted statement) may itself need an edit."""
         if self.line_map is not None:
             raise ValueError("feedback already carried to an edited program: carry the original")
         lines = {n: self.lines[old] for n, old in enumerate(line_map) if old in self.lines} if self.lines else {}
+        for n, old in enumerate(line_map):
+            if n and old is None and lines:
+                before = next((lines.get(m, 0.0) for m in range(n - 1, 0, -1) if line_map[m] is not None), 0.0)
+                after = next((lines.get(m, 0.0) for m in range(n + 1, len(line_map)) if line_map[m] is not None), 0.0)
+                if max(before, after) > 0.0:
+                    lines[n] = NEW_CODE_WEIGHT * max(before, after)
         if self.lines and not lines:
             lines = {0: 0.0}  # localized, and nothing of it is left: not "no localization"
         return replace(self, lines=lines, line_map=tuple(line_map))
