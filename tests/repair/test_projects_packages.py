@@ -222,3 +222,21 @@ def test_an_attribute_a_constructor_forgot_to_set_at_import(sandbox, tmp_path):
     result = repair(spans, suite, sandbox, RepairConfig(budget=16, seconds=60))
     assert result.solved and "self.openers = openers" in result.repaired
     assert 3 in result.localization[:3]
+
+
+def test_a_module_kept_from_the_warm_import_sees_the_package_made_again(sandbox, tmp_path):
+    # `pkg.cli` finishes importing before `pkg.core` (the program) and keeps a reference to the
+    # package; the package is made again for each candidate, and cli must see the new one,
+    # whose `__version__` was set after the program loaded.
+    root = make(tmp_path, {
+        "pyproject.toml": "",
+        "pkg/__init__.py": "from pkg import cli, core\n\n__version__ = '1.0'\n",
+        "pkg/cli.py": "import pkg\n\n\ndef version():\n    return pkg.__version__\n",
+        "pkg/core.py": "def double(x):\n    return x * 2\n",
+        "tests/test_pkg.py": "from pkg import cli, core\n\n\ndef test_version():\n    assert cli.version() == '1.0'\n\n\n"
+                             "def test_double():\n    assert core.double(2) == 4\n",
+    })
+    program = (root / "pkg/core.py").read_text()
+    suite = sandbox.collect(program, suite_for(root, "pkg/core.py"))
+    run = sandbox.run(program, suite)
+    assert run.status == "ok" and run.all_passed, run.outcomes

@@ -39,6 +39,7 @@ import os
 import signal
 import sys
 import time
+import types
 
 import pytest
 from _pytest import nodes
@@ -152,10 +153,22 @@ class ModuleServer:
                 self.orphans.setdefault(package, {})[attr] = module
 
     def reattach(self, module) -> None:
-        """Give the package ``module`` its kept submodules as attributes (see :meth:`drop_partial`)."""
+        """Give the package ``module`` its kept submodules as attributes (see :meth:`drop_partial`),
+        and point the kept modules' references to the package's unfinished first import (``import
+        pkg`` in ``pkg/cli.py``, run while ``pkg/__init__.py`` was importing the program; the
+        import system forgot that module when the program's import was deferred) at ``module``,
+        which is made again and finished."""
         for attr, child in self.orphans.get(module.__name__, {}).items():
             if not hasattr(module, attr):
                 setattr(module, attr, child)
+        name = module.__name__
+        for kept in {id(m): m for kids in self.orphans.values() for m in kids.values()}.values():
+            names = getattr(kept, "__dict__", None)
+            if isinstance(names, dict):
+                for attr, value in list(names.items()):
+                    if isinstance(value, types.ModuleType) and value is not module and \
+                            getattr(value, "__name__", None) == name:
+                        names[attr] = module
 
     def _serve(self, fullname, spec):
         if self.mode == "defer":
