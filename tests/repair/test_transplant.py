@@ -78,3 +78,17 @@ def test_a_forgotten_call_is_copied_from_a_sibling_method_for_real(sandbox):
     result = repair(FORMATTER, suite, sandbox, RepairConfig(budget=128))
     assert result.solved, result.reason
     assert '            return\n        self.emit(self.nl())\n        self.emit(words[idx])' in result.repaired
+
+
+def test_a_wrong_constant_argument_takes_what_the_module_passes_there_elsewhere():
+    from kelp.repair.enumerate import EnumerativeProposer
+    from kelp.repair.proposer import Feedback
+    from kelp.repair.transplant import argument_constants
+    source = ("import re\n\nWORDS = ['alpha', 'beta', 'gamma', 'delta', 'end']\n\n\n"
+              "def widest(s):\n    return max(map(len, re.split('[\\r\\n]', s)))\n\n\n"
+              "def widths(s):\n    return list(map(len, re.split('end', s)))\n")
+    tree = ast.parse(source)
+    assert argument_constants(tree)[("re.split", 0)] == ["[\r\n]", "end"]
+    cands = EnumerativeProposer().propose(tree, Feedback(lines={11: 1.0}))
+    fix = [i for i, c in enumerate(cands) if c.edit.new == "'[\\r\\n]'"]
+    assert fix and fix[0] < 5, [c.edit.new for c in cands[:5]]

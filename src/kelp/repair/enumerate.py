@@ -35,7 +35,8 @@ from kelp.repair.guards import (MAX_CONDITIONS, MAX_RUN, _blocks, _conditions, _
                                 _subscripts, guard_alternatives)
 from kelp.repair.proposer import Candidate, Feedback
 from kelp.repair.signals import Evidence
-from kelp.repair.transplant import module_names, statement_donors, transplant_alternatives
+from kelp.repair.transplant import (argument_constants, callee, module_names, statement_donors,
+                                   transplant_alternatives)
 from kelp.repair.unused import Unused, protocol_params, unused_definitions, unused_imports
 
 # Replacement operators with relative weights, realistic partners first: the repairs of the
@@ -127,7 +128,8 @@ class EnumerativeProposer:
         if _says_none(feedback):
             donors = {**donors, RETURNS: return_donors(tree)}
         if k is None:  # the root state: copies of the module's statements (once per repair)
-            donors = {**donors, STATEMENTS: statement_donors(tree), GLOBALS: module_names(tree)}
+            donors = {**donors, STATEMENTS: statement_donors(tree), GLOBALS: module_names(tree),
+                      ARGUMENTS: argument_constants(tree)}
         alts = list(_alternatives(view, feedback, scopes, dead_defs, dead_imports, guards=k is None, lines=lines,
                                   donors=donors))
         evidence = Evidence(view, feedback, dead_defs)
@@ -338,6 +340,11 @@ def _node_alternatives(tree, feedback, scopes, dead, guards, lines, path, node, 
         yield from _variable_alts(scopes.visible(path), path, node)
     if isinstance(node, ast.Constant):
         yield from _constant_alts(path, node, ints, strs, strs_tested)
+        if donors.get(ARGUMENTS) and isinstance(parent, ast.Call) and field == "args" and \
+                (name := callee(parent.func)) is not None:
+            for value in donors[ARGUMENTS].get((name, path[-1]), ()):
+                if value != node.value and type(value) is type(node.value):
+                    yield ("change_constant", path, path, "replace", ast.Constant(value), ARGUMENT_WEIGHT)
     if _is_index_position(parent, field, node):
         yield from _shift_alts(path, node)
     if isinstance(node, ast.Slice) and isinstance(parent, ast.Subscript) and field == "slice":
@@ -454,6 +461,10 @@ def _similarity(a: str, b: str) -> float:
     """``difflib``'s matching ratio of two names (cached: the same pairs recur at every read)."""
     return difflib.SequenceMatcher(None, a, b).ratio()
 
+
+#: Weight of a value the module passes at the same argument of the same function elsewhere,
+#: relative to the program's other constants, as the replacement of a constant argument.
+ARGUMENT_WEIGHT = 5.0
 
 #: Weight of a string that a failing test holds (or a failed assertion expected), relative to
 #: the program's other strings, as the replacement of a wrong string constant.
@@ -587,7 +598,7 @@ MAX_DONORS = 4
 
 #: Key of :func:`return_donors`' list among the donors (not an identifier, so no name clashes).
 RETURNS = "<returns>"
-STATEMENTS, GLOBALS = "<statements>", "<globals>"
+STATEMENTS, GLOBALS, ARGUMENTS = "<statements>", "<globals>", "<arguments>"
 #: Donor return statements tried per function.
 MAX_RETURN_DONORS = 6
 #: Names every module can read without binding them.

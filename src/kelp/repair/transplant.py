@@ -71,6 +71,36 @@ def statement_donors(tree: ast.Module) -> list[Donor]:
     return out
 
 
+def callee(node: ast.expr) -> str | None:
+    """``f`` or ``a.b.f`` for a call's function that is a name or an attribute chain, else None."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    return ".".join([node.id] + parts[::-1])
+
+
+def argument_constants(tree: ast.Module) -> dict[tuple, list]:
+    """``{(callee, index): [constant values]}`` over the positional arguments of every call in
+    ``tree``: what the module passes at each place of each function
+    (``re.split("[\\r\\n]", s)`` in three places), the likeliest value of a wrong constant
+    passed there."""
+    found: dict[tuple, list] = {}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        places = [(i, a.value) for i, a in enumerate(node.args)
+                  if isinstance(a, ast.Constant) and type(a.value) in (int, str, bool)]
+        if places and (name := callee(node.func)) is not None:
+            for place, value in places:
+                values = found.setdefault((name, place), [])
+                if value not in values:
+                    values.append(value)
+    return found
+
+
 def module_names(tree: ast.Module) -> set[str]:
     """Names bound at the top level of ``tree``: functions, classes, assigned names, imports."""
     names: set[str] = set()
