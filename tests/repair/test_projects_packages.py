@@ -51,8 +51,15 @@ def test_a_bug_in_a_package_init_is_served_localized_and_repaired(sandbox, tmp_p
     assert (root / "calc/__init__.py").read_text() == buggy  # the user's file is untouched
 
 
+def collected(sandbox, root, files: dict[str, str], program: str):
+    """The project ``files`` written under ``root``: the text of ``program`` and its collected suite."""
+    make(root, files)
+    text = (root / program).read_text()
+    return text, sandbox.collect(text, suite_for(root, program))
+
+
 def test_relative_imports_and_the_real_file_path(sandbox, tmp_path):
-    root = make(tmp_path, {
+    buggy, suite = collected(sandbox, tmp_path, {
         "setup.cfg": "[metadata]\nname = pkg\n",
         "pkg/__init__.py": "",
         "pkg/helpers.py": "def double(x):\n    return 2 * x\n",
@@ -68,9 +75,7 @@ def test_relative_imports_and_the_real_file_path(sandbox, tmp_path):
             def test_file_is_the_real_one():
                 assert pathlib.Path(pkg.core.__file__).name == "core.py"
                 assert pkg.core.__name__ == "pkg.core"
-        """})
-    buggy = (root / "pkg/core.py").read_text()
-    suite = sandbox.collect(buggy, suite_for(root, "pkg/core.py"))
+        """}, "pkg/core.py")
     run = sandbox.run(buggy, suite)
     assert run.status == "ok" and [o.status for o in run.outcomes] == ["fail", "pass"], run
     fixed = buggy.replace("double(x) - double(x)", "double(x) + double(x)")
@@ -228,15 +233,13 @@ def test_a_module_kept_from_the_warm_import_sees_the_package_made_again(sandbox,
     # `pkg.cli` finishes importing before `pkg.core` (the program) and keeps a reference to the
     # package; the package is made again for each candidate, and cli must see the new one,
     # whose `__version__` was set after the program loaded.
-    root = make(tmp_path, {
+    program, suite = collected(sandbox, tmp_path, {
         "pyproject.toml": "",
         "pkg/__init__.py": "from pkg import cli, core\n\n__version__ = '1.0'\n",
         "pkg/cli.py": "import pkg\n\n\ndef version():\n    return pkg.__version__\n",
         "pkg/core.py": "def double(x):\n    return x * 2\n",
         "tests/test_pkg.py": "from pkg import cli, core\n\n\ndef test_version():\n    assert cli.version() == '1.0'\n\n\n"
                              "def test_double():\n    assert core.double(2) == 4\n",
-    })
-    program = (root / "pkg/core.py").read_text()
-    suite = sandbox.collect(program, suite_for(root, "pkg/core.py"))
+    }, "pkg/core.py")
     run = sandbox.run(program, suite)
     assert run.status == "ok" and run.all_passed, run.outcomes
