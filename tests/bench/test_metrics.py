@@ -28,3 +28,13 @@ def test_summary_has_the_documented_fields():
         assert key in summary
     assert summary["n"] == 2 and summary["solved"] == 1 and summary["restored_rate"] == 0.5
     assert summary["localization_top1"] == 0.5 and summary["dropped"] == {"never_breaks": 1}
+
+
+def test_overfit_share_counts_repairs_that_fail_their_hidden_tests():
+    records = [{"solved": True, "executions_to_solve": 1, "hidden_pass": True},
+               {"solved": True, "executions_to_solve": 3, "hidden_pass": False},
+               {"solved": True, "executions_to_solve": 3, "hidden_pass": True},
+               {"solved": False}]
+    summary = summarize(records)
+    assert summary["overfit_share"] == round(1 / 3, 4) and summary["correct"] == 2 and summary["correct_rate"] == 0.5
+    assert summarize(records[3:])["overfit_share"] is None  # nothing judged on hidden tests

@@ -199,3 +199,4 @@ def test_a_repair_that_passes_only_the_selected_tests_is_overfit(tmp_path):
     assert record["solved"] and record["selected_pass"] and not record["full_pass"]
     assert record["full_failing"] == ["tests/test_scale.py::test_scale"] and record["full_suite"] == [3, 4]
     assert summary["overfit"] == 1 and summary["repaired"] == 0 and summary["failure_kinds"] == {"overfit": 1}
+    assert summary["overfit_share"] == 1.0

@@ -11,7 +11,7 @@ import pytest
 OPTIONS = {
     "repair": {"--steps", "--corruption", "--n", "--budget", "--seed", "--seconds", "--timeout", "--out",
                "--workers", "--proposer", "--checkpoint", "--graph-checkpoint", "--no-feedback",
-               "--model-weight", "--help"},
+               "--model-weight", "--visible-tests", "--help"},
     "refine": {"--rate", "--iterations", "--signal", "--n", "--seed", "--checkpoint", "--timeout", "--out",
                "--help"},
     "projects": {"--n", "--budget", "--seed", "--seconds", "--timeout", "--projects", "--out", "--workers", "--regression", "--help"},
@@ -90,7 +90,9 @@ def test_an_unknown_flag_or_subcommand_is_still_a_usage_error(tmp_path):
 
 def test_eval_settings_are_checked_before_any_work(tmp_path):
     proc = kelp("eval", "repair", "mbpp", "--steps", "0", cwd=tmp_path)
-    _assert_one_line_error(proc, "--steps, --budget and --n must be >= 1")
+    _assert_one_line_error(proc, "--steps, --budget, --n and --visible-tests must be >= 1")
+    proc = kelp("eval", "repair", "mbpp", "--visible-tests", "0", cwd=tmp_path)
+    _assert_one_line_error(proc, "--steps, --budget, --n and --visible-tests must be >= 1")
     proc = kelp("eval", "generate", "--corpus", "missing", cwd=tmp_path)
     _assert_one_line_error(proc, "corpus folder not found: missing")
     assert list(tmp_path.iterdir()) == []

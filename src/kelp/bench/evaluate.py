@@ -11,6 +11,9 @@ executions_to_solve (int | null), seconds (float), tests_before / tests_after ([
 restored (bool: repaired AST equals the original's), equivalent (bool | null: same AST as the
 known fix, ignoring docstrings), localization_top1 (bool | null: a buggy line ranked first),
 buggy_lines, edits, mutations (for generated tasks), reason, repaired (source, when solved).
+With ``--visible-tests K``: visible (the K test ids the search saw), hidden_tests ([passed,
+total] of the task's whole suite on the repair, a judged run where the suite allows one) and
+hidden_pass (bool), for solved tasks.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import ast
 import difflib
 import json
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -30,7 +33,9 @@ from kelp.bench.metrics import summarize
 from kelp.corrupt import SubtreeBank
 from kelp.datasets.loaders import load_jsonl_tasks, load_mbpp, load_quixbugs
 from kelp.datasets.tasks import PreparedTask, prepare_mbpp_task
+from kelp.execute.results import RunResult
 from kelp.execute.sandbox import Limits, Sandbox
+from kelp.execute.suites import TestSuite
 from kelp.repair.proposers import make_proposers
 from kelp.repair.search import RepairConfig, RepairInputError, repair
 
@@ -56,6 +61,7 @@ class EvalConfig:
     feedback: bool = True
     model_weight: float = 0.1
     graph_checkpoint: str | None = None
+    visible_tests: int | None = None
 
 
 def run_eval(config: EvalConfig, out: Path, *, workers: int | None = None, quiet: bool = False) -> dict:
@@ -82,7 +88,7 @@ def run_eval(config: EvalConfig, out: Path, *, workers: int | None = None, quiet
             if task.task_id in done:
                 progress.advance(bar)
                 continue
-            record = _evaluate_one(prepared, sandbox, repair_config, proposers)
+            record = _evaluate_one(prepared, sandbox, repair_config, proposers, config.visible_tests)
             append_record(results_path, record)
             done[task.task_id] = record
             progress.update(bar, advance=1, description=f"eval {config.bench} solved "
@@ -128,13 +134,30 @@ def _task_source(config: EvalConfig, sandbox: Sandbox, dropped: Counter):
     yield from (tasks[: config.n] if config.n else tasks)
 
 
-def _evaluate_one(prepared: PreparedTask, sandbox: Sandbox, config: RepairConfig, proposers: list | None = None) -> dict:
+def visible_suite(suite: TestSuite, run: RunResult, k: int) -> TestSuite:
+    """The ``k`` tests of ``suite`` a search is shown: the first that ``run`` (of the buggy
+    program) failed, then the others in suite order. The rest stay hidden, for judging the
+    repair (a patch that passes the visible tests only is plausible, not correct: Qi et al.
+    2015; Smith et al. 2015, "Is the cure worse than the disease?")."""
+    failing = run.failing_ids
+    first = [t for t in suite.tests if failing and t.id == failing[0]]
+    rest = [t for t in suite.tests if not first or t.id != first[0].id]
+    return replace(suite, tests=tuple((first + rest)[:k]))
+
+
+def _evaluate_one(prepared: PreparedTask, sandbox: Sandbox, config: RepairConfig, proposers: list | None = None,
+                  visible_tests: int | None = None) -> dict:
     task = prepared.task
     buggy = _buggy_lines(task.source, task.fixed) if task.fixed else []
     record = {"task_id": task.task_id, "buggy_lines": buggy, "mutations": task.meta.get("mutations")}
+    suite, initial_run = task.suite, prepared.initial_run
+    if visible_tests is not None and task.suite.kind != "pytest" and len(task.suite.tests) > visible_tests:
+        first = initial_run if initial_run is not None else sandbox.run(task.source, task.suite)
+        suite, initial_run = visible_suite(task.suite, first, visible_tests), None
+        record["visible"] = [t.id for t in suite.tests]
     try:
-        result = repair(task.source, task.suite, sandbox, config, proposers=proposers,
-                        initial_run=prepared.initial_run, intent=task.meta.get("intent", ""))
+        result = repair(task.source, suite, sandbox, config, proposers=proposers,
+                        initial_run=initial_run, intent=task.meta.get("intent", ""))
     except RepairInputError as exc:
         record.update(solved=False, executions=0, executions_to_solve=None, seconds=0.0, restored=False,
                       equivalent=None, localization_top1=None, reason=f"bad input: {exc}")
@@ -150,6 +173,10 @@ def _evaluate_one(prepared: PreparedTask, sandbox: Sandbox, config: RepairConfig
     record["equivalent"] = record["restored"] if (result.solved and task.fixed) else None
     if result.solved:
         record["repaired"] = result.repaired
+        if "visible" in record:
+            whole = sandbox.verify(result.repaired, task.suite)
+            record["hidden_tests"] = [whole.passed, whole.total]
+            record["hidden_pass"] = whole.status == "ok" and whole.all_passed
     return record
 
 

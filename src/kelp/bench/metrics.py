@@ -46,7 +46,9 @@ def summarize(records: Sequence[dict], *, dropped: dict[str, int] | None = None,
 
     ``records`` are the per-task result lines (see ``kelp.bench.evaluate``); ``dropped`` counts
     tasks removed before repair, by reason. Fields: n, solved, solved_rate, ci95, solved_at,
-    restored_rate, equivalent_rate, median_seconds, localization_top1, dropped.
+    restored_rate, equivalent_rate, median_seconds, localization_top1, dropped, and
+    overfit_share: of the repairs judged on hidden tests (records with ``hidden_pass``), the
+    share that fail them (plausible but wrong); ``None`` when no repair was judged so.
     """
     n = len(records)
     solved = [1.0 if r.get("solved") else 0.0 for r in records]
@@ -70,4 +72,17 @@ def summarize(records: Sequence[dict], *, dropped: dict[str, int] | None = None,
         "max_seconds": round(max(seconds), 3) if seconds else 0.0,
         "localization_top1": round(sum(loc) / len(loc), 4) if loc else None,
         "dropped": dict(dropped or {}),
+        **_hidden(records, seed),
     }
+
+
+def _hidden(records: Sequence[dict], seed: int) -> dict:
+    """correct (solved and passing the hidden tests), its rate and CI, and overfit_share."""
+    judged = [r for r in records if r.get("solved") and "hidden_pass" in r]
+    if not judged:
+        return {"overfit_share": None}
+    correct = [1.0 if r.get("solved") and r.get("hidden_pass") else 0.0 for r in records]
+    return {"correct": int(sum(correct)), "correct_rate": round(sum(correct) / len(records), 4),
+            "correct_ci95": bootstrap_ci(correct, seed=seed),
+            "overfit_share": round(sum(1 for r in judged if not r["hidden_pass"]) / len(judged), 4),
+            "overfit_share_ci95": bootstrap_ci([0.0 if r["hidden_pass"] else 1.0 for r in judged], seed=seed)}

@@ -282,7 +282,8 @@ def _group(records: list[dict], seed: int) -> dict:
 
 def summarize_projects(records: list[dict], *, dropped: dict | None = None, seed: int = 0) -> dict:
     """``summary.json``: n; repaired, overfit, not_repaired with rates and task-level bootstrap
-    95% CIs; false_claims; claimed (kelp reported a patch); restored; loaded (the buggy
+    95% CIs; overfit_share (overfit / patches judged by the full suite, ``None`` without any);
+    false_claims; claimed (kelp reported a patch); restored; loaded (the buggy
     program loaded in the sandbox); median and max seconds; failure_kinds (bucket -> count);
     per_project and per_location (``__init__``, ``relative_import``, ``module``, and ``class``
     for methods, overlapping the others): n, repaired, overfit, not_repaired, repaired_rate,
@@ -292,6 +293,7 @@ def summarize_projects(records: list[dict], *, dropped: dict | None = None, seed
     n = len(records)
     seconds = [r.get("seconds", 0.0) for r in records]
     overfit = [1.0 if r["outcome"] == "overfit" else 0.0 for r in records]
+    judged = [r for r in records if r["outcome"] in ("repaired", "overfit")]
     per_location = {}
     for kind in LOCATIONS:
         chosen = [r for r in records if (r.get("in_class") if kind == "class" else r.get("location") == kind)]
@@ -300,6 +302,7 @@ def summarize_projects(records: list[dict], *, dropped: dict | None = None, seed
         **_group(records, seed),
         "overfit_rate": round(sum(overfit) / n, 4) if n else 0.0,
         "overfit_ci95": bootstrap_ci(overfit, seed=seed),
+        "overfit_share": round(sum(overfit) / len(judged), 4) if judged else None,
         "false_claims": sum(1 for r in records if r.get("false_claim")),
         "claimed": sum(1 for r in records if r.get("solved")),
         "restored": sum(1 for r in records if r.get("restored")),

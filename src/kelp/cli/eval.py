@@ -85,25 +85,28 @@ def eval_repair_cmd(
     graph_checkpoint: Optional[Path] = typer.Option(None, "--graph-checkpoint", help="Graph-denoiser checkpoint for --proposer graph (default: the bundled one)."),
     no_feedback: bool = typer.Option(False, "--no-feedback", help="Hide the tests and their results from the edit model."),
     model_weight: float = typer.Option(0.1, "--model-weight", help="--proposer both: share of the model in the mixture (0 = enumerator's order)."),
+    visible_tests: Optional[int] = typer.Option(None, "--visible-tests", help="Show the search only K tests of each task (a failing one first); the task's whole suite then judges each repair (overfit_share). Assert and check() suites only."),
 ) -> None:
     """Repair every task of a benchmark; writes DIR/results.jsonl as it goes (a rerun resumes) and DIR/summary.json, and prints the summary.
 
     Exit status: 0 done; 2 bad settings, or DIR holds a run with other settings; 130 / 143 interrupted (the results written so far are kept)."""
     from kelp.bench.evaluate import EvalConfig, run_eval
 
-    if steps < 1 or budget < 1 or (n is not None and n < 1):
-        raise UserError("--steps, --budget and --n must be >= 1")
+    if steps < 1 or budget < 1 or (n is not None and n < 1) or (visible_tests is not None and visible_tests < 1):
+        raise UserError("--steps, --budget, --n and --visible-tests must be >= 1")
     config = EvalConfig(bench=bench, steps=steps, corruption=corruption, n=n, budget=budget, seed=seed,
                         seconds=seconds, test_timeout=timeout, proposer=proposer,
                         checkpoint=str(checkpoint) if checkpoint else None, feedback=not no_feedback,
-                        model_weight=model_weight, graph_checkpoint=str(graph_checkpoint) if graph_checkpoint else None)
+                        model_weight=model_weight, graph_checkpoint=str(graph_checkpoint) if graph_checkpoint else None,
+                        visible_tests=visible_tests)
     if out_dir is None:
         name = bench.replace(":", "-").replace("/", "_")
-        out_dir = Path("runs") / (f"eval-{name}-steps{steps}-{corruption}-seed{seed}" + (f"-n{n}" if n else ""))
+        out_dir = Path("runs") / (f"eval-{name}-steps{steps}-{corruption}-seed{seed}" + (f"-n{n}" if n else "")
+                                  + (f"-visible{visible_tests}" if visible_tests else ""))
     _signals.set_interrupt_note(_signals.results_written(out_dir / "results.jsonl"))
     summary = run_eval(config, out_dir, workers=workers)
     keys = ("n", "solved", "solved_rate", "ci95", "solved_at", "restored_rate", "equivalent",
-            "median_seconds", "max_seconds", "localization_top1", "dropped")
+            "median_seconds", "max_seconds", "localization_top1", "dropped", "overfit_share")
     out.print_json(json.dumps({k: summary[k] for k in keys}))
     err.print(f"results in {out_dir}/")
 
