@@ -1,6 +1,7 @@
 """`kelp eval`'s subcommands, run as a user runs them: each --help lists only its own options, and
 the old one-command forms and renamed flags fail with exit status 2, naming the new form."""
 
+import json
 import os
 import subprocess
 import sys
@@ -107,3 +108,12 @@ def test_eval_generate_runs_on_the_bundled_corpus_and_says_what_held_out_phases_
     proc = kelp("eval", "generate", "--phases", "completions", "--out", str(tmp_path / "held"), cwd=tmp_path)
     assert proc.returncode == 2
     assert "no held-out repository" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_eval_repair_prints_only_its_summary_on_stdout(tmp_path):
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text(json.dumps({"task_id": "inc", "source": "def inc(x):\n    return x - 1\n",
+                                 "tests": ["assert inc(1) == 2"]}) + "\n")
+    proc = kelp("eval", "repair", f"jsonl:{tasks}", "--budget", "8", "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["solved"] == 1  # the progress bar is on stderr

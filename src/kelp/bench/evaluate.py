@@ -25,8 +25,6 @@ from collections import Counter
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
 from kelp.errors import KelpError
 from kelp.bench.jsonl import append_record, read_records
 from kelp.bench.metrics import summarize
@@ -239,6 +237,7 @@ def read_results(path: Path) -> dict:
     return {record["task_id"]: record for record in read_records(path) if "task_id" in record}
 
 
-def _progress(quiet: bool) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    disable=quiet, transient=False)
+def _progress(quiet: bool):
+    from kelp.progress import progress_bar
+
+    return progress_bar(enabled=not quiet)
