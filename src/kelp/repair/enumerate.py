@@ -18,7 +18,6 @@ scopes (:class:`~kelp.program.scope.ScopeIndex`), not once per name.
 from __future__ import annotations
 
 import ast
-import builtins
 import copy
 import difflib
 import functools
@@ -35,8 +34,9 @@ from kelp.repair.guards import (MAX_CONDITIONS, MAX_RUN, _blocks, _conditions, _
                                 _subscripts, guard_alternatives)
 from kelp.repair.proposer import Candidate, Feedback
 from kelp.repair.signals import Evidence
-from kelp.repair.transplant import (argument_constants, callee, module_names, statement_donors,
-                                   transplant_alternatives)
+from kelp.repair.transplant import (argument_constants, assignment_donors, assignment_transplant_alternatives,
+                                   callee, module_names, own_nodes, return_donors, return_transplant_alternatives,
+                                   statement_donors, transplant_alternatives)
 from kelp.repair.unused import Unused, protocol_params, unused_definitions, unused_imports
 
 # Replacement operators with relative weights, realistic partners first: the repairs of the
@@ -367,8 +367,8 @@ def _node_alternatives(tree, feedback, scopes, dead, guards, lines, path, node, 
         elif guards:
             yield from _focused_guards(tree, path, node, [u.name for u in dead_here], lines)
         yield from _insert_alts(path, node, feedback, ints, strs)
-        yield from _transplant_alts(path, node, feedback, donors)
-        yield from _return_transplant_alts(tree, path, node, donors.get(RETURNS, ()))
+        yield from assignment_transplant_alternatives(path, node, feedback.unbound, donors)
+        yield from return_transplant_alternatives(tree, path, node, donors.get(RETURNS, ()))
         if donors.get(STATEMENTS):
             executed = None if not feedback.lines else {ln for ln, s in feedback.lines.items() if s > 0.0}
             for key, block_path, op, stmt, weight in transplant_alternatives(
@@ -543,7 +543,7 @@ def _insert_alts(path: tuple, func: ast.FunctionDef, feedback: Feedback, ints: l
     and a missing counter update ``v += 1`` inside a loop."""
     body_path = path + ("body",)
     start = 1 if _has_docstring(func) else 0
-    own = [n for n in _own_nodes(func)]
+    own = [n for n in own_nodes(func)]
     loaded = {n.id for n in own if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
     for name in feedback.unbound:
         if name in loaded:
@@ -579,114 +579,14 @@ def _insert_alts(path: tuple, func: ast.FunctionDef, feedback: Feedback, ints: l
                        ast.parse(f"{name} += 1").body[0], 1.0)
 
 
-def assignment_donors(tree: ast.Module, names) -> dict[str, list[ast.expr]]:
-    """For each of ``names``: the distinct right-hand sides assigned to it (``name = value``)
-    anywhere in ``tree``, in source order: what a forgotten assignment most likely was, since
-    code repeats itself (the "plastic surgery hypothesis", Barr et al., FSE 2014)."""
-    wanted = set(names)
-    found: dict[str, dict[str, ast.expr]] = {}
-    for node in ast.walk(tree):
-        if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
-                and node.targets[0].id in wanted and not isinstance(node.value, ast.Constant)):
-            found.setdefault(node.targets[0].id, {}).setdefault(ast.dump(node.value), node.value)
-    return {name: list(values.values())[:MAX_DONORS] for name, values in found.items()}
-
-
-#: Distinct donor right-hand sides tried per forgotten name.
-MAX_DONORS = 4
-
-
-#: Key of :func:`return_donors`' list among the donors (not an identifier, so no name clashes).
-RETURNS = "<returns>"
-STATEMENTS, GLOBALS, ARGUMENTS = "<statements>", "<globals>", "<arguments>"
-#: Donor return statements tried per function.
-MAX_RETURN_DONORS = 6
-#: Names every module can read without binding them.
-_BUILTIN_NAMES = frozenset(dir(builtins))
+#: Keys of the donor lists among the donors of one propose call (not identifiers, so no name
+#: clashes with the names of :func:`~kelp.repair.transplant.assignment_donors`).
+RETURNS, STATEMENTS, GLOBALS, ARGUMENTS = "<returns>", "<statements>", "<globals>", "<arguments>"
 
 
 def _says_none(feedback: Feedback) -> bool:
     """Whether a test's message mentions None (a function that forgot to return gives None)."""
     return feedback.run is not None and any("None" in (o.message or "") for o in feedback.run.outcomes)
-
-
-def return_donors(tree: ast.Module) -> list[tuple[str, ast.Return, frozenset]]:
-    """``(function name, return statement, names it reads)`` for every ``return <value>`` of the
-    module's functions, distinct by text: what a forgotten final return may have been, when the
-    module's functions come in pairs (``_get_name_to_hex_map`` / ``_get_hex_to_name_map``)."""
-    seen, out = set(), []
-    for func in ast.walk(tree):
-        if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            continue
-        for node in _own_nodes(func):
-            if isinstance(node, ast.Return) and node.value is not None and not isinstance(node.value, ast.Constant):
-                key = ast.dump(node.value)
-                if key not in seen:
-                    seen.add(key)
-                    names = frozenset(n.id for n in ast.walk(node.value) if isinstance(n, ast.Name))
-                    out.append((func.name, node, names))
-    return out
-
-
-def _return_transplant_alts(tree: ast.Module, path: tuple, func: ast.FunctionDef, donors) -> Iterator[_Alt]:
-    """A forgotten final ``return``, copied from another function of the module (most similar
-    names first) whose every name is bound here: a parameter or local of ``func``, a module-level
-    name or a builtin. Proposed only when a test saw None (:func:`return_donors`)."""
-    if not donors or isinstance(func.body[-1], (ast.Return, ast.Raise)):
-        return
-    bound = {a.arg for a in func.args.args + func.args.kwonlyargs + func.args.posonlyargs}
-    bound |= {a.arg for a in (func.args.vararg, func.args.kwarg) if a is not None}
-    bound |= {n.id for n in _own_nodes(func) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-    bound |= module_names(tree)
-    usable = [(difflib.SequenceMatcher(None, name, func.name).ratio(), i, ret) for i, (name, ret, names)
-              in enumerate(donors) if name != func.name and names <= bound | _BUILTIN_NAMES]
-    usable.sort(key=lambda u: (-u[0], u[1]))
-    body_path = path + ("body",)
-    for ratio, _, ret in usable[:MAX_RETURN_DONORS]:
-        yield ("missing_return", ("return", path), body_path, f"insert:{len(func.body)}", ret, 2.0 * ratio)
-
-
-def _transplant_alts(path: tuple, func: ast.FunctionDef, feedback: Feedback, donors: dict) -> Iterator[_Alt]:
-    """A forgotten assignment ``n = value`` for a name ``n`` the tests reported unbound, with a
-    value assigned to ``n`` elsewhere in the module (:func:`assignment_donors`), inserted just
-    before the first statement that reads ``n``: in the function's own body and, when that
-    statement is a compound one, in the innermost block that reads it."""
-    for name in feedback.unbound:
-        values = donors.get(name)
-        if not values:
-            continue
-        places = _first_read_places(func, path, name)
-        for value in values:
-            stmt = ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=value, lineno=0)
-            for block_path, index in places:
-                yield ("insert_statement", ("transplant", block_path, index, name), block_path,
-                       f"insert:{index}", stmt, 3.0)
-
-
-def _first_read_places(func: ast.FunctionDef, path: tuple, name: str) -> list[tuple[tuple, int]]:
-    """(statement-list path, index) of the first statement of ``func``'s body that reads
-    ``name``, and of the innermost statement inside it that does (when different)."""
-    def reads(node) -> bool:
-        return any(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load) for n in ast.walk(node))
-
-    places = []
-    block_path, block = path + ("body",), func.body
-    while True:
-        index = next((i for i, stmt in enumerate(block) if reads(stmt)), None)
-        if index is None:
-            break
-        places.append((block_path, index))
-        stmt = block[index]
-        inner = [(f, getattr(stmt, f)) for f in ("body", "orelse", "finalbody")
-                 if isinstance(getattr(stmt, f, None), list) and getattr(stmt, f)
-                 and isinstance(getattr(stmt, f)[0], ast.stmt) and reads(ast.Module(getattr(stmt, f), []))]
-        if not inner or isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            break
-        field, block = inner[0]
-        block_path = block_path + (index, field)
-    if len(places) > 2:
-        places = [places[0], places[-1]]
-    return places
 
 
 def _dead_name_alts(tree, path: tuple, func: ast.FunctionDef, feedback: Feedback, dead: list[Unused],
@@ -702,12 +602,12 @@ def _dead_name_alts(tree, path: tuple, func: ast.FunctionDef, feedback: Feedback
     if not dead:
         return
     dead_names = {u.name for u in dead}
-    assigned = [t.id for n in _own_nodes(func) if isinstance(n, (ast.Assign, ast.AugAssign))
+    assigned = [t.id for n in own_nodes(func) if isinstance(n, (ast.Assign, ast.AugAssign))
                 for t in ast.walk(n.targets[0] if isinstance(n, ast.Assign) else n.target) if isinstance(t, ast.Name)]
     targets = [x for x in dict.fromkeys(assigned) if x not in dead_names]
-    lists = {n.targets[0].id for n in _own_nodes(func) if isinstance(n, ast.Assign) and len(n.targets) == 1
+    lists = {n.targets[0].id for n in own_nodes(func) if isinstance(n, ast.Assign) and len(n.targets) == 1
              and isinstance(n.targets[0], ast.Name) and isinstance(n.value, ast.List)}
-    loaded = {n.id for n in _own_nodes(func) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    loaded = {n.id for n in own_nodes(func) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
     unbound = [n for n in feedback.unbound if n in loaded]
     start = 1 if _has_docstring(func) else 0
     owner = func.args.args[0].arg if func.args.args and func.args.args[0].arg in ("self", "cls") else None
@@ -746,16 +646,6 @@ def _places_after(tree, func_path: tuple, u: Unused, start: int) -> Iterator[tup
 def _has_docstring(func: ast.FunctionDef) -> bool:
     first = func.body[0]
     return isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str)
-
-
-def _own_nodes(func: ast.FunctionDef) -> Iterator[ast.AST]:
-    """Nodes of ``func`` outside nested functions and classes."""
-    stack = list(func.body)
-    while stack:
-        node = stack.pop()
-        yield node
-        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
-            stack.extend(ast.iter_child_nodes(node))
 
 
 def _loop_blocks(func: ast.FunctionDef, path: tuple) -> Iterator[tuple[tuple, list]]:
