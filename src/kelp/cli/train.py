@@ -41,6 +41,39 @@ def train_corpus_cmd(
     print(json.dumps(summary, indent=2))
 
 
+@train_app.command("search-data")
+def train_search_data_cmd(
+    out: Path = typer.Option(Path("runs/search-data"), "--out", help="Data folder (tasks.jsonl, candidates.jsonl, summary.json); a rerun resumes."),
+    split: str = typer.Option("train", "--split", help="MBPP training split: train, validation or prompt (never test)."),
+    n: Optional[int] = typer.Option(None, "--n", help="Use only the first N problems."),
+    steps: str = typer.Option("1", "--steps", help="Forward-process steps, comma-separated (one task per problem and value)."),
+    seeds: str = typer.Option("0", "--seeds", help="Forward-process seeds, comma-separated."),
+    visible_tests: int = typer.Option(1, "--visible-tests", help="Tests the search sees; the rest label its candidates."),
+    budget: int = typer.Option(64, "--budget", help="Candidate executions per task."),
+    seconds: float = typer.Option(30.0, "--seconds", help="Wall-clock limit per task."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Sandbox worker processes."),
+) -> None:
+    """Run the repair search on MBPP training problems and store every candidate it runs, labelled correct, plausible_wrong or failing by the task's whole suite (data for a learned ranker).
+
+    Exit status: 0 done; 2 bad settings, or OUT holds data made with other settings; 130 / 143 interrupted (finished tasks are kept)."""
+    from kelp.cli import _signals
+    from kelp.train.search_data import SearchDataConfig, SearchDataError, generate_search_data
+
+    try:
+        config = SearchDataConfig(split=split, n=n, steps=tuple(int(s) for s in steps.split(",") if s.strip()),
+                                  seeds=tuple(int(s) for s in seeds.split(",") if s.strip()),
+                                  visible_tests=visible_tests, budget=budget, seconds=seconds)
+        config.check()
+    except ValueError as exc:
+        raise UserError(f"bad settings: {exc}") from None
+    _signals.set_interrupt_note(_signals.results_written(out / "tasks.jsonl"))
+    try:
+        summary = generate_search_data(config, out, workers=workers)
+    except SearchDataError as exc:
+        raise UserError(str(exc)) from None
+    print(json.dumps(summary, indent=2))
+
+
 @train_app.command("edit")
 def train_edit_cmd(
     out: Path = typer.Option(Path("runs/edit-model"), "--out", help="Run directory (checkpoint, metrics.jsonl, curves.png); a rerun resumes."),

@@ -34,10 +34,11 @@ from kelp.execute.localize import line_suspiciousness, with_crash_lines, with_mi
 from kelp.execute.sandbox import Job, RunResult, Sandbox
 from kelp.execute.suites import TestCase, TestSuite
 from kelp.program.diff import Edit, tree_diff
+from kelp.program.spans import line_at
 from kelp.program.tree import ProgramSyntaxError, node_at, parse, unparse
 from kelp.repair.closeness import message_closeness
 from kelp.repair.enumerate import EnumerativeProposer
-from kelp.repair.proposer import Feedback, Proposer
+from kelp.repair.proposer import Candidate, Feedback, Proposer
 from kelp.repair.simplify import patch_cost, simplify
 from kelp.repair.splice import minimal_source, splice_edit, text_lines
 
@@ -163,6 +164,37 @@ class RepairResult:
         }
 
 
+@dataclass
+class CandidateRun:
+    """One candidate the search ran, as an observer of :func:`repair` sees it: the ``execution``
+    count so far (1-based), ``depth`` (edits from the buggy program), the proposal's ``family``,
+    ``op``, ``prior`` (its score in (0, 1]), ``log_prior`` (summed over the path) and ``rank``
+    among its parent's proposals; ``line`` (of the buggy program, None for new code) and its
+    ``suspiciousness``; the run's ``status``, ``passed`` / ``total`` (a stop-at-first-failure
+    run), progress ``value`` (leading passes in failing-first order) next to the parent's and the
+    root's, the first failure's ``error_type`` (or its status), ``plausible`` (every test
+    passed) and the candidate's ``source``."""
+
+    execution: int
+    depth: int
+    family: str
+    op: str
+    prior: float
+    log_prior: float
+    rank: int
+    line: int | None
+    suspiciousness: float
+    status: str
+    passed: int
+    total: int
+    value: int
+    parent_value: int
+    root_value: int
+    error_type: str | None
+    plausible: bool
+    source: str
+
+
 @dataclass(order=True)
 class _Pending:
     priority: float
@@ -170,6 +202,8 @@ class _Pending:
     parent: int = field(compare=False)
     edit: Edit | None = field(compare=False)  # None: expand the state ``parent``
     logp: float = field(compare=False)
+    cand: Candidate | None = field(compare=False, default=None)  # the proposal, for observers
+    rank: int = field(compare=False, default=0)  # its rank among the parent's proposals
 
 
 @dataclass
@@ -306,14 +340,16 @@ def _test_sources(suite: TestSuite, ids: list[str]) -> dict[str, str]:
 
 def repair(source: str, suite: TestSuite, sandbox: Sandbox, config: RepairConfig = RepairConfig(),
            proposers: list[Proposer] | None = None, initial_run: RunResult | None = None,
-           on_candidate=None, intent: str = "", regression: TestSuite | None = None) -> RepairResult:
+           on_candidate=None, intent: str = "", regression: TestSuite | None = None,
+           observer=None) -> RepairResult:
     """Repair ``source`` so that every test in ``suite`` passes.
 
     ``regression``: a wider suite (see :class:`RepairConfig`) a repair must not break: every
     test of it that ``source`` passes must still pass.
     ``initial_run`` may pass a coverage run already made (the eval's must-break check).
     ``intent``: what the code should do (task text or docstring), for proposers that read it.
-    ``on_candidate(n)`` is called after each candidate execution (progress bars).
+    ``on_candidate(n)`` is called after each candidate execution (progress bars);
+    ``observer(CandidateRun)`` with what each candidate did (search-labelled training data).
     Raises :class:`RepairInputError` if the source does not parse or the tests cannot load.
     """
     start = time.monotonic()
@@ -331,7 +367,7 @@ def repair(source: str, suite: TestSuite, sandbox: Sandbox, config: RepairConfig
     if regression is not None and run0.status == "ok" and not run0.all_passed:
         wider = sandbox.run(source, regression, coverage=True, continue_after_timeout=True)
     search = _Search(source, root_tree, suite, sandbox, config, proposers or [EnumerativeProposer()],
-                     run0, start, intent, on_candidate, regression, denied, wider)
+                     run0, start, intent, on_candidate, regression, denied, wider, observer)
     return search.run()
 
 
@@ -387,10 +423,11 @@ class _Search:
     def __init__(self, source: str, root_tree: ast.Module, suite: TestSuite, sandbox: Sandbox,
                  config: RepairConfig, proposers: list[Proposer], run0: RunResult, start: float,
                  intent: str, on_candidate, regression: TestSuite | None = None,
-                 denied: dict[str, str] | None = None, wider: RunResult | None = None) -> None:
+                 denied: dict[str, str] | None = None, wider: RunResult | None = None,
+                 observer=None) -> None:
         self.source, self.root_tree, self.suite, self.sandbox = source, root_tree, suite, sandbox
         self.config, self.proposers, self.run0, self.start = config, proposers, run0, start
-        self.on_candidate = on_candidate
+        self.on_candidate, self.observer = on_candidate, observer
         self.deadline = None if config.seconds is None else start + config.seconds
         self.before = (run0.passed, run0.total)
         lines = _localize(source, run0, wider, config.formula)
@@ -538,9 +575,10 @@ class _Search:
         gain = state.value[0] - root.value[0] + 0.5 * (state.value[1] - root.value[1])
         return config.progress_bonus * gain + config.closeness_bonus * (state.value[2] - root.value[2])
 
-    def _push(self, priority: float, parent: int, edit: Edit | None, logp: float) -> None:
+    def _push(self, priority: float, parent: int, edit: Edit | None, logp: float,
+              cand: Candidate | None = None, rank: int = 0) -> None:
         self.seq += 1
-        heapq.heappush(self.heap, _Pending(priority, self.seq, parent, edit, logp))
+        heapq.heappush(self.heap, _Pending(priority, self.seq, parent, edit, logp, cand, rank))
 
     def _expand(self, index: int) -> None:
         """Ask every proposer for the children of state ``index`` and queue them."""
@@ -558,7 +596,7 @@ class _Search:
         for rank, cand in enumerate(cands):
             logp = state.logp + math.log(max(cand.score, 1e-12))
             gets_bonus = config.bonus_children is None or rank < config.bonus_children
-            self._push(-(logp + (bonus if gets_bonus else 0.0)), index, cand.edit, logp)
+            self._push(-(logp + (bonus if gets_bonus else 0.0)), index, cand.edit, logp, cand, rank)
 
     def _schedule(self, index: int) -> None:
         """Lazy expansion: a placeholder whose priority bounds every child's (scores <= 1), so
@@ -616,6 +654,8 @@ class _Search:
                 self.on_candidate(self.executions)
             state = _State(tree, text, parent.edits + [item.edit], item.logp,
                            _value(run, self.first, failing=self.failing), parent.depth + 1, lines)
+            if self.observer is not None:
+                self.observer(self._observed(item, parent, state, run))
             if run.status == "ok" and run.all_passed:
                 shown = self._text(state)
                 judged = self._confirmed(state, shown)
@@ -666,6 +706,23 @@ class _Search:
                               repaired=shown, edits=edits)
         result.others = (fixed, 0 if self.others is None else len(self.others.tests))
         return result
+
+    def _observed(self, item: _Pending, parent: _State, state: _State, run: RunResult) -> "CandidateRun":
+        """What an observer of the search is told about one candidate run."""
+        try:
+            line = line_at(parent.tree, item.edit.path)
+        except (ValueError, TypeError, IndexError, AttributeError):
+            line = None
+        original = parent.lines[line] if line is not None and 0 < line < len(parent.lines) else None
+        first = next((o for o in run.outcomes if o.status != "pass"), None)
+        return CandidateRun(
+            execution=self.executions, depth=state.depth, family=item.cand.family if item.cand else "",
+            op=item.edit.op, prior=item.cand.score if item.cand else 0.0, log_prior=item.logp, rank=item.rank,
+            line=original, suspiciousness=self.feedback.lines.get(original, 0.0) if original else 0.0,
+            status=run.status, passed=run.passed, total=run.total, value=state.value[0],
+            parent_value=parent.value[0], root_value=self.root.value[0],
+            error_type=None if first is None else (first.error_type or first.status),
+            plausible=run.status == "ok" and run.all_passed, source=state.source)
 
     def _simplest(self, text: str, judged: bool | None) -> tuple[str, bool | None, list[Edit] | None]:
         """The simplest version of the repair ``text`` (:func:`~kelp.repair.simplify.simplify`)

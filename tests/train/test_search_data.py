@@ -1,0 +1,57 @@
+"""Search-labelled data: real searches on MBPP training problems in the real sandbox, every
+candidate labelled by execution, resumable, never from the test split."""
+
+import json
+
+import pytest
+
+from kelp.bench.jsonl import read_records
+from kelp.train.search_data import (LABELS, SearchDataConfig, SearchDataError, generate_search_data,
+                                    read_search_data)
+
+
+def test_every_candidate_is_labelled_and_a_rerun_resumes(tmp_path):
+    config = SearchDataConfig(split="validation", n=3, budget=16, seconds=20.0)
+    summary = generate_search_data(config, tmp_path, workers=1, quiet=True)
+    tasks, candidates = read_search_data(tmp_path)
+    assert summary["tasks"] == len(tasks) >= 2 and summary["candidates"] == len(candidates) > 0
+    assert {c["label"] for c in candidates} <= set(LABELS)
+    for c in candidates:
+        assert c["key"] in {t["key"] for t in tasks}
+        assert (c["label"] == "failing") == (not c["plausible"])
+        assert c["family"] and c["execution"] >= 1 and 0.0 < c["prior"] <= 1.0
+    for t in tasks:
+        assert len(t["visible"]) == 1 and sum(t["labels"].values()) == sum(1 for c in candidates if c["key"] == t["key"])
+    solved = [t for t in tasks if t["solved"]]
+    assert all(t["labels"]["correct"] + t["labels"]["plausible_wrong"] >= 1 for t in solved)
+    before = (tmp_path / "candidates.jsonl").read_text()
+    assert generate_search_data(config, tmp_path, workers=1, quiet=True)["candidates"] == summary["candidates"]
+    assert (tmp_path / "candidates.jsonl").read_text() == before  # nothing run twice
+    assert json.loads((tmp_path / "summary.json").read_text())["tasks"] == summary["tasks"]
+
+
+def test_candidates_of_an_unfinished_task_are_dropped(tmp_path):
+    (tmp_path / "tasks.jsonl").write_text(json.dumps({"key": "a", "solved": False}) + "\n")
+    (tmp_path / "candidates.jsonl").write_text(json.dumps({"key": "a", "label": "failing"}) + "\n"
+                                               + json.dumps({"key": "b", "label": "correct"}) + "\n")
+    tasks, candidates = read_search_data(tmp_path)
+    assert [c["key"] for c in candidates] == ["a"] and len(read_records(tmp_path / "candidates.jsonl")) == 2
+
+
+def test_the_test_split_and_other_settings_are_refused(tmp_path):
+    with pytest.raises(SearchDataError, match="not a training split"):
+        generate_search_data(SearchDataConfig(split="test"), tmp_path / "a", quiet=True)
+    generate_search_data(SearchDataConfig(split="validation", n=1, budget=2), tmp_path / "b", workers=1, quiet=True)
+    with pytest.raises(SearchDataError, match="other settings"):
+        generate_search_data(SearchDataConfig(split="validation", n=1, budget=3), tmp_path / "b", workers=1, quiet=True)
+
+
+def test_the_command_refuses_the_test_split_in_one_line(tmp_path):
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-m", "kelp.cli", "train", "search-data", "--split", "test",
+                           "--out", str(tmp_path / "d")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip() == ("kelp: error: bad settings: split 'test' is not a training split; "
+                                   "use one of train, validation, prompt")
+    assert not (tmp_path / "d").exists()
