@@ -554,7 +554,8 @@ class _Search:
     def _keeps_passing(self, text: str) -> bool:
         """Whether ``text`` passes every test of the regression suite that the program passes
         (True without a regression suite). The program's own run of the suite is the coverage
-        run made before the search, or made at the first call. A candidate that cannot load, or a run that does not finish, fails."""
+        run made before the search, or made at the first call. A candidate that cannot load, or
+        a run that does not finish, fails."""
         if self.regression is None:
             return True
         if self.regression_passing is None:

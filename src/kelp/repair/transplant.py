@@ -42,6 +42,8 @@ MAX_RETURN_DONORS = 6
 #: after the checks that leave early.
 GUARD_CLAUSE_FACTOR = 0.25
 _BUILTINS = frozenset(dir(builtins))
+#: Expressions a copied statement may not hold (they depend on where they stand).
+_NOT_COPIED = (ast.Lambda, ast.NamedExpr, ast.Await, ast.Yield, ast.YieldFrom)
 
 
 @dataclass(frozen=True)
@@ -73,8 +75,8 @@ def statement_donors(tree: ast.Module) -> list[Donor]:
                 value = stmt.value
             else:
                 continue
-            if not any(isinstance(n, ast.Call) for n in ast.walk(value)) or any(
-                    isinstance(n, (ast.Lambda, ast.NamedExpr, ast.Await, ast.Yield, ast.YieldFrom)) for n in ast.walk(value)):
+            nodes = list(ast.walk(value))
+            if not any(isinstance(n, ast.Call) for n in nodes) or any(isinstance(n, _NOT_COPIED) for n in nodes):
                 continue
             text = ast.unparse(stmt)
             if text in seen or len(text) > MAX_DONOR_CHARS:
@@ -135,9 +137,9 @@ def transplant_alternatives(path: tuple, func: ast.FunctionDef, donors: list[Don
     (at ``path``) before statement ``i`` of one of its blocks. ``glob``: the module's top-level
     names (:func:`module_names`); ``executed``: lines the failing tests ran (a gap counts when
     the statement before or after it ran; None: every gap). The weight is the share of the
-    donor's names that are the function's own (the :data:`MAX_STATEMENT_DONORS` best donors), times :data:`GUARD_CLAUSE_FACTOR` before a guard
-    clause. The site key is ``("transplant", block path)``: the gaps of one block share its
-    weight."""
+    donor's names that are the function's own (the :data:`MAX_STATEMENT_DONORS` best donors),
+    times :data:`GUARD_CLAUSE_FACTOR` before a guard clause. The site key is ``("transplant",
+    block path)``: the gaps of one block share its weight."""
     args = func.args
     own = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
     own |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}

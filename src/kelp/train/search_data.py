@@ -59,7 +59,8 @@ class SearchDataConfig:
         """Raises :class:`SearchDataError` for a split that is not a training split or a
         setting out of range."""
         if self.split not in TRAINING_SPLITS:
-            raise SearchDataError(f"split {self.split!r} is not a training split; use one of {', '.join(TRAINING_SPLITS)}")
+            raise SearchDataError(f"split {self.split!r} is not a training split; "
+                                  f"use one of {', '.join(TRAINING_SPLITS)}")
         if not self.steps or not self.seeds or min(self.steps) < 1 or self.visible_tests < 1 or self.budget < 1:
             raise SearchDataError("steps, seeds, visible tests and budget must be given and >= 1")
 
