@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from kelp.bench.jsonl import append_record, read_records
+from kelp.datasets.jsonl import append_record, read_records
 from kelp.repair.inputs import MAX_FUNCTIONS, MAX_SOURCE_BYTES
 
 #: A function with many edit sites, so the search always has candidates left to run.

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kelp.bench.jsonl import read_records
+from kelp.datasets.jsonl import read_records
 from kelp.bench.projects_eval import ProjectsEvalConfig, ProjectsEvalError, run_projects_eval
 from kelp.corrupt import corrupt
 from kelp.datasets.projects import (

@@ -3,7 +3,8 @@ tests, the task's whole suite judges the repair, in the real sandbox."""
 
 import json
 
-from kelp.bench.evaluate import EvalConfig, run_eval, visible_suite
+from kelp.bench.evaluate import EvalConfig, run_eval
+from kelp.datasets.tasks import visible_suite
 from kelp.execute.sandbox import Sandbox
 from kelp.execute.suites import TestSuite
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from kelp.bench.jsonl import read_records
+from kelp.datasets.jsonl import read_records
 from kelp.train.search_data import (LABELS, SearchDataConfig, SearchDataError, generate_search_data,
                                     read_search_data)
 

@@ -1,7 +1,7 @@
 """`kelp eval repair`: repair benchmarks end to end, written as they go and resumable.
 
 Each finished task appends one JSON line to ``DIR/results.jsonl`` (always a whole line, see
-:mod:`kelp.bench.jsonl`); a rerun with the same command skips tasks already there.
+:mod:`kelp.datasets.jsonl`); a rerun with the same command skips tasks already there.
 ``DIR/summary.json`` is rewritten at the end (see :func:`kelp.bench.metrics.summarize` for its
 fields) and ``DIR/config.json`` records the command's settings; resuming with different
 settings is refused.
@@ -22,18 +22,16 @@ import ast
 import difflib
 import json
 from collections import Counter
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from kelp.errors import KelpError
-from kelp.bench.jsonl import append_record, read_records
+from kelp.datasets.jsonl import append_record, read_records
 from kelp.bench.metrics import summarize
 from kelp.corrupt import SubtreeBank
 from kelp.datasets.loaders import load_jsonl_tasks, load_mbpp, load_quixbugs
-from kelp.datasets.tasks import PreparedTask, prepare_mbpp_task
-from kelp.execute.results import RunResult
+from kelp.datasets.tasks import PreparedTask, prepare_mbpp_task, visible_suite
 from kelp.execute.sandbox import Limits, Sandbox
-from kelp.execute.suites import TestSuite
 from kelp.repair.proposers import make_proposers
 from kelp.repair.search import RepairConfig, RepairInputError, repair
 
@@ -132,17 +130,6 @@ def _task_source(config: EvalConfig, sandbox: Sandbox, dropped: Counter):
     yield from (tasks[: config.n] if config.n else tasks)
 
 
-def visible_suite(suite: TestSuite, run: RunResult, k: int) -> TestSuite:
-    """The ``k`` tests of ``suite`` a search is shown: the first that ``run`` (of the buggy
-    program) failed, then the others in suite order. The rest stay hidden, for judging the
-    repair (a patch that passes the visible tests only is plausible, not correct: Qi et al.
-    2015; Smith et al. 2015, "Is the cure worse than the disease?")."""
-    failing = run.failing_ids
-    first = [t for t in suite.tests if failing and t.id == failing[0]]
-    rest = [t for t in suite.tests if not first or t.id != first[0].id]
-    return replace(suite, tests=tuple((first + rest)[:k]))
-
-
 def _evaluate_one(prepared: PreparedTask, sandbox: Sandbox, config: RepairConfig, proposers: list | None = None,
                   visible_tests: int | None = None) -> dict:
     task = prepared.task
@@ -233,7 +220,7 @@ def _check_config(config: EvalConfig, path: Path) -> None:
 def read_results(path: Path) -> dict:
     """``task_id -> record`` from a ``results.jsonl`` written as an evaluation goes (empty when
     absent); a torn or damaged line is skipped, so that task runs again (see
-    :mod:`kelp.bench.jsonl`, which also cuts a torn last line off before the next append)."""
+    :mod:`kelp.datasets.jsonl`, which also cuts a torn last line off before the next append)."""
     return {record["task_id"]: record for record in read_records(path) if "task_id" in record}
 
 

@@ -38,7 +38,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from statistics import median
 
-from kelp.bench.jsonl import append_record, read_records
+from kelp.datasets.jsonl import append_record, read_records
 from kelp.bench.metrics import bootstrap_ci
 from kelp.datasets.projects import (
     DEFAULT_CACHE,

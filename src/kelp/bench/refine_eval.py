@@ -101,7 +101,7 @@ def run_refine_eval(config: RefineEvalConfig, out: Path, *, quiet: bool = False)
     :class:`RefineEvalError` for bad settings or an ``out`` holding another run, and
     :class:`~kelp.models.edit_model.CheckpointError` for a missing checkpoint."""
     from kelp.bench.evaluate import read_results
-    from kelp.bench.jsonl import append_record
+    from kelp.datasets.jsonl import append_record
     from kelp.datasets.loaders import load_mbpp
     from kelp.execute.sandbox import Limits, Sandbox
     from kelp.models.graph_model import DEFAULT_GRAPH_CHECKPOINT, load_graph_checkpoint

@@ -78,7 +78,7 @@ def interrupt_note() -> str:
 def results_written(path: Path):
     """A note for commands that append to ``path`` (a results.jsonl): how many results it holds."""
     def note() -> str:
-        from kelp.bench.jsonl import read_records
+        from kelp.datasets.jsonl import read_records
 
         return f"{len(read_records(path))} results written to {path} (the same command resumes)"
 

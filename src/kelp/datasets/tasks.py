@@ -8,11 +8,12 @@ corruptions never break a test is dropped and counted, with the reason.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from kelp.corrupt import CorruptionError, SubtreeBank, corrupt
 from kelp.datasets.loaders import MbppProblem, RepairTask
 from kelp.execute.sandbox import RunResult, Sandbox
+from kelp.execute.suites import TestSuite
 from kelp.program.tree import normalise
 
 #: Seeds tried per task before giving up on finding a corruption that breaks a test.
@@ -76,3 +77,14 @@ def first_broken_mbpp(split: str, sandbox: Sandbox, n: int, *, steps: int = 1, s
         if prepared is not None:
             tasks.append((problem, prepared))
     return tasks
+
+
+def visible_suite(suite: TestSuite, run: RunResult, k: int) -> TestSuite:
+    """The ``k`` tests of ``suite`` a search is shown: the first that ``run`` (of the buggy
+    program) failed, then the others in suite order. The rest stay hidden, for judging the
+    repair (a patch that passes the visible tests only is plausible, not correct: Qi et al.
+    2015; Smith et al. 2015, "Is the cure worse than the disease?")."""
+    failing = run.failing_ids
+    first = [t for t in suite.tests if failing and t.id == failing[0]]
+    rest = [t for t in suite.tests if not first or t.id != first[0].id]
+    return replace(suite, tests=tuple((first + rest)[:k]))

@@ -4,7 +4,7 @@ Long & Rinard 2016, here from the search's own runs rather than from human patch
 
 Tasks are MBPP problems of a training split (``train``, ``validation``, ``prompt``; never
 ``test``) corrupted by the forward process (steps and seeds as configured). The search sees
-``visible_tests`` tests (a failing one first, :func:`kelp.bench.evaluate.visible_suite`); every
+``visible_tests`` tests (a failing one first, :func:`kelp.datasets.tasks.visible_suite`); every
 candidate it runs is labelled:
 
 - ``correct``: passes every test of the task (visible and hidden), in a judged run;
@@ -27,7 +27,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from kelp.bench.jsonl import append_record, read_records
+from kelp.datasets.jsonl import append_record, read_records
 from kelp.errors import KelpError
 
 #: MBPP splits the data may come from; the test split is an evaluation set.
@@ -70,7 +70,7 @@ def generate_search_data(config: SearchDataConfig, out: Path, *, workers: int | 
     """Run (or resume) the searches into ``out``; returns the summary (tasks, candidates,
     labels: count per label, solved, correct_first: tasks whose first plausible candidate was
     correct, dropped: problems the forward process could not break, by reason)."""
-    from kelp.bench.evaluate import visible_suite
+    from kelp.datasets.tasks import visible_suite
     from kelp.datasets.loaders import load_mbpp
     from kelp.datasets.tasks import prepare_mbpp_task
     from kelp.execute.sandbox import Limits, Sandbox
