@@ -32,6 +32,7 @@ from kelp.corrupt import SubtreeBank
 from kelp.datasets.loaders import load_jsonl_tasks, load_mbpp, load_quixbugs
 from kelp.datasets.tasks import PreparedTask, prepare_mbpp_task, visible_suite
 from kelp.execute.sandbox import Limits, Sandbox
+from kelp.progress import progress_bar
 from kelp.repair.proposers import make_proposers
 from kelp.repair.search import RepairConfig, RepairInputError, repair
 
@@ -71,7 +72,7 @@ def run_eval(config: EvalConfig, out: Path, *, workers: int | None = None, quiet
     proposers = make_proposers(config.proposer, config.checkpoint, feedback=config.feedback,
                                 weight=config.model_weight, graph_checkpoint=config.graph_checkpoint)
     dropped: Counter = Counter()
-    with Sandbox(workers=workers, limits=limits) as sandbox, _progress(quiet) as progress:
+    with Sandbox(workers=workers, limits=limits) as sandbox, progress_bar(enabled=not quiet) as progress:
         items = _task_source(config, sandbox, dropped)
         total = _task_count(config)
         bar = progress.add_task(f"eval {config.bench}", total=total)
@@ -222,9 +223,3 @@ def read_results(path: Path) -> dict:
     absent); a torn or damaged line is skipped, so that task runs again (see
     :mod:`kelp.datasets.jsonl`, which also cuts a torn last line off before the next append)."""
     return {record["task_id"]: record for record in read_records(path) if "task_id" in record}
-
-
-def _progress(quiet: bool):
-    from kelp.progress import progress_bar
-
-    return progress_bar(enabled=not quiet)

@@ -370,9 +370,8 @@ def _node_alternatives(tree, feedback, scopes, dead, guards, lines, path, node, 
         yield from assignment_transplant_alternatives(path, node, feedback.unbound, donors)
         yield from return_transplant_alternatives(tree, path, node, donors.get(RETURNS, ()))
         if donors.get(STATEMENTS):
-            executed = None if not feedback.lines else {ln for ln, s in feedback.lines.items() if s > 0.0}
             for key, block_path, op, stmt, weight in transplant_alternatives(
-                    path, node, donors[STATEMENTS], donors[GLOBALS], executed):
+                    path, node, donors[STATEMENTS], donors[GLOBALS], feedback.lines or None):
                 yield ("statement_transplant", key, block_path, op, stmt, weight)
         yield from _dead_name_alts(tree, path, node, feedback, dead_here, dead_imports)
     if isinstance(node, ast.stmt) and parent is not None and isinstance(path[-1], int):

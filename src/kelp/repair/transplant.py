@@ -117,6 +117,15 @@ def argument_constants(tree: ast.Module) -> dict[tuple, list]:
     return found
 
 
+def local_names(func: ast.FunctionDef) -> set[str]:
+    """Names ``func`` binds itself: its parameters and the names it assigns (outside nested
+    functions and classes)."""
+    args = func.args
+    names = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
+    names |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
+    return names | {n.id for n in own_nodes(func) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+
+
 def module_names(tree: ast.Module) -> set[str]:
     """Names bound at the top level of ``tree``: functions, classes, assigned names, imports."""
     names: set[str] = set()
@@ -132,21 +141,16 @@ def module_names(tree: ast.Module) -> set[str]:
 
 
 def transplant_alternatives(path: tuple, func: ast.FunctionDef, donors: list[Donor], glob: set[str],
-                            executed: set[int] | None) -> Iterator[tuple]:
+                            scores: dict[int, float] | None) -> Iterator[tuple]:
     """``(site key, block path, "insert:i", statement, weight)`` for copying a donor into ``func``
     (at ``path``) before statement ``i`` of one of its blocks. ``glob``: the module's top-level
-    names (:func:`module_names`); ``executed``: lines the failing tests ran (a gap counts when
-    the statement before or after it ran; None: every gap). The weight is the share of the
+    names (:func:`module_names`); ``scores``: line suspiciousness (a gap counts when the
+    statement before or after it has a positive score; None: every gap). The weight is the share of the
     donor's names that are the function's own (the :data:`MAX_STATEMENT_DONORS` best donors),
     times :data:`GUARD_CLAUSE_FACTOR` before a guard clause. The site key is ``("transplant",
     block path)``: the gaps of one block share its weight."""
-    args = func.args
-    own = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
-    own |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
-    texts = set()
-    for stmt in _statements(func):
-        texts.add(ast.unparse(stmt) if isinstance(stmt, (ast.Expr, ast.Assign)) else "")
-        own |= {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    own = local_names(func)
+    texts = {ast.unparse(stmt) for stmt in _statements(func) if isinstance(stmt, (ast.Expr, ast.Assign))}
     bound = own | glob | _BUILTINS
     usable = [(d, len(d.reads & own) / len(d.reads)) for d in donors
               if d.text not in texts and d.reads <= bound and d.reads & own]
@@ -159,7 +163,7 @@ def transplant_alternatives(path: tuple, func: ast.FunctionDef, donors: list[Don
             if i == 0 and block is func.body and _is_docstring(block[0]):
                 continue
             near = block[max(0, i - 1): i + 1]
-            if executed is not None and not any(s.lineno in executed for s in near):
+            if scores is not None and not any(scores.get(s.lineno, 0.0) > 0.0 for s in near):
                 continue
             before_guard = i < len(block) and _guard_clause(block[i])
             for donor, weight in usable:
@@ -225,10 +229,7 @@ def return_transplant_alternatives(tree: ast.Module, path: tuple, func: ast.Func
     test saw None). Yields the enumerator's ``(family, site key, path, op, node, weight)``."""
     if not donors or isinstance(func.body[-1], (ast.Return, ast.Raise)):
         return
-    bound = {a.arg for a in func.args.args + func.args.kwonlyargs + func.args.posonlyargs}
-    bound |= {a.arg for a in (func.args.vararg, func.args.kwarg) if a is not None}
-    bound |= {n.id for n in own_nodes(func) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-    bound |= module_names(tree)
+    bound = local_names(func) | module_names(tree)
     usable = [(difflib.SequenceMatcher(None, name, func.name).ratio(), i, ret) for i, (name, ret, names)
               in enumerate(donors) if name != func.name and names <= bound | _BUILTINS]
     usable.sort(key=lambda u: (-u[0], u[1]))
