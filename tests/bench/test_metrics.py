@@ -1,4 +1,4 @@
-from kelp.bench.metrics import bootstrap_ci, solved_at, summarize
+from kelp.bench.metrics import bootstrap_ci, solved_at, summarize, per_family
 
 
 def test_bootstrap_ci_brackets_the_mean_and_is_reproducible():
@@ -38,3 +38,13 @@ def test_overfit_share_counts_repairs_that_fail_their_hidden_tests():
     summary = summarize(records)
     assert summary["overfit_share"] == round(1 / 3, 4) and summary["correct"] == 2 and summary["correct_rate"] == 0.5
     assert summarize(records[3:])["overfit_share"] is None  # nothing judged on hidden tests
+
+
+def test_per_family_counts_a_task_under_each_of_its_families():
+    records = [{"solved": True, "mutations": [{"family": "delete_statement"}]},
+               {"solved": False, "mutations": [{"family": "delete_statement"}, {"family": "drop_condition"}]},
+               {"solved": True, "mutations": [{"family": "drop_condition"}, {"family": "drop_condition"}]},
+               {"solved": True}]
+    assert per_family(records) == {"delete_statement": {"n": 2, "solved": 1, "solved_rate": 0.5},
+                                   "drop_condition": {"n": 2, "solved": 1, "solved_rate": 0.5}}
+    assert summarize(records)["per_family"] == per_family(records)

@@ -43,7 +43,8 @@ class EvalError(KelpError, ValueError):
 
 @dataclass(frozen=True)
 class EvalConfig:
-    """Everything that determines an evaluation's results (saved as ``config.json``)."""
+    """Everything that determines an evaluation's results (saved as ``config.json``);
+    ``ranker``: as :attr:`RepairConfig.ranker` (``"default"``, ``None`` for off, or a path)."""
 
     bench: str
     steps: int = 1
@@ -59,6 +60,7 @@ class EvalConfig:
     model_weight: float = 0.1
     graph_checkpoint: str | None = None
     visible_tests: int | None = None
+    ranker: str | None = "default"
 
 
 def run_eval(config: EvalConfig, out: Path, *, workers: int | None = None, quiet: bool = False) -> dict:
@@ -68,7 +70,7 @@ def run_eval(config: EvalConfig, out: Path, *, workers: int | None = None, quiet
     results_path = out / "results.jsonl"
     done = read_results(results_path)
     limits = Limits(test_timeout=config.test_timeout)
-    repair_config = RepairConfig(budget=config.budget, seconds=config.seconds)
+    repair_config = RepairConfig(budget=config.budget, seconds=config.seconds, ranker=config.ranker)
     proposers = make_proposers(config.proposer, config.checkpoint, feedback=config.feedback,
                                 weight=config.model_weight, graph_checkpoint=config.graph_checkpoint)
     dropped: Counter = Counter()

@@ -49,6 +49,7 @@ def summarize(records: Sequence[dict], *, dropped: dict[str, int] | None = None,
     restored_rate, equivalent_rate, median_seconds, localization_top1, dropped, and
     overfit_share: of the repairs judged on hidden tests (records with ``hidden_pass``), the
     share that fail them (plausible but wrong); ``None`` when no repair was judged so.
+    ``per_family``: :func:`per_family`.
     """
     n = len(records)
     solved = [1.0 if r.get("solved") else 0.0 for r in records]
@@ -73,7 +74,21 @@ def summarize(records: Sequence[dict], *, dropped: dict[str, int] | None = None,
         "localization_top1": round(sum(loc) / len(loc), 4) if loc else None,
         "dropped": dict(dropped or {}),
         **_hidden(records, seed),
+        "per_family": per_family(records),
     }
+
+
+def per_family(records: Sequence[dict]) -> dict[str, dict]:
+    """Solved tasks by forward-process family: ``{family: {"n", "solved", "solved_rate"}}``,
+    a task counted under every family of its ``mutations`` (records without mutations, such as
+    human bugs, are left out), families in name order."""
+    counts: dict[str, list[int]] = {}
+    for r in records:
+        for family in sorted({m.get("family") for m in r.get("mutations") or () if m.get("family")}):
+            entry = counts.setdefault(family, [0, 0])
+            entry[0] += 1
+            entry[1] += bool(r.get("solved"))
+    return {f: {"n": n, "solved": k, "solved_rate": round(k / n, 4)} for f, (n, k) in sorted(counts.items())}
 
 
 def _hidden(records: Sequence[dict], seed: int) -> dict:

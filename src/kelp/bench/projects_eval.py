@@ -75,7 +75,8 @@ class ProjectsEvalConfig:
     """Everything that determines the results (saved as ``config.json``). ``projects``: names
     (empty: all bundled ones); ``test_timeout``: seconds per test in the repair, as
     ``kelp repair --timeout``; ``regression``: as ``kelp repair --regression`` (a patch found on
-    the selection must keep the project's default pytest run passing where it passed)."""
+    the selection must keep the project's default pytest run passing where it passed);
+    ``ranker``: as :attr:`RepairConfig.ranker`."""
 
     n: int = 100
     budget: int = 256
@@ -85,6 +86,7 @@ class ProjectsEvalConfig:
     projects: tuple[str, ...] = ()
     proposer: str = "enum"
     regression: bool = True
+    ranker: str | None = "default"
 
     def check(self) -> None:
         """Raise :class:`ProjectsEvalError` for settings out of range."""
@@ -110,7 +112,7 @@ def run_projects_eval(config: ProjectsEvalConfig, out: Path, *, projects: list[P
     results_path = out / "results.jsonl"
     done = {r["bug_id"]: r for r in read_records(results_path) if "bug_id" in r}
     proposers = make_proposers(config.proposer, None)
-    repair_config = RepairConfig(budget=config.budget, seconds=config.seconds)
+    repair_config = RepairConfig(budget=config.budget, seconds=config.seconds, ranker=config.ranker)
     clean: dict = {}
     with Sandbox(workers=workers, limits=SUITE_LIMITS) as judge:
         bugs, dropped = _bug_list(out / "bugs.json", chosen, judge, config, cache_dir, quiet)

@@ -16,6 +16,21 @@ CORPUS_DEFAULT_HELP = ("default: the bundled actions/starter-workflows templates
                        "the layouts kelp reads are in kelp.structured.workflow_corpus)")
 
 
+#: How --ranker is described.
+RANKER_HELP = ("Learned ranker that orders each state's proposals: default (the bundled one), off (the "
+               "proposers' own order) or a ranker file from `kelp train ranker`.")
+
+
+def ranker_setting(value: str) -> str | None:
+    """A --ranker value as :class:`RepairConfig` takes it (``None`` for off); raises
+    ``FileNotFoundError`` for a path that is not a file."""
+    if value in ("default", "off"):
+        return None if value == "off" else "default"
+    if not Path(value).is_file():
+        raise FileNotFoundError(f"--ranker: {value} is not a ranker file (or default, off)")
+    return value
+
+
 def corpus_roots(corpus: list[Path]) -> list[str]:
     """The corpus folders to read: those given, else the bundled one."""
     return [str(p) for p in corpus] or [str(STARTER_WORKFLOWS)]

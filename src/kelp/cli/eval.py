@@ -19,7 +19,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from kelp.cli import _signals
 from kelp.cli._console import UserError, err, out
-from kelp.cli._paths import CORPUS_DEFAULT_HELP, WORKFLOW_MODEL, corpus_roots
+from kelp.cli._paths import CORPUS_DEFAULT_HELP, RANKER_HELP, WORKFLOW_MODEL, corpus_roots, ranker_setting
 from kelp.cli.repair import PROPOSER_HELP
 
 #: Benchmarks of ``kelp eval repair`` (plus ``jsonl:PATH``), once subcommands of ``kelp eval``.
@@ -86,6 +86,7 @@ def eval_repair_cmd(
     no_feedback: bool = typer.Option(False, "--no-feedback", help="Hide the tests and their results from the edit model."),
     model_weight: float = typer.Option(0.1, "--model-weight", help="--proposer both: share of the model in the mixture (0 = enumerator's order)."),
     visible_tests: Optional[int] = typer.Option(None, "--visible-tests", help="Show the search only K tests of each task (a failing one first); the task's whole suite then judges each repair (overfit_share). Assert and check() suites only."),
+    ranker: str = typer.Option("default", "--ranker", help=RANKER_HELP),
 ) -> None:
     """Repair every task of a benchmark; writes DIR/results.jsonl as it goes (a rerun resumes) and DIR/summary.json, and prints the summary.
 
@@ -94,15 +95,20 @@ def eval_repair_cmd(
 
     if steps < 1 or budget < 1 or (n is not None and n < 1) or (visible_tests is not None and visible_tests < 1):
         raise UserError("--steps, --budget, --n and --visible-tests must be >= 1")
+    try:
+        ranking = ranker_setting(ranker)
+    except FileNotFoundError as exc:
+        raise UserError(str(exc)) from None
     config = EvalConfig(bench=bench, steps=steps, corruption=corruption, n=n, budget=budget, seed=seed,
                         seconds=seconds, test_timeout=timeout, proposer=proposer,
                         checkpoint=str(checkpoint) if checkpoint else None, feedback=not no_feedback,
                         model_weight=model_weight, graph_checkpoint=str(graph_checkpoint) if graph_checkpoint else None,
-                        visible_tests=visible_tests)
+                        visible_tests=visible_tests, ranker=ranking)
     if out_dir is None:
         name = bench.replace(":", "-").replace("/", "_")
         out_dir = Path("runs") / (f"eval-{name}-steps{steps}-{corruption}-seed{seed}" + (f"-n{n}" if n else "")
-                                  + (f"-visible{visible_tests}" if visible_tests else ""))
+                                  + (f"-visible{visible_tests}" if visible_tests else "")
+                                  + ("-rankeroff" if ranking is None else ""))
     _signals.set_interrupt_note(_signals.results_written(out_dir / "results.jsonl"))
     summary = run_eval(config, out_dir, workers=workers)
     keys = ("n", "solved", "solved_rate", "ci95", "solved_at", "restored_rate", "equivalent",
@@ -203,15 +209,20 @@ def eval_projects_cmd(
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Result directory (default runs/eval-projects-seedS-nN)."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Sandbox worker processes."),
     regression: bool = typer.Option(True, "--regression/--no-regression", help="As kelp repair --regression: patches must keep the project's default pytest run passing."),
+    ranker: str = typer.Option("default", "--ranker", help=RANKER_HELP),
 ) -> None:
     """Repair seeded bugs in real packages (their own pytest suites, vendored sdists) as `kelp repair FILE --pytest SELECTION` would, and judge each patch by the package's FULL suite; writes DIR/bugs.json, DIR/results.jsonl as it goes (a rerun resumes) and DIR/summary.json, and prints the summary.
 
     Exit status: 0 done; 2 bad settings, or DIR holds a run with other settings; 130 / 143 interrupted (the results written so far are kept)."""
     from kelp.bench.projects_eval import ProjectsEvalConfig, run_projects_eval
 
+    try:
+        ranking = ranker_setting(ranker)
+    except FileNotFoundError as exc:
+        raise UserError(str(exc)) from None
     config = ProjectsEvalConfig(n=n, budget=budget, seed=seed, seconds=seconds, test_timeout=timeout,
                                 projects=tuple(p.strip() for p in projects.split(",") if p.strip()),
-                                regression=regression)
+                                regression=regression, ranker=ranking)
     config.check()
     out_dir = out_dir or Path("runs") / f"eval-projects-seed{seed}-n{n}"
     _signals.set_interrupt_note(_signals.results_written(out_dir / "results.jsonl"))
@@ -220,3 +231,22 @@ def eval_projects_cmd(
             "median_seconds", "failure_kinds", "per_project", "per_location", "dropped")
     out.print_json(json.dumps({k: summary[k] for k in keys}))
     err.print(f"results in {out_dir}/")
+
+
+@eval_app.command("curves", cls=_EvalCommand)
+def eval_curves_cmd(
+    runs: list[Path] = typer.Argument(..., help="Result folders of `kelp eval repair` runs to compare."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Also draw the solved@budget curves into this PNG."),
+) -> None:
+    """Print the solved@budget table (budgets 1..256) of several `kelp eval repair` runs as JSON, over the tasks every run finished; --plot draws the curves.
+
+    Exit status: 0 done; 2 a folder that is not an eval run."""
+    from kelp.bench.curves import CurvesError, compare_runs
+
+    try:
+        table = compare_runs(runs, plot)
+    except CurvesError as exc:
+        raise UserError(str(exc)) from None
+    out.print_json(json.dumps(table))
+    if plot is not None:
+        err.print(f"plot written to {plot}")

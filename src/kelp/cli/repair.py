@@ -12,6 +12,7 @@ import typer
 
 from kelp.cli import _signals
 from kelp.cli._console import UserError, err
+from kelp.cli._paths import RANKER_HELP, ranker_setting
 
 PROPOSER_HELP = "enum, model (the edit model), both, graph (the graph denoiser), or several joined by commas (both,graph)."
 
@@ -35,6 +36,7 @@ def repair_cmd(
     write: bool = typer.Option(False, "--write", help="Write the repair into FILE (the diff is printed too)."),
     force: bool = typer.Option(False, "--force", help="--write even when git reports uncommitted changes to FILE."),
     regression: bool = typer.Option(True, "--regression/--no-regression", help="With pytest tests that select part of the project: a repair must also keep passing the tests of the project's default pytest run that passed before."),
+    ranker: str = typer.Option("default", "--ranker", help=RANKER_HELP),
 ) -> None:
     """Find the smallest edit that makes every test pass; print it as a unified diff.
 
@@ -64,6 +66,10 @@ def repair_cmd(
         pytest_args = list(pytest_extra or [])  # a bare "--": pytest's own default (testpaths, or .)
     if force and not write:
         raise UserError("--force only applies with --write")
+    try:
+        ranking = ranker_setting(ranker)
+    except FileNotFoundError as exc:
+        raise UserError(str(exc)) from None
     inputs = load_repair_inputs(file, tests=tests, pytest_args=pytest_args)
     if write and not force and uncommitted(file):
         raise UserError(f"{file} has uncommitted changes: commit or stash them, or pass --force to --write over them")
@@ -74,7 +80,7 @@ def repair_cmd(
         with err.status("repairing..."):
             left = max(0.0, seconds - (time.monotonic() - started))
             wider = regression_suite(inputs.suite) if regression and tests is None else None
-            result = repair(inputs.source, inputs.suite, sandbox, RepairConfig(budget=budget, seconds=left),
+            result = repair(inputs.source, inputs.suite, sandbox, RepairConfig(budget=budget, seconds=left, ranker=ranking),
                             proposers=proposers, intent=inputs.intent, regression=wider)
     already = result.solved and not result.edits  # repair() made no edit: nothing failed
     status = "already_passing" if already else "repaired" if result.solved else "not_repaired"

@@ -52,6 +52,7 @@ def train_search_data_cmd(
     budget: int = typer.Option(64, "--budget", help="Candidate executions per task."),
     seconds: float = typer.Option(30.0, "--seconds", help="Wall-clock limit per task."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Sandbox worker processes."),
+    ranker: Optional[Path] = typer.Option(None, "--ranker", help="Order the search's proposals with this ranker file (default: the proposers' own order)."),
 ) -> None:
     """Run the repair search on MBPP training problems and store every candidate it runs, labelled correct, plausible_wrong or failing by the task's whole suite (data for a learned ranker).
 
@@ -62,7 +63,8 @@ def train_search_data_cmd(
     try:
         config = SearchDataConfig(split=split, n=n, steps=tuple(int(s) for s in steps.split(",") if s.strip()),
                                   seeds=tuple(int(s) for s in seeds.split(",") if s.strip()),
-                                  visible_tests=visible_tests, budget=budget, seconds=seconds)
+                                  visible_tests=visible_tests, budget=budget, seconds=seconds,
+                                  ranker=None if ranker is None else str(ranker))
         config.check()
     except ValueError as exc:
         raise UserError(f"bad settings: {exc}") from None
@@ -72,6 +74,36 @@ def train_search_data_cmd(
     except SearchDataError as exc:
         raise UserError(str(exc)) from None
     print(json.dumps(summary, indent=2))
+
+
+@train_app.command("ranker")
+def train_ranker_cmd(
+    data: list[Path] = typer.Option(..., "--data", help="Search-data folder from `kelp train search-data` (repeatable)."),
+    out: Path = typer.Option(Path("runs/ranker.json"), "--out", help="Ranker file to write (JSON)."),
+    trees: int = typer.Option(300, "--trees", help="Boosting rounds at most (early stopping on held-out NDCG@1)."),
+    leaves: int = typer.Option(15, "--leaves", help="Leaves per tree."),
+    learning_rate: float = typer.Option(0.05, "--lr", help="Learning rate."),
+    seed: int = typer.Option(0, "--seed", help="LightGBM seed."),
+) -> None:
+    """Train the search's proposal ranker (LightGBM LambdaRank) on search-labelled data; prints the report (held-out rank of the first correct proposal, proposers' order vs ranker).
+
+    Exit status: 0 trained; 2 missing data folders, bad settings, or too little data."""
+    import sys
+
+    from kelp.train.ranker_trainer import RankerConfig, RankerTrainingError, train_ranker
+
+    missing = [str(d) for d in data if not (d / "tasks.jsonl").is_file()]
+    if missing:
+        raise UserError(f"not search-data folders (no tasks.jsonl): {', '.join(missing)}")
+    if trees < 1 or leaves < 2 or learning_rate <= 0:
+        raise UserError("--trees must be >= 1, --leaves >= 2 and --lr > 0")
+    config = RankerConfig(trees=trees, leaves=leaves, learning_rate=learning_rate, seed=seed)
+    try:
+        report = train_ranker(data, out, config, command=" ".join(["kelp", *sys.argv[1:]]))
+    except RankerTrainingError as exc:
+        raise UserError(str(exc)) from None
+    print(json.dumps(report, indent=2))
+    err.print(f"ranker written to {out}")
 
 
 @train_app.command("edit")

@@ -39,6 +39,7 @@ from kelp.program.tree import ProgramSyntaxError, node_at, parse, unparse
 from kelp.repair.closeness import message_closeness
 from kelp.repair.enumerate import EnumerativeProposer
 from kelp.repair.proposer import Candidate, Feedback, Proposer
+from kelp.repair.ranking import Ranker, load_default, proposal_features, reorder
 from kelp.repair.simplify import patch_cost, simplify
 from kelp.repair.splice import minimal_source, splice_edit, text_lines
 
@@ -85,7 +86,9 @@ class RepairConfig:
     of closeness to the expected value that the root's first failing assertion gained (partial
     progress on a multi-bug program that still fails the same tests; ``closeness.py``).
     ``simplify``: simplified versions of a found repair tried (each one run of the tests, within
-    the budget); 0: report the repair as found.
+    the budget); 0: report the repair as found. ``ranker``: the learned ranker that orders the
+    first ``ranker_window`` proposals of every state (:mod:`kelp.repair.ranking`): ``"default"``
+    the bundled one (none when kelp has none), ``None`` the proposers' own order, else a path.
 
     A ``regression`` suite given to :func:`repair` (a wider run of the project's tests than the
     selection, e.g. its default pytest run) vets every candidate that passes the selection: it
@@ -111,6 +114,8 @@ class RepairConfig:
     closeness_bonus: float = 3.0
     simplify: int = 4
     others_extra: int = 64
+    ranker: str | None = "default"
+    ranker_window: int = 64
 
 
 @dataclass
@@ -173,7 +178,9 @@ class CandidateRun:
     ``suspiciousness``; the run's ``status``, ``passed`` / ``total`` (a stop-at-first-failure
     run), progress ``value`` (leading passes in failing-first order) next to the parent's and the
     root's, the first failure's ``error_type`` (or its status), ``plausible`` (every test
-    passed) and the candidate's ``source``."""
+    passed), the candidate's ``source``, ``parent`` (the execution that made the state it was
+    proposed for; 0: the buggy program) and the proposal's ranker ``features``
+    (:func:`~kelp.repair.ranking.proposal_features`; empty beyond the features' window)."""
 
     execution: int
     depth: int
@@ -193,6 +200,8 @@ class CandidateRun:
     error_type: str | None
     plausible: bool
     source: str
+    parent: int = 0
+    features: dict = field(default_factory=dict)
 
 
 @dataclass(order=True)
@@ -204,6 +213,7 @@ class _Pending:
     logp: float = field(compare=False)
     cand: Candidate | None = field(compare=False, default=None)  # the proposal, for observers
     rank: int = field(compare=False, default=0)  # its rank among the parent's proposals
+    features: dict | None = field(compare=False, default=None)  # ranker features of the proposal
 
 
 @dataclass
@@ -212,7 +222,7 @@ class _State:
     positions are those of ``source``), the ``edits`` from the root, log prior ``logp``,
     progress ``value`` (:func:`_value`), ``depth`` (edits) and ``lines``: for each line of
     ``source`` (index 0 unused) the line of the original program it stands for (None: new
-    code)."""
+    code). ``execution``: the candidate execution that reached it (0: the buggy program)."""
 
     tree: ast.Module
     source: str
@@ -221,6 +231,7 @@ class _State:
     value: tuple
     depth: int
     lines: tuple
+    execution: int = 0
 
 
 def _value(run: RunResult, first: str | None = None, order: list[str] | None = None,
@@ -371,6 +382,13 @@ def repair(source: str, suite: TestSuite, sandbox: Sandbox, config: RepairConfig
     return search.run()
 
 
+def _ranker(setting: str | None) -> Ranker | None:
+    """The ranker a :class:`RepairConfig` names (raises :class:`RankerError` for a bad path)."""
+    if setting is None or setting == "off":
+        return None
+    return load_default() if setting == "default" else Ranker.load(setting)
+
+
 def _localize(source: str, run0: RunResult, wider: RunResult | None, formula: str) -> dict[int, float]:
     """Line suspiciousness of the program: the spectrum of ``run0`` (the tests being repaired)
     widened by the passing tests of ``wider`` (a coverage run of the project's wider suite,
@@ -464,6 +482,9 @@ class _Search:
         self.regressions = 0
         self.kept: tuple | None = None  # the best repair that left some of ``others`` failing
         self.stop_at: int | None = None  # executions after which ``kept`` is returned
+        self.ranker = _ranker(config.ranker)
+        first_failure = next((o for o in run0.outcomes if o.status != "pass"), None)
+        self.root_error = None if first_failure is None else (first_failure.error_type or first_failure.status)
 
     def run(self) -> RepairResult:
         """Search until a confirmed repair, the budget, the time limit or no candidates left."""
@@ -577,9 +598,9 @@ class _Search:
         return config.progress_bonus * gain + config.closeness_bonus * (state.value[2] - root.value[2])
 
     def _push(self, priority: float, parent: int, edit: Edit | None, logp: float,
-              cand: Candidate | None = None, rank: int = 0) -> None:
+              cand: Candidate | None = None, rank: int = 0, features: dict | None = None) -> None:
         self.seq += 1
-        heapq.heappush(self.heap, _Pending(priority, self.seq, parent, edit, logp, cand, rank))
+        heapq.heappush(self.heap, _Pending(priority, self.seq, parent, edit, logp, cand, rank, features))
 
     def _expand(self, index: int) -> None:
         """Ask every proposer for the children of state ``index`` and queue them."""
@@ -594,10 +615,25 @@ class _Search:
                 raise _TimeUp
             cands.extend(proposer.propose(state.tree, feedback, config.expand_limit if state.depth else None))
         cands.sort(key=lambda c: -c.score)
+        rows: list[dict] = []
+        if self.ranker is not None or self.observer is not None:
+            rows = self._features(cands[: config.ranker_window], state, feedback)
+            if self.ranker is not None and rows:
+                scores = self.ranker.score(rows)
+                order = sorted(range(len(rows)), key=lambda i: (-scores[i], i))
+                cands = reorder(cands, scores, config.ranker_window)
+                rows = [rows[i] for i in order]
         for rank, cand in enumerate(cands):
             logp = state.logp + math.log(max(cand.score, 1e-12))
             gets_bonus = config.bonus_children is None or rank < config.bonus_children
-            self._push(-(logp + (bonus if gets_bonus else 0.0)), index, cand.edit, logp, cand, rank)
+            self._push(-(logp + (bonus if gets_bonus else 0.0)), index, cand.edit, logp, cand, rank,
+                       rows[rank] if rank < len(rows) else None)
+
+    def _features(self, cands: list[Candidate], state: _State, feedback: Feedback) -> list[dict]:
+        """Ranker features of a state's first proposals (:func:`proposal_features`)."""
+        root = self.root
+        return proposal_features(cands, state.tree, feedback.lines, self.feedback.failing_constants, state.depth,
+                                 state.value[0] - root.value[0], state.value[2] - root.value[2], self.root_error)
 
     def _schedule(self, index: int) -> None:
         """Lazy expansion: a placeholder whose priority bounds every child's (scores <= 1), so
@@ -654,7 +690,7 @@ class _Search:
             if self.on_candidate is not None:
                 self.on_candidate(self.executions)
             state = _State(tree, text, parent.edits + [item.edit], item.logp,
-                           _value(run, self.first, failing=self.failing), parent.depth + 1, lines)
+                           _value(run, self.first, failing=self.failing), parent.depth + 1, lines, self.executions)
             if self.observer is not None:
                 self.observer(self._observed(item, parent, state, run))
             if run.status == "ok" and run.all_passed:
@@ -723,7 +759,8 @@ class _Search:
             status=run.status, passed=run.passed, total=run.total, value=state.value[0],
             parent_value=parent.value[0], root_value=self.root.value[0],
             error_type=None if first is None else (first.error_type or first.status),
-            plausible=run.status == "ok" and run.all_passed, source=state.source)
+            plausible=run.status == "ok" and run.all_passed, source=state.source, parent=parent.execution,
+            features=item.features or {})
 
     def _simplest(self, text: str, judged: bool | None) -> tuple[str, bool | None, list[Edit] | None]:
         """The simplest version of the repair ``text`` (:func:`~kelp.repair.simplify.simplify`)

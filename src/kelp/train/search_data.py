@@ -43,8 +43,8 @@ class SearchDataError(KelpError, ValueError):
 class SearchDataConfig:
     """What determines the data (saved as ``config.json``): the MBPP ``split``, the first ``n``
     problems (None: all), forward-process ``steps`` and ``seeds`` (each pair is one task per
-    problem), ``visible_tests`` shown to the search, and the search's ``budget``, ``seconds``
-    and per-test ``test_timeout``."""
+    problem), ``visible_tests`` shown to the search, the search's ``budget``, ``seconds``,
+    per-test ``test_timeout`` and ``ranker`` (a ranker file; None: the proposers' own order)."""
 
     split: str = "train"
     n: int | None = None
@@ -54,6 +54,7 @@ class SearchDataConfig:
     budget: int = 64
     seconds: float = 30.0
     test_timeout: float = 2.0
+    ranker: str | None = None
 
     def check(self) -> None:
         """Raises :class:`SearchDataError` for a split that is not a training split or a
@@ -85,7 +86,7 @@ def generate_search_data(config: SearchDataConfig, out: Path, *, workers: int | 
     problems = load_mbpp(config.split)[: config.n or None]
     jobs = [(p, steps, seed) for p in problems for steps in config.steps for seed in config.seeds]
     dropped: Counter = Counter()
-    repair_config = RepairConfig(budget=config.budget, seconds=config.seconds)
+    repair_config = RepairConfig(budget=config.budget, seconds=config.seconds, ranker=config.ranker)
     with Sandbox(workers=workers, limits=Limits(test_timeout=config.test_timeout)) as sandbox, \
             progress_bar(enabled=not quiet) as bar:
         task_bar = bar.add_task("search data", total=len(jobs))

@@ -1,0 +1,140 @@
+"""The learned proposal ranker: its features, its tree walk against LightGBM's own predictions,
+and its effect on the order of a real search in the real sandbox."""
+
+import json
+import math
+import random
+
+import pytest
+
+from kelp.execute.sandbox import Sandbox
+from kelp.execute.suites import TestSuite
+from kelp.program.tree import parse
+from kelp.repair.enumerate import EnumerativeProposer
+from kelp.repair.proposer import Candidate, Feedback
+from kelp.repair.ranking import (CATEGORICAL, FEATURES, Ranker, RankerError, proposal_features, reorder,
+                                 token_count)
+from kelp.repair.search import RepairConfig, repair
+
+BUGGY = '''def count_pos(xs):
+    n = 0
+    for x in xs:
+        if x < 0:
+            n += 1
+    return n
+'''
+TESTS = TestSuite.from_asserts(["assert count_pos([1, -2, 3]) == 2", "assert count_pos([]) == 0",
+                                "assert count_pos([-1, 5]) == 1", "assert count_pos([0, 2]) == 1"])
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with Sandbox(workers=2) as box:
+        yield box
+
+
+def _proposals():
+    tree = parse(BUGGY)
+    feedback = Feedback(lines={4: 1.0, 5: 0.5, 1: 0.1, 2: 0.1, 3: 0.2, 6: 0.1}, failing_constants=(2, 1))
+    cands = sorted(EnumerativeProposer().propose(tree, feedback, None), key=lambda c: -c.score)
+    return tree, feedback, cands
+
+
+def test_every_proposal_gets_every_feature():
+    tree, feedback, cands = _proposals()
+    rows = proposal_features(cands, tree, feedback.lines, feedback.failing_constants, 0, 0, 0.0, "AssertionError")
+    assert len(rows) == len(cands) > 10
+    for rank, row in enumerate(rows):
+        assert set(row) == set(FEATURES) and row["rank"] == rank
+        assert all(isinstance(row[name], str) for name in CATEGORICAL)
+        assert all(isinstance(row[name], (int, float)) and math.isfinite(row[name])
+                   for name in FEATURES if name not in CATEGORICAL)
+    flips = [r for r, c in zip(rows, cands) if c.family == "compare_flip" and c.edit.new == "x > 0"]
+    assert flips and flips[0]["suspiciousness"] == 1.0 and flips[0]["line_rank"] == 0
+    assert flips[0]["node"] == "Compare" and flips[0]["removes"] == 0
+    deletions = [r for r, c in zip(rows, cands) if c.edit.op == "delete"]
+    assert all(r["removes"] == 1 and r["new_size"] == 0 for r in deletions)
+
+
+def test_writing_a_failing_tests_constant_into_the_program_is_flagged():
+    tree, feedback, cands = _proposals()
+    rows = proposal_features(cands, tree, feedback.lines, (2, 77), 0, 0, 0.0, None)
+    flagged = {c.edit.new for r, c in zip(rows, cands) if r["test_constant"]}
+    assert flagged and all("77" in new or "2" in new for new in flagged)
+
+
+def test_token_count():
+    assert token_count("x >= lo and x <= hi") == 9  # ">=" is two marks and token_count("") == 0
+
+
+def test_the_tree_walk_matches_lightgbm_on_numeric_categorical_and_missing_values():
+    lgb = pytest.importorskip("lightgbm")
+    np = pytest.importorskip("numpy")
+    rng = random.Random(0)
+    rows, labels = [], []
+    for _ in range(60):
+        group = []
+        for _ in range(8):
+            family = rng.choice(["a", "b", "c", "d"])
+            prior = rng.random()
+            zero = rng.choice([0.0, 0.0, rng.random()])
+            group.append(([float(["a", "b", "c", "d"].index(family) + 1), prior, zero,
+                           math.nan if rng.random() < 0.2 else rng.random()],
+                          int(family == "b" and prior > 0.3) * 3 + int(zero > 0.5)))
+        rows.append(group)
+    x = np.array([r for g in rows for r, _ in g])
+    y = np.array([label for g in rows for _, label in g])
+    data = lgb.Dataset(x, y, group=[len(g) for g in rows], categorical_feature=[0],
+                       feature_name=["family", "prior", "zero", "gap"])
+    booster = lgb.train({"objective": "lambdarank", "num_leaves": 7, "min_data_in_leaf": 5, "verbosity": -1,
+                         "seed": 0, "deterministic": True, "num_threads": 1, "label_gain": [0, 1, 2, 3, 4]},
+                        data, num_boost_round=25)
+    ranker = Ranker({"features": ["family", "prior", "zero", "gap"], "vocab": {},
+                     "trees": booster.dump_model()["tree_info"]})
+    ours = [ranker.score_encoded(list(row)) for row in x]
+    theirs = booster.predict(x, raw_score=True)
+    assert max(abs(a - b) for a, b in zip(ours, theirs)) < 1e-9
+
+
+def test_reorder_changes_which_proposal_goes_first_not_the_scores_a_state_hands_out():
+    _tree, _feedback, cands = _proposals()
+    head = [c.score for c in cands[:5]]
+    scores = [0.0, 0.0, 0.0, 9.0, 0.0] + [0.0] * (len(cands) - 5)
+    out = reorder(cands, scores, 5)
+    assert out[0].edit == cands[3].edit and [c.score for c in out[:5]] == head
+    assert [c.edit for c in out[1:5]] == [c.edit for c in (cands[0], cands[1], cands[2], cands[4])]
+    assert out[5:] == cands[5:]
+
+
+def _family_ranker(path, family: str, vocab_names: list[str]):
+    """A one-tree ranker file that scores proposals of ``family`` 1 and all others 0."""
+    vocab = {name: {} for name in CATEGORICAL}
+    vocab["family"] = {name: i + 1 for i, name in enumerate(sorted(vocab_names))}
+    tree = {"tree_structure": {"split_feature": FEATURES.index("family"), "decision_type": "==",
+                               "threshold": str(vocab["family"][family]), "default_left": False,
+                               "missing_type": "None", "left_child": {"leaf_value": 1.0},
+                               "right_child": {"leaf_value": 0.0}}}
+    path.write_text(json.dumps({"features": list(FEATURES), "vocab": vocab, "trees": [tree]}))
+    return path
+
+
+def test_a_ranker_decides_which_proposal_the_search_runs_first(sandbox, tmp_path):
+    _tree, _feedback, cands = _proposals()
+    families = sorted({c.family for c in cands})
+    seen_off, seen_on = [], []
+    off = repair(BUGGY, TESTS, sandbox, RepairConfig(budget=64, ranker=None), observer=seen_off.append)
+    first_off = seen_off[0].family
+    other = next(f for f in families if f != first_off and f in {c.family for c in seen_off[1:]})
+    path = _family_ranker(tmp_path / "r.json", other, families)
+    repair(BUGGY, TESTS, sandbox, RepairConfig(budget=64, ranker=str(path)), observer=seen_on.append)
+    assert off.solved and seen_on[0].family == other
+    assert seen_on[0].rank == 0 and seen_on[0].features["family"] == other
+    assert seen_on[0].features["rank"] > 0  # the feature is the proposers' rank, before the ranker
+
+
+def test_a_bad_ranker_file_is_a_clear_error(tmp_path):
+    with pytest.raises(RankerError, match="cannot read"):
+        Ranker.load(tmp_path / "missing.json")
+    (tmp_path / "bad.json").write_text(json.dumps({"trees": []}))
+    with pytest.raises(RankerError, match="not a kelp ranker"):
+        Ranker.load(tmp_path / "bad.json")

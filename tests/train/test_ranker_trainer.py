@@ -1,0 +1,63 @@
+"""Training the proposal ranker: real search data from real searches, a real (tiny) LightGBM
+model, written as a ranker file the search loads; bad data is a clear error."""
+
+import json
+
+import pytest
+
+from kelp.repair.ranking import Ranker
+from kelp.train.ranker_trainer import (RankerConfig, RankerTrainingError, first_correct_ranks, ranking_groups,
+                                       train_ranker)
+from kelp.train.search_data import SearchDataConfig, generate_search_data
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    out = tmp_path_factory.mktemp("search-data")
+    config = SearchDataConfig(split="validation", n=8, steps=(1,), seeds=(0, 1), budget=16, seconds=20.0)
+    generate_search_data(config, out, workers=2, quiet=True)
+    return out
+
+
+def test_groups_are_the_proposals_of_one_state_in_the_proposers_order(data):
+    groups = ranking_groups([data])
+    assert groups
+    for g in groups:
+        assert len(g["rows"]) == len(g["labels"]) >= 2
+        ranks = [row["rank"] for row in g["rows"]]
+        assert ranks == sorted(ranks) and set(g["labels"]) <= {0, 1, 3}
+
+
+def test_a_tiny_ranker_trains_and_the_search_can_load_it(data, tmp_path):
+    out = tmp_path / "ranker.json"
+    report = train_ranker([data], out, RankerConfig(trees=10, min_leaf=2, holdout=0.5, early_stop=5))
+    assert report["examples"] > 0 and report["groups"] > 0 and report["held_out_groups"] > 0
+    assert report["max_score_difference_from_lightgbm"] < 1e-9
+    assert report["held_out_ranker"]["groups"] == report["held_out_proposer_order"]["groups"] > 0
+    ranker = Ranker.load(out)
+    groups = ranking_groups([data])
+    assert len(ranker.score(groups[0]["rows"])) == len(groups[0]["rows"])
+    assert json.loads(out.read_text())["format"] == "kelp-ranker/1"
+
+
+def test_first_correct_ranks_follow_the_scores():
+    groups = [{"rows": [{}, {}, {}], "labels": [0, 0, 3]}, {"rows": [{}, {}], "labels": [0, 1]}]
+    assert first_correct_ranks(groups, None) == [2]
+    assert first_correct_ranks(groups, [[0.0, 0.0, 1.0], [0.0, 0.0]]) == [0]
+
+
+def test_data_without_correct_candidates_is_refused(tmp_path):
+    (tmp_path / "tasks.jsonl").write_text(json.dumps({"key": "k", "task_id": "1", "solved": False}) + "\n")
+    (tmp_path / "candidates.jsonl").write_text("")
+    with pytest.raises(RankerTrainingError, match="too few"):
+        train_ranker([tmp_path], tmp_path / "r.json")
+
+
+def test_the_command_names_a_missing_data_folder(tmp_path):
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-m", "kelp.cli", "train", "ranker", "--data", str(tmp_path / "nope"),
+                           "--out", str(tmp_path / "r.json")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip() == f"kelp: error: not search-data folders (no tasks.jsonl): {tmp_path / 'nope'}"
+    assert not (tmp_path / "r.json").exists()
