@@ -138,3 +138,45 @@ def test_a_bad_ranker_file_is_a_clear_error(tmp_path):
     (tmp_path / "bad.json").write_text(json.dumps({"trees": []}))
     with pytest.raises(RankerError, match="not a kelp ranker"):
         Ranker.load(tmp_path / "bad.json")
+
+
+SCALE = '''def scale(x, k):
+    return x - k
+'''
+SCALE_TESTS = TestSuite.from_asserts(["assert scale(3, 3) == 6"])
+
+
+def _accept_ranker(path, first_rank: int, doubted: bool):
+    """A ranker file whose accept model gives the proposals of rank <= ``first_rank`` a
+    probability near 0 (``doubted``) or 1, and every other proposal the opposite."""
+    low, high = (-5.0, 5.0) if doubted else (5.0, -5.0)
+    tree = {"tree_structure": {"split_feature": FEATURES.index("rank"), "decision_type": "<=",
+                               "threshold": first_rank + 0.5, "default_left": True, "missing_type": "None",
+                               "left_child": {"leaf_value": low}, "right_child": {"leaf_value": high}}}
+    constant = {"tree_structure": {"leaf_value": 0.0}}
+    path.write_text(json.dumps({"features": list(FEATURES), "vocab": {name: {} for name in CATEGORICAL},
+                                "trees": [constant], "accept": {"trees": [tree], "threshold": 0.5}}))
+    return path
+
+
+def test_a_doubted_repair_makes_the_search_look_further_for_a_trusted_one(sandbox, tmp_path):
+    seen = []
+    first = repair(SCALE, SCALE_TESTS, sandbox, RepairConfig(budget=64, ranker=None, simplify=0), observer=seen.append)
+    first_run = next(c for c in seen if c.plausible)
+    doubting = _accept_ranker(tmp_path / "doubt.json", first_run.features["rank"], doubted=True)
+    later = repair(SCALE, SCALE_TESTS, sandbox, RepairConfig(budget=64, ranker=str(doubting), simplify=0))
+    assert first.solved and later.solved and later.repaired != first.repaired
+    assert later.executions_to_solve > first.executions_to_solve
+    trusting = _accept_ranker(tmp_path / "trust.json", first_run.features["rank"], doubted=False)
+    same = repair(SCALE, SCALE_TESTS, sandbox, RepairConfig(budget=64, ranker=str(trusting), simplify=0))
+    assert same.repaired == first.repaired and same.executions_to_solve == first.executions_to_solve
+
+
+def test_a_doubted_repair_is_still_returned_when_nothing_better_turns_up(sandbox, tmp_path):
+    seen = []
+    first = repair(SCALE, SCALE_TESTS, sandbox, RepairConfig(budget=64, ranker=None, simplify=0), observer=seen.append)
+    everything = _accept_ranker(tmp_path / "all.json", 10**6, doubted=True)
+    kept = repair(SCALE, SCALE_TESTS, sandbox, RepairConfig(budget=64, ranker=str(everything), simplify=0,
+                                                              doubt_extra=8))
+    assert kept.solved and kept.repaired == first.repaired
+    assert kept.executions_to_solve == first.executions_to_solve and kept.executions <= first.executions + 8 + 2

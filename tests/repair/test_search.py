@@ -168,3 +168,13 @@ def test_a_states_feedback_follows_its_lines_after_an_insertion():
     cands = EnumerativeProposer().propose(spliced.tree, feedback)
     best = {c.edit.path[:4] for c in cands[:5] if len(c.edit.path) >= 4}
     assert ("body", 0, "body", 2) in best  # the old line 4, now line 5
+
+
+def test_a_search_told_not_to_stop_at_a_repair_runs_its_budget_and_returns_the_first(sandbox):
+    first = repair(BUGGY, TESTS, sandbox, RepairConfig(budget=24, simplify=0))
+    seen = []
+    full = repair(BUGGY, TESTS, sandbox, RepairConfig(budget=24, simplify=0, stop_at_repair=False),
+                  observer=seen.append)
+    assert first.solved and full.solved and full.repaired == first.repaired
+    assert full.executions_to_solve == first.executions_to_solve < full.executions == 24
+    assert [c.execution for c in seen] == list(range(1, 25))

@@ -6,7 +6,8 @@ import json
 import pytest
 
 from kelp.repair.ranking import Ranker
-from kelp.train.ranker_trainer import (RankerConfig, RankerTrainingError, first_correct_ranks, ranking_groups,
+from kelp.train.ranker_trainer import (RankerConfig, RankerTrainingError, first_correct_ranks, ranked_candidates,
+                                       ranking_groups,
                                        train_ranker)
 from kelp.train.search_data import SearchDataConfig, generate_search_data
 
@@ -20,7 +21,7 @@ def data(tmp_path_factory):
 
 
 def test_groups_are_the_proposals_of_one_state_in_the_proposers_order(data):
-    groups = ranking_groups([data])
+    groups = ranking_groups(ranked_candidates([data]))
     assert groups
     for g in groups:
         assert len(g["rows"]) == len(g["labels"]) >= 2
@@ -35,7 +36,7 @@ def test_a_tiny_ranker_trains_and_the_search_can_load_it(data, tmp_path):
     assert report["max_score_difference_from_lightgbm"] < 1e-9
     assert report["held_out_ranker"]["groups"] == report["held_out_proposer_order"]["groups"] > 0
     ranker = Ranker.load(out)
-    groups = ranking_groups([data])
+    groups = ranking_groups(ranked_candidates([data]))
     assert len(ranker.score(groups[0]["rows"])) == len(groups[0]["rows"])
     assert json.loads(out.read_text())["format"] == "kelp-ranker/1"
 

@@ -51,6 +51,7 @@ def train_search_data_cmd(
     visible_tests: int = typer.Option(1, "--visible-tests", help="Tests the search sees; the rest label its candidates."),
     budget: int = typer.Option(64, "--budget", help="Candidate executions per task."),
     seconds: float = typer.Option(30.0, "--seconds", help="Wall-clock limit per task."),
+    timeout: float = typer.Option(2.0, "--timeout", help="Seconds per test."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Sandbox worker processes."),
     ranker: Optional[Path] = typer.Option(None, "--ranker", help="Order the search's proposals with this ranker file (default: the proposers' own order)."),
 ) -> None:
@@ -63,7 +64,7 @@ def train_search_data_cmd(
     try:
         config = SearchDataConfig(split=split, n=n, steps=tuple(int(s) for s in steps.split(",") if s.strip()),
                                   seeds=tuple(int(s) for s in seeds.split(",") if s.strip()),
-                                  visible_tests=visible_tests, budget=budget, seconds=seconds,
+                                  visible_tests=visible_tests, budget=budget, seconds=seconds, test_timeout=timeout,
                                   ranker=None if ranker is None else str(ranker))
         config.check()
     except ValueError as exc:

@@ -29,7 +29,7 @@ FEATURES = (
     "family", "op", "node", "root_error",  # categorical
     "prior", "log_prior", "rank", "rank_frac", "depth", "suspiciousness", "line_rank",
     "parent_gain", "parent_close", "old_size", "new_size", "size_delta", "test_constant",
-    "family_share", "statement", "removes",
+    "family_share", "statement", "removes", "tests",
 )
 #: Features that are names (encoded by the model's vocabulary; an unknown name is code 0).
 CATEGORICAL = ("family", "op", "node", "root_error")
@@ -69,12 +69,14 @@ def _constants(text: str) -> set:
 
 
 def proposal_features(cands: list, tree: ast.Module, lines: dict[int, float], failing_constants: tuple,
-                      depth: int, parent_gain: float, parent_close: float, root_error: str | None) -> list[dict]:
+                      depth: int, parent_gain: float, parent_close: float, root_error: str | None,
+                      tests: int = 0) -> list[dict]:
     """Features of each proposal of one state, in order (``cands``: :class:`Candidate` s sorted
     by score, best first; ``tree``: the state's program; ``lines``: its line suspiciousness;
     ``failing_constants``: literals of the failing tests; ``depth``: the state's edits from the
     buggy program; ``parent_gain`` / ``parent_close``: its progress over the buggy program, in
-    tests and in closeness; ``root_error``: the buggy program's first failure's error type).
+    tests and in closeness; ``root_error``: the buggy program's first failure's error type;
+    ``tests``: how many tests the search sees).
     One dict per candidate, keyed by :data:`FEATURES`; names for :data:`CATEGORICAL`, numbers
     otherwise. Sizes are in tokens (:func:`token_count`)."""
     from kelp.program.spans import line_at
@@ -120,7 +122,7 @@ def proposal_features(cands: list, tree: ast.Module, lines: dict[int, float], fa
             "parent_gain": parent_gain, "parent_close": parent_close, "old_size": old_size,
             "new_size": new_size, "size_delta": new_size - old_size, "test_constant": test_constant,
             "family_share": families[cand.family] / n, "statement": statement,
-            "removes": int(edit.op == "delete" or (old_size > 0 and new_size < old_size)),
+            "removes": int(edit.op == "delete" or (old_size > 0 and new_size < old_size)), "tests": tests,
         })
     return out
 
@@ -134,16 +136,22 @@ class Ranker:
     """A tree ensemble over :data:`FEATURES` read from a ranker file (JSON: ``features``,
     ``vocab`` {categorical feature: {name: code}}, ``trees``: LightGBM's ``tree_info`` dump).
     :meth:`score` gives one real number per row, higher = try first (LambdaRank scores: only
-    their order within one state matters). Raises :class:`RankerError` for a bad file."""
+    their order within one state matters). An optional ``accept`` model (``{"trees",
+    "threshold"}``, a binary classifier over the same features) gives the probability that a
+    patch passing every test the search sees is correct (:meth:`accept`). Raises
+    :class:`RankerError` for a bad file."""
 
     def __init__(self, spec: dict) -> None:
         try:
             self.features = tuple(spec["features"])
             self.vocab = {k: dict(v) for k, v in spec["vocab"].items()}
             self.trees = [t["tree_structure"] for t in spec["trees"]]
-        except (KeyError, TypeError, AttributeError) as exc:
+            accept = spec.get("accept") or {}
+            self.accept_trees = [t["tree_structure"] for t in accept.get("trees", ())]
+            self.accept_threshold = float(accept.get("threshold", 0.0))
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise RankerError(f"not a kelp ranker file (missing {exc})") from exc
-        self.meta = {k: v for k, v in spec.items() if k not in ("trees",)}
+        self.meta = {k: v for k, v in spec.items() if k not in ("trees", "accept")}
 
     @classmethod
     def load(cls, path: Path | str) -> "Ranker":
@@ -172,6 +180,14 @@ class Ranker:
     def score_encoded(self, x: list[float]) -> float:
         """The sum of the trees' leaf values for one encoded row (LightGBM's raw score)."""
         return sum(_leaf(tree, x) for tree in self.trees)
+
+    def accept(self, row: dict | None) -> float | None:
+        """Probability (0-1) that the plausible patch whose last edit has feature ``row`` is
+        correct; ``None`` without an accept model or a row."""
+        if not self.accept_trees or not row:
+            return None
+        x = self.encode(row)
+        return 1.0 / (1.0 + math.exp(-sum(_leaf(tree, x) for tree in self.accept_trees)))
 
 
 def _leaf(node: dict, x: list[float]) -> float:

@@ -89,6 +89,13 @@ class RepairConfig:
     the budget); 0: report the repair as found. ``ranker``: the learned ranker that orders the
     first ``ranker_window`` proposals of every state (:mod:`kelp.repair.ranking`): ``"default"``
     the bundled one (none when kelp has none), ``None`` the proposers' own order, else a path.
+    A ranker with an accept model doubts a patch that passes every test when its probability
+    of being correct is under the model's threshold (a plausible patch that is wrong: Qi et al.
+    2015): the search keeps it and goes on for at most ``doubt_extra`` more executions for a
+    patch the model trusts more, returning the most trusted one found. ``stop_at_repair``:
+    False runs the whole budget even after a repair is found (the first is returned): search-
+    labelled data then holds candidates ranked after a repair too, so that where a candidate
+    stands in its state's proposals says nothing of its label.
 
     A ``regression`` suite given to :func:`repair` (a wider run of the project's tests than the
     selection, e.g. its default pytest run) vets every candidate that passes the selection: it
@@ -116,6 +123,8 @@ class RepairConfig:
     others_extra: int = 64
     ranker: str | None = "default"
     ranker_window: int = 64
+    doubt_extra: int = 32
+    stop_at_repair: bool = True
 
 
 @dataclass
@@ -480,7 +489,8 @@ class _Search:
             if others and regression is not None:
                 self.others = replace(regression, tests=tuple(TestCase(i) for i in others))
         self.regressions = 0
-        self.kept: tuple | None = None  # the best repair that left some of ``others`` failing
+        self.kept: tuple | None = None  # the best doubted repair (leaves ``others`` failing, or distrusted)
+        self.kept_key: tuple = (-1, 0.0)  # (of ``others`` fixed, accept probability) of ``kept``
         self.stop_at: int | None = None  # executions after which ``kept`` is returned
         self.ranker = _ranker(config.ranker)
         first_failure = next((o for o in run0.outcomes if o.status != "pass"), None)
@@ -633,7 +643,8 @@ class _Search:
         """Ranker features of a state's first proposals (:func:`proposal_features`)."""
         root = self.root
         return proposal_features(cands, state.tree, feedback.lines, self.feedback.failing_constants, state.depth,
-                                 state.value[0] - root.value[0], state.value[2] - root.value[2], self.root_error)
+                                 state.value[0] - root.value[0], state.value[2] - root.value[2], self.root_error,
+                                 len(self.suite.tests))
 
     def _schedule(self, index: int) -> None:
         """Lazy expansion: a placeholder whose priority bounds every child's (scores <= 1), so
@@ -684,7 +695,7 @@ class _Search:
         runs = self.sandbox.run_many(jobs) if jobs else []
         if jobs:
             self.batch_seconds.append(time.monotonic() - started)
-        passed = []  # (cost, order, state, text, judged, executions so far, total)
+        passed = []  # (cost, order, state, text, judged, executions so far, total, trust)
         for (item, parent, tree, text, lines), run in zip(batch, runs):
             self.executions += 1
             if self.on_candidate is not None:
@@ -699,8 +710,9 @@ class _Search:
                 if judged is not False and not self._keeps_passing(shown):
                     continue  # passes the selected tests, breaks others: not a repair, not expanded
                 if judged is not False:
+                    trust = self.ranker.accept(item.features) if self.ranker is not None else None
                     passed.append((patch_cost(self.source, shown), len(passed), state, shown, judged,
-                                   self.executions, run.total))
+                                   self.executions, run.total, trust))
                     continue
                 self.rejected += 1  # passed in its own interpreter only: not a repair
                 continue
@@ -717,16 +729,26 @@ class _Search:
         if not passed:
             return None
         to_solve = min(p[5] for p in passed)  # the batch ran together: solved at its first pass
-        _cost, _order, state, shown, judged, _n, total = min(passed, key=lambda p: (p[0], p[1]))
+        _cost, _order, state, shown, judged, _n, total, trust = min(passed, key=lambda p: (p[0], p[1]))
+        trusted = (trust is None or trust >= self.ranker.accept_threshold) and self.config.stop_at_repair
+        if not self.config.stop_at_repair:
+            key = (0, -self.executions)  # keep the first repair found
+            if self.kept is None or key > self.kept_key:
+                self.kept, self.kept_key = (0, to_solve, state, shown, judged, total), key
+            return None
         if self.others is None:
-            return self._finish(0, to_solve, state, shown, judged, total)
-        fixed = self._others_fixed(shown)
-        if fixed == len(self.others.tests):
-            return self._finish(fixed, to_solve, state, shown, judged, total)
-        if self.kept is None or fixed > self.kept[0]:
-            self.kept = (fixed, to_solve, state, shown, judged, total)
+            if trusted:
+                return self._finish(0, to_solve, state, shown, judged, total)
+            fixed, extra = 0, self.config.doubt_extra
+        else:
+            fixed, extra = self._others_fixed(shown), self.config.others_extra
+            if fixed == len(self.others.tests):  # the project's own failing tests vouch for it
+                return self._finish(fixed, to_solve, state, shown, judged, total)
+        key = (fixed, 1.0 if trust is None else trust)
+        if self.kept is None or key > self.kept_key:
+            self.kept, self.kept_key = (fixed, to_solve, state, shown, judged, total), key
         if self.stop_at is None:
-            self.stop_at = self.executions + self.config.others_extra
+            self.stop_at = self.executions + extra
         return None
 
     def _others_fixed(self, text: str) -> int:

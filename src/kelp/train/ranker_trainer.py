@@ -5,7 +5,9 @@ RankNet to LambdaRank to LambdaMART"), as Prophet learns to rank patches (Long &
 One query group is the proposals of one state the search expanded (a task's buggy program or a
 state it reached), as far as the search ran them. Relevance: 3 for a correct repair, 1 for a
 candidate that passes more tests than its state (progress towards a multi-edit repair), 0
-otherwise, plausible-but-wrong patches included. Problems are split by task id: a tenth of them
+otherwise, plausible-but-wrong patches included. Next to the ranker, a binary classifier of the
+plausible candidates (correct or not) is trained on the same features: the search doubts a
+patch it gives a low probability and looks a little further for a better one. Problems are split by task id: a tenth of them
 (by a hash, so the split is the same in every run) is held out for early stopping and for the
 report, which compares the held-out rank of the first correct proposal under the proposers' own
 order and under the ranker.
@@ -25,6 +27,10 @@ from kelp.repair.ranking import CATEGORICAL, FEATURES, Ranker
 from kelp.train.search_data import read_search_data
 
 RELEVANCE = {"correct": 3, "progress": 1, "other": 0}
+#: Probability of being correct under which the search doubts a plausible patch.
+ACCEPT_THRESHOLD = 0.5
+#: Boosting rounds of the accept model (a fixed number: its held-out part is too small to stop on).
+ACCEPT_ROUNDS = 100
 
 
 class RankerTrainingError(KelpError, ValueError):
@@ -59,25 +65,36 @@ def _held_out(task_id: str, share: float) -> bool:
     return int.from_bytes(digest[:4], "big") / 2 ** 32 < share
 
 
-def ranking_groups(folders: list[Path]) -> list[dict]:
-    """The query groups of search-data ``folders``: ``{"task_id", "rows" (feature dicts, in the
-    order the proposers gave them), "labels" (relevance)}`` for every expanded state with at
-    least two ranked candidates."""
-    groups: dict[tuple, list[dict]] = defaultdict(list)
-    task_ids: dict[str, str] = {}
+def ranked_candidates(folders: list[Path]) -> list[dict]:
+    """The candidates of search-data ``folders`` that carry ranker features, each with
+    ``task_id`` and ``key`` (``folder:task key``), ``tests`` filled in from the task's visible
+    tests where the data predates that feature."""
+    out = []
     for folder in folders:
         tasks, candidates = read_search_data(Path(folder))
-        for t in tasks:
-            task_ids[f"{folder}:{t['key']}"] = str(t["task_id"])
+        by_key = {t["key"]: t for t in tasks}
         for c in candidates:
             if c.get("features"):
-                groups[(f"{folder}:{c['key']}", c.get("parent", 0), c["depth"])].append(c)
+                task = by_key[c["key"]]
+                c["features"].setdefault("tests", len(task.get("visible") or ()))
+                c["task_id"], c["key"] = str(task["task_id"]), f"{folder}:{c['key']}"
+                out.append(c)
+    return out
+
+
+def ranking_groups(candidates: list[dict]) -> list[dict]:
+    """The query groups of :func:`ranked_candidates`: ``{"task_id", "rows" (feature dicts, in
+    the order the proposers gave them), "labels" (relevance)}`` for every expanded state with at
+    least two ranked candidates."""
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for c in candidates:
+        groups[(c["key"], c.get("parent", 0), c["depth"])].append(c)
     out = []
-    for (key, _parent, _depth), members in groups.items():
+    for members in groups.values():
         if len(members) < 2:
             continue
         members.sort(key=lambda c: c["features"]["rank"])
-        out.append({"task_id": task_ids[key], "rows": [c["features"] for c in members],
+        out.append({"task_id": members[0]["task_id"], "rows": [c["features"] for c in members],
                     "labels": [_relevance(c) for c in members]})
     return out
 
@@ -122,7 +139,8 @@ def train_ranker(folders: list[Path], out: Path, config: RankerConfig = RankerCo
     import numpy as np
 
     started = time.monotonic()
-    groups = ranking_groups([Path(f) for f in folders])
+    candidates = ranked_candidates([Path(f) for f in folders])
+    groups = ranking_groups(candidates)
     train = [g for g in groups if not _held_out(g["task_id"], config.holdout)]
     held = [g for g in groups if _held_out(g["task_id"], config.holdout)]
     if not any(RELEVANCE["correct"] in g["labels"] for g in train) or \
@@ -150,6 +168,7 @@ def train_ranker(folders: list[Path], out: Path, config: RankerConfig = RankerCo
     booster = lgb.train(params, train_set, num_boost_round=config.trees, valid_sets=[held_set],
                         callbacks=[lgb.early_stopping(config.early_stop, first_metric_only=True, verbose=False)])
     dump = booster.dump_model(num_iteration=booster.best_iteration)
+    accept, accept_report = _train_accept(candidates, encoder, categorical, config)
     ranker = Ranker({"features": FEATURES, "vocab": vocab, "trees": dump["tree_info"]})
     held_scores = [ranker.score(g["rows"]) for g in held]
     raw = booster.predict(hx, num_iteration=booster.best_iteration, raw_score=True)
@@ -160,15 +179,59 @@ def train_ranker(folders: list[Path], out: Path, config: RankerConfig = RankerCo
         "positives": int((y == RELEVANCE["correct"]).sum()), "best_round": int(booster.best_iteration),
         "held_out_proposer_order": _summary(first_correct_ranks(held, None)),
         "held_out_ranker": _summary(first_correct_ranks(held, held_scores)),
-        "max_score_difference_from_lightgbm": drift, "seconds": round(time.monotonic() - started, 1),
+        "max_score_difference_from_lightgbm": drift, "accept": accept_report,
+        "seconds": round(time.monotonic() - started, 1),
         "config": asdict(config), "data": [str(f) for f in folders], "command": command,
     }
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     spec = {"format": "kelp-ranker/1", "features": list(FEATURES), "vocab": vocab, "report": report,
             "importance": dict(zip(FEATURES, (int(v) for v in booster.feature_importance("gain")))),
-            "trees": dump["tree_info"]}
+            "trees": dump["tree_info"], "accept": accept}
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(spec, separators=(",", ":")) + "\n")
     tmp.replace(out)
     return report
+
+
+def _train_accept(candidates: list[dict], encoder: Ranker, categorical: list[int],
+                  config: RankerConfig) -> tuple[dict | None, dict]:
+    """A binary classifier of the plausible candidates (correct vs plausible but wrong) over the
+    features of their last edit (:data:`ACCEPT_ROUNDS` rounds), with the decision threshold of
+    :data:`ACCEPT_THRESHOLD`:
+    ``(accept spec for the ranker file or None when the data has too few of either kind,
+    report: examples, held-out AUC, wrong share among held-out patches trusted and doubted)``."""
+    import lightgbm as lgb
+    import numpy as np
+
+    plausible = [c for c in candidates if c["label"] in ("correct", "plausible_wrong")]
+    train = [c for c in plausible if not _held_out(c["task_id"], config.holdout)]
+    held = [c for c in plausible if _held_out(c["task_id"], config.holdout)]
+    kinds = {c["label"] for c in train}
+    if len(kinds) < 2 or len(train) < 4 * config.min_leaf or not held:
+        return None, {"examples": len(plausible), "trained": False}
+
+    def matrix(part):
+        return (np.array([encoder.encode(c["features"]) for c in part], dtype=np.float64),
+                np.array([c["label"] == "correct" for c in part], dtype=np.int32))
+
+    x, y = matrix(train)
+    hx, hy = matrix(held)
+    params = {"objective": "binary", "num_leaves": 7, "learning_rate": config.learning_rate,
+              "min_data_in_leaf": config.min_leaf, "seed": config.seed, "deterministic": True, "num_threads": 2,
+              "verbosity": -1, "metric": "auc"}
+    booster = lgb.train(params, lgb.Dataset(x, y, feature_name=list(FEATURES), categorical_feature=categorical),
+                        num_boost_round=min(config.trees, ACCEPT_ROUNDS))
+    p = booster.predict(hx)
+    trusted = p >= ACCEPT_THRESHOLD
+    pos, neg = p[hy == 1], p[hy == 0]
+    auc = float((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean()) \
+        if len(pos) and len(neg) else None
+    report = {"examples": len(plausible), "trained": True, "rounds": booster.num_trees(),
+              "held_out": len(held), "held_out_auc": None if auc is None else round(auc, 4),
+              "held_out_wrong_share": round(float(1 - hy.mean()), 4),
+              "held_out_wrong_share_trusted": round(float(1 - hy[trusted].mean()), 4) if trusted.any() else None,
+              "held_out_doubted": int((~trusted).sum()),
+              "held_out_wrong_share_doubted": round(float(1 - hy[~trusted].mean()), 4) if (~trusted).any() else None}
+    dump = booster.dump_model()
+    return {"trees": dump["tree_info"], "threshold": ACCEPT_THRESHOLD}, report

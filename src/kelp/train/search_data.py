@@ -4,8 +4,10 @@ Long & Rinard 2016, here from the search's own runs rather than from human patch
 
 Tasks are MBPP problems of a training split (``train``, ``validation``, ``prompt``; never
 ``test``) corrupted by the forward process (steps and seeds as configured). The search sees
-``visible_tests`` tests (a failing one first, :func:`kelp.datasets.tasks.visible_suite`); every
-candidate it runs is labelled:
+``visible_tests`` tests (a failing one first, :func:`kelp.datasets.tasks.visible_suite`) and
+runs its whole budget, past the first repair (``RepairConfig.stop_at_repair=False``: a search
+that stopped there would make the last candidate of every solved task its correct one, a bias a
+ranker learns instead of the patch). Every candidate it runs is labelled:
 
 - ``correct``: passes every test of the task (visible and hidden), in a judged run;
 - ``plausible_wrong``: passes the visible tests and fails a hidden one;
@@ -86,7 +88,8 @@ def generate_search_data(config: SearchDataConfig, out: Path, *, workers: int | 
     problems = load_mbpp(config.split)[: config.n or None]
     jobs = [(p, steps, seed) for p in problems for steps in config.steps for seed in config.seeds]
     dropped: Counter = Counter()
-    repair_config = RepairConfig(budget=config.budget, seconds=config.seconds, ranker=config.ranker)
+    repair_config = RepairConfig(budget=config.budget, seconds=config.seconds, ranker=config.ranker,
+                                 stop_at_repair=False)
     with Sandbox(workers=workers, limits=Limits(test_timeout=config.test_timeout)) as sandbox, \
             progress_bar(enabled=not quiet) as bar:
         task_bar = bar.add_task("search data", total=len(jobs))
