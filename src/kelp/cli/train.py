@@ -81,8 +81,8 @@ def train_search_data_cmd(
 def train_ranker_cmd(
     data: list[Path] = typer.Option(..., "--data", help="Search-data folder from `kelp train search-data` (repeatable)."),
     out: Path = typer.Option(Path("runs/ranker.json"), "--out", help="Ranker file to write (JSON)."),
-    trees: int = typer.Option(300, "--trees", help="Boosting rounds at most (early stopping on held-out NDCG@1)."),
-    leaves: int = typer.Option(15, "--leaves", help="Leaves per tree."),
+    trees: int = typer.Option(200, "--trees", help="Boosting rounds."),
+    leaves: int = typer.Option(7, "--leaves", help="Leaves per tree."),
     learning_rate: float = typer.Option(0.05, "--lr", help="Learning rate."),
     seed: int = typer.Option(0, "--seed", help="LightGBM seed."),
 ) -> None:

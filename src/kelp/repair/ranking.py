@@ -16,9 +16,7 @@ plain Python, tree by tree: importing LightGBM takes over a second, more than a 
 from __future__ import annotations
 
 import ast
-import builtins
 import json
-import keyword
 import math
 import re
 from functools import lru_cache
@@ -28,25 +26,18 @@ from kelp.errors import KelpError
 
 #: Feature names, in the model's column order.
 FEATURES = (
-    "family", "op", "node", "root_error", "shape",  # categorical
+    "family", "op", "node", "root_error",  # categorical
     "prior", "log_prior", "rank", "rank_frac", "depth", "suspiciousness", "line_rank",
     "parent_gain", "parent_close", "old_size", "new_size", "size_delta", "test_constant",
     "family_share", "statement", "removes", "tests",
 )
 #: Features that are names (encoded by the model's vocabulary; an unknown name is code 0).
-CATEGORICAL = ("family", "op", "node", "root_error", "shape")
+CATEGORICAL = ("family", "op", "node", "root_error")
 
 #: The ranker bundled with kelp (``kelp train ranker``'s output).
 DEFAULT_RANKER = Path(__file__).resolve().parents[1] / "models" / "checkpoints" / "ranker" / "ranker.json"
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
-_SHAPE_TOKEN = re.compile(r"[A-Za-z_]\w*|\d[\w.]*|'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|\*\*=|//=|>>=|<<=|[-+*/%&|^@]=|==|!=|<=|>=|//|\*\*|<<|>>|->|[^\w\s]")
-#: Names an edit shape keeps (keywords, builtins, common methods); other names read ``v``.
-_KEPT_NAMES = frozenset(keyword.kwlist) | frozenset(dir(builtins)) | frozenset((
-    "append", "extend", "pop", "sort", "join", "split", "keys", "values", "items", "get", "add", "remove",
-    "insert", "index", "count", "strip", "replace", "lower", "upper", "startswith", "endswith", "format", "self"))
-#: Longest edit shape kept whole (longer ones are only their family's "long" shape).
-SHAPE_CHARS = 48
 
 
 class RankerError(KelpError, ValueError):
@@ -56,29 +47,6 @@ class RankerError(KelpError, ValueError):
 def token_count(text: str) -> int:
     """Number of lexical tokens (identifiers, numbers, single punctuation marks) in ``text``."""
     return len(_TOKEN.findall(text))
-
-
-def abstract(text: str) -> str:
-    """``text`` with names outside :data:`_KEPT_NAMES` written ``v``, numbers other than 0, 1
-    and 2 written ``n`` and string literals ``s`` (``x[i] < 10`` -> ``v [ v ] < n``)."""
-    out = []
-    for tok in _SHAPE_TOKEN.findall(text):
-        if tok[0] in "'\"":
-            out.append("s")
-        elif tok[0].isdigit():
-            out.append(tok if tok in ("0", "1", "2") else "n")
-        elif tok[0].isalpha() or tok[0] == "_":
-            out.append(tok if tok in _KEPT_NAMES else "v")
-        else:
-            out.append(tok)
-    return " ".join(out)
-
-
-def edit_shape(family: str, op: str, old: str, new: str) -> str:
-    """The abstract form of one edit, ``old => new`` (:func:`abstract`; ``-`` for no text), or
-    ``family:long`` when longer than :data:`SHAPE_CHARS` (``x < 0`` -> ``x > 0``: ``v < 0 => v > 0``)."""
-    shape = f"{abstract(old) if op != 'insert' else '-'} => {abstract(new) if op != 'delete' else '-'}"
-    return shape if len(shape) <= SHAPE_CHARS else f"{family}:long"
 
 
 def _node_at(tree: ast.AST, path: tuple) -> object:
@@ -150,7 +118,6 @@ def proposal_features(cands: list, tree: ast.Module, lines: dict[int, float], fa
         score = lines.get(line, 0.0) if line is not None else 0.0
         out.append({
             "family": cand.family, "op": edit.op, "node": kind, "root_error": root_error or "",
-            "shape": edit_shape(cand.family, edit.op, old_text[:200], new[:200]),
             "prior": cand.score, "log_prior": math.log(max(cand.score, 1e-12)), "rank": rank,
             "rank_frac": rank / n, "depth": depth, "suspiciousness": score,
             "line_rank": dense.get(score, len(order)) if line is not None else len(order),
