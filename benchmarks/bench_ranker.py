@@ -31,7 +31,8 @@ def main() -> None:
 
     from kelp.datasets.tasks import first_broken_mbpp
     from kelp.execute.sandbox import Sandbox
-    from kelp.repair import ranking, search
+    from kelp.models import ranker as ranking
+    from kelp.repair import search
 
     spent = [0.0]
 

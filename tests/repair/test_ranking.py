@@ -12,8 +12,8 @@ from kelp.execute.suites import TestSuite
 from kelp.program.tree import parse
 from kelp.repair.enumerate import EnumerativeProposer
 from kelp.repair.proposer import Candidate, Feedback
-from kelp.repair.ranking import (CATEGORICAL, FEATURES, Ranker, RankerError, proposal_features, reorder,
-                                 token_count)
+from kelp.models.ranker import Ranker, RankerError
+from kelp.repair.ranking import CATEGORICAL, FEATURES, proposal_features, reorder, token_count
 from kelp.repair.search import RepairConfig, repair
 
 BUGGY = '''def count_pos(xs):

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from kelp.repair.ranking import Ranker
+from kelp.models.ranker import Ranker
 from kelp.train.ranker_trainer import (RankerConfig, RankerTrainingError, first_correct_ranks, ranked_candidates,
                                        ranking_groups,
                                        train_ranker)

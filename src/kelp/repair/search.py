@@ -39,7 +39,8 @@ from kelp.program.tree import ProgramSyntaxError, node_at, parse, unparse
 from kelp.repair.closeness import message_closeness
 from kelp.repair.enumerate import EnumerativeProposer
 from kelp.repair.proposer import Candidate, Feedback, Proposer
-from kelp.repair.ranking import Ranker, load_default, proposal_features, reorder
+from kelp.models.ranker import Ranker, load_default
+from kelp.repair.ranking import proposal_features, reorder
 from kelp.repair.simplify import patch_cost, simplify
 from kelp.repair.splice import minimal_source, splice_edit, text_lines
 

@@ -24,7 +24,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from kelp.errors import KelpError
-from kelp.repair.ranking import CATEGORICAL, FEATURES, Ranker
+from kelp.models.ranker import Ranker
+from kelp.repair.ranking import CATEGORICAL, FEATURES
 from kelp.train.search_data import read_search_data
 
 RELEVANCE = {"correct": 3, "progress": 1, "other": 0}
@@ -130,7 +131,7 @@ def _summary(ranks: list[int]) -> dict:
 def train_ranker(folders: list[Path], out: Path, config: RankerConfig = RankerConfig(), *,
                  command: str = "") -> dict:
     """Train on the search-data ``folders`` and write the ranker file ``out`` (JSON, read by
-    :class:`~kelp.repair.ranking.Ranker`); returns the report (examples, groups, best round,
+    :class:`~kelp.models.ranker.Ranker`); returns the report (examples, groups, rounds,
     held-out first-correct ranks under the proposers' order and the ranker's). Raises
     :class:`RankerTrainingError` when the data holds no group with a correct candidate on
     either side of the split."""
