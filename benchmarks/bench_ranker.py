@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.join(ROOT, "src"))
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=40)
-    parser.add_argument("--ranker", default="default")
+    parser.add_argument("--ranker", default="bundled")
     args = parser.parse_args()
 
     from kelp.datasets.tasks import first_broken_mbpp

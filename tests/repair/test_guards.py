@@ -109,3 +109,26 @@ def test_a_dropped_key_check_is_repaired_for_real(sandbox):
     result = repair(DROPPED_KEY_CHECK, suite, sandbox, RepairConfig(budget=64))
     assert result.solved, result.reason
     assert "if attr in klass.__dict__:" in result.repaired
+
+
+# `if x % 2 != 0:` was dropped around the append: every item is kept, not only the odd ones.
+DROPPED_PARITY = '''def odd_items(items):
+    out = []
+    for x in items:
+        out.append(x)
+    return out
+'''
+
+
+def test_a_parity_guard_of_the_loop_variable_is_proposed():
+    texts = [g for gs in _guards(DROPPED_PARITY).values() for _, g in gs]
+    assert any("if x % 2 != 0:\n        out.append(x)" in t for t in texts)
+    assert any("if x % 2 == 0:\n        out.append(x)" in t for t in texts)
+
+
+def test_a_dropped_parity_guard_is_repaired_for_real(sandbox):
+    suite = TestSuite.from_asserts(["assert odd_items([1, 2, 3, 4, 5]) == [1, 3, 5]",
+                                    "assert odd_items([2, 4]) == []", "assert odd_items([7]) == [7]"])
+    result = repair(DROPPED_PARITY, suite, sandbox, RepairConfig(budget=256))
+    assert result.solved, result.reason
+    assert "% 2" in result.repaired

@@ -180,3 +180,26 @@ def test_a_doubted_repair_is_still_returned_when_nothing_better_turns_up(sandbox
                                                               doubt_extra=8))
     assert kept.solved and kept.repaired == first.repaired
     assert kept.executions_to_solve == first.executions_to_solve and kept.executions <= first.executions + 8 + 2
+
+
+def test_the_command_line_names_a_ranker_that_is_not_a_file(tmp_path):
+    import subprocess
+    import sys
+    prog, tests = tmp_path / "prog.py", tmp_path / "tests.py"
+    prog.write_text(BUGGY)
+    tests.write_text("assert count_pos([1, -2, 3]) == 2\n")
+    proc = subprocess.run([sys.executable, "-m", "kelp.cli", "repair", str(prog), "--tests", str(tests),
+                           "--ranker", str(tmp_path / "nope.json")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip() == f"kelp: error: --ranker: {tmp_path / 'nope.json'} is not a ranker file (or off, bundled)"
+
+
+def test_the_bundled_ranker_loads_and_scores(tmp_path):
+    from kelp.models.ranker import load_default
+    ranker = load_default()
+    assert ranker is not None and ranker.features == FEATURES and ranker.accept_trees
+    tree, feedback, cands = _proposals()
+    rows = proposal_features(cands, tree, feedback.lines, feedback.failing_constants, 0, 0, 0.0, "AssertionError", 4)
+    scores = ranker.score(rows)
+    assert len(scores) == len(rows) and all(math.isfinite(s) for s in scores)
+    assert 0.0 <= ranker.accept(rows[0]) <= 1.0

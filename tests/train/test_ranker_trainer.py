@@ -31,10 +31,12 @@ def test_groups_are_the_proposals_of_one_state_in_the_proposers_order(data):
 
 def test_a_tiny_ranker_trains_and_the_search_can_load_it(data, tmp_path):
     out = tmp_path / "ranker.json"
-    report = train_ranker([data], out, RankerConfig(trees=10, min_leaf=2, holdout=0.5))
+    report = train_ranker([data], out, RankerConfig(trees=10, min_leaf=2, holdout=0.5), validate=[data])
     assert report["examples"] > 0 and report["groups"] > 0 and report["held_out_groups"] > 0
     assert report["max_score_difference_from_lightgbm"] < 1e-9
     assert report["held_out_ranker"]["groups"] == report["held_out_proposer_order"]["groups"] > 0
+    assert report["validation_ranker"]["groups"] == report["validation_proposer_order"]["groups"] > 0
+    assert 0.0 <= report["validation_ranker"]["top1"] <= report["validation_ranker"]["top16"] <= 1.0
     ranker = Ranker.load(out)
     groups = ranking_groups(ranked_candidates([data]))
     assert len(ranker.score(groups[0]["rows"])) == len(groups[0]["rows"])

@@ -26,7 +26,7 @@ def run_label(folder: Path) -> str:
         raise CurvesError(f"{folder}: not a kelp eval run (config.json: {exc})") from None
     ranker = config.get("ranker")  # runs made before the ranker existed have no such setting
     parts = [str(config.get("bench", "?")), f"steps{config.get('steps', '?')}", str(config.get("proposer", "enum")),
-             "ranker off" if ranker is None else "ranker" if ranker == "default" else f"ranker {Path(ranker).name}"]
+             "ranker off" if ranker is None else "ranker" if ranker in ("bundled", "default") else f"ranker {Path(ranker).name}"]
     if config.get("visible_tests"):
         parts.append(f"visible {config['visible_tests']}")
     return " ".join(parts)

@@ -44,7 +44,7 @@ class EvalError(KelpError, ValueError):
 @dataclass(frozen=True)
 class EvalConfig:
     """Everything that determines an evaluation's results (saved as ``config.json``);
-    ``ranker``: as :attr:`RepairConfig.ranker` (``"default"``, ``None`` for off, or a path)."""
+    ``ranker``: as :attr:`RepairConfig.ranker` (``None`` for off, ``"bundled"``, or a path)."""
 
     bench: str
     steps: int = 1
@@ -60,7 +60,7 @@ class EvalConfig:
     model_weight: float = 0.1
     graph_checkpoint: str | None = None
     visible_tests: int | None = None
-    ranker: str | None = "default"
+    ranker: str | None = None
 
 
 def run_eval(config: EvalConfig, out: Path, *, workers: int | None = None, quiet: bool = False) -> dict:

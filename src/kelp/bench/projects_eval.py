@@ -86,7 +86,7 @@ class ProjectsEvalConfig:
     projects: tuple[str, ...] = ()
     proposer: str = "enum"
     regression: bool = True
-    ranker: str | None = "default"
+    ranker: str | None = None
 
     def check(self) -> None:
         """Raise :class:`ProjectsEvalError` for settings out of range."""

@@ -17,17 +17,18 @@ CORPUS_DEFAULT_HELP = ("default: the bundled actions/starter-workflows templates
 
 
 #: How --ranker is described.
-RANKER_HELP = ("Learned ranker that orders each state's proposals: default (the bundled one), off (the "
-               "proposers' own order) or a ranker file from `kelp train ranker`.")
+RANKER_HELP = ("Learned ranker that orders each state's proposals: off (the proposers' own order, the "
+               "default), bundled (kelp's ranker, trained on MBPP's forward process: better on MBPP, worse "
+               "on real bugs so far; docs/ranker.md) or a ranker file from `kelp train ranker`.")
 
 
 def ranker_setting(value: str) -> str | None:
     """A --ranker value as :class:`RepairConfig` takes it (``None`` for off); raises
     ``FileNotFoundError`` for a path that is not a file."""
-    if value in ("default", "off"):
-        return None if value == "off" else "default"
+    if value in ("bundled", "off"):
+        return None if value == "off" else "bundled"
     if not Path(value).is_file():
-        raise FileNotFoundError(f"--ranker: {value} is not a ranker file (or default, off)")
+        raise FileNotFoundError(f"--ranker: {value} is not a ranker file (or off, bundled)")
     return value
 
 

@@ -86,7 +86,7 @@ def eval_repair_cmd(
     no_feedback: bool = typer.Option(False, "--no-feedback", help="Hide the tests and their results from the edit model."),
     model_weight: float = typer.Option(0.1, "--model-weight", help="--proposer both: share of the model in the mixture (0 = enumerator's order)."),
     visible_tests: Optional[int] = typer.Option(None, "--visible-tests", help="Show the search only K tests of each task (a failing one first); the task's whole suite then judges each repair (overfit_share). Assert and check() suites only."),
-    ranker: str = typer.Option("default", "--ranker", help=RANKER_HELP),
+    ranker: str = typer.Option("off", "--ranker", help=RANKER_HELP),
 ) -> None:
     """Repair every task of a benchmark; writes DIR/results.jsonl as it goes (a rerun resumes) and DIR/summary.json, and prints the summary.
 
@@ -108,7 +108,8 @@ def eval_repair_cmd(
         name = bench.replace(":", "-").replace("/", "_")
         out_dir = Path("runs") / (f"eval-{name}-steps{steps}-{corruption}-seed{seed}" + (f"-n{n}" if n else "")
                                   + (f"-visible{visible_tests}" if visible_tests else "")
-                                  + ("-rankeroff" if ranking is None else ""))
+                                  + ("" if ranking is None else "-ranker" if ranking == "bundled"
+                                     else f"-ranker-{Path(ranking).stem}"))
     _signals.set_interrupt_note(_signals.results_written(out_dir / "results.jsonl"))
     summary = run_eval(config, out_dir, workers=workers)
     keys = ("n", "solved", "solved_rate", "ci95", "solved_at", "restored_rate", "equivalent",
@@ -209,7 +210,7 @@ def eval_projects_cmd(
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Result directory (default runs/eval-projects-seedS-nN)."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Sandbox worker processes."),
     regression: bool = typer.Option(True, "--regression/--no-regression", help="As kelp repair --regression: patches must keep the project's default pytest run passing."),
-    ranker: str = typer.Option("default", "--ranker", help=RANKER_HELP),
+    ranker: str = typer.Option("off", "--ranker", help=RANKER_HELP),
 ) -> None:
     """Repair seeded bugs in real packages (their own pytest suites, vendored sdists) as `kelp repair FILE --pytest SELECTION` would, and judge each patch by the package's FULL suite; writes DIR/bugs.json, DIR/results.jsonl as it goes (a rerun resumes) and DIR/summary.json, and prints the summary.
 

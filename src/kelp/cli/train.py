@@ -85,6 +85,7 @@ def train_ranker_cmd(
     leaves: int = typer.Option(7, "--leaves", help="Leaves per tree."),
     learning_rate: float = typer.Option(0.05, "--lr", help="Learning rate."),
     seed: int = typer.Option(0, "--seed", help="LightGBM seed."),
+    validate: Optional[list[Path]] = typer.Option(None, "--validate", help="Search-data folder of a tuning split (e.g. MBPP validation) to report ranks on (repeatable)."),
 ) -> None:
     """Train the search's proposal ranker (LightGBM LambdaRank) on search-labelled data; prints the report (held-out rank of the first correct proposal, proposers' order vs ranker).
 
@@ -93,14 +94,14 @@ def train_ranker_cmd(
 
     from kelp.train.ranker_trainer import RankerConfig, RankerTrainingError, train_ranker
 
-    missing = [str(d) for d in data if not (d / "tasks.jsonl").is_file()]
+    missing = [str(d) for d in [*data, *(validate or [])] if not (d / "tasks.jsonl").is_file()]
     if missing:
         raise UserError(f"not search-data folders (no tasks.jsonl): {', '.join(missing)}")
     if trees < 1 or leaves < 2 or learning_rate <= 0:
         raise UserError("--trees must be >= 1, --leaves >= 2 and --lr > 0")
     config = RankerConfig(trees=trees, leaves=leaves, learning_rate=learning_rate, seed=seed)
     try:
-        report = train_ranker(data, out, config, command=" ".join(["kelp", *sys.argv[1:]]))
+        report = train_ranker(data, out, config, command=" ".join(["kelp", *sys.argv[1:]]), validate=validate or [])
     except RankerTrainingError as exc:
         raise UserError(str(exc)) from None
     print(json.dumps(report, indent=2))

@@ -134,6 +134,9 @@ def _conditions(run: list[ast.stmt], loops: tuple, existing: list[str], subscrip
     for text in existing:
         yield text, 1.0
         yield f"not ({text})", 0.5
+    for x in loops[:2]:  # a dropped parity test keeps only the odd or even items
+        yield f"{x} % 2 != 0", 1.0
+        yield f"{x} % 2 == 0", 1.0
     values = list(dict.fromkeys(list(loops) + assigned + names + params))
     local = set(loops) | set(assigned) | set(names)
     # items of dead sequences at the loop variables: the dropped test read them (arr[i] > arr[j])

@@ -88,8 +88,9 @@ class RepairConfig:
     progress on a multi-bug program that still fails the same tests; ``closeness.py``).
     ``simplify``: simplified versions of a found repair tried (each one run of the tests, within
     the budget); 0: report the repair as found. ``ranker``: the learned ranker that orders the
-    first ``ranker_window`` proposals of every state (:mod:`kelp.repair.ranking`): ``"default"``
-    the bundled one (none when kelp has none), ``None`` the proposers' own order, else a path.
+    first ``ranker_window`` proposals of every state (:mod:`kelp.repair.ranking`): ``None`` (the
+    default) the proposers' own order, ``"bundled"`` the ranker bundled with kelp (none when kelp
+    has none), else a ranker file's path.
     A ranker with an accept model doubts a patch that passes every test when its probability
     of being correct is under the model's threshold (a plausible patch that is wrong: Qi et al.
     2015): the search keeps it and goes on for at most ``doubt_extra`` more executions for a
@@ -122,7 +123,7 @@ class RepairConfig:
     closeness_bonus: float = 3.0
     simplify: int = 4
     others_extra: int = 64
-    ranker: str | None = "default"
+    ranker: str | None = None
     ranker_window: int = 64
     doubt_extra: int = 32
     stop_at_repair: bool = True
@@ -396,7 +397,7 @@ def _ranker(setting: str | None) -> Ranker | None:
     """The ranker a :class:`RepairConfig` names (raises :class:`RankerError` for a bad path)."""
     if setting is None or setting == "off":
         return None
-    return load_default() if setting == "default" else Ranker.load(setting)
+    return load_default() if setting == "bundled" else Ranker.load(setting)
 
 
 def _localize(source: str, run0: RunResult, wider: RunResult | None, formula: str) -> dict[int, float]:

@@ -128,11 +128,23 @@ def _summary(ranks: list[int]) -> dict:
             "top4": round(sum(r < 4 for r in ranks) / n, 4), "mean_rank": round(sum(ranks) / n, 3)}
 
 
+def root_ranks(ranker: Ranker | None, folders: list[Path]) -> dict:
+    """How the first correct proposal of each buggy program's state ranks in search-data
+    ``folders`` (e.g. of MBPP's validation split), under ``ranker`` or (``None``) the proposers'
+    own order: ``{"groups", "top1", "top4", "top16", "mean_rank"}`` over the states that hold a
+    correct proposal."""
+    roots = [g for g in ranking_groups(ranked_candidates([Path(f) for f in folders])) if g["rows"][0]["depth"] == 0]
+    ranks = first_correct_ranks(roots, None if ranker is None else [ranker.score(g["rows"]) for g in roots])
+    n = len(ranks) or 1
+    return {**_summary(ranks), "top16": round(sum(r < 16 for r in ranks) / n, 4)}
+
+
 def train_ranker(folders: list[Path], out: Path, config: RankerConfig = RankerConfig(), *,
-                 command: str = "") -> dict:
+                 command: str = "", validate: list[Path] = ()) -> dict:
     """Train on the search-data ``folders`` and write the ranker file ``out`` (JSON, read by
     :class:`~kelp.models.ranker.Ranker`); returns the report (examples, groups, rounds,
-    held-out first-correct ranks under the proposers' order and the ranker's). Raises
+    held-out first-correct ranks under the proposers' order and the ranker's, and with
+    ``validate`` folders the same on their buggy programs' states: :func:`root_ranks`). Raises
     :class:`RankerTrainingError` when the data holds no group with a correct candidate on
     either side of the split."""
     import lightgbm as lgb
@@ -181,6 +193,9 @@ def train_ranker(folders: list[Path], out: Path, config: RankerConfig = RankerCo
         "seconds": round(time.monotonic() - started, 1),
         "config": asdict(config), "data": [str(f) for f in folders], "command": command,
     }
+    if validate:
+        report["validation_proposer_order"] = root_ranks(None, validate)
+        report["validation_ranker"] = root_ranks(ranker, validate)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     spec = {"format": "kelp-ranker/1", "features": list(FEATURES), "vocab": vocab, "report": report,
