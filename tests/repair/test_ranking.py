@@ -7,7 +7,6 @@ import random
 
 import pytest
 
-from kelp.execute.sandbox import Sandbox
 from kelp.execute.suites import TestSuite
 from kelp.program.tree import parse
 from kelp.repair.enumerate import EnumerativeProposer
@@ -16,26 +15,13 @@ from kelp.models.ranker import Ranker, RankerError
 from kelp.repair.ranking import CATEGORICAL, FEATURES, proposal_features, reorder, token_count
 from kelp.repair.search import RepairConfig, repair
 
-BUGGY = '''def count_pos(xs):
-    n = 0
-    for x in xs:
-        if x < 0:
-            n += 1
-    return n
-'''
-TESTS = TestSuite.from_asserts(["assert count_pos([1, -2, 3]) == 2", "assert count_pos([]) == 0",
-                                "assert count_pos([-1, 5]) == 1", "assert count_pos([0, 2]) == 1"])
-
-
-@pytest.fixture(scope="module")
-def sandbox():
-    with Sandbox(workers=2) as box:
-        yield box
+# count_pos with `x < 0` where `x > 0` was meant (the `if` is on line 5), and its tests
+from test_search import BUGGY, TESTS, sandbox  # noqa: F401  (sandbox: the module's fixture)
 
 
 def _proposals():
     tree = parse(BUGGY)
-    feedback = Feedback(lines={4: 1.0, 5: 0.5, 1: 0.1, 2: 0.1, 3: 0.2, 6: 0.1}, failing_constants=(2, 1))
+    feedback = Feedback(lines={5: 1.0, 6: 0.5, 1: 0.1, 3: 0.1, 4: 0.2, 7: 0.1}, failing_constants=(2, 1))
     cands = sorted(EnumerativeProposer().propose(tree, feedback, None), key=lambda c: -c.score)
     return tree, feedback, cands
 
