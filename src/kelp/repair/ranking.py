@@ -69,6 +69,7 @@ def proposal_features(cands: list, tree: ast.Module, lines: dict[int, float], fa
     order = sorted(set(lines.values()), reverse=True)
     dense = {score: i for i, score in enumerate(order)}
     program_constants = None
+    wanted = {(type(v).__name__, v) for v in failing_constants if isinstance(v, (int, float, str))}
     families: dict[str, int] = {}
     for cand in cands:
         families[cand.family] = families.get(cand.family, 0) + 1
@@ -95,10 +96,9 @@ def proposal_features(cands: list, tree: ast.Module, lines: dict[int, float], fa
         new = edit.new or ""
         new_size = token_count(new) if edit.op != "delete" else 0
         test_constant = 0
-        if failing_constants and new and edit.op != "delete":
+        if wanted and new and edit.op != "delete":
             if program_constants is None:
                 program_constants = {(type(v).__name__, v) for v in _program_constants(tree)}
-            wanted = {(type(v).__name__, v) for v in failing_constants if isinstance(v, (int, float, str))}
             test_constant = int(bool((_constants(new) & wanted) - program_constants))
         score = lines.get(line, 0.0) if line is not None else 0.0
         out.append({

@@ -732,12 +732,12 @@ class _Search:
             return None
         to_solve = min(p[5] for p in passed)  # the batch ran together: solved at its first pass
         _cost, _order, state, shown, judged, _n, total, trust = min(passed, key=lambda p: (p[0], p[1]))
-        trusted = (trust is None or trust >= self.ranker.accept_threshold) and self.config.stop_at_repair
         if not self.config.stop_at_repair:
             key = (0, -self.executions)  # keep the first repair found
             if self.kept is None or key > self.kept_key:
                 self.kept, self.kept_key = (0, to_solve, state, shown, judged, total), key
             return None
+        trusted = trust is None or trust >= self.ranker.accept_threshold
         if self.others is None:
             if trusted:
                 return self._finish(0, to_solve, state, shown, judged, total)
