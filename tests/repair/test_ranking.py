@@ -86,7 +86,7 @@ def test_reorder_changes_which_proposal_goes_first_not_the_scores_a_state_hands_
     _tree, _feedback, cands = _proposals()
     head = [c.score for c in cands[:5]]
     scores = [0.0, 0.0, 0.0, 9.0, 0.0] + [0.0] * (len(cands) - 5)
-    out = reorder(cands, scores, 5)
+    out, _order = reorder(cands, scores[:5])
     assert out[0].edit == cands[3].edit and [c.score for c in out[:5]] == head
     assert [c.edit for c in out[1:5]] == [c.edit for c in (cands[0], cands[1], cands[2], cands[4])]
     assert out[5:] == cands[5:]

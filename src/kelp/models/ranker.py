@@ -104,7 +104,7 @@ def _categories(threshold: str) -> frozenset:
     return frozenset(str(threshold).split("||"))
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=1)
 def load_default() -> Ranker | None:
     """The bundled ranker, or ``None`` when kelp was installed without it."""
     return Ranker.load(DEFAULT_RANKER) if DEFAULT_RANKER.is_file() else None

@@ -119,14 +119,15 @@ def _program_constants(tree: ast.Module) -> list:
             and isinstance(n.value, (int, float, str)) and not isinstance(n.value, bool)]
 
 
-def reorder(cands: list, scores: list[float], window: int) -> list:
-    """``cands`` (sorted by score, best first) with the first ``window`` put in the order of
-    ``scores`` (higher first; ties keep their order) and given the scores of the original
-    first ``window`` in turn, so the ranker changes which proposal of a state goes first but not
-    how the state's proposals compare with other states'. Beyond the window nothing changes.
-    Returns new :class:`Candidate` s."""
+def reorder(cands: list, scores: list[float]) -> tuple[list, list[int]]:
+    """``cands`` (sorted by score, best first) with the first ``len(scores)`` put in the order of
+    ``scores`` (higher first; ties keep their order) and given the scores of the original first
+    ones in turn, so the ranker changes which proposal of a state goes first but not how the
+    state's proposals compare with other states'. Beyond the scored ones nothing changes.
+    Returns ``(new Candidates, order)``: ``order[k]`` is the index of the scored proposal that
+    now stands at ``k``."""
     from dataclasses import replace
 
-    head = cands[:window]
+    head = cands[:len(scores)]
     order = sorted(range(len(head)), key=lambda i: (-scores[i], i))
-    return [replace(head[i], score=head[slot].score) for slot, i in enumerate(order)] + cands[window:]
+    return [replace(head[i], score=head[slot].score) for slot, i in enumerate(order)] + cands[len(scores):], order

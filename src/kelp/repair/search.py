@@ -33,13 +33,13 @@ from kelp.errors import KelpError
 from kelp.execute.localize import line_suspiciousness, with_crash_lines, with_missing_attributes, with_passing
 from kelp.execute.sandbox import Job, RunResult, Sandbox
 from kelp.execute.suites import TestCase, TestSuite
+from kelp.models.ranker import Ranker, load_default
 from kelp.program.diff import Edit, tree_diff
 from kelp.program.spans import line_at
 from kelp.program.tree import ProgramSyntaxError, node_at, parse, unparse
 from kelp.repair.closeness import message_closeness
 from kelp.repair.enumerate import EnumerativeProposer
 from kelp.repair.proposer import Candidate, Feedback, Proposer
-from kelp.models.ranker import Ranker, load_default
 from kelp.repair.ranking import proposal_features, reorder
 from kelp.repair.simplify import patch_cost, simplify
 from kelp.repair.splice import minimal_source, splice_edit, text_lines
@@ -395,7 +395,7 @@ def repair(source: str, suite: TestSuite, sandbox: Sandbox, config: RepairConfig
 
 def _ranker(setting: str | None) -> Ranker | None:
     """The ranker a :class:`RepairConfig` names (raises :class:`RankerError` for a bad path)."""
-    if setting is None or setting == "off":
+    if setting is None:
         return None
     return load_default() if setting == "bundled" else Ranker.load(setting)
 
@@ -631,9 +631,7 @@ class _Search:
         if self.ranker is not None or self.observer is not None:
             rows = self._features(cands[: config.ranker_window], state, feedback)
             if self.ranker is not None and rows:
-                scores = self.ranker.score(rows)
-                order = sorted(range(len(rows)), key=lambda i: (-scores[i], i))
-                cands = reorder(cands, scores, config.ranker_window)
+                cands, order = reorder(cands, self.ranker.score(rows))
                 rows = [rows[i] for i in order]
         for rank, cand in enumerate(cands):
             logp = state.logp + math.log(max(cand.score, 1e-12))
@@ -733,9 +731,8 @@ class _Search:
         to_solve = min(p[5] for p in passed)  # the batch ran together: solved at its first pass
         _cost, _order, state, shown, judged, _n, total, trust = min(passed, key=lambda p: (p[0], p[1]))
         if not self.config.stop_at_repair:
-            key = (0, -self.executions)  # keep the first repair found
-            if self.kept is None or key > self.kept_key:
-                self.kept, self.kept_key = (0, to_solve, state, shown, judged, total), key
+            if self.kept is None:  # the first repair found is the result
+                self.kept = (0, to_solve, state, shown, judged, total)
             return None
         trusted = trust is None or trust >= self.ranker.accept_threshold
         if self.others is None:
