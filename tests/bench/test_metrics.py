@@ -1,4 +1,4 @@
-from kelp.bench.metrics import bootstrap_ci, solved_at, summarize, per_family
+from kelp.bench.metrics import bootstrap_ci, per_category, per_family, solved_at, summarize
 
 
 def test_bootstrap_ci_brackets_the_mean_and_is_reproducible():
@@ -48,3 +48,15 @@ def test_per_family_counts_a_task_under_each_of_its_families():
     assert per_family(records) == {"delete_statement": {"n": 2, "solved": 1, "solved_rate": 0.5},
                                    "drop_condition": {"n": 2, "solved": 1, "solved_rate": 0.5}}
     assert summarize(records)["per_family"] == per_family(records)
+
+
+def test_per_category_counts_human_bugs_by_their_category():
+    records = [{"solved": True, "category": "missing logic", "executions_to_solve": 1},
+               {"solved": False, "category": "missing logic"},
+               {"solved": True, "category": "operator misuse", "executions_to_solve": 40},
+               {"solved": True}]
+    assert per_category(records) == {
+        "missing logic": {"n": 2, "solved": 1, "solved_rate": 0.5, "solved_at_16": 1},
+        "operator misuse": {"n": 1, "solved": 1, "solved_rate": 1.0, "solved_at_16": 0}}
+    assert summarize(records)["per_category"] == per_category(records)
+    assert summarize(records[3:])["per_category"] == {}

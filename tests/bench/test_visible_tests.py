@@ -29,7 +29,8 @@ def test_the_visible_tests_start_with_a_failing_one():
 
 def test_a_repair_is_judged_by_the_hidden_tests_and_counted_in_overfit_share(tmp_path):
     tasks = tmp_path / "tasks.jsonl"
-    rows = [{"task_id": "clamp", "source": BUGGY, "tests": TESTS, "fixed": FIXED},
+    rows = [{"task_id": "clamp", "source": BUGGY, "tests": TESTS, "fixed": FIXED,
+             "meta": {"category": "missing logic"}},
             {"task_id": "inc", "source": "def inc(x):\n    return x - 1\n",
              "tests": ["assert inc(1) == 2", "assert inc(5) == 6"], "fixed": "def inc(x):\n    return x + 1\n"}]
     tasks.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -41,3 +42,5 @@ def test_a_repair_is_judged_by_the_hidden_tests_and_counted_in_overfit_share(tmp
     clamp = records["clamp"]  # `min(lo, hi)` fits the one test it sees
     assert clamp["solved"] and not clamp["hidden_pass"] and clamp["hidden_tests"] == [1, 3]
     assert summary["overfit_share"] == 0.5 and summary["correct"] == 1
+    assert clamp["category"] == "missing logic" and "category" not in records["inc"]
+    assert summary["per_category"] == {"missing logic": {"n": 1, "solved": 1, "solved_rate": 1.0, "solved_at_16": 1}}

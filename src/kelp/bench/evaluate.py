@@ -10,7 +10,8 @@ Result line schema: task_id (str), solved (bool), executions (int, candidate exe
 executions_to_solve (int | null), seconds (float), tests_before / tests_after ([passed, total]),
 restored (bool: repaired AST equals the original's), equivalent (bool | null: same AST as the
 known fix, ignoring docstrings), localization_top1 (bool | null: a buggy line ranked first),
-buggy_lines, edits, mutations (for generated tasks), reason, repaired (source, when solved).
+buggy_lines, edits, mutations (for generated tasks), category (for human bugs with
+``meta.category``), reason, repaired (source, when solved).
 With ``--visible-tests K``: visible (the K test ids the search saw), hidden_tests ([passed,
 total] of the task's whole suite on the repair, a judged run where the suite allows one) and
 hidden_pass (bool), for solved tasks.
@@ -29,7 +30,7 @@ from kelp.errors import KelpError
 from kelp.datasets.jsonl import append_record, read_records
 from kelp.bench.metrics import summarize
 from kelp.corrupt import SubtreeBank
-from kelp.datasets.loaders import load_jsonl_tasks, load_mbpp, load_quixbugs
+from kelp.datasets.loaders import HUMANBUGS_FILE, load_jsonl_tasks, load_mbpp, load_quixbugs
 from kelp.datasets.tasks import PreparedTask, prepare_mbpp_task, visible_suite
 from kelp.execute.sandbox import Limits, Sandbox
 from kelp.progress import progress_bar
@@ -126,10 +127,12 @@ def _task_source(config: EvalConfig, sandbox: Sandbox, dropped: Counter):
         return
     if config.bench == "quixbugs":
         tasks = load_quixbugs()
+    elif config.bench == "humanbugs":
+        tasks = load_jsonl_tasks(HUMANBUGS_FILE)
     elif config.bench.startswith("jsonl:"):
         tasks = load_jsonl_tasks(config.bench[len("jsonl:"):])
     else:
-        raise EvalError(f"unknown benchmark {config.bench!r}: use mbpp, mbpp-validation, quixbugs or jsonl:PATH")
+        raise EvalError(f"unknown benchmark {config.bench!r}: use mbpp, mbpp-validation, quixbugs, humanbugs or jsonl:PATH")
     yield from (tasks[: config.n] if config.n else tasks)
 
 
@@ -138,6 +141,9 @@ def _evaluate_one(prepared: PreparedTask, sandbox: Sandbox, config: RepairConfig
     task = prepared.task
     buggy = _buggy_lines(task.source, task.fixed) if task.fixed else []
     record = {"task_id": task.task_id, "buggy_lines": buggy, "mutations": task.meta.get("mutations")}
+    category = (task.meta.get("meta") or {}).get("category")
+    if category:
+        record["category"] = category
     suite, initial_run = task.suite, prepared.initial_run
     if visible_tests is not None and task.suite.kind != "pytest" and len(task.suite.tests) > visible_tests:
         first = initial_run if initial_run is not None else sandbox.run(task.source, task.suite)

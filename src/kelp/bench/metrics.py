@@ -49,7 +49,7 @@ def summarize(records: Sequence[dict], *, dropped: dict[str, int] | None = None,
     restored_rate, equivalent_rate, median_seconds, localization_top1, dropped, and
     overfit_share: of the repairs judged on hidden tests (records with ``hidden_pass``), the
     share that fail them (plausible but wrong); ``None`` when no repair was judged so.
-    ``per_family``: :func:`per_family`.
+    ``per_family``: :func:`per_family`; ``per_category``: :func:`per_category`.
     """
     n = len(records)
     solved = [1.0 if r.get("solved") else 0.0 for r in records]
@@ -75,6 +75,7 @@ def summarize(records: Sequence[dict], *, dropped: dict[str, int] | None = None,
         "dropped": dict(dropped or {}),
         **_hidden(records, seed),
         "per_family": per_family(records),
+        "per_category": per_category(records),
     }
 
 
@@ -89,6 +90,22 @@ def per_family(records: Sequence[dict]) -> dict[str, dict]:
             entry[0] += 1
             entry[1] += bool(r.get("solved"))
     return {f: {"n": n, "solved": k, "solved_rate": round(k / n, 4)} for f, (n, k) in sorted(counts.items())}
+
+
+def per_category(records: Sequence[dict], budget: int = 16) -> dict[str, dict]:
+    """Solved tasks by human-bug ``category`` (e.g. the HumanEvalFix classes: missing logic,
+    operator misuse, ...): ``{category: {"n", "solved", "solved_rate", "solved_at_16"}}``, where
+    ``solved_at_16`` counts tasks solved within ``budget`` executions. Records without a
+    category (generated bugs) are left out; categories in name order."""
+    counts: dict[str, list[int]] = {}
+    for r in records:
+        if r.get("category"):
+            entry = counts.setdefault(r["category"], [0, 0, 0])
+            entry[0] += 1
+            entry[1] += bool(r.get("solved"))
+            entry[2] += bool(r.get("solved") and r.get("executions_to_solve", 10**9) <= budget)
+    return {c: {"n": n, "solved": k, "solved_rate": round(k / n, 4), f"solved_at_{budget}": early}
+            for c, (n, k, early) in sorted(counts.items())}
 
 
 def _hidden(records: Sequence[dict], seed: int) -> dict:

@@ -23,7 +23,7 @@ from kelp.cli._paths import CORPUS_DEFAULT_HELP, RANKER_HELP, WORKFLOW_MODEL, co
 from kelp.cli.repair import PROPOSER_HELP
 
 #: Benchmarks of ``kelp eval repair`` (plus ``jsonl:PATH``), once subcommands of ``kelp eval``.
-REPAIR_BENCHES = ("mbpp", "mbpp-validation", "quixbugs")
+REPAIR_BENCHES = ("mbpp", "mbpp-validation", "quixbugs", "humanbugs")
 
 
 class _EvalGroup(TyperGroup):
@@ -70,7 +70,7 @@ eval_app = typer.Typer(cls=_EvalGroup, no_args_is_help=True,
 
 @eval_app.command("repair", cls=_EvalCommand)
 def eval_repair_cmd(
-    bench: str = typer.Argument(..., help="mbpp (the test split), mbpp-validation, quixbugs, or jsonl:PATH (your own tasks)."),
+    bench: str = typer.Argument(..., help="mbpp (the test split), mbpp-validation, quixbugs, humanbugs (hand-written human-style bugs, the development set), or jsonl:PATH (your own tasks)."),
     steps: int = typer.Option(1, "--steps", help="Mutations per task (mbpp)."),
     corruption: str = typer.Option("realistic", "--corruption", help="realistic or bank (mbpp)."),
     n: Optional[int] = typer.Option(None, "--n", help="Use only the first N tasks."),

@@ -17,6 +17,9 @@ from kelp.execute.suites import TestSuite
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 MBPP_FILE = DATA_DIR / "mbpp" / "mbpp.jsonl"
 QUIXBUGS_DIR = DATA_DIR / "quixbugs"
+#: Hand-written human-style bugs in MBPP training problems, the development set for real-bug
+#: behaviour (see ``kelp/data/humanbugs/README.md``); JSONL tasks with ``meta.category``.
+HUMANBUGS_FILE = DATA_DIR / "humanbugs" / "humanbugs.jsonl"
 
 #: Conventional MBPP split by task_id (Austin et al. 2021): 1-10 prompt, 11-510 test,
 #: 511-600 validation, 601-974 train.
