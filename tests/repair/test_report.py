@@ -22,10 +22,10 @@ def test_a_failed_search_says_why_shows_the_best_partial_state_and_hints():
     # No edit satisfies both tests; the search's best state (x + 1) passes the first one.
     suite = TestSuite.from_asserts(["assert inc(1) == 2", "assert inc(2) == 40"])
     with Sandbox(workers=1) as sandbox:
-        result = repair(BUGGY, suite, sandbox, RepairConfig(budget=24, max_depth=1))
+        result = repair(BUGGY, suite, sandbox, RepairConfig(budget=96, max_depth=1))
     assert not result.solved and result.best is not None and result.best.exact
     assert result.best.tests == (1, 2) and result.to_json()["best_partial"] == {"tests": [1, 2], "exact": True}
-    text = format_report(result, "m.py", budget=24)
+    text = format_report(result, "m.py", budget=96)
     assert "not repaired: no more candidates" in text and "hint: every edit near the localized lines" in text
     assert "best partial state: 1/2 tests passing" in text and "\n+    return x + 1\n" in text
 

@@ -84,7 +84,7 @@ def test_a_base_case_that_misses_one_value_is_a_single_candidate():
     source = ("def msort(arr):\n    if len(arr) == 0:\n        return arr\n    mid = len(arr) // 2\n"
               "    return sorted(msort(arr[:mid]) + msort(arr[mid:]))\n")
     for fixed in (source.replace("== 0", "<= 1"), source.replace("== 0", "< 2")):
-        assert _rank(source, fixed, Feedback()) < 40
+        assert _rank(source, fixed, Feedback()) < 44
 
 
 def test_a_functions_own_variable_outranks_the_modules_many(monkeypatch):

@@ -30,8 +30,10 @@ from kelp.program.operators import BINARY, BOOLEAN, COMPARE, NON_COMMUTATIVE
 from kelp.program.scope import ScopeIndex, constants
 from kelp.program.spans import line_at
 from kelp.program.tree import iter_nodes, node_at
+from kelp.repair.calls import discarded_result_alternatives, method_unwrap_alternatives, wrap_alternatives
 from kelp.repair.guards import (MAX_CONDITIONS, MAX_RUN, _blocks, _conditions, _existing_conditions, _is_docstring,
                                 _subscripts, guard_alternatives)
+from kelp.repair.missing_logic import clause_alternatives, early_return_alternatives, running_update_alternatives
 from kelp.repair.proposer import Candidate, Feedback
 from kelp.repair.signals import Evidence
 from kelp.repair.transplant import (argument_constants, assignment_donors, assignment_transplant_alternatives,
@@ -51,7 +53,8 @@ FAMILY_WEIGHTS = {
     "off_by_one": 1.0, "negate_condition": 1.0, "swap_args": 1.0, "change_constant": 1.0,
     "drop_condition": 0.5, "delete_statement": 0.3, "insert_statement": 1.0, "fix_template": 0.5,
     "dead_name": 1.0, "missing_guard": 0.2, "missing_return": 1.0, "function_misuse": 0.3,
-    "statement_transplant": 0.3,
+    "statement_transplant": 0.3, "missing_clause": 0.3, "early_return": 0.1,
+    "missing_call": 0.2, "loose_callee": 0.1,
 }
 
 #: Functions and methods that are easily called in place of each other (the mirror image of
@@ -64,12 +67,18 @@ SIBLING_CALLS = [
     ("startswith", "endswith"), ("find", "rfind"), ("index", "rindex"), ("split", "rsplit"),
     ("partition", "rpartition"), ("floor", "ceil"), ("any", "all"), ("lower", "upper"),
     ("keys", "values", "items"), ("isupper", "islower"), ("isdigit", "isalpha", "isalnum"),
-    ("match", "search", "fullmatch"),
+    ("match", "search", "fullmatch"), ("append", "extend"), ("add", "update"),
 ]
-_SIBLINGS: dict[str, list[str]] = {}
-for _group in SIBLING_CALLS:
-    for _name in _group:
-        _SIBLINGS.setdefault(_name, []).extend(n for n in _group if n != _name and n not in _SIBLINGS.get(_name, []))
+#: Calls confused less often, though not mirror images (``sum`` for ``len`` when counting,
+#: ``int`` for ``round``): the family ``loose_callee``, less likely than ``function_misuse``.
+LOOSE_SIBLING_CALLS = [("sum", "len"), ("int", "round"), ("sorted", "reversed"), ("sort", "reverse")]
+_SIBLINGS: dict[str, dict[str, str]] = {}
+for _groups, _family in ((SIBLING_CALLS, "function_misuse"), (LOOSE_SIBLING_CALLS, "loose_callee")):
+    for _group in _groups:
+        for _name in _group:
+            for _other in _group:
+                if _other != _name:
+                    _SIBLINGS.setdefault(_name, {}).setdefault(_other, _family)
 
 # An alternative: (family, site key, path, op, new node or None for delete, weight within the site).
 _Alt = tuple[str, tuple, tuple, str, "ast.AST | None", float]
@@ -357,6 +366,11 @@ def _node_alternatives(tree, feedback, scopes, dead, guards, lines, path, node, 
     if isinstance(node, ast.Call):
         yield from _swap_alts(path, node)
         yield from _callee_alts(path, node)
+        yield from method_unwrap_alternatives(path, node)
+    if isinstance(node, ast.expr):
+        yield from wrap_alternatives(path, node, parent, field)
+    if isinstance(node, ast.Expr):
+        yield from discarded_result_alternatives(path, node)
     yield from _template_alts(path, node, parent, field, scopes)
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         dead_here = [u for u in dead if u.scope == path]
@@ -367,6 +381,9 @@ def _node_alternatives(tree, feedback, scopes, dead, guards, lines, path, node, 
         elif guards:
             yield from _focused_guards(tree, path, node, [u.name for u in dead_here], lines)
         yield from _insert_alts(path, node, feedback, ints, strs)
+        yield from clause_alternatives(path, node, [u.name for u in dead_here])
+        yield from early_return_alternatives(path, node, list(feedback.failing_constants))
+        yield from running_update_alternatives(path, node)
         yield from assignment_transplant_alternatives(path, node, feedback.unbound, donors)
         yield from return_transplant_alternatives(tree, path, node, donors.get(RETURNS, ()))
         if donors.get(STATEMENTS):
@@ -470,11 +487,19 @@ ARGUMENT_WEIGHT = 5.0
 TESTED_STRING_WEIGHT = 3.0
 
 
+#: Strings tried for a string constant of at most one character: the empty string and the
+#: separator people confuse with it.
+COMMON_STRINGS = ("", " ")
+#: Weight of a common string the program and tests do not hold, relative to their strings.
+COMMON_STRING_WEIGHT = 0.5
+
+
 def _constant_alts(path: tuple, node: ast.Constant, ints: list, strs: list, strs_tested: set = frozenset()
                    ) -> Iterator[_Alt]:
     """Other values for a constant: ``not`` a bool; an int's neighbours and the program's and
     tests' other small ints (0 and 1 likelier); the program's and tests' other strings (those
-    of the failing tests likelier)."""
+    of the failing tests likelier) and, for a string of at most one character,
+    :data:`COMMON_STRINGS`."""
     value = node.value
     if type(value) is bool:
         yield ("change_constant", path, path, "replace", ast.Constant(not value), 1.0)
@@ -485,10 +510,10 @@ def _constant_alts(path: tuple, node: ast.Constant, ints: list, strs: list, strs
         for c in pool:
             yield ("change_constant", path, path, "replace", ast.Constant(c), 3.0 if c in (0, 1) else 1.0)
     elif type(value) is str:
-        for c in strs:
+        for c in dict.fromkeys(strs + (list(COMMON_STRINGS) if len(value) <= 1 else [])):
             if c != value:
                 yield ("change_constant", path, path, "replace", ast.Constant(c),
-                       TESTED_STRING_WEIGHT if c in strs_tested else 1.0)
+                       TESTED_STRING_WEIGHT if c in strs_tested else 1.0 if c in strs else COMMON_STRING_WEIGHT)
 
 
 def _is_index_position(parent: ast.AST | None, field: str | None, node: ast.AST) -> bool:
@@ -523,12 +548,13 @@ def _swap_alts(path: tuple, node: ast.Call) -> Iterator[_Alt]:
 
 
 def _callee_alts(path: tuple, node: ast.Call) -> Iterator[_Alt]:
-    """The call with a sibling function or method (:data:`SIBLING_CALLS`) in place of its own."""
+    """The call with a sibling function or method (:data:`SIBLING_CALLS`, and
+    :data:`LOOSE_SIBLING_CALLS` less likely) in place of its own."""
     func = node.func
     name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
-    for other in _SIBLINGS.get(name, ()):
+    for other, family in _SIBLINGS.get(name, {}).items():
         new = ast.Name(id=other, ctx=ast.Load()) if isinstance(func, ast.Name) else _with(func, attr=other)
-        yield ("function_misuse", path + ("func",), path + ("func",), "replace", new, 1.0)
+        yield (family, path + ("func",), path + ("func",), "replace", new, 1.0)
 
 
 # Initial values for a forgotten initialisation, with how often each starts a variable.
@@ -538,8 +564,9 @@ _INIT_VALUES = {"0": 4.0, "[]": 2.0, "1": 1.0, "''": 1.0, "None": 0.5, "{}": 0.5
 
 def _insert_alts(path: tuple, func: ast.FunctionDef, feedback: Feedback, ints: list, strs: list) -> Iterator[_Alt]:
     """Inverse of a deleted statement, for the forgotten lines that tests can point at:
-    an initialisation of a name the tests reported unbound, a missing final ``return``,
-    and a missing counter update ``v += 1`` inside a loop."""
+    an initialisation of a name the tests reported unbound, a missing final ``return`` (of a
+    variable, or of a value the failing tests hold), and a missing counter update ``v += 1``
+    inside a loop."""
     body_path = path + ("body",)
     start = 1 if _has_docstring(func) else 0
     own = [n for n in own_nodes(func)]
@@ -566,6 +593,10 @@ def _insert_alts(path: tuple, func: ast.FunctionDef, feedback: Feedback, ints: l
             for wrapper in _RETURN_WRAPPERS:  # return str(res), return sum(parts), ...
                 yield ("missing_return", ("return", path), body_path, f"insert:{len(func.body)}",
                        ast.parse(f"return {wrapper}({name})").body[0], weight * RETURN_WRAPPER_WEIGHT)
+        for value in dict.fromkeys(v for v in feedback.failing_constants if v is None or type(v) in (bool, int, str)):
+            # a fall-through without its final ``return <value>`` (a sentinel the tests expect)
+            yield ("missing_return", ("return", path), body_path, f"insert:{len(func.body)}",
+                   ast.Return(value=ast.Constant(value)), 1.0)
     counters = [n.targets[0].id for n in own if isinstance(n, ast.Assign) and len(n.targets) == 1
                 and isinstance(n.targets[0], ast.Name) and isinstance(n.value, ast.Constant)
                 and type(n.value.value) is int and n.value.value in (0, 1)]

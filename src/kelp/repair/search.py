@@ -43,6 +43,10 @@ from kelp.repair.proposer import Candidate, Feedback, Proposer
 from kelp.repair.ranking import proposal_features, reorder
 from kelp.repair.simplify import patch_cost, simplify
 from kelp.repair.splice import minimal_source, splice_edit, text_lines
+from kelp.repair.unused import unread_parameters
+
+#: The functions whose unread parameters doubt a repair: those holding the most suspicious lines.
+UNREAD_LINES = 3
 
 
 class RepairInputError(KelpError, ValueError):
@@ -94,7 +98,11 @@ class RepairConfig:
     A ranker with an accept model doubts a patch that passes every test when its probability
     of being correct is under the model's threshold (a plausible patch that is wrong: Qi et al.
     2015): the search keeps it and goes on for at most ``doubt_extra`` more executions for a
-    patch the model trusts more, returning the most trusted one found. ``stop_at_repair``:
+    patch the model trusts more, returning the most trusted one found. ``doubt_unread``: a
+    patch that leaves a parameter of the suspicious functions unread (see
+    :func:`~kelp.repair.unused.unread_parameters`) is doubted the same way, for a patch that
+    reads it (a forgotten clause often held the parameter: ``s[0] >= h and s[1] >= w``).
+    ``stop_at_repair``:
     False runs the whole budget even after a repair is found (the first is returned): search-
     labelled data then holds candidates ranked after a repair too, so that where a candidate
     stands in its state's proposals says nothing of its label.
@@ -127,6 +135,7 @@ class RepairConfig:
     ranker_window: int = 64
     doubt_extra: int = 32
     stop_at_repair: bool = True
+    doubt_unread: bool = True
 
 
 @dataclass
@@ -495,6 +504,8 @@ class _Search:
         self.kept_key: tuple = (-1, 0.0)  # (of ``others`` fixed, accept probability) of ``kept``
         self.stop_at: int | None = None  # executions after which ``kept`` is returned
         self.ranker = _ranker(config.ranker)
+        self.unread = (unread_parameters(root_tree, set(self.ranking[:UNREAD_LINES]))
+                       if config.doubt_unread and self.ranking else frozenset())
         first_failure = next((o for o in run0.outcomes if o.status != "pass"), None)
         self.root_error = None if first_failure is None else (first_failure.error_type or first_failure.status)
 
@@ -710,7 +721,7 @@ class _Search:
                 if judged is not False and not self._keeps_passing(shown):
                     continue  # passes the selected tests, breaks others: not a repair, not expanded
                 if judged is not False:
-                    trust = self.ranker.accept(item.features) if self.ranker is not None else None
+                    trust = self._trust(item, shown)
                     passed.append((patch_cost(self.source, shown), len(passed), state, shown, judged,
                                    self.executions, run.total, trust))
                     continue
@@ -734,7 +745,7 @@ class _Search:
             if self.kept is None:  # the first repair found is the result
                 self.kept = (0, to_solve, state, shown, judged, total)
             return None
-        trusted = trust is None or trust >= self.ranker.accept_threshold
+        trusted = trust is None or trust >= (self.ranker.accept_threshold if self.ranker is not None else 0.5)
         if self.others is None:
             if trusted:
                 return self._finish(0, to_solve, state, shown, judged, total)
@@ -749,6 +760,20 @@ class _Search:
         if self.stop_at is None:
             self.stop_at = self.executions + extra
         return None
+
+    def _trust(self, item: _Pending, shown: str) -> float | None:
+        """The probability that the plausible patch ``shown`` is correct: the ranker's accept
+        model, 0 for a patch that leaves a parameter of :attr:`unread` unread; ``None``
+        (trusted) when neither applies."""
+        trust = self.ranker.accept(item.features) if self.ranker is not None else None
+        if self.unread:
+            try:
+                leaves = unread_parameters(ast.parse(shown)) & self.unread
+            except SyntaxError:
+                leaves = frozenset()
+            if leaves:
+                trust = 0.0
+        return trust
 
     def _others_fixed(self, text: str) -> int:
         """How many of the regression tests the program failed outside the selection ``text``

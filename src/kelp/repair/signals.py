@@ -21,8 +21,9 @@ from kelp.program.tree import iter_nodes
 from kelp.repair.proposer import Feedback
 from kelp.repair.unused import Unused
 
-#: How much likelier a wrong-variable fix is when the name it puts in is otherwise never read
-#: (the mutation that replaced a read of it usually left its definition dead; see ``unused.py``).
+#: How much likelier a wrong-variable fix (or an added clause) is when a name it puts in is
+#: otherwise never read (the mutation that replaced a read of it usually left its definition
+#: dead, as does a forgotten clause; see ``unused.py``).
 DEAD_NAME_BOOST = 6.0
 #: How much likelier a wrong-variable fix is at a read of a name the tests reported unbound (the
 #: read, not a missing definition, is often the bug: a name misused before it is assigned).
@@ -80,6 +81,10 @@ class Evidence:
                 factor *= SINGLE_PASS_LOOP_BOOST
         elif family == "missing_return" and self.returned_none:
             factor *= NONE_RESULT_BOOST
+        elif family == "missing_clause" and new is not None and any(
+                isinstance(n, ast.Name) and any((scope, n.id) in self.dead for scope in _prefixes(path))
+                for n in ast.walk(new.values[-1])):
+            factor *= DEAD_NAME_BOOST  # the forgotten clause read the parameter left unread
         return factor
 
 

@@ -91,3 +91,28 @@ def protocol_params(tree: ast.Module) -> frozenset[str]:
         for name in params - read - {"self", "cls"}:
             seen[name] = seen.get(name, 0) + 1
     return frozenset(name for name, count in seen.items() if count >= 2)
+
+
+def unread_parameters(tree: ast.Module, lines: set[int] | frozenset[int] | None = None) -> frozenset[tuple[str, str]]:
+    """``(function name, parameter)`` for parameters that their function never reads, in the
+    functions of ``tree`` that hold one of ``lines`` (``None``: every function). ``self``,
+    ``cls``, ``_``-prefixed names, ``*args``/``**kwargs``, :func:`protocol_params` and the
+    parameters of stubs (a body of ``pass``, ``...``, a docstring or a ``raise``) are left out:
+    a person rarely takes a parameter to ignore it, so an unread one marks where logic is
+    missing."""
+    protocol = protocol_params(tree)
+    found = set()
+    for func in ast.walk(tree):
+        if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        if lines is not None and not any(func.lineno <= ln <= (func.end_lineno or func.lineno) for ln in lines):
+            continue
+        body = [s for s in func.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+        if all(isinstance(s, (ast.Pass, ast.Raise)) for s in body):
+            continue
+        read = {n.id for n in ast.walk(func) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        for a in func.args.posonlyargs + func.args.args + func.args.kwonlyargs:
+            if a.arg not in read and a.arg not in ("self", "cls") and not a.arg.startswith("_") \
+                    and a.arg not in protocol:
+                found.add((func.name, a.arg))
+    return frozenset(found)
