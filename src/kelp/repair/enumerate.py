@@ -31,6 +31,7 @@ from kelp.program.scope import ScopeIndex, constants
 from kelp.program.spans import line_at
 from kelp.program.tree import iter_nodes, node_at
 from kelp.repair.calls import discarded_result_alternatives, method_unwrap_alternatives, wrap_alternatives
+from kelp.repair.excess_logic import guard_removal_alternatives
 from kelp.repair.guards import (MAX_CONDITIONS, MAX_RUN, _blocks, _conditions, _existing_conditions, _is_docstring,
                                 _subscripts, guard_alternatives)
 from kelp.repair.missing_logic import clause_alternatives, early_return_alternatives, running_update_alternatives
@@ -54,7 +55,7 @@ FAMILY_WEIGHTS = {
     "drop_condition": 0.5, "delete_statement": 0.3, "insert_statement": 1.0, "fix_template": 0.5,
     "dead_name": 1.0, "missing_guard": 0.2, "missing_return": 1.0, "function_misuse": 0.3,
     "statement_transplant": 0.3, "missing_clause": 0.3, "early_return": 0.1,
-    "missing_call": 0.2, "loose_callee": 0.1,
+    "missing_call": 0.2, "loose_callee": 0.1, "remove_guard": 0.2,
 }
 
 #: Functions and methods that are easily called in place of each other (the mirror image of
@@ -384,6 +385,7 @@ def _node_alternatives(tree, feedback, scopes, dead, guards, lines, path, node, 
         yield from clause_alternatives(path, node, [u.name for u in dead_here])
         yield from early_return_alternatives(path, node, list(feedback.failing_constants))
         yield from running_update_alternatives(path, node)
+        yield from guard_removal_alternatives(tree, path, node)
         yield from assignment_transplant_alternatives(path, node, feedback.unbound, donors)
         yield from return_transplant_alternatives(tree, path, node, donors.get(RETURNS, ()))
         if donors.get(STATEMENTS):
