@@ -95,3 +95,14 @@ def test_a_functions_own_variable_outranks_the_modules_many(monkeypatch):
     weighted = _rank(source, fixed, Feedback())
     monkeypatch.setattr("kelp.repair.enumerate.LOCAL_VARIABLE_FACTOR", 1.0)
     assert weighted < _rank(source, fixed, Feedback()) / 2
+
+
+def test_one_loop_variable_for_another_is_the_likeliest_variable_confusion(monkeypatch):
+    from kelp.repair import signals
+    source = ("def sort_pairs(tup):\n    n = len(tup)\n    for i in range(n):\n        for j in range(n - i - 1):\n"
+              "            if tup[i][0] > tup[j + 1][0]:\n                tup[j], tup[j + 1] = tup[j + 1], tup[j]\n"
+              "    return tup\n")
+    fixed = source.replace("tup[i][0] >", "tup[j][0] >")
+    boosted = _rank(source, fixed, Feedback())
+    monkeypatch.setattr(signals, "LOOP_VARIABLE_BOOST", 1.0)
+    assert boosted < _rank(source, fixed, Feedback())

@@ -39,6 +39,9 @@ INDEX_ERROR_BOOST = 3.0
 #: How much likelier a wrong-variable fix is at a degenerate operand (``k % k``, ``i == i``) or
 #: at the object of an attribute read on a line that raised AttributeError.
 SUSPECT_NAME_BOOST = 3.0
+#: How much likelier a wrong-variable fix is when it swaps one loop variable for another (``i``
+#: for ``j`` in nested loops: the likeliest variable confusion in hand-written loops).
+LOOP_VARIABLE_BOOST = 3.0
 #: How much likelier a missing guard is around the unconditional ``return`` / ``break`` of a
 #: loop body (a loop that can only run once: its exit lost its ``if``).
 SINGLE_PASS_LOOP_BOOST = 10.0
@@ -60,6 +63,7 @@ class Evidence:
         self.single_pass = _single_pass_loops(tree)
         self.unbound_reads = {path for path, node in iter_nodes(tree) if isinstance(node, ast.Name)
                               and isinstance(node.ctx, ast.Load) and node.id in feedback.unbound}
+        self.loop_reads = _loop_variable_reads(tree)
 
     def boost(self, family: str, key: tuple, path: tuple, new: ast.AST | None) -> float:
         """Prior multiplier of the candidate ``(family, site key, path, new node)``."""
@@ -71,6 +75,8 @@ class Evidence:
                 factor *= UNBOUND_READ_BOOST
             if path in self.suspect_names:
                 factor *= SUSPECT_NAME_BOOST
+            if isinstance(new, ast.Name) and new.id in self.loop_reads.get(path, ()):
+                factor *= LOOP_VARIABLE_BOOST
         elif family in ("change_constant", "off_by_one"):
             if path in self.odd:
                 factor *= ODD_CONSTANT_BOOST
@@ -86,6 +92,33 @@ class Evidence:
                 for n in ast.walk(new.values[-1])):
             factor *= DEAD_NAME_BOOST  # the forgotten clause read the parameter left unread
         return factor
+
+
+def _loop_variable_reads(tree: ast.Module) -> dict[tuple, frozenset[str]]:
+    """``{path of a read of a loop variable: the other variables of the loops around it}``:
+    where ``i`` may stand for ``j`` (for-loop targets that are plain names, and comprehension
+    targets, of the loops enclosing the read)."""
+    found: dict[tuple, frozenset[str]] = {}
+
+    def visit(node, path, loops):
+        if isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)) and isinstance(node.target, ast.Name):
+            loops = loops + (node.target.id,)
+        elif isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+            loops = loops + tuple(g.target.id for g in node.generators if isinstance(g.target, ast.Name))
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in loops:
+            others = frozenset(v for v in loops if v != node.id)
+            if others:
+                found[path] = others
+        for field, value in ast.iter_fields(node):
+            if isinstance(value, list):
+                for i, item in enumerate(value):
+                    if isinstance(item, ast.AST):
+                        visit(item, path + (field, i), loops)
+            elif isinstance(value, ast.AST):
+                visit(value, path + (field,), loops)
+
+    visit(tree, (), ())
+    return found
 
 
 def _prefixes(path: tuple) -> Iterator[tuple]:
