@@ -64,3 +64,18 @@ def test_the_command_names_a_missing_data_folder(tmp_path):
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip() == f"kelp: error: not search-data folders (no tasks.jsonl): {tmp_path / 'nope'}"
     assert not (tmp_path / "r.json").exists()
+
+
+def test_balanced_families_and_excluded_features(data, tmp_path):
+    from kelp.train.ranker_trainer import family_weights
+    groups = [{"rows": [{"family": "a"}, {"family": "b"}], "labels": [0, 3]},
+              {"rows": [{"family": "b"}], "labels": [3]}, {"rows": [{"family": "c"}], "labels": [3]},
+              {"rows": [{"family": "a"}], "labels": [1]}]
+    assert family_weights(groups) == [0.75, 0.75, 1.5, 1.0]  # b twice, c once: each family weighs 1.5
+    out = tmp_path / "r.json"
+    train_ranker([data], out, RankerConfig(trees=10, min_leaf=2, holdout=0.5, balance_families=True,
+                                           exclude=("family", "op")))
+    importance = json.loads(out.read_text())["importance"]
+    assert importance["family"] == 0 and importance["op"] == 0
+    with pytest.raises(RankerTrainingError, match="unknown features"):
+        train_ranker([data], out, RankerConfig(trees=2, min_leaf=2, holdout=0.5, exclude=("colour",)))

@@ -86,6 +86,8 @@ def train_ranker_cmd(
     learning_rate: float = typer.Option(0.05, "--lr", help="Learning rate."),
     seed: int = typer.Option(0, "--seed", help="LightGBM seed."),
     validate: Optional[list[Path]] = typer.Option(None, "--validate", help="Search-data folder of a tuning split (e.g. MBPP validation) to report ranks on (repeatable)."),
+    balance_families: bool = typer.Option(False, "--balance-families", help="Weigh every family of fix alike, not by how often the forward process makes it."),
+    exclude: Optional[list[str]] = typer.Option(None, "--exclude", help="A feature the ranker may not use (repeatable), e.g. family."),
 ) -> None:
     """Train the search's proposal ranker (LightGBM LambdaRank) on search-labelled data; prints the report (held-out rank of the first correct proposal, proposers' order vs ranker).
 
@@ -99,7 +101,8 @@ def train_ranker_cmd(
         raise UserError(f"not search-data folders (no tasks.jsonl): {', '.join(missing)}")
     if trees < 1 or leaves < 2 or learning_rate <= 0:
         raise UserError("--trees must be >= 1, --leaves >= 2 and --lr > 0")
-    config = RankerConfig(trees=trees, leaves=leaves, learning_rate=learning_rate, seed=seed)
+    config = RankerConfig(trees=trees, leaves=leaves, learning_rate=learning_rate, seed=seed,
+                          balance_families=balance_families, exclude=tuple(exclude or ()))
     try:
         report = train_ranker(data, out, config, command=" ".join(["kelp", *sys.argv[1:]]), validate=validate or [])
     except RankerTrainingError as exc:

@@ -42,7 +42,11 @@ class RankerTrainingError(KelpError, ValueError):
 @dataclass(frozen=True)
 class RankerConfig:
     """LightGBM settings: ``trees`` (boosting rounds), ``leaves`` per tree, ``learning_rate``,
-    ``min_leaf`` (examples per leaf), ``holdout`` (share of task ids held out), ``seed``."""
+    ``min_leaf`` (examples per leaf), ``holdout`` (share of task ids held out), ``seed``;
+    ``balance_families``: weight each group by the inverse frequency of the family of its
+    first correct candidate (groups without one keep weight 1), so that the ranker does not
+    learn the forward process's family frequencies, which are not those of human bugs;
+    ``exclude``: features the model may not use (their column is blanked in training)."""
 
     trees: int = 200
     leaves: int = 7
@@ -50,6 +54,8 @@ class RankerConfig:
     min_leaf: int = 20
     holdout: float = 0.1
     seed: int = 0
+    balance_families: bool = False
+    exclude: tuple[str, ...] = ()
 
 
 def _relevance(c: dict) -> int:
@@ -97,6 +103,23 @@ def ranking_groups(candidates: list[dict]) -> list[dict]:
         out.append({"task_id": members[0]["task_id"], "rows": [c["features"] for c in members],
                     "labels": [_relevance(c) for c in members]})
     return out
+
+
+def family_weights(groups: list[dict]) -> list[float]:
+    """One weight per group: ``n / (k * count)`` for a group whose first correct candidate is
+    of a family with ``count`` such groups among ``n`` groups with a correct candidate and
+    ``k`` families (so every family weighs the same in total); 1 for a group without one."""
+    def fix_family(g):
+        return next((row.get("family") for row, label in zip(g["rows"], g["labels"])
+                     if label == RELEVANCE["correct"]), None)
+
+    families = [fix_family(g) for g in groups]
+    counts: dict[str, int] = defaultdict(int)
+    for f in families:
+        if f is not None:
+            counts[f] += 1
+    n = sum(counts.values())
+    return [1.0 if f is None else n / (len(counts) * counts[f]) for f in families]
 
 
 def _vocabulary(groups: list[dict]) -> dict[str, dict[str, int]]:
@@ -167,15 +190,23 @@ def train_ranker(folders: list[Path], out: Path, config: RankerConfig = RankerCo
         y = np.array([label for g in part for label in g["labels"]], dtype=np.int32)
         return x, y, [len(g["rows"]) for g in part]
 
+    unknown = [name for name in config.exclude if name not in FEATURES]
+    if unknown:
+        raise RankerTrainingError(f"unknown features to exclude: {', '.join(unknown)} (known: {', '.join(FEATURES)})")
     categorical = [FEATURES.index(name) for name in CATEGORICAL]
     x, y, sizes = matrix(train)
+    for name in config.exclude:  # a constant column: no split can use it
+        x[:, FEATURES.index(name)] = 0.0
+    weights = None
+    if config.balance_families:
+        weights = np.array([w for g, w in zip(train, family_weights(train)) for _row in g["rows"]], dtype=np.float64)
     hx, _hy, _sizes = matrix(held)
     params = {"objective": "lambdarank", "num_leaves": config.leaves,
               "learning_rate": config.learning_rate, "min_data_in_leaf": config.min_leaf,
               "label_gain": [0, 1, 2, 3], "seed": config.seed, "deterministic": True, "num_threads": 2,
               "verbosity": -1, "cat_smooth": 10.0, "max_cat_to_onehot": 8}
-    train_set = lgb.Dataset(x, y, group=sizes, feature_name=list(FEATURES), categorical_feature=categorical,
-                            free_raw_data=False)
+    train_set = lgb.Dataset(x, y, group=sizes, weight=weights, feature_name=list(FEATURES),
+                            categorical_feature=categorical, free_raw_data=False)
     booster = lgb.train(params, train_set, num_boost_round=config.trees)
     dump = booster.dump_model()
     accept, accept_report = _train_accept(candidates, encoder, categorical, config)
@@ -229,6 +260,8 @@ def _train_accept(candidates: list[dict], encoder: Ranker, categorical: list[int
                 np.array([c["label"] == "correct" for c in part], dtype=np.int32))
 
     x, y = matrix(train)
+    for name in config.exclude:
+        x[:, FEATURES.index(name)] = 0.0
     hx, hy = matrix(held)
     params = {"objective": "binary", "num_leaves": 7, "learning_rate": config.learning_rate,
               "min_data_in_leaf": config.min_leaf, "seed": config.seed, "deterministic": True, "num_threads": 2,
