@@ -60,3 +60,13 @@ def test_per_category_counts_human_bugs_by_their_category():
         "operator misuse": {"n": 1, "solved": 1, "solved_rate": 1.0, "solved_at_16": 0}}
     assert summarize(records)["per_category"] == per_category(records)
     assert summarize(records[3:])["per_category"] == {}
+
+
+def test_differential_judging_counts_a_repair_correct_only_if_it_passes_every_judge():
+    records = [{"solved": True, "differential_pass": True},
+               {"solved": True, "differential_pass": False},
+               {"solved": True, "differential_pass": True, "hidden_pass": False},
+               {"solved": True}, {"solved": False}]
+    summary = summarize(records)
+    assert summary["differential_correct"] == 1 and summary["overfit_share_differential"] == round(2 / 3, 4)
+    assert summarize(records[3:])["overfit_share_differential"] is None

@@ -43,4 +43,6 @@ def test_a_repair_is_judged_by_the_hidden_tests_and_counted_in_overfit_share(tmp
     assert clamp["solved"] and not clamp["hidden_pass"] and clamp["hidden_tests"] == [1, 3]
     assert summary["overfit_share"] == 0.5 and summary["correct"] == 1
     assert clamp["category"] == "missing logic" and "category" not in records["inc"]
+    # new inputs judged by the known fix: `x + 1` is right on them too
+    assert records["inc"]["differential_pass"] and records["inc"]["differential_tests"][1] > 2
     assert summary["per_category"] == {"missing logic": {"n": 1, "solved": 1, "solved_rate": 1.0, "solved_at_16": 1}}

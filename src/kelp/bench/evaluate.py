@@ -14,7 +14,9 @@ buggy_lines, edits, mutations (for generated tasks), category (for human bugs wi
 ``meta.category``), reason, repaired (source, when solved).
 With ``--visible-tests K``: visible (the K test ids the search saw), hidden_tests ([passed,
 total] of the task's whole suite on the repair, a judged run where the suite allows one) and
-hidden_pass (bool), for solved tasks.
+hidden_pass (bool), for solved tasks. For a solved task with a known fix and an assert suite:
+differential_tests ([passed, total] of the whole suite plus differential tests, new inputs
+judged by the known fix: :mod:`kelp.datasets.differential`) and differential_pass (bool).
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from kelp.errors import KelpError
 from kelp.datasets.jsonl import append_record, read_records
 from kelp.bench.metrics import summarize
 from kelp.corrupt import SubtreeBank
-from kelp.datasets.loaders import HUMANBUGS_FILE, load_jsonl_tasks, load_mbpp, load_quixbugs
+from kelp.datasets.differential import differential_suite
+from kelp.datasets.loaders import HUMANBUGS_FILE, entry_point_of, load_jsonl_tasks, load_mbpp, load_quixbugs
 from kelp.datasets.tasks import PreparedTask, prepare_mbpp_task, visible_suite
 from kelp.execute.sandbox import Limits, Sandbox
 from kelp.progress import progress_bar
@@ -171,6 +174,13 @@ def _evaluate_one(prepared: PreparedTask, sandbox: Sandbox, config: RepairConfig
             whole = sandbox.verify(result.repaired, task.suite)
             record["hidden_tests"] = [whole.passed, whole.total]
             record["hidden_pass"] = whole.status == "ok" and whole.all_passed
+        if task.fixed and task.suite.kind == "asserts":
+            entry = task.entry_point or entry_point_of(task.fixed, [t.source for t in task.suite.tests])
+            judge = differential_suite(task.suite, task.fixed, entry)
+            if len(judge.tests) > len(task.suite.tests):
+                run = sandbox.verify(result.repaired, judge)
+                record["differential_tests"] = [run.passed, run.total]
+                record["differential_pass"] = run.status == "ok" and run.all_passed
     return record
 
 

@@ -49,7 +49,8 @@ def summarize(records: Sequence[dict], *, dropped: dict[str, int] | None = None,
     restored_rate, equivalent_rate, median_seconds, localization_top1, dropped, and
     overfit_share: of the repairs judged on hidden tests (records with ``hidden_pass``), the
     share that fail them (plausible but wrong); ``None`` when no repair was judged so.
-    ``per_family``: :func:`per_family`; ``per_category``: :func:`per_category`.
+    ``per_family``: :func:`per_family`; ``per_category``: :func:`per_category`;
+    ``differential_correct`` and ``overfit_share_differential``: :func:`_differential`.
     """
     n = len(records)
     solved = [1.0 if r.get("solved") else 0.0 for r in records]
@@ -74,6 +75,7 @@ def summarize(records: Sequence[dict], *, dropped: dict[str, int] | None = None,
         "localization_top1": round(sum(loc) / len(loc), 4) if loc else None,
         "dropped": dict(dropped or {}),
         **_hidden(records, seed),
+        **_differential(records),
         "per_family": per_family(records),
         "per_category": per_category(records),
     }
@@ -106,6 +108,17 @@ def per_category(records: Sequence[dict], budget: int = 16) -> dict[str, dict]:
             entry[2] += bool(r.get("solved") and r.get("executions_to_solve", 10**9) <= budget)
     return {c: {"n": n, "solved": k, "solved_rate": round(k / n, 4), f"solved_at_{budget}": early}
             for c, (n, k, early) in sorted(counts.items())}
+
+
+def _differential(records: Sequence[dict]) -> dict:
+    """``differential_correct``: solved tasks that also pass the differential tests (and the
+    hidden tests, where there are any), and ``overfit_share_differential``: the share of the
+    solved tasks judged that way that do not (``None`` when none was judged)."""
+    judged = [r for r in records if r.get("solved") and "differential_pass" in r]
+    if not judged:
+        return {"differential_correct": None, "overfit_share_differential": None}
+    good = sum(1 for r in judged if r["differential_pass"] and r.get("hidden_pass", True))
+    return {"differential_correct": good, "overfit_share_differential": round(1 - good / len(judged), 4)}
 
 
 def _hidden(records: Sequence[dict], seed: int) -> dict:

@@ -113,7 +113,8 @@ def eval_repair_cmd(
     _signals.set_interrupt_note(_signals.results_written(out_dir / "results.jsonl"))
     summary = run_eval(config, out_dir, workers=workers)
     keys = ("n", "solved", "solved_rate", "ci95", "solved_at", "restored_rate", "equivalent",
-            "median_seconds", "max_seconds", "localization_top1", "dropped", "overfit_share")
+            "median_seconds", "max_seconds", "localization_top1", "dropped", "overfit_share",
+            "differential_correct", "overfit_share_differential")
     out.print_json(json.dumps({k: summary[k] for k in keys}))
     err.print(f"results in {out_dir}/")
 
