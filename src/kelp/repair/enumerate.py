@@ -34,7 +34,8 @@ from kelp.repair.calls import discarded_result_alternatives, method_unwrap_alter
 from kelp.repair.excess_logic import guard_removal_alternatives
 from kelp.repair.guards import (MAX_CONDITIONS, MAX_RUN, _blocks, _conditions, _existing_conditions, _is_docstring,
                                 _subscripts, guard_alternatives)
-from kelp.repair.missing_logic import clause_alternatives, early_return_alternatives, running_update_alternatives
+from kelp.repair.missing_logic import (clause_alternatives, early_return_alternatives, expected_results,
+                                      running_update_alternatives)
 from kelp.repair.proposer import Candidate, Feedback
 from kelp.repair.signals import Evidence
 from kelp.repair.transplant import (argument_constants, assignment_donors, assignment_transplant_alternatives,
@@ -91,6 +92,10 @@ _WRAPPERS = ("sorted", "list", "set", "len", "sum", "max", "min", "str", "tuple"
 #: with this weight relative to ``return x``.
 _RETURN_WRAPPERS = _WRAPPERS + ("ord", "float", "bool")
 RETURN_WRAPPER_WEIGHT = 0.1
+#: Values a forgotten final ``return <value>`` is tried with (what the failing tests expect), at
+#: most, each with this weight relative to ``return x``.
+MAX_RETURN_VALUES = 4
+RETURN_VALUE_WEIGHT = 0.3
 
 
 #: Programs of at most this many lines are enumerated whole, at every node the tests executed.
@@ -383,7 +388,7 @@ def _node_alternatives(tree, feedback, scopes, dead, guards, lines, path, node, 
             yield from _focused_guards(tree, path, node, [u.name for u in dead_here], lines)
         yield from _insert_alts(path, node, feedback, ints, strs)
         yield from clause_alternatives(path, node, [u.name for u in dead_here])
-        yield from early_return_alternatives(path, node, list(feedback.failing_constants))
+        yield from early_return_alternatives(path, node, expected_results(feedback))
         yield from running_update_alternatives(path, node)
         yield from guard_removal_alternatives(tree, path, node)
         yield from assignment_transplant_alternatives(path, node, feedback.unbound, donors)
@@ -595,10 +600,10 @@ def _insert_alts(path: tuple, func: ast.FunctionDef, feedback: Feedback, ints: l
             for wrapper in _RETURN_WRAPPERS:  # return str(res), return sum(parts), ...
                 yield ("missing_return", ("return", path), body_path, f"insert:{len(func.body)}",
                        ast.parse(f"return {wrapper}({name})").body[0], weight * RETURN_WRAPPER_WEIGHT)
-        for value in dict.fromkeys(v for v in feedback.failing_constants if v is None or type(v) in (bool, int, str)):
+        for value in expected_results(feedback)[:MAX_RETURN_VALUES]:
             # a fall-through without its final ``return <value>`` (a sentinel the tests expect)
             yield ("missing_return", ("return", path), body_path, f"insert:{len(func.body)}",
-                   ast.Return(value=ast.Constant(value)), 1.0)
+                   ast.Return(value=ast.Constant(value)), RETURN_VALUE_WEIGHT)
     counters = [n.targets[0].id for n in own if isinstance(n, ast.Assign) and len(n.targets) == 1
                 and isinstance(n.targets[0], ast.Name) and isinstance(n.value, ast.Constant)
                 and type(n.value.value) is int and n.value.value in (0, 1)]
