@@ -87,11 +87,10 @@ def test_the_search_repairs_human_style_bugs(buggy, tests, fixed):
 
 
 def test_expected_results_are_what_failing_asserts_expect_not_their_inputs():
-    from kelp.repair.missing_logic import expected_results
     from kelp.repair.proposer import Feedback
     tests = ["assert f('akhil', 3) == 'None'", "assert f('b', 1) == 'b'", "assert 5 == f('c', 2)"]
     suite = TestSuite.from_asserts(tests)
     with Sandbox(workers=1) as sandbox:
         run = sandbox.run("def f(s, n):\n    return s\n", suite)
     feedback = Feedback.from_run(run, {}, tests, "f")
-    assert expected_results(feedback) == ["None", 5]
+    assert list(feedback.expected) == ["None", 5]

@@ -31,3 +31,15 @@ def test_a_repair_that_leaves_a_parameter_unread_is_doubted():
         plain = repair(BUGGY, suite, sandbox, RepairConfig(budget=64, doubt_unread=False))
     assert plain.solved and "s[0] > h" in plain.repaired
     assert doubted.solved and "s[1] >= w" in doubted.repaired
+
+
+def test_a_ranker_without_an_accept_model_keeps_the_doubt(tmp_path):
+    import json
+
+    from kelp.repair.ranking import CATEGORICAL, FEATURES
+    ranker = tmp_path / "ranker.json"  # one constant tree: the proposers' order, and no accept model
+    ranker.write_text(json.dumps({"features": list(FEATURES), "vocab": {name: {} for name in CATEGORICAL},
+                                  "trees": [{"tree_structure": {"leaf_value": 0.0}}]}))
+    with Sandbox(workers=1) as sandbox:
+        result = repair(BUGGY, TestSuite.from_asserts(TESTS), sandbox, RepairConfig(budget=64, ranker=str(ranker)))
+    assert result.solved and "s[1] >= w" in result.repaired

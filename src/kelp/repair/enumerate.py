@@ -34,8 +34,7 @@ from kelp.repair.calls import discarded_result_alternatives, method_unwrap_alter
 from kelp.repair.excess_logic import guard_removal_alternatives
 from kelp.repair.guards import (MAX_CONDITIONS, MAX_RUN, _blocks, _conditions, _existing_conditions, _is_docstring,
                                 _subscripts, guard_alternatives)
-from kelp.repair.missing_logic import (clause_alternatives, early_return_alternatives, expected_results,
-                                      running_update_alternatives)
+from kelp.repair.missing_logic import clause_alternatives, early_return_alternatives, running_update_alternatives
 from kelp.repair.proposer import Candidate, Feedback
 from kelp.repair.signals import Evidence
 from kelp.repair.transplant import (argument_constants, assignment_donors, assignment_transplant_alternatives,
@@ -388,7 +387,7 @@ def _node_alternatives(tree, feedback, scopes, dead, guards, lines, path, node, 
             yield from _focused_guards(tree, path, node, [u.name for u in dead_here], lines)
         yield from _insert_alts(path, node, feedback, ints, strs)
         yield from clause_alternatives(path, node, [u.name for u in dead_here])
-        yield from early_return_alternatives(path, node, expected_results(feedback))
+        yield from early_return_alternatives(path, node, list(feedback.expected))
         yield from running_update_alternatives(path, node)
         yield from guard_removal_alternatives(tree, path, node)
         yield from assignment_transplant_alternatives(path, node, feedback.unbound, donors)
@@ -600,7 +599,7 @@ def _insert_alts(path: tuple, func: ast.FunctionDef, feedback: Feedback, ints: l
             for wrapper in _RETURN_WRAPPERS:  # return str(res), return sum(parts), ...
                 yield ("missing_return", ("return", path), body_path, f"insert:{len(func.body)}",
                        ast.parse(f"return {wrapper}({name})").body[0], weight * RETURN_WRAPPER_WEIGHT)
-        for value in expected_results(feedback)[:MAX_RETURN_VALUES]:
+        for value in feedback.expected[:MAX_RETURN_VALUES]:
             # a fall-through without its final ``return <value>`` (a sentinel the tests expect)
             yield ("missing_return", ("return", path), body_path, f"insert:{len(func.body)}",
                    ast.Return(value=ast.Constant(value)), RETURN_VALUE_WEIGHT)

@@ -134,37 +134,6 @@ def clause_alternatives(func_path: tuple, func: ast.FunctionDef, dead: list[str]
                 yield ("missing_clause", ("clause", path), path, "replace", new, weight * factor)
 
 
-def expected_results(feedback) -> list:
-    """Values the failing tests expect a call to return: the literal side of ``assert f(...) ==
-    <literal>`` (either order) in the sources of the tests that failed, in test order, each
-    once. Inputs the tests pass are not among them (unlike ``Feedback.failing_constants``)."""
-    run = feedback.run
-    if run is None or len(run.outcomes) != len(feedback.test_sources):
-        return []
-    found: dict = {}
-    for outcome, text in zip(run.outcomes, feedback.test_sources):
-        if outcome.status not in ("fail", "error") or not text:
-            continue
-        try:
-            tree = ast.parse(text)
-        except SyntaxError:
-            continue
-        for node in ast.walk(tree):
-            if not (isinstance(node, ast.Assert) and isinstance(node.test, ast.Compare)
-                    and len(node.test.ops) == 1 and isinstance(node.test.ops[0], ast.Eq)):
-                continue
-            for call, other in ((node.test.left, node.test.comparators[0]), (node.test.comparators[0], node.test.left)):
-                if isinstance(call, ast.Call):
-                    try:
-                        value = ast.literal_eval(other)
-                    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-                        continue
-                    if value is None or type(value) in (bool, int, float, str):
-                        found.setdefault((type(value).__name__, value), value)
-                    break
-    return list(found.values())
-
-
 def _param_conditions(func: ast.FunctionDef) -> list[tuple[str, float]]:
     """Tests of one parameter an early return often makes: sign and zero, emptiness, parity,
     None. Never two parameters against each other: ``if x == k: return 6`` is how a patch

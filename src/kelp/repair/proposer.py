@@ -44,7 +44,8 @@ class Feedback:
     no localization: every line is equally suspicious). ``run`` is the test run.
     ``intent``: what the code should do (task text or docstring; may be empty).
     ``failing_constants``: literals of the failing tests and the values their failed
-    assertions expected, the likeliest replacements of a wrong constant.
+    assertions expected, the likeliest replacements of a wrong constant. ``expected``: what
+    the failing asserts expect a call to return (:func:`expected_results`), without their inputs.
     ``line_map``: for feedback carried to an edited program (:meth:`at_lines`), the line of
     the program the tests ran that each line stands for (index 0 unused, None for new code);
     the lines of ``run``'s messages are read through it.
@@ -59,6 +60,7 @@ class Feedback:
     test_sources: tuple[str, ...] = ()
     intent: str = ""
     failing_constants: tuple = ()
+    expected: tuple = ()
     line_map: tuple | None = None
 
     @classmethod
@@ -93,7 +95,8 @@ class Feedback:
         return cls(run=run, lines=lines if any(lines.values()) else {},
                    test_constants=tuple(consts.values()), unbound=tuple(unbound), test_calls=tuple(calls),
                    returned_none=returned_none, test_sources=tuple(test_sources),
-                   failing_constants=failing_constants(run, test_sources, failing_sources))
+                   failing_constants=failing_constants(run, test_sources, failing_sources),
+                   expected=expected_results(run, test_sources))
 
     def at_lines(self, line_map: tuple) -> "Feedback":
         """This feedback for an edited program whose line ``n`` stands for line
@@ -178,6 +181,37 @@ def failing_constants(run: "RunResult", test_sources: list[str], failing_sources
             expected = None
         if type(expected) in (int, str) and not (isinstance(expected, str) and len(expected) > 80):
             found.setdefault((type(expected).__name__, expected), expected)
+    return tuple(found.values())
+
+
+def expected_results(run: "RunResult", test_sources: list[str]) -> tuple:
+    """Values the failing tests expect a call to return: the literal side of ``assert f(...) ==
+    <literal>`` (either order) in the sources of the tests of ``run`` that failed (``test_sources``
+    in the suite's order), in test order, each once. Unlike :func:`failing_constants`, the
+    inputs the tests pass are not among them."""
+    if len(run.outcomes) != len(test_sources):
+        return ()
+    found: dict = {}
+    for outcome, text in zip(run.outcomes, test_sources):
+        if outcome.status not in ("fail", "error") or not text:
+            continue
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Assert) and isinstance(node.test, ast.Compare)
+                    and len(node.test.ops) == 1 and isinstance(node.test.ops[0], ast.Eq)):
+                continue
+            for call, other in ((node.test.left, node.test.comparators[0]), (node.test.comparators[0], node.test.left)):
+                if isinstance(call, ast.Call):
+                    try:
+                        value = ast.literal_eval(other)
+                    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                        continue
+                    if value is None or type(value) in (bool, int, float, str):
+                        found.setdefault((type(value).__name__, value), value)
+                    break
     return tuple(found.values())
 
 

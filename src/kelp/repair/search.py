@@ -501,7 +501,7 @@ class _Search:
                 self.others = replace(regression, tests=tuple(TestCase(i) for i in others))
         self.regressions = 0
         self.kept: tuple | None = None  # the best doubted repair (leaves ``others`` failing, or distrusted)
-        self.kept_key: tuple = (-1, 0.0)  # (of ``others`` fixed, accept probability) of ``kept``
+        self.kept_key: tuple = (-1, False, 0.0)  # (of ``others`` fixed, reads every parameter, accept probability)
         self.stop_at: int | None = None  # executions after which ``kept`` is returned
         self.ranker = _ranker(config.ranker)
         self.unread = (unread_parameters(root_tree, set(self.ranking[:UNREAD_LINES]))
@@ -745,7 +745,8 @@ class _Search:
             if self.kept is None:  # the first repair found is the result
                 self.kept = (0, to_solve, state, shown, judged, total)
             return None
-        trusted = trust is None or trust >= (self.ranker.accept_threshold if self.ranker is not None else 0.5)
+        reads, accept = trust
+        trusted = reads and (accept is None or accept >= self.ranker.accept_threshold)
         if self.others is None:
             if trusted:
                 return self._finish(0, to_solve, state, shown, judged, total)
@@ -754,26 +755,24 @@ class _Search:
             fixed, extra = self._others_fixed(shown), self.config.others_extra
             if fixed == len(self.others.tests):  # the project's own failing tests vouch for it
                 return self._finish(fixed, to_solve, state, shown, judged, total)
-        key = (fixed, 1.0 if trust is None else trust)
+        key = (fixed, reads, 1.0 if accept is None else accept)
         if self.kept is None or key > self.kept_key:
             self.kept, self.kept_key = (fixed, to_solve, state, shown, judged, total), key
         if self.stop_at is None:
             self.stop_at = self.executions + extra
         return None
 
-    def _trust(self, item: _Pending, shown: str) -> float | None:
-        """The probability that the plausible patch ``shown`` is correct: the ranker's accept
-        model, 0 for a patch that leaves a parameter of :attr:`unread` unread; ``None``
-        (trusted) when neither applies."""
-        trust = self.ranker.accept(item.features) if self.ranker is not None else None
+    def _trust(self, item: _Pending, shown: str) -> tuple[bool, float | None]:
+        """What vouches for the plausible patch ``shown``: whether it reads every parameter of
+        :attr:`unread`, and the ranker's accept probability (``None`` without an accept model)."""
+        accept = self.ranker.accept(item.features) if self.ranker is not None else None
+        reads = True
         if self.unread:
             try:
-                leaves = unread_parameters(ast.parse(shown)) & self.unread
+                reads = not unread_parameters(ast.parse(shown)) & self.unread
             except SyntaxError:
-                leaves = frozenset()
-            if leaves:
-                trust = 0.0
-        return trust
+                pass
+        return reads, accept
 
     def _others_fixed(self, text: str) -> int:
         """How many of the regression tests the program failed outside the selection ``text``

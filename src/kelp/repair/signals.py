@@ -101,7 +101,7 @@ def _loop_variable_reads(tree: ast.Module) -> dict[tuple, frozenset[str]]:
     found: dict[tuple, frozenset[str]] = {}
 
     def visit(node, path, loops):
-        if isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)) and isinstance(node.target, ast.Name):
+        if isinstance(node, (ast.For, ast.AsyncFor)) and isinstance(node.target, ast.Name):
             loops = loops + (node.target.id,)
         elif isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
             loops = loops + tuple(g.target.id for g in node.generators if isinstance(g.target, ast.Name))
