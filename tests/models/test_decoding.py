@@ -49,3 +49,16 @@ def test_beam_search_rejects_bad_arguments(tiny_checkpoint):
         beam_search(model, [5, 6], 0, 4, [2])
     with pytest.raises(ValueError, match="prompt"):
         beam_search(model, [], 2, 4, [2])
+
+
+def test_the_cache_is_handed_over_without_deprecation_warnings(trained_checkpoint):
+    """transformers >= 5.23 renamed ``past_key_values`` to ``cache`` and warns at every call
+    with the old name: a search would print that warning on stderr thousands of times."""
+    import warnings
+
+    model, tokenizer, _ = load_checkpoint(trained_checkpoint)
+    rendered = render_program(PROGRAM.replace("x * 2", "x * 3"))
+    ids = tokenizer.encode(build_prompt(rendered)).ids
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        assert beam_search(model, ids, 2, 8, [special_id(tokenizer, "<end>")])

@@ -9,7 +9,24 @@ afterwards (``DynamicCache.reorder_cache``), which is the same search for a frac
 
 from __future__ import annotations
 
+import inspect
+
 import torch
+
+
+def cache_of(output):
+    """The KV cache a forward pass with ``use_cache=True`` returned (``output.cache`` in
+    ``transformers`` >= 5.23, ``output.past_key_values`` before)."""
+    cache = getattr(output, "cache", None)
+    return cache if cache is not None else output.past_key_values
+
+
+def with_cache(model, cache) -> dict:
+    """The keyword argument that hands ``cache`` to ``model``'s forward: ``cache=`` where the
+    forward takes it (``transformers`` >= 5.23, which warns on the old name at every call),
+    else ``past_key_values=``."""
+    name = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    return {name: cache}
 
 
 @torch.no_grad()
@@ -29,7 +46,7 @@ def beam_search(model, prompt_ids: list[int], beams: int, max_new_tokens: int, e
         raise ValueError(f"beam_search needs beams >= 1 and a prompt (got beams={beams}, {len(prompt_ids)} prompt tokens)")
     prompt = torch.tensor([prompt_ids])
     out = model(prompt, use_cache=True)
-    cache = out.past_key_values
+    cache = cache_of(out)
     logits = out.logits[:, -1].float()
     generated = torch.zeros(1, 0, dtype=torch.long)
     scores = torch.zeros(1)
@@ -60,9 +77,9 @@ def beam_search(model, prompt_ids: list[int], beams: int, max_new_tokens: int, e
         cache.reorder_cache(index)
         generated = torch.cat([generated[index], torch.tensor(tokens)[:, None]], 1)
         scores = torch.tensor(kept)
-        logits = model(torch.tensor(tokens)[:, None], past_key_values=cache, use_cache=True).logits[:, -1].float()
+        logits = model(torch.tensor(tokens)[:, None], **with_cache(model, cache), use_cache=True).logits[:, -1].float()
     finished.sort(key=lambda pair: -pair[1])
     return finished
 
 
-__all__ = ["beam_search"]
+__all__ = ["beam_search", "cache_of", "with_cache"]
