@@ -39,3 +39,14 @@ def test_a_folder_without_results_is_a_clear_error(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "kelp.cli", "eval", "curves", str(tmp_path)],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and proc.stdout == "" and "no results.jsonl records" in proc.stderr
+
+
+def test_runs_of_other_edit_models_get_their_own_labels(tmp_path):
+    from kelp.bench.curves import run_label
+
+    for name, checkpoint in (("a", None), ("b", "runs/exit/round-2/train/checkpoint")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(json.dumps({"bench": "mbpp", "steps": 1, "proposer": "both",
+                                                                 "checkpoint": checkpoint}))
+    assert run_label(tmp_path / "a") == "mbpp steps1 both ranker off"
+    assert run_label(tmp_path / "b") == "mbpp steps1 both ranker off model round-2"

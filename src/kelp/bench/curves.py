@@ -19,7 +19,7 @@ class CurvesError(KelpError, ValueError):
 
 def run_label(folder: Path) -> str:
     """A short name for a run from its ``config.json``: bench, steps, proposer, ranker, visible
-    tests (e.g. ``mbpp steps1 enum ranker``); raises :class:`CurvesError` without one."""
+    tests and a checkpoint other than the bundled one (e.g. ``mbpp steps1 enum ranker``); raises :class:`CurvesError` without one."""
     try:
         config = json.loads((Path(folder) / "config.json").read_text())
     except (OSError, ValueError) as exc:
@@ -29,7 +29,16 @@ def run_label(folder: Path) -> str:
              "ranker off" if ranker is None else "ranker" if ranker in ("bundled", "default") else f"ranker {Path(ranker).name}"]
     if config.get("visible_tests"):
         parts.append(f"visible {config['visible_tests']}")
+    if config.get("checkpoint") and config.get("proposer", "enum") != "enum":
+        parts.append(f"model {_checkpoint_name(Path(config['checkpoint']))}")
     return " ".join(parts)
+
+
+def _checkpoint_name(path: Path) -> str:
+    """The folder that names a checkpoint: ``runs/x/round-2/train/checkpoint`` -> ``round-2``."""
+    while path.name in ("checkpoint", "train") and path.parent != path:
+        path = path.parent
+    return path.name or str(path)
 
 
 def solved_curve(records: list[dict], budget: int) -> list[float]:
