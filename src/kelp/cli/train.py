@@ -143,6 +143,50 @@ def train_edit_cmd(
     print(json.dumps(train_edit_model(config, out, until=until)))
 
 
+@train_app.command("expert-iteration")
+def train_expert_iteration_cmd(
+    out: Path = typer.Option(Path("runs/expert-iteration"), "--out", help="Run folder (rounds.jsonl, round-K/); a rerun resumes."),
+    rounds: int = typer.Option(3, "--rounds", help="Search + fine-tune rounds."),
+    split: str = typer.Option("train", "--split", help="MBPP training split searched: train or prompt (never test)."),
+    n: Optional[int] = typer.Option(None, "--n", help="Search only the first N problems."),
+    steps: str = typer.Option("1,2", "--steps", help="Forward-process steps, comma-separated (one task per problem and value)."),
+    seed: int = typer.Option(0, "--seed", help="Round K corrupts with forward seed SEED + K."),
+    budget: int = typer.Option(64, "--budget", help="Candidate executions per searched task."),
+    model_weight: float = typer.Option(0.1, "--model-weight", help="The edit model's share of the `both` mixture."),
+    finetune_steps: int = typer.Option(300, "--finetune-steps", help="Optimizer steps per round."),
+    batch: int = typer.Option(16, "--batch", help="Examples per step."),
+    lr: float = typer.Option(3e-4, "--lr", help="Peak learning rate of each round."),
+    replay: float = typer.Option(0.5, "--replay", help="Share of fresh synthetic examples mixed into the proved repairs."),
+    eval_n: Optional[int] = typer.Option(None, "--eval-n", help="MBPP validation tasks judged each round (default: all)."),
+    eval_budget: int = typer.Option(64, "--eval-budget", help="Budget of each round's evaluation (the model alone gets at most 16)."),
+    initial: Optional[Path] = typer.Option(None, "--initial", help="Starting edit-model checkpoint (default: the bundled one)."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Sandbox worker processes."),
+) -> None:
+    """Expert iteration of the edit model: search MBPP training problems with the model guiding the enumerator, fine-tune it on the repairs proved correct (tests and differential tests), repeat; each round is judged on MBPP validation next to the enumerator. Prints the rounds as JSON.
+
+    Exit status: 0 done; 2 bad settings, an unusable checkpoint, or OUT holds a run with other settings; 130 / 143 interrupted (finished stages are kept)."""
+    from kelp.cli import _signals
+    from kelp.models.edit_model import CheckpointError
+    from kelp.train.expert_iteration import ExpertIterationConfig, ExpertIterationError, run_expert_iteration
+
+    try:
+        config = ExpertIterationConfig(
+            rounds=rounds, split=split, n=n, steps=tuple(int(s) for s in steps.split(",") if s.strip()), seed=seed,
+            budget=budget, model_weight=model_weight, finetune_steps=finetune_steps, batch=batch, lr=lr,
+            replay=replay, eval_n=eval_n, eval_budget=eval_budget, initial=None if initial is None else str(initial))
+        config.check()
+    except ValueError as exc:
+        raise UserError(f"bad settings: {exc}") from None
+    if batch < 1 or lr <= 0:
+        raise UserError("--batch must be >= 1 and --lr > 0")
+    _signals.set_interrupt_note(_signals.results_written(out / "rounds.jsonl"))
+    try:
+        rows = run_expert_iteration(config, out, workers=workers)
+    except (ExpertIterationError, CheckpointError) as exc:
+        raise UserError(str(exc)) from None
+    print(json.dumps(rows, indent=2))
+
+
 @train_app.command("graph")
 def train_graph_cmd(
     out: Path = typer.Option(Path("runs/graph-model"), "--out", help="Run directory (checkpoint, metrics.jsonl, curves.png); a rerun resumes."),
