@@ -82,7 +82,7 @@ def test_a_round_searches_fine_tunes_evaluates_and_resumes(tmp_path):
     assert run_expert_iteration(config, tmp_path, workers=1, quiet=True) == rows  # nothing runs again
     assert (tmp_path / "rounds.jsonl").read_text() == before
     with pytest.raises(ExpertIterationError, match="other settings \\(budget\\)"):
-        run_expert_iteration(ExpertIterationConfig(**{**config.__dict__, "budget": 8}), tmp_path, quiet=True)
+        run_expert_iteration(ExpertIterationConfig(**{**config.__dict__, "budget": 4}), tmp_path, quiet=True)
 
 
 def test_the_test_split_is_refused_in_one_line(tmp_path):
