@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from kelp.bench.evaluate import validation_judge
 from kelp.datasets.jsonl import read_records
 from kelp.models.edit_format import decode_edit, render_program
 from kelp.program.tree import unparse
@@ -67,7 +68,8 @@ def test_the_replay_stream_mixes_and_resumes_exactly():
 def test_a_round_searches_fine_tunes_evaluates_and_resumes(tmp_path):
     config = ExpertIterationConfig(rounds=1, n=3, steps=(1,), budget=8, finetune_steps=2, batch=2, warmup=1,
                                    eval_n=2, eval_budget=2)
-    rows = run_expert_iteration(config, tmp_path, workers=1, quiet=True)
+    judge = validation_judge(n=config.eval_n, budget=config.eval_budget, workers=1, quiet=True)
+    rows = run_expert_iteration(config, tmp_path, judge, workers=1, quiet=True)
     assert [r["round"] for r in rows] == [0, 1]
     round_1 = rows[1]
     repairs = read_records(tmp_path / "round-1" / "repairs.jsonl")
@@ -79,15 +81,15 @@ def test_a_round_searches_fine_tunes_evaluates_and_resumes(tmp_path):
     for key in ("enum", "both", "model"):
         assert set(round_1[key]) == {"1", "4", "16", "64"} and round_1["eval_tasks"] == 2
     before = (tmp_path / "rounds.jsonl").read_text()
-    assert run_expert_iteration(config, tmp_path, workers=1, quiet=True) == rows  # nothing runs again
+    assert run_expert_iteration(config, tmp_path, judge, workers=1, quiet=True) == rows  # nothing runs again
     assert (tmp_path / "rounds.jsonl").read_text() == before
     with pytest.raises(ExpertIterationError, match="other settings \\(budget\\)"):
-        run_expert_iteration(ExpertIterationConfig(**{**config.__dict__, "budget": 4}), tmp_path, quiet=True)
+        run_expert_iteration(ExpertIterationConfig(**{**config.__dict__, "budget": 4}), tmp_path, judge, quiet=True)
 
 
 def test_the_test_split_is_refused_in_one_line(tmp_path):
     with pytest.raises(ExpertIterationError, match="not a training split"):
-        run_expert_iteration(ExpertIterationConfig(split="test"), tmp_path / "a", quiet=True)
+        run_expert_iteration(ExpertIterationConfig(split="test"), tmp_path / "a", validation_judge(), quiet=True)
     done = subprocess.run([sys.executable, "-m", "kelp.cli", "train", "expert-iteration", "--split", "test",
                            "--out", str(tmp_path / "b")], capture_output=True, text=True)
     assert done.returncode == 2 and done.stdout == ""

@@ -165,6 +165,7 @@ def train_expert_iteration_cmd(
     """Expert iteration of the edit model: search MBPP training problems with the model guiding the enumerator, fine-tune it on the repairs proved correct (tests and differential tests), repeat; each round is judged on MBPP validation next to the enumerator. Prints the rounds as JSON.
 
     Exit status: 0 done; 2 bad settings, an unusable checkpoint, or OUT holds a run with other settings; 130 / 143 interrupted (finished stages are kept)."""
+    from kelp.bench.evaluate import validation_judge
     from kelp.cli import _signals
     from kelp.models.edit_model import CheckpointError
     from kelp.train.expert_iteration import ExpertIterationConfig, ExpertIterationError, run_expert_iteration
@@ -181,7 +182,9 @@ def train_expert_iteration_cmd(
         raise UserError("--batch must be >= 1 and --lr > 0")
     _signals.set_interrupt_note(_signals.results_written(out / "rounds.jsonl"))
     try:
-        rows = run_expert_iteration(config, out, workers=workers)
+        judge = validation_judge(n=config.eval_n, budget=config.eval_budget, model_weight=config.model_weight,
+                                 test_timeout=config.test_timeout, workers=workers)
+        rows = run_expert_iteration(config, out, judge, workers=workers)
     except (ExpertIterationError, CheckpointError) as exc:
         raise UserError(str(exc)) from None
     print(json.dumps(rows, indent=2))

@@ -17,9 +17,10 @@ One round ``r`` (1-based) in ``OUT/round-r/``:
    round so far (dataset aggregation, as in DAgger: Ross et al. 2011), mixed with a share
    ``replay`` of fresh synthetic MBPP-train examples so the model keeps what it knew; resumable
    (:func:`kelp.train.loop.fit`).
-4. **evaluation** (``eval-both/``, ``eval-model/``): ``kelp eval repair mbpp-validation`` with
-   the fine-tuned model, as ``both`` and as ``model`` alone, next to the enumerator alone
-   (``OUT/eval-enum/``) and the starting model (``OUT/round-0/``).
+4. **evaluation** (``eval-both/``, ``eval-model/``): the fine-tuned model judged as ``both`` and
+   as ``model`` alone, next to the enumerator alone (``OUT/eval-enum/``) and the starting model
+   (``OUT/round-0/``), by the judge the caller hands in (the command's:
+   ``kelp eval repair mbpp-validation``, :func:`kelp.bench.evaluate.validation_judge`).
 
 ``OUT/rounds.jsonl`` gets one line per finished round (repairs, examples, loss, solved@k and
 unsolved@16 against the enumerator). Every stage writes as it goes and a rerun of the same
@@ -93,13 +94,19 @@ class ExpertIterationConfig:
             raise ExpertIterationError("replay must be in [0, 1) and the model weight in [0, 1]")
 
 
-def run_expert_iteration(config: ExpertIterationConfig, out: Path, *, workers: int | None = None,
+def run_expert_iteration(config: ExpertIterationConfig, out: Path, evaluate, *, workers: int | None = None,
                          quiet: bool = False) -> list[dict]:
     """Run (or resume) every round into ``out``; returns the rows of ``rounds.jsonl`` (round 0:
-    the starting model). Raises :class:`ExpertIterationError` for bad settings or an ``out``
-    made with other settings, :class:`~kelp.models.edit_model.CheckpointError` for an unusable
-    ``initial`` checkpoint."""
-    from kelp.bench.evaluate import EvalConfig, run_eval
+    the starting model).
+
+    ``evaluate(proposer, checkpoint, folder) -> summary`` judges a proposer (``"enum"``,
+    ``"both"`` or ``"model"``; ``checkpoint`` None for the enumerator) into ``folder``, resuming
+    there, and returns its summary with ``solved_at`` (training never imports the benchmarks:
+    :func:`kelp.bench.evaluate.validation_judge` is the one the command uses, called with this
+    config's ``eval_n``, ``eval_budget``, ``model_weight`` and ``test_timeout``).
+    Raises :class:`ExpertIterationError` for bad settings or an ``out`` made with other
+    settings, :class:`~kelp.models.edit_model.CheckpointError` for an unusable ``initial``
+    checkpoint."""
     from kelp.models.edit_model import DEFAULT_CHECKPOINT
 
     config.check()
@@ -107,13 +114,6 @@ def run_expert_iteration(config: ExpertIterationConfig, out: Path, *, workers: i
     out.mkdir(parents=True, exist_ok=True)
     _claim(config, out / "config.json")
     rows = {row["round"]: row for row in read_records(out / "rounds.jsonl")}
-
-    def evaluate(proposer: str, checkpoint: Path | None, where: Path) -> dict:
-        budget = config.eval_budget if proposer != "model" else min(config.eval_budget, 16)
-        eval_config = EvalConfig(bench="mbpp-validation", steps=1, n=config.eval_n, budget=budget,
-                                 proposer=proposer, checkpoint=None if checkpoint is None else str(checkpoint),
-                                 model_weight=config.model_weight, test_timeout=config.test_timeout)
-        return run_eval(eval_config, where, workers=workers, quiet=quiet)
 
     enum = evaluate("enum", None, out / "eval-enum")
     checkpoint = Path(config.initial) if config.initial else DEFAULT_CHECKPOINT
