@@ -95,6 +95,9 @@ def test_the_test_split_is_refused_in_one_line(tmp_path):
     assert done.returncode == 2 and done.stdout == ""
     assert "not a training split" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "b").exists()
+    done = subprocess.run([sys.executable, "-m", "kelp.cli", "train", "expert-iteration", "--initial",
+                           str(tmp_path / "nowhere"), "--out", str(tmp_path / "c")], capture_output=True, text=True)
+    assert done.returncode == 2 and "not an edit-model checkpoint" in done.stderr and not (tmp_path / "c").exists()
 
 
 def test_a_run_may_go_on_for_more_rounds_but_not_change_other_settings(tmp_path):

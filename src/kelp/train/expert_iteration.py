@@ -83,13 +83,15 @@ class ExpertIterationConfig:
     initial: str | None = None
 
     def check(self) -> None:
-        """Raises :class:`ExpertIterationError` for a split that is not a training split or a
-        setting out of range."""
+        """Raises :class:`ExpertIterationError` for a split that is not a training split, an
+        ``initial`` folder without weights, or a setting out of range."""
         if self.split not in TRAINING_SPLITS:
             raise ExpertIterationError(f"split {self.split!r} is not a training split; use one of "
                                        f"{', '.join(TRAINING_SPLITS)} (validation is where rounds are judged)")
         if self.rounds < 1 or not self.steps or min(self.steps) < 1 or self.budget < 1 or self.finetune_steps < 1:
             raise ExpertIterationError("rounds, steps, budget and fine-tuning steps must be >= 1")
+        if self.initial is not None and not (Path(self.initial) / "model.safetensors").is_file():
+            raise ExpertIterationError(f"{self.initial} is not an edit-model checkpoint (no model.safetensors)")
         if not 0.0 <= self.replay < 1.0 or not 0.0 <= self.model_weight <= 1.0:
             raise ExpertIterationError("replay must be in [0, 1) and the model weight in [0, 1]")
 
