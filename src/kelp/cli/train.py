@@ -178,8 +178,6 @@ def train_expert_iteration_cmd(
         config.check()
     except ValueError as exc:
         raise UserError(f"bad settings: {exc}") from None
-    if batch < 1 or lr <= 0:
-        raise UserError("--batch must be >= 1 and --lr > 0")
     _signals.set_interrupt_note(_signals.results_written(out / "rounds.jsonl"))
     try:
         judge = validation_judge(n=config.eval_n, budget=config.eval_budget, model_weight=config.model_weight,

@@ -21,12 +21,11 @@ def cache_of(output):
     return cache if cache is not None else output.past_key_values
 
 
-def with_cache(model, cache) -> dict:
-    """The keyword argument that hands ``cache`` to ``model``'s forward: ``cache=`` where the
-    forward takes it (``transformers`` >= 5.23, which warns on the old name at every call),
-    else ``past_key_values=``."""
-    name = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
-    return {name: cache}
+def cache_keyword(model) -> str:
+    """The name under which ``model``'s forward takes a KV cache: ``cache`` where the forward
+    takes it (``transformers`` >= 5.23, which warns on the old name at every call), else
+    ``past_key_values``. Look it up once per decoding, not per step."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
 @torch.no_grad()
@@ -46,7 +45,7 @@ def beam_search(model, prompt_ids: list[int], beams: int, max_new_tokens: int, e
         raise ValueError(f"beam_search needs beams >= 1 and a prompt (got beams={beams}, {len(prompt_ids)} prompt tokens)")
     prompt = torch.tensor([prompt_ids])
     out = model(prompt, use_cache=True)
-    cache = cache_of(out)
+    cache, keyword = cache_of(out), cache_keyword(model)
     logits = out.logits[:, -1].float()
     generated = torch.zeros(1, 0, dtype=torch.long)
     scores = torch.zeros(1)
@@ -77,9 +76,9 @@ def beam_search(model, prompt_ids: list[int], beams: int, max_new_tokens: int, e
         cache.reorder_cache(index)
         generated = torch.cat([generated[index], torch.tensor(tokens)[:, None]], 1)
         scores = torch.tensor(kept)
-        logits = model(torch.tensor(tokens)[:, None], **with_cache(model, cache), use_cache=True).logits[:, -1].float()
+        logits = model(torch.tensor(tokens)[:, None], **{keyword: cache}, use_cache=True).logits[:, -1].float()
     finished.sort(key=lambda pair: -pair[1])
     return finished
 
 
-__all__ = ["beam_search", "cache_of", "with_cache"]
+__all__ = ["beam_search", "cache_keyword", "cache_of"]

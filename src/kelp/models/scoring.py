@@ -13,7 +13,7 @@ import copy
 
 import torch
 
-from kelp.models.decoding import cache_of, with_cache
+from kelp.models.decoding import cache_keyword, cache_of
 from kelp.models.tokenizer import special_id
 
 #: Candidates scored per forward pass.
@@ -42,7 +42,7 @@ def edit_log_probs(model, tokenizer, prompt_ids: list[int], edits: list[str],
     prompt = torch.tensor([prompt_ids])
     out = model(prompt, use_cache=True)
     first = out.logits[0, -1].float().log_softmax(-1)
-    cache = cache_of(out)
+    cache, keyword = cache_of(out), cache_keyword(model)
     scores: list[float] = []
     for start in range(0, len(encoded), chunk):
         rows = encoded[start:start + chunk]
@@ -56,7 +56,7 @@ def edit_log_probs(model, tokenizer, prompt_ids: list[int], edits: list[str],
         shared.batch_repeat_interleave(len(rows))
         positions = torch.arange(len(prompt_ids), len(prompt_ids) + width).expand(len(rows), -1)
         logits = model(ids, attention_mask=torch.cat([torch.ones(len(rows), len(prompt_ids), dtype=torch.long), mask], 1),
-                       **with_cache(model, shared), position_ids=positions, use_cache=False).logits.float()
+                       **{keyword: shared}, position_ids=positions, use_cache=False).logits.float()
         logp = logits.log_softmax(-1)
         token = torch.zeros(len(rows), width)
         token[:, 0] = first[ids[:, 0]]

@@ -88,8 +88,9 @@ class ExpertIterationConfig:
         if self.split not in TRAINING_SPLITS:
             raise ExpertIterationError(f"split {self.split!r} is not a training split; use one of "
                                        f"{', '.join(TRAINING_SPLITS)} (validation is where rounds are judged)")
-        if self.rounds < 1 or not self.steps or min(self.steps) < 1 or self.budget < 1 or self.finetune_steps < 1:
-            raise ExpertIterationError("rounds, steps, budget and fine-tuning steps must be >= 1")
+        if (self.rounds < 1 or not self.steps or min(self.steps) < 1 or self.budget < 1 or self.finetune_steps < 1
+                or self.batch < 1 or self.lr <= 0):
+            raise ExpertIterationError("rounds, steps, budget, fine-tuning steps and batch must be >= 1, lr > 0")
         if self.initial is not None and not (Path(self.initial) / "model.safetensors").is_file():
             raise ExpertIterationError(f"{self.initial} is not an edit-model checkpoint (no model.safetensors)")
         if not 0.0 <= self.replay < 1.0 or not 0.0 <= self.model_weight <= 1.0:
@@ -294,8 +295,8 @@ def finetune(config: ExpertIterationConfig, round_: int, checkpoint: Path, out: 
     from kelp.train.examples import EditExample
     from kelp.train.loop import LoopConfig, fit
 
-    model, tokenizer, training = load_checkpoint(Path(checkpoint))
-    size = training.get("config", {}).get("size") or _size_of(model)
+    model, tokenizer, _ = load_checkpoint(Path(checkpoint))
+    size = _size_of(model)
     examples = [EditExample(r["prompt"], r["target"], r.get("meta", {}))
                 for k in range(1, round_ + 1) for r in read_records(out / f"round-{k}" / "examples.jsonl")]
     train_config = TrainConfig(corpus="", steps=config.finetune_steps, batch=config.batch, lr=config.lr,
