@@ -20,6 +20,7 @@ RANKS = {
     "bpe": 0,  # kelp/bpe.py: the one byte-level BPE builder (tokenizers imported inside it)
     "progress": 0,  # kelp/progress.py: the one progress bar (rich, on stderr)
     "program": 0, "execute": 0, "structured": 0,
+    "scale": 0,  # kelp/scale/: the map over units of work, here or as Ray tasks (ray imported inside)
     "corrupt": 1,
     "datasets": 2,
     "models": 3,

@@ -12,13 +12,13 @@ import pytest
 OPTIONS = {
     "repair": {"--steps", "--corruption", "--n", "--budget", "--seed", "--seconds", "--timeout", "--out",
                "--workers", "--proposer", "--checkpoint", "--graph-checkpoint", "--no-feedback",
-               "--model-weight", "--visible-tests", "--ranker", "--help"},
+               "--model-weight", "--visible-tests", "--ranker", "--ray", "--help"},
     "refine": {"--rate", "--iterations", "--signal", "--n", "--seed", "--checkpoint", "--timeout", "--out",
-               "--help"},
+               "--ray", "--help"},
     "projects": {"--n", "--budget", "--seed", "--seconds", "--timeout", "--projects", "--out", "--workers", "--regression",
-                 "--ranker", "--help"},
+                 "--ranker", "--ray", "--help"},
     "curves": {"--plot", "--help"},
-    "search": {"--retrievers", "--n", "--seed", "--encoder-checkpoint", "--out", "--help"},
+    "search": {"--retrievers", "--n", "--seed", "--encoder-checkpoint", "--out", "--ray", "--help"},
     "generate": {"--model", "--baseline", "--completions", "--baseline-samples", "--temperature", "--corpus",
                  "--phases", "--max-len", "--n", "--seed", "--out", "--help"},
 }

@@ -38,6 +38,19 @@ def test_candidates_of_an_unfinished_task_are_dropped(tmp_path):
     assert [c["key"] for c in candidates] == ["a"] and len(read_records(tmp_path / "candidates.jsonl")) == 2
 
 
+def test_a_task_cut_off_mid_write_runs_again_without_duplicate_candidates(tmp_path):
+    config = SearchDataConfig(split="validation", n=2, budget=8, seconds=20.0)
+    generate_search_data(config, tmp_path, workers=1, quiet=True)
+    tasks, candidates = read_search_data(tmp_path)
+    cut = tasks[-1]["key"]  # as a run killed after its candidate lines, before its task line
+    lines = (tmp_path / "tasks.jsonl").read_text().splitlines(keepends=True)
+    (tmp_path / "tasks.jsonl").write_text("".join(lines[:-1]))
+    generate_search_data(config, tmp_path, workers=1, quiet=True)
+    again_tasks, again = read_search_data(tmp_path)
+    assert [t["key"] for t in again_tasks].count(cut) == 1
+    assert sorted(json.dumps(c, sort_keys=True) for c in again) == sorted(json.dumps(c, sort_keys=True) for c in candidates)
+
+
 def test_the_test_split_and_other_settings_are_refused(tmp_path):
     with pytest.raises(SearchDataError, match="not a training split"):
         generate_search_data(SearchDataConfig(split="test"), tmp_path / "a", quiet=True)

@@ -24,8 +24,10 @@ from __future__ import annotations
 import ast
 import difflib
 import json
+import os
 from collections import Counter
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 from kelp.errors import KelpError
@@ -39,6 +41,7 @@ from kelp.execute.sandbox import Limits, Sandbox
 from kelp.progress import progress_bar
 from kelp.repair.proposers import make_proposers
 from kelp.repair.search import RepairConfig, RepairInputError, repair
+from kelp.scale import Failed, Work, map_units
 
 
 class EvalError(KelpError, ValueError):
@@ -67,40 +70,90 @@ class EvalConfig:
     ranker: str | None = None
 
 
-def run_eval(config: EvalConfig, out: Path, *, workers: int | None = None, quiet: bool = False) -> dict:
-    """Run (or resume) one evaluation into ``out``; returns the summary dict."""
+def run_eval(config: EvalConfig, out: Path, *, workers: int | None = None, quiet: bool = False,
+             ray: str | None = None) -> dict:
+    """Run (or resume) one evaluation into ``out``; returns the summary dict.
+
+    ``workers``: sandbox worker processes (default: this machine's CPUs; with ``ray``, 1 per Ray
+    task, which also declares that many CPUs). ``ray``: ``"local"`` or a cluster address: the
+    tasks run as Ray tasks (:mod:`kelp.scale`) and only this process writes the results; the
+    verdicts are those of the serial run. Raises :class:`EvalError` for bad settings or an ``out``
+    of another run, and :class:`kelp.scale.ScaleError` (before ``out`` is made) when Ray is
+    missing or the address cannot be reached."""
+    from contextlib import nullcontext
+
+    from kelp.scale import connect
+
+    with connect(ray) if ray else nullcontext():
+        return _run_eval(config, Path(out), workers=workers, quiet=quiet, ray=bool(ray))
+
+
+def _run_eval(config: EvalConfig, out: Path, *, workers: int | None, quiet: bool, ray: bool) -> dict:
+    keys = _task_keys(config)
     out.mkdir(parents=True, exist_ok=True)
     _check_config(config, out / "config.json")
-    results_path = out / "results.jsonl"
+    results_path, dropped_path = out / "results.jsonl", out / "dropped.jsonl"
     done = read_results(results_path)
-    limits = Limits(test_timeout=config.test_timeout)
-    repair_config = RepairConfig(budget=config.budget, seconds=config.seconds, ranker=config.ranker)
-    proposers = make_proposers(config.proposer, config.checkpoint, feedback=config.feedback,
-                                weight=config.model_weight, graph_checkpoint=config.graph_checkpoint)
-    dropped: Counter = Counter()
-    with Sandbox(workers=workers, limits=limits) as sandbox, progress_bar(enabled=not quiet) as progress:
-        items = _task_source(config, sandbox, dropped)
-        total = _task_count(config)
-        bar = progress.add_task(f"eval {config.bench}", total=total)
-        for item in items:
-            if item is None:
-                progress.advance(bar)
-                continue
-            prepared = item if isinstance(item, PreparedTask) else PreparedTask(item, None)
-            task = prepared.task
-            if task.task_id in done:
-                progress.advance(bar)
-                continue
-            record = _evaluate_one(prepared, sandbox, repair_config, proposers, config.visible_tests)
-            append_record(results_path, record)
-            done[task.task_id] = record
+    dropped = {r["task_id"]: r["reason"] for r in read_records(dropped_path) if "task_id" in r}
+    todo = [(key, index) for index, key in enumerate(keys) if key not in done and key not in dropped]
+    cpus = workers or (1 if ray else os.cpu_count() or 1)
+    work = Work(partial(_EvalWorker, config), _EvalWorker.evaluate)
+    with progress_bar(enabled=not quiet) as progress:
+        bar = progress.add_task(f"eval {config.bench}", total=len(keys), completed=len(keys) - len(todo))
+        for key, result in map_units(work, todo, ray=ray, cpus=cpus):
+            if isinstance(result, Failed):
+                result = _error_record(key, f"internal error: {result.reason}")
+            if "dropped" in result:
+                append_record(dropped_path, {"task_id": key, "reason": result["dropped"]})
+                dropped[key] = result["dropped"]
+            else:
+                append_record(results_path, result)
+                done[key] = result
             progress.update(bar, advance=1, description=f"eval {config.bench} solved "
                             f"{sum(1 for r in done.values() if r['solved'])}/{len(done)}")
-    records = list(done.values())
-    summary = summarize(records, dropped=dict(dropped), seed=config.seed)
+    order = {key: i for i, key in enumerate(keys)}
+    records = sorted(done.values(), key=lambda r: order.get(r["task_id"], len(order)))
+    summary = summarize(records, dropped=dict(Counter(dropped.values())), seed=config.seed)
     summary["config"] = asdict(config)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+class _EvalWorker:
+    """What one worker keeps between tasks of an evaluation: its sandbox pool of ``cpus``
+    processes, the proposers (models loaded once) and the benchmark's tasks."""
+
+    def __init__(self, config: EvalConfig, cpus: int) -> None:
+        self.config = config
+        self.sandbox = Sandbox(workers=cpus, limits=Limits(test_timeout=config.test_timeout))
+        self.repair_config = RepairConfig(budget=config.budget, seconds=config.seconds, ranker=config.ranker)
+        self.proposers = make_proposers(config.proposer, config.checkpoint, feedback=config.feedback,
+                                        weight=config.model_weight, graph_checkpoint=config.graph_checkpoint)
+        self.tasks = _load_tasks(config)
+        self.bank = None
+        if config.bench in MBPP_SPLITS and config.corruption == "bank":
+            self.bank = SubtreeBank.from_sources(p.code for p in load_mbpp("train"))
+
+    def evaluate(self, index: int) -> dict:
+        """The result line of task ``index``, or ``{"dropped": reason}`` for an MBPP problem that
+        no seeded corruption breaks (see :func:`~kelp.datasets.tasks.prepare_mbpp_task`)."""
+        item = self.tasks[index]
+        if self.config.bench in MBPP_SPLITS:
+            reasons: Counter = Counter()
+            item = prepare_mbpp_task(item, self.sandbox, steps=self.config.steps, policy=self.config.corruption,
+                                     seed=self.config.seed, bank=self.bank, dropped=reasons)
+            if item is None:
+                return {"dropped": next(iter(reasons))}
+        prepared = item if isinstance(item, PreparedTask) else PreparedTask(item, None)
+        return _evaluate_one(prepared, self.sandbox, self.repair_config, self.proposers, self.config.visible_tests)
+
+    def close(self) -> None:
+        self.sandbox.close()
+
+
+def _error_record(task_id: str, reason: str) -> dict:
+    return {"task_id": task_id, "solved": False, "executions": 0, "executions_to_solve": None, "seconds": 0.0,
+            "restored": False, "equivalent": None, "localization_top1": None, "reason": reason}
 
 
 def validation_judge(*, n: int | None = None, budget: int = 64, model_weight: float = 0.1,
@@ -124,26 +177,13 @@ def validation_judge(*, n: int | None = None, budget: int = 64, model_weight: fl
 MBPP_SPLITS = {"mbpp": "test", "mbpp-validation": "validation"}
 
 
-def _task_count(config: EvalConfig) -> int | None:
-    if config.bench in MBPP_SPLITS:
-        n = len(load_mbpp(MBPP_SPLITS[config.bench]))
-        return min(n, config.n) if config.n else n
-    return None
-
-
-def _task_source(config: EvalConfig, sandbox: Sandbox, dropped: Counter):
-    """Yield tasks (``RepairTask`` or ``PreparedTask``), or ``None`` for a dropped one."""
+def _load_tasks(config: EvalConfig) -> list:
+    """The benchmark's tasks in order: MBPP problems (corrupted later, one by one) or
+    ``RepairTask``s. Raises :class:`EvalError` for an unknown benchmark or corruption."""
     if config.bench in MBPP_SPLITS:
         if config.corruption not in ("realistic", "bank"):
             raise EvalError(f"--corruption must be 'realistic' or 'bank', not {config.corruption!r}")
-        bank = None
-        if config.corruption == "bank":
-            bank = SubtreeBank.from_sources(p.code for p in load_mbpp("train"))
-        problems = load_mbpp(MBPP_SPLITS[config.bench])[: config.n or None]
-        for problem in problems:
-            yield prepare_mbpp_task(problem, sandbox, steps=config.steps, policy=config.corruption,
-                                    seed=config.seed, bank=bank, dropped=dropped)
-        return
+        return load_mbpp(MBPP_SPLITS[config.bench])[: config.n or None]
     if config.bench == "quixbugs":
         tasks = load_quixbugs()
     elif config.bench == "humanbugs":
@@ -152,7 +192,12 @@ def _task_source(config: EvalConfig, sandbox: Sandbox, dropped: Counter):
         tasks = load_jsonl_tasks(config.bench[len("jsonl:"):])
     else:
         raise EvalError(f"unknown benchmark {config.bench!r}: use mbpp, mbpp-validation, quixbugs, humanbugs or jsonl:PATH")
-    yield from (tasks[: config.n] if config.n else tasks)
+    return tasks[: config.n] if config.n else tasks
+
+
+def _task_keys(config: EvalConfig) -> list[str]:
+    """The ``task_id`` of every task of the benchmark, in order."""
+    return [str(task.task_id) for task in _load_tasks(config)]
 
 
 def _evaluate_one(prepared: PreparedTask, sandbox: Sandbox, config: RepairConfig, proposers: list | None = None,

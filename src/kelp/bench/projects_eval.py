@@ -31,10 +31,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 from statistics import median
 
@@ -96,47 +98,91 @@ class ProjectsEvalConfig:
 
 def run_projects_eval(config: ProjectsEvalConfig, out: Path, *, projects: list[Project] | None = None,
                       cache_dir: Path | None = DEFAULT_CACHE, workers: int | None = None,
-                      quiet: bool = False) -> dict:
+                      quiet: bool = False, ray: str | None = None) -> dict:
     """Run (or resume) the benchmark into ``out``; returns the summary dict.
 
     ``projects`` replaces the bundled ones (tests use small synthetic projects); ``cache_dir``
-    holds generated bug lists (None: no cache); ``workers``: processes of each sandbox pool."""
-    from kelp.progress import progress_bar
+    holds generated bug lists (None: no cache); ``workers``: processes of each sandbox pool
+    (with ``ray``, of each Ray task's pools, default 1). ``ray``: ``"local"`` or a Ray cluster
+    address: the bugs are repaired as Ray tasks (:mod:`kelp.scale`; the bug list is made here
+    first) and this process alone writes the results. Raises :class:`ProjectsEvalError` for bad
+    settings and :class:`kelp.scale.ScaleError` (before ``out`` is made) when Ray is missing or
+    unreachable."""
+    from contextlib import nullcontext
+
+    from kelp.scale import connect
 
     config.check()
+    with connect(ray) if ray else nullcontext():
+        return _run_projects_eval(config, Path(out), projects, cache_dir, workers, quiet, bool(ray))
+
+
+def _run_projects_eval(config: ProjectsEvalConfig, out: Path, projects: list[Project] | None,
+                       cache_dir: Path | None, workers: int | None, quiet: bool, ray: bool) -> dict:
+    from kelp.progress import progress_bar
+    from kelp.scale import Failed, Work, map_units
+
     chosen = projects if projects is not None else select_projects(config.projects)
-    by_name = {p.name: p for p in chosen}
-    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     _check_config(config, out / "config.json")
     results_path = out / "results.jsonl"
     done = {r["bug_id"]: r for r in read_records(results_path) if "bug_id" in r}
-    proposers = make_proposers(config.proposer, None)
-    repair_config = RepairConfig(budget=config.budget, seconds=config.seconds, ranker=config.ranker)
-    clean: dict = {}
     with Sandbox(workers=workers, limits=SUITE_LIMITS) as judge:
         bugs, dropped = _bug_list(out / "bugs.json", chosen, judge, config, cache_dir, quiet)
-        with Sandbox(workers=workers, limits=Limits(test_timeout=config.test_timeout)) as sandbox, \
-                workdir("kelp-projects-") as tmp, progress_bar(enabled=not quiet) as bar:
-            task = bar.add_task("eval projects", total=len(bugs))
-            for bug in bugs:
-                if bug.bug_id not in done:
-                    project = by_name[bug.project]
-                    if project.name not in clean:
-                        clean[project.name] = _clean_tree(project, tmp / "clean" / project.key, judge)
-                    record = evaluate_bug(bug, project, clean[project.name], sandbox, judge, repair_config,
-                                          proposers, config.seconds, regression=config.regression)
-                    append_record(results_path, record)
-                    done[bug.bug_id] = record
-                repaired = sum(1 for r in done.values() if r["outcome"] == "repaired")
-                bar.update(task, advance=1, description=f"eval projects repaired {repaired}/{len(done)}")
+    clean: dict = {}
+    todo = [(bug.bug_id, bug) for bug in bugs if bug.bug_id not in done]
+    work = Work(partial(_BugWorker, config, chosen), _BugWorker.evaluate)
+    with progress_bar(enabled=not quiet) as bar:
+        task = bar.add_task("eval projects", total=len(bugs), completed=len(bugs) - len(todo))
+        for bug_id, result in map_units(work, todo, ray=ray, cpus=workers or (1 if ray else os.cpu_count() or 1)):
+            if isinstance(result, Failed):
+                bug = next(b for b in bugs if b.bug_id == bug_id)
+                record = _unrun(bug)
+                record["reason"] = f"internal error: {result.reason}"[:2000]
+            else:
+                record, (project, baseline) = result
+                clean[project] = baseline
+            append_record(results_path, record)
+            done[bug_id] = record
+            repaired = sum(1 for r in done.values() if r["outcome"] == "repaired")
+            bar.update(task, advance=1, description=f"eval projects repaired {repaired}/{len(done)}")
     records = [done[b.bug_id] for b in bugs if b.bug_id in done]
     summary = summarize_projects(records, dropped=dropped, seed=config.seed)
     summary["clean_failing"] = {name: failing if problem is None else problem
-                                for name, (_, failing, problem) in clean.items() if failing or problem}
+                                for name, (failing, problem) in sorted(clean.items()) if failing or problem}
     summary["config"] = asdict(config)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+class _BugWorker:
+    """One worker's part of the benchmark: its sandbox pools (the repair's and the judge's, of
+    ``cpus`` processes each), a work folder holding each project's clean tree (made at its first
+    bug), the proposers."""
+
+    def __init__(self, config: ProjectsEvalConfig, projects: list[Project], cpus: int) -> None:
+        self.config = config
+        self.projects = {p.name: p for p in projects}
+        self.stack = contextlib.ExitStack()
+        self.judge = self.stack.enter_context(Sandbox(workers=cpus, limits=SUITE_LIMITS))
+        self.sandbox = self.stack.enter_context(Sandbox(workers=cpus, limits=Limits(test_timeout=config.test_timeout)))
+        self.tmp = self.stack.enter_context(workdir("kelp-projects-"))
+        self.proposers = make_proposers(config.proposer, None)
+        self.repair_config = RepairConfig(budget=config.budget, seconds=config.seconds, ranker=config.ranker)
+        self.clean: dict = {}
+
+    def evaluate(self, bug: ProjectBug) -> tuple[dict, tuple[str, tuple]]:
+        """The bug's result line, and its project's clean baseline ``(name, (failing tests,
+        problem))``."""
+        project = self.projects[bug.project]
+        if project.name not in self.clean:
+            self.clean[project.name] = _clean_tree(project, self.tmp / "clean" / project.key, self.judge)
+        record = evaluate_bug(bug, project, self.clean[project.name], self.sandbox, self.judge, self.repair_config,
+                              self.proposers, self.config.seconds, regression=self.config.regression)
+        return record, (project.name, self.clean[project.name][1:])
+
+    def close(self) -> None:
+        self.stack.close()
 
 
 def _bug_list(path: Path, projects: list[Project], judge: Sandbox, config: ProjectsEvalConfig,
@@ -178,10 +224,7 @@ def evaluate_bug(bug: ProjectBug, project: Project, clean: tuple[Path, list[str]
     ``clean``: :func:`_clean_tree`'s answer for the bug's project; ``regression``: vet patches
     with the project's default pytest run, as ``kelp repair`` does by default."""
     clean_root, clean_failing, problem = clean
-    record = {k: v for k, v in bug.to_json().items() if k not in ("edits", "failing_files")}
-    record.update(outcome="not_repaired", solved=False, false_claim=False, selected_pass=None, full_pass=None,
-                  restored=False, loaded=None, load_message=None, candidate_ran=None, executions=0,
-                  executions_to_solve=None, seconds=0.0, judge_seconds=0.0)
+    record = _unrun(bug)
     with workdir("kelp-projects-bug-") as tmp:
         root = tmp / project.key
         shutil.copytree(clean_root, root)
@@ -235,6 +278,15 @@ def evaluate_bug(bug: ProjectBug, project: Project, clean: tuple[Path, list[str]
             record["outcome"] = "overfit"
         else:
             record["false_claim"] = True
+    return record
+
+
+def _unrun(bug: ProjectBug) -> dict:
+    """The result line of ``bug`` before its repair runs (not repaired, nothing run)."""
+    record = {k: v for k, v in bug.to_json().items() if k not in ("edits", "failing_files")}
+    record.update(outcome="not_repaired", solved=False, false_claim=False, selected_pass=None, full_pass=None,
+                  restored=False, loaded=None, load_message=None, candidate_ran=None, executions=0,
+                  executions_to_solve=None, seconds=0.0, judge_seconds=0.0)
     return record
 
 

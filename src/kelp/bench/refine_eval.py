@@ -95,44 +95,86 @@ def summarize_refinement(records: list[dict], iterations: int, seed: int = 0) ->
     }
 
 
-def run_refine_eval(config: RefineEvalConfig, out: Path, *, quiet: bool = False) -> dict:
+def run_refine_eval(config: RefineEvalConfig, out: Path, *, quiet: bool = False, ray: str | None = None,
+                    workers: int | None = None) -> dict:
     """Run (or resume) a refinement evaluation into ``out`` (``config.json``, ``results.jsonl``
-    written as it goes, ``summary.json``); returns the summary. Raises
-    :class:`RefineEvalError` for bad settings or an ``out`` holding another run, and
-    :class:`~kelp.models.edit_model.CheckpointError` for a missing checkpoint."""
+    written as it goes, ``summary.json``); returns the summary. ``ray``: ``"local"`` or a Ray
+    cluster address: the tasks run as Ray tasks (:mod:`kelp.scale`, each with a sandbox of
+    ``workers`` processes, default 1) and this process alone writes. Raises
+    :class:`RefineEvalError` for bad settings or an ``out`` holding another run,
+    :class:`~kelp.models.edit_model.CheckpointError` for a missing checkpoint and
+    :class:`kelp.scale.ScaleError` (before ``out`` is made) when Ray is missing or unreachable."""
+    from contextlib import nullcontext
+
+    from kelp.scale import connect
+
+    config.check()
+    with connect(ray) if ray else nullcontext():
+        return _run_refine_eval(config, Path(out), quiet=quiet, ray=bool(ray), workers=workers)
+
+
+def _run_refine_eval(config: RefineEvalConfig, out: Path, *, quiet: bool, ray: bool, workers: int | None) -> dict:
+    import os
+    from functools import partial
+
     from kelp.bench.evaluate import read_results
     from kelp.datasets.jsonl import append_record
     from kelp.datasets.loaders import load_mbpp
-    from kelp.execute.sandbox import Limits, Sandbox
-    from kelp.models.graph_model import DEFAULT_GRAPH_CHECKPOINT, load_graph_checkpoint
     from kelp.progress import progress_bar
-    from kelp.repair.refine import refine_noised_task
+    from kelp.scale import Failed, Work, map_units
 
-    config.check()
     out.mkdir(parents=True, exist_ok=True)
     config_path = out / "config.json"
     if config_path.exists() and json.loads(config_path.read_text()) != asdict(config):
         raise RefineEvalError(f"{out} holds a run with other settings; use another --out")
     config_path.write_text(json.dumps(asdict(config), indent=2) + "\n")
-    model, vocab, _ = load_graph_checkpoint(Path(config.checkpoint) if config.checkpoint else DEFAULT_GRAPH_CHECKPOINT)
     results_path = out / "results.jsonl"
     done = read_results(results_path)
     problems = load_mbpp(config.split)[: config.n]
-    with Sandbox(limits=Limits(test_timeout=config.test_timeout)) as sandbox, \
-            progress_bar(enabled=not quiet) as progress:
-        bar = progress.add_task(f"refine @{config.rate:.0%}", total=len(problems))
-        for problem in problems:
-            if problem.task_id not in done:
-                record = refine_noised_task(model, vocab, problem, sandbox, rate=config.rate,
-                                            iterations=config.iterations, signal=config.signal, seed=config.seed)
-                if record is not None:
-                    append_record(results_path, record)
-                    done[problem.task_id] = record
+    todo = [(str(p.task_id), index) for index, p in enumerate(problems) if p.task_id not in done]
+    cpus = workers or (1 if ray else os.cpu_count() or 1)
+    with progress_bar(enabled=not quiet) as progress:
+        bar = progress.add_task(f"refine @{config.rate:.0%}", total=len(problems), completed=len(problems) - len(todo))
+        for _key, record in map_units(Work(partial(_Refiner, config), _Refiner.refine), todo, ray=ray, cpus=cpus):
+            if isinstance(record, Failed):
+                raise RefineEvalError(f"a task failed: {record.reason}")
+            if record is not None:
+                append_record(results_path, record)
+                done[record["task_id"]] = record
             progress.advance(bar)
-    summary = summarize_refinement(list(done.values()), config.iterations, config.seed)
+    order = {p.task_id: i for i, p in enumerate(problems)}
+    records = sorted(done.values(), key=lambda r: order.get(r["task_id"], len(order)))
+    summary = summarize_refinement(records, config.iterations, config.seed)
     summary["config"] = asdict(config)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+class _Refiner:
+    """One worker's part: the graph denoiser (loaded once), a sandbox of ``cpus`` processes and
+    the split's problems; refines one token-noised problem."""
+
+    def __init__(self, config: RefineEvalConfig, cpus: int) -> None:
+        from kelp.datasets.loaders import load_mbpp
+        from kelp.execute.sandbox import Limits, Sandbox
+        from kelp.models.graph_model import DEFAULT_GRAPH_CHECKPOINT, load_graph_checkpoint
+
+        self.config = config
+        self.model, self.vocab, _ = load_graph_checkpoint(Path(config.checkpoint) if config.checkpoint
+                                                          else DEFAULT_GRAPH_CHECKPOINT)
+        self.sandbox = Sandbox(workers=cpus, limits=Limits(test_timeout=config.test_timeout))
+        self.problems = load_mbpp(config.split)[: config.n]
+
+    def refine(self, index: int) -> dict | None:
+        """The result line of problem ``index`` (None when noise leaves nothing to refine)."""
+        from kelp.repair.refine import refine_noised_task
+
+        c = self.config
+        return refine_noised_task(self.model, self.vocab, self.problems[index], self.sandbox, rate=c.rate,
+                                  iterations=c.iterations, signal=c.signal, seed=c.seed)
+
+    def close(self) -> None:
+        self.sandbox.close()
 
 
 __all__ = ["RefineEvalConfig", "RefineEvalError", "run_refine_eval", "summarize_refinement"]

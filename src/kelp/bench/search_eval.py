@@ -182,16 +182,27 @@ def _rrf(matrices: list[np.ndarray], depth: int = 100) -> np.ndarray:
     return total
 
 
-def run_search_eval(config: SearchEvalConfig, out: Path, *, quiet: bool = False) -> dict:
-    """Run (or resume) the evaluation into ``out``; returns the summary. Raises
-    :class:`SearchEvalError` for bad settings or an ``out`` holding another run."""
+def run_search_eval(config: SearchEvalConfig, out: Path, *, quiet: bool = False, ray: str | None = None) -> dict:
+    """Run (or resume) the evaluation into ``out``; returns the summary. ``ray``: ``"local"`` or
+    a Ray cluster address: the index's chunks are embedded as Ray tasks (:mod:`kelp.scale`).
+    Raises :class:`SearchEvalError` for bad settings or an ``out`` holding another run, and
+    :class:`kelp.scale.ScaleError` (before ``out`` is made) when Ray is missing or unreachable."""
+    from contextlib import nullcontext
+
+    from kelp.scale import connect
+
+    with connect(ray) if ray else nullcontext():
+        return _run_search_eval(config, Path(out), quiet=quiet, ray=bool(ray))
+
+
+def _run_search_eval(config: SearchEvalConfig, out: Path, *, quiet: bool, ray: bool) -> dict:
     from kelp.retrieval.search import fuse
 
     settings = _claim(config, out)
     documents, queries = eval_corpus(config.packages)
     if config.n is not None and config.n < len(queries):
         queries = random.Random(config.seed).sample(queries, config.n)
-    searcher, dense = _searcher(config, documents, out / "index", quiet)
+    searcher, dense = _searcher(config, documents, out / "index", quiet, ray)
     texts = [q for q, _ in queries]
     gold = np.array([g for _, g in queries], dtype=np.int64)
     base = _scores(searcher, texts, dense, len(documents), quiet)
@@ -247,7 +258,7 @@ def _claim(config: SearchEvalConfig, out: Path) -> dict:
     return settings
 
 
-def _searcher(config: SearchEvalConfig, documents: list, index_dir: Path, quiet: bool):
+def _searcher(config: SearchEvalConfig, documents: list, index_dir: Path, quiet: bool, ray: bool = False):
     """``(CodeSearcher, dense encoder names)`` over an index of ``documents`` in ``index_dir``
     (built unless complete). The index holds the listed encoders; hybrid fuses BM25 with them
     (with ``ours`` if none is listed)."""
@@ -267,7 +278,7 @@ def _searcher(config: SearchEvalConfig, documents: list, index_dir: Path, quiet:
         import shutil
 
         shutil.rmtree(index_dir, ignore_errors=True)  # an interrupted build
-        build_from_chunks(documents, index_dir, [encoders[name] for name in dense], progress=not quiet)
+        build_from_chunks(documents, index_dir, [encoders[name] for name in dense], progress=not quiet, ray=ray)
     return CodeSearcher(index_dir, encoders), dense
 
 

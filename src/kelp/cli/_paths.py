@@ -35,3 +35,8 @@ def ranker_setting(value: str) -> str | None:
 def corpus_roots(corpus: list[Path]) -> list[str]:
     """The corpus folders to read: those given, else the bundled one."""
     return [str(p) for p in corpus] or [str(STARTER_WORKFLOWS)]
+
+
+#: Help of ``--ray`` (every command that shards its work over Ray).
+RAY_HELP = ("Run the work as Ray tasks: 'local' starts a Ray runtime on this machine, HOST:PORT joins a cluster "
+            "(needs pip install 'kelp[scale]'); --workers is then the sandbox processes (and CPUs) of each task, default 1.")

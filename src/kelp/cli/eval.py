@@ -19,7 +19,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from kelp.cli import _signals
 from kelp.cli._console import UserError, err, out
-from kelp.cli._paths import CORPUS_DEFAULT_HELP, RANKER_HELP, WORKFLOW_MODEL, corpus_roots, ranker_setting
+from kelp.cli._paths import CORPUS_DEFAULT_HELP, RANKER_HELP, RAY_HELP, WORKFLOW_MODEL, corpus_roots, ranker_setting
 from kelp.cli.repair import PROPOSER_HELP
 
 #: Benchmarks of ``kelp eval repair`` (plus ``jsonl:PATH``), once subcommands of ``kelp eval``.
@@ -87,6 +87,7 @@ def eval_repair_cmd(
     model_weight: float = typer.Option(0.1, "--model-weight", help="--proposer both: share of the model in the mixture (0 = enumerator's order)."),
     visible_tests: Optional[int] = typer.Option(None, "--visible-tests", help="Show the search only K tests of each task (a failing one first); the task's whole suite then judges each repair (overfit_share). Assert and check() suites only."),
     ranker: str = typer.Option("off", "--ranker", help=RANKER_HELP),
+    ray: Optional[str] = typer.Option(None, "--ray", help=RAY_HELP),
 ) -> None:
     """Repair every task of a benchmark; writes DIR/results.jsonl as it goes (a rerun resumes) and DIR/summary.json, and prints the summary.
 
@@ -111,7 +112,7 @@ def eval_repair_cmd(
                                   + ("" if ranking is None else "-ranker" if ranking == "bundled"
                                      else f"-ranker-{Path(ranking).stem}"))
     _signals.set_interrupt_note(_signals.results_written(out_dir / "results.jsonl"))
-    summary = run_eval(config, out_dir, workers=workers)
+    summary = run_eval(config, out_dir, workers=workers, ray=ray)
     keys = ("n", "solved", "solved_rate", "ci95", "solved_at", "restored_rate", "equivalent",
             "median_seconds", "max_seconds", "localization_top1", "dropped", "overfit_share",
             "differential_correct", "overfit_share_differential")
@@ -129,6 +130,7 @@ def eval_refine_cmd(
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Graph-denoiser checkpoint (default: the bundled one)."),
     timeout: float = typer.Option(2.0, "--timeout", help="Seconds per test."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Result directory (default runs/refine-rateR-TI-SIGNAL-seedS...)."),
+    ray: Optional[str] = typer.Option(None, "--ray", help=RAY_HELP),
 ) -> None:
     """Refine token-noised MBPP programs (test split) with the graph denoiser; writes DIR/results.jsonl as it goes (a rerun resumes) and DIR/summary.json, and prints the summary.
 
@@ -140,7 +142,7 @@ def eval_refine_cmd(
     config.check()
     out_dir = out_dir or Path("runs") / (f"refine-rate{rate}-T{iterations}-{signal}-seed{seed}" + (f"-n{n}" if n else ""))
     _signals.set_interrupt_note(_signals.results_written(out_dir / "results.jsonl"))
-    out.print_json(json.dumps({k: v for k, v in run_refine_eval(config, out_dir).items() if k != "config"}))
+    out.print_json(json.dumps({k: v for k, v in run_refine_eval(config, out_dir, ray=ray).items() if k != "config"}))
 
 
 @eval_app.command("search", cls=_EvalCommand)
@@ -150,6 +152,7 @@ def eval_search_cmd(
     seed: int = typer.Option(0, "--seed"),
     encoder_checkpoint: Optional[Path] = typer.Option(None, "--encoder-checkpoint", help="kelp code-encoder checkpoint (default: the bundled one)."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Result directory (default runs/search-seedS...)."),
+    ray: Optional[str] = typer.Option(None, "--ray", help="Embed the index's chunks as Ray tasks: 'local' or HOST:PORT (needs pip install 'kelp[scale]')."),
 ) -> None:
     """Docstring -> function retrieval on held-out code, per retriever; prints a table of MRR@10 and recall with 95% CIs.
 
@@ -160,7 +163,7 @@ def eval_search_cmd(
                               seed=seed, encoder_checkpoint=str(encoder_checkpoint) if encoder_checkpoint else None)
     config.check()
     out_dir = out_dir or Path("runs") / (f"search-seed{seed}" + (f"-n{n}" if n else ""))
-    summary = run_search_eval(config, out_dir)
+    summary = run_search_eval(config, out_dir, ray=ray)
     out.print(results_table(summary), markup=False)
     err.print(f"{summary['queries']} queries over {summary['documents']} functions; results in {out_dir}/")
 
@@ -212,6 +215,7 @@ def eval_projects_cmd(
     workers: Optional[int] = typer.Option(None, "--workers", help="Sandbox worker processes."),
     regression: bool = typer.Option(True, "--regression/--no-regression", help="As kelp repair --regression: patches must keep the project's default pytest run passing."),
     ranker: str = typer.Option("off", "--ranker", help=RANKER_HELP),
+    ray: Optional[str] = typer.Option(None, "--ray", help=RAY_HELP),
 ) -> None:
     """Repair seeded bugs in real packages (their own pytest suites, vendored sdists) as `kelp repair FILE --pytest SELECTION` would, and judge each patch by the package's FULL suite; writes DIR/bugs.json, DIR/results.jsonl as it goes (a rerun resumes) and DIR/summary.json, and prints the summary.
 
@@ -228,7 +232,7 @@ def eval_projects_cmd(
     config.check()
     out_dir = out_dir or Path("runs") / f"eval-projects-seed{seed}-n{n}"
     _signals.set_interrupt_note(_signals.results_written(out_dir / "results.jsonl"))
-    summary = run_projects_eval(config, out_dir, workers=workers)
+    summary = run_projects_eval(config, out_dir, workers=workers, ray=ray)
     keys = ("n", "repaired", "repaired_rate", "ci95", "overfit", "overfit_rate", "not_repaired", "false_claims",
             "median_seconds", "failure_kinds", "per_project", "per_location", "dropped")
     out.print_json(json.dumps({k: summary[k] for k in keys}))

@@ -17,6 +17,7 @@ def index_cmd(
     encoders: str = typer.Option("ours", "--encoders", help="Dense encoders, comma-separated: ours (kelp's code encoder), minilm (all-MiniLM-L6-v2), or none for BM25 only."),
     exclude: list[str] = typer.Option([], "--exclude", metavar="GLOB", help="Skip files whose path relative to PATH matches GLOB (fnmatch; a GLOB without / also matches any one path component, one ending in / a directory). Repeatable."),
     include_tests: bool = typer.Option(False, "--include-tests", help="Index tests too. By default these are excluded: test_*.py, *_test.py, tests/, test/, conftest.py."),
+    ray: Optional[str] = typer.Option(None, "--ray", help="Embed the chunks as Ray tasks: 'local' starts a Ray runtime on this machine, HOST:PORT joins a cluster (needs pip install 'kelp[scale]')."),
 ) -> None:
     """Build or update a code-search index (SQLite + BM25 + dense vectors).
 
@@ -34,7 +35,7 @@ def index_cmd(
         raise UserError("--encoders lists an encoder twice")
     out_dir = (out_dir or default_index_dir(path)).absolute()
     stats = build_index(path, out_dir, [load_encoder(n) for n in names],
-                        exclude=exclude_patterns(exclude, include_tests=include_tests))
+                        exclude=exclude_patterns(exclude, include_tests=include_tests), ray=ray)
     err.print(f"index written to {out_dir} ({stats.chunks} chunks)", markup=False, soft_wrap=True)
     print(json.dumps({"index": str(out_dir), **stats.__dict__}))
 

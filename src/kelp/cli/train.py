@@ -8,10 +8,13 @@ from typing import Optional
 
 import typer
 
+from kelp.cli import _torchrun
 from kelp.cli._console import UserError, err
-from kelp.cli._paths import CORPUS_DEFAULT_HELP, corpus_roots
+from kelp.cli._paths import CORPUS_DEFAULT_HELP, RAY_HELP, corpus_roots
 
 train_app = typer.Typer(no_args_is_help=True, help="Build training data and train the learned proposers.")
+
+train_app.callback()(_torchrun.join)
 
 
 @train_app.command("corpus")
@@ -54,6 +57,7 @@ def train_search_data_cmd(
     timeout: float = typer.Option(2.0, "--timeout", help="Seconds per test."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Sandbox worker processes."),
     ranker: Optional[Path] = typer.Option(None, "--ranker", help="Order the search's proposals with this ranker file (default: the proposers' own order)."),
+    ray: Optional[str] = typer.Option(None, "--ray", help=RAY_HELP),
 ) -> None:
     """Run the repair search on MBPP training problems and store every candidate it runs, labelled correct, plausible_wrong or failing by the task's whole suite (data for a learned ranker).
 
@@ -71,7 +75,7 @@ def train_search_data_cmd(
         raise UserError(f"bad settings: {exc}") from None
     _signals.set_interrupt_note(_signals.results_written(out / "tasks.jsonl"))
     try:
-        summary = generate_search_data(config, out, workers=workers)
+        summary = generate_search_data(config, out, workers=workers, ray=ray)
     except SearchDataError as exc:
         raise UserError(str(exc)) from None
     print(json.dumps(summary, indent=2))
@@ -126,8 +130,9 @@ def train_edit_cmd(
     context: int = typer.Option(512, "--context", help="Longest example in tokens (longer ones are skipped)."),
     seed: int = typer.Option(0, "--seed", help="Seed for weights and the example stream."),
     until: Optional[int] = typer.Option(None, "--until", help="Stop after this step (checkpointed); the schedule stays that of --steps."),
+    log_every: int = typer.Option(20, "--log-every", help="Steps per training row of OUT/metrics.jsonl."),
 ) -> None:
-    """Train the edit model on CPU (resumes from OUT/checkpoint when it exists)."""
+    """Train the edit model on CPU (resumes from OUT/checkpoint when it exists); under torchrun, data-parallel (docs/scaling.md)."""
     from dataclasses import asdict
 
     from kelp.models.edit_model import ModelSize
@@ -138,9 +143,9 @@ def train_edit_cmd(
     size = ModelSize(hidden=hidden, layers=layers, intermediate=hidden * 11 // 4, context=context)
     config = TrainConfig(corpus=str(corpus), steps=steps, batch=batch, lr=lr, eval_every=eval_every,
                          eval_tasks=eval_tasks, mbpp_share=mbpp_share, seed=seed, size=asdict(size))
-    if until is not None and until < 1:
-        raise UserError("--until must be positive")
-    print(json.dumps(train_edit_model(config, out, until=until)))
+    if (until is not None and until < 1) or log_every < 1:
+        raise UserError("--until and --log-every must be positive")
+    _torchrun.print_result(train_edit_model(config, out, until=until, log_every=log_every))
 
 
 @train_app.command("expert-iteration")
@@ -215,7 +220,7 @@ def train_graph_cmd(
                               test_guided=test_guided, eval_every=eval_every, eval_tasks=eval_tasks, seed=seed,
                               model={"hidden": hidden, "layers": layers, "heads": 4, "conv": conv})
     config.check()
-    print(json.dumps(train_graph_model(config, out, until=until)))
+    _torchrun.print_result(train_graph_model(config, out, until=until))
 
 
 @train_app.command("encoder")
@@ -239,7 +244,7 @@ def train_encoder_cmd(
     config = EncoderTrainConfig(corpus=str(corpus), steps=steps, batch=batch, lr=lr, eval_every=eval_every, seed=seed,
                                 model={"hidden": hidden, "layers": layers, "heads": 4, "dim": 256})
     config.check()
-    print(json.dumps(train_code_encoder(config, out, until=until)))
+    _torchrun.print_result(train_code_encoder(config, out, until=until))
 
 
 @train_app.command("structured")
@@ -280,4 +285,4 @@ def train_structured_cmd(
                                    batch_tokens=batch_tokens, lr=lr, eval_every=eval_every, seed=seed,
                                    n_strings=strings, n_subwords=subwords, size=size.__dict__.copy())
     config.check()
-    print(json.dumps(train_structured(config, out, until=until)))
+    _torchrun.print_result(train_structured(config, out, until=until))

@@ -94,6 +94,7 @@ class OwnEncoder:
                 warnings.simplefilter("ignore")
                 model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
         self.model = model
+        self.checkpoint = None if checkpoint is None else str(checkpoint)
         self.batch_size = batch_size
         self.dim = model.config.dim
 

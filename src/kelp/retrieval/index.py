@@ -181,19 +181,57 @@ def sync_files(db: sqlite3.Connection, root: Path, stats: BuildStats, progress=N
         db.execute("DELETE FROM files WHERE path = ?", (rel,))
 
 
-def embed_missing(db: sqlite3.Connection, encoder, batch: int = 256, progress=None) -> int:
+def embed_missing(db: sqlite3.Connection, encoder, batch: int = 256, progress=None, *, ray: bool = False) -> int:
     """Embed every chunk without a vector from ``encoder`` (an object with ``name`` and
-    ``encode_documents``); returns how many. ``progress(n)`` is called after each batch."""
+    ``encode_documents``); returns how many. Each batch of ``batch`` chunks is committed when it
+    is stored, so an interrupted build keeps it. ``progress(n)`` is called after each batch.
+
+    ``ray``: the batches are encoded as Ray tasks (inside :func:`kelp.scale.connect`), each
+    worker loading the encoder once (:func:`~kelp.retrieval.encoders.load_encoder` by its name
+    and checkpoint); this process alone writes to the database."""
+    from functools import partial
+
+    from kelp.scale import Work, map_units
+
     todo = db.execute("SELECT id, text FROM chunks WHERE id NOT IN (SELECT chunk FROM vectors WHERE encoder = ?)"
                       " ORDER BY id", (encoder.name,)).fetchall()
-    for start in range(0, len(todo), batch):
-        part = todo[start:start + batch]
-        vectors = np.asarray(encoder.encode_documents([t for _, t in part]), dtype=np.float32)
+    units = [(str(start), todo[start:start + batch]) for start in range(0, len(todo), batch)]
+    if ray:
+        work = Work(partial(_RemoteEncoder, encoder.name, getattr(encoder, "checkpoint", None)), _RemoteEncoder.encode)
+    else:
+        work = Work(lambda _cpus: encoder, _encode_part)
+    for _key, (part, vectors) in ((k, _checked(r)) for k, r in map_units(work, units, ray=ray)):
         db.executemany("INSERT INTO vectors (chunk, encoder, vector) VALUES (?, ?, ?)",
-                       [(i, encoder.name, v.tobytes()) for (i, _), v in zip(part, vectors)])
+                       [(i, encoder.name, v.tobytes()) for i, v in zip(part, vectors)])
+        db.commit()
         if progress is not None:
             progress(len(part))
     return len(todo)
+
+
+def _encode_part(encoder, part: list) -> tuple[list[int], np.ndarray]:
+    """``(chunk ids, (len(part), dim) float32 vectors)`` of ``part`` (``(id, text)`` rows)."""
+    return [i for i, _ in part], np.asarray(encoder.encode_documents([t for _, t in part]), dtype=np.float32)
+
+
+def _checked(result):
+    from kelp.scale import Failed
+
+    if isinstance(result, Failed):
+        raise SearchIndexError(f"embedding failed: {result.reason}")
+    return result
+
+
+class _RemoteEncoder:
+    """A Ray worker's encoder, loaded once by name and checkpoint."""
+
+    def __init__(self, name: str, checkpoint: str | None, cpus: int) -> None:
+        from kelp.retrieval.encoders import load_encoder
+
+        self.encoder = load_encoder(name, checkpoint)
+
+    def encode(self, part: list) -> tuple[list[int], np.ndarray]:
+        return _encode_part(self.encoder, part)
 
 
 def bm25_tokens(path: str, name: str, text: str) -> list[str]:
@@ -222,7 +260,7 @@ def export(db: sqlite3.Connection, directory: Path, encoders: list[str]) -> int:
 
 
 def build_index(root: Path, out: Path, encoders: list, *, progress: bool = True,
-                exclude: tuple[str, ...] | list[str] = ()) -> BuildStats:
+                exclude: tuple[str, ...] | list[str] = (), ray: str | None = None) -> BuildStats:
     """Index the files under ``root`` into ``out`` (created, or updated incrementally) with the
     dense ``encoders`` (objects with ``name``, ``dim`` and ``encode_documents``, see
     :mod:`kelp.retrieval.encoders`), leaving out the files that the glob patterns ``exclude``
@@ -230,14 +268,27 @@ def build_index(root: Path, out: Path, encoders: list, *, progress: bool = True,
     :data:`~kelp.retrieval.chunking.DEFAULT_EXCLUDES`, the tests, unless ``--include-tests``).
     Shows a progress bar on stderr unless ``progress`` is False.
     Raises :class:`SearchIndexError` when ``root`` is not a directory, ``out`` holds an index of
-    another format or of other encoders (rebuild into a new directory)."""
-    import time
+    another format or of other encoders (rebuild into a new directory).
 
-    from kelp.progress import progress_bar
+    ``ray``: ``"local"`` or a Ray cluster address: the chunks are embedded as Ray tasks
+    (:func:`embed_missing`); raises :class:`kelp.scale.ScaleError` (before ``out`` is made) when
+    Ray is missing or unreachable."""
+    from contextlib import nullcontext
+
+    from kelp.scale import connect as connect_ray
 
     root = Path(root)
     if not root.is_dir():
         raise SearchIndexError(f"{root} is not a directory")
+    with connect_ray(ray) if ray else nullcontext():
+        return _build_index(root, Path(out), encoders, progress=progress, exclude=exclude, ray=bool(ray))
+
+
+def _build_index(root: Path, out: Path, encoders: list, *, progress: bool, exclude, ray: bool) -> BuildStats:
+    import time
+
+    from kelp.progress import progress_bar
+
     started = time.monotonic()
     out = Path(out)
     db = connect(out)
@@ -257,8 +308,8 @@ def build_index(root: Path, out: Path, encoders: list, *, progress: bool = True,
                 missing = db.execute("SELECT COUNT(*) FROM chunks WHERE id NOT IN "
                                      "(SELECT chunk FROM vectors WHERE encoder = ?)", (encoder.name,)).fetchone()[0]
                 job = bar.add_task(f"embedding ({encoder.name})", total=missing)
-                stats.embedded[encoder.name] = embed_missing(db, encoder, progress=lambda n: bar.advance(job, n))
-                db.commit()
+                stats.embedded[encoder.name] = embed_missing(db, encoder, progress=lambda n: bar.advance(job, n),
+                                                             ray=ray)
         db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                        [("format", INDEX_FORMAT), ("encoders", json.dumps(names)), ("root", str(root.resolve()))])
         db.commit()
@@ -269,9 +320,11 @@ def build_index(root: Path, out: Path, encoders: list, *, progress: bool = True,
     return stats
 
 
-def build_from_chunks(chunks: list[Chunk], out: Path, encoders: list, *, progress: bool = False) -> BuildStats:
+def build_from_chunks(chunks: list[Chunk], out: Path, encoders: list, *, progress: bool = False,
+                      ray: bool = False) -> BuildStats:
     """An index of exactly ``chunks`` (for evaluations and benchmarks: no files are read) in the
-    new directory ``out``. Raises :class:`SearchIndexError` when ``out`` already holds an index."""
+    new directory ``out``; ``ray``: embed as Ray tasks (inside :func:`kelp.scale.connect`, see
+    :func:`embed_missing`). Raises :class:`SearchIndexError` when ``out`` already holds an index."""
     import time
 
     started = time.monotonic()
@@ -286,7 +339,8 @@ def build_from_chunks(chunks: list[Chunk], out: Path, encoders: list, *, progres
         with progress_bar(enabled=progress) as bar:
             for encoder in encoders:
                 job = bar.add_task(f"embedding ({encoder.name})", total=stats.chunks)
-                stats.embedded[encoder.name] = embed_missing(db, encoder, progress=lambda n: bar.advance(job, n))
+                stats.embedded[encoder.name] = embed_missing(db, encoder, progress=lambda n: bar.advance(job, n),
+                                                             ray=ray)
         db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                        [("format", INDEX_FORMAT), ("encoders", json.dumps([e.name for e in encoders]))])
         db.commit()

@@ -37,6 +37,7 @@ from kelp.train.examples import (
     sample_example,
     sandbox_feedback,
 )
+from kelp.train.distributed import main_first
 from kelp.train.loop import LoopConfig, Task, check_settings, fit
 
 
@@ -321,11 +322,12 @@ def train_edit_model(config: TrainConfig, out: Path, *, progress: bool = True, l
     from kelp.execute.sandbox import Limits, Sandbox
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    check_settings(out, asdict(config), TrainError)
-    corpus = load_corpus(Path(config.corpus))
-    mbpp = load_mbpp("train")
-    tokenizer = _tokenizer(out, corpus, mbpp, config)
+    with main_first():  # under torchrun, rank 0 writes the settings and the tokenizer first
+        out.mkdir(parents=True, exist_ok=True)
+        check_settings(out, asdict(config), TrainError)
+        corpus = load_corpus(Path(config.corpus))
+        mbpp = load_mbpp("train")
+        tokenizer = _tokenizer(out, corpus, mbpp, config)
     loop = LoopConfig(steps=config.steps, lr=config.lr, warmup=config.warmup, lr_floor=0.1,
                       weight_decay=config.weight_decay, log_every=log_every, eval_every=config.eval_every,
                       until=until, seed=config.seed, label="training edit model", progress=progress)

@@ -25,6 +25,7 @@ import torch
 
 from kelp.errors import KelpError
 from kelp.datasets.code_search import HELD_OUT_STDLIB, held_out
+from kelp.train.distributed import main_first
 from kelp.train.loop import LoopConfig, Task, check_settings, fit
 
 
@@ -176,8 +177,9 @@ def train_code_encoder(config: EncoderTrainConfig, out: Path, *, until: int | No
     run; :class:`~kelp.train.corpus.CorpusError` for a missing corpus."""
     config.check()
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    check_settings(out, asdict(config), EncoderTrainError)
+    with main_first():  # under torchrun, rank 0 writes the settings first
+        out.mkdir(parents=True, exist_ok=True)
+        check_settings(out, asdict(config), EncoderTrainError)
     pairs = training_pairs(Path(config.corpus), pair_limit)
     if len(pairs) < config.batch + config.eval_pairs:
         raise EncoderTrainError(f"only {len(pairs)} training pairs; need more than batch + eval_pairs")

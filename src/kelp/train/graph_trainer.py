@@ -37,6 +37,7 @@ from kelp.models.graph_features import GraphVocab, program_graph
 from kelp.models.graph_model import GraphDenoiser, GraphModelConfig, load_graph_checkpoint, save_graph_checkpoint
 from kelp.program.tree import ProgramError, parse, unparse
 from kelp.repair.refine import SIGNALS, signal_lines
+from kelp.train.distributed import main_first
 from kelp.train.loop import LoopConfig, Task, check_settings, fit
 
 
@@ -247,15 +248,16 @@ def train_graph_model(config: GraphTrainConfig, out: Path, *, progress: bool = T
 
     config.check()
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    check_settings(out, asdict(config), GraphTrainError)
-    functions, tasks = load_sources(Path(config.corpus), function_limit)
-    vocab_path = out / "vocab.json"
-    if vocab_path.exists():
-        vocab = GraphVocab.from_json(vocab_path.read_text())
-    else:
-        vocab = build_vocab(functions, tasks, config)
-        vocab_path.write_text(vocab.to_json())
+    with main_first():  # under torchrun, rank 0 writes the settings and the vocabulary first
+        out.mkdir(parents=True, exist_ok=True)
+        check_settings(out, asdict(config), GraphTrainError)
+        functions, tasks = load_sources(Path(config.corpus), function_limit)
+        vocab_path = out / "vocab.json"
+        if vocab_path.exists():
+            vocab = GraphVocab.from_json(vocab_path.read_text())
+        else:
+            vocab = build_vocab(functions, tasks, config)
+            vocab_path.write_text(vocab.to_json())
     loop = LoopConfig(steps=config.steps, lr=config.lr, warmup=config.warmup, weight_decay=config.weight_decay,
                       log_every=log_every, eval_every=config.eval_every, until=until, seed=config.seed,
                       label="training graph denoiser", progress=progress)

@@ -145,39 +145,55 @@ def fit(config: LoopConfig, task: Task, out: Path) -> Outcome:
     ``out/checkpoint`` when it holds ``config.state_file``.
 
     Each step: ``task.batch`` -> device -> learning rate of the schedule -> ``task.loss`` ->
-    backward -> gradient clipping -> AdamW step. Raises :class:`ResumeError` for a checkpoint
-    without optimizer or RNG state; errors of the task pass through (a ``KeyboardInterrupt``
-    leaves the last checkpoint as it was)."""
+    backward -> gradient clipping -> AdamW step. Under torchrun (:mod:`kelp.train.distributed`)
+    the loss runs in :class:`~torch.nn.parallel.DistributedDataParallel` on this rank's shard of
+    the batch, the logged loss is the mean over the ranks and the counts their sum, and rank 0
+    alone evaluates, logs and checkpoints. Raises :class:`ResumeError` for a checkpoint without
+    optimizer or RNG state, ``ValueError`` for a batch with fewer samples than ranks; errors of
+    the task pass through (a ``KeyboardInterrupt`` leaves the last checkpoint as it was)."""
     import torch
 
+    from kelp.train import distributed
+
+    here = distributed.init(config.device)
+    device = f"cuda:{here.local_rank}" if here.size > 1 and str(config.device) == "cuda" else config.device
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     checkpoint = out / "checkpoint"
-    training = read_checkpoint(checkpoint, config.state_file)
+    with distributed.main_first():
+        out.mkdir(parents=True, exist_ok=True)
+        training = read_checkpoint(checkpoint, config.state_file)
     torch.manual_seed(config.seed)
     model = task.build() if training is None else task.load(checkpoint, training)
-    model.to(config.device)
+    model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=config.betas,
                                   weight_decay=config.weight_decay)
     step = 0
     if training is not None:
-        restore_training_state(checkpoint, optimizer, config.device)
+        restore_training_state(checkpoint, optimizer, device)
         task.restore(training)
         step = training["step"]
     metrics = out / "metrics.jsonl"
-    truncate_metrics(metrics, step)
+    if here.main:
+        truncate_metrics(metrics, step)
     model.train()
+    compute = _data_parallel(model, task, device) if here.size > 1 else (lambda batch: task.loss(model, batch))
     last = min(config.steps, config.until or config.steps)
     evaluation: dict = {}
     losses: list[float] = []
     counts: dict[str, float] = {}
     started = time.monotonic()
-    with _progress(config, step, last) as (bar, job):
+    with _progress(config, step, last, enabled=config.progress and here.main) as (bar, job):
         while step < last:
-            batch = to_device(task.batch(model, step), config.device)
+            batch = task.batch(model, step)
+            if here.size > 1:
+                if (distributed.rows(batch) or here.size) < here.size:
+                    raise ValueError(f"a batch of {distributed.rows(batch)} samples cannot be shared by "
+                                     f"{here.size} ranks; raise --batch")
+                batch = distributed.shard(batch, here.rank, here.size)
+            batch = to_device(batch, device)
             for group in optimizer.param_groups:
                 group["lr"] = config.lr_at(step)
-            loss, batch_counts = _loss_and_counts(task.loss(model, batch))
+            loss, batch_counts = _loss_and_counts(compute(batch))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if config.grad_clip:
@@ -188,23 +204,49 @@ def fit(config: LoopConfig, task: Task, out: Path) -> Outcome:
                 counts[key] = counts.get(key, 0) + value
             step += 1
             if config.log_every and step % config.log_every == 0:
-                row = {"step": step, "loss": round(sum(losses) / len(losses), 5), "lr": round(config.lr_at(step), 6),
-                       **counts, **task.row(step), "seconds": round(time.monotonic() - started, 1)}
+                mean_loss = distributed.mean(sum(losses) / len(losses), device)
+                row = {"step": step, "loss": round(mean_loss, 5), "lr": round(config.lr_at(step), 6),
+                       **distributed.total(counts, device), **task.row(step),
+                       "seconds": round(time.monotonic() - started, 1)}
                 losses, counts = [], {}
-                append_row(metrics, row)
+                if here.main:
+                    append_row(metrics, row)
                 bar.update(job, info=_status(row["loss"], evaluation, task.headline))
             evaluate = step == last or bool(config.eval_every and step % config.eval_every == 0)
             if evaluate:
-                model.eval()
-                with torch.no_grad():
-                    evaluation = task.evaluate(model)
-                model.train()
-                append_row(metrics, {"step": step, **evaluation})
-            if evaluate or (config.checkpoint_every and step % config.checkpoint_every == 0):
+                if here.main:
+                    model.eval()
+                    with torch.no_grad():
+                        evaluation = task.evaluate(model)
+                    model.train()
+                    append_row(metrics, {"step": step, **evaluation})
+                evaluation = distributed.from_main(evaluation)
+            if here.main and (evaluate or (config.checkpoint_every and step % config.checkpoint_every == 0)):
                 save_checkpoint(checkpoint, task, model, optimizer, step)
                 plot_curves(metrics, out / "curves.png", task.loss_label, list(task.series), task.right_label)
             bar.update(job, completed=step)
+    distributed.barrier()  # no rank leaves before rank 0's last checkpoint is written
     return Outcome(step, evaluation, model)
+
+
+def _data_parallel(model, task: Task, device: str):
+    """``batch -> task.loss(model, batch)`` run through
+    :class:`~torch.nn.parallel.DistributedDataParallel`, which averages the gradients of the
+    ranks in the backward pass. The task's loss is wrapped in a module, so a loss that calls the
+    model twice or through another method (``model.loss(...)``) is still one DDP forward."""
+    import torch
+    from torch.nn.parallel import DistributedDataParallel
+
+    class _TaskLoss(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, batch):
+            return task.loss(self.model, batch)
+
+    ids = [torch.device(device).index] if str(device).startswith("cuda") else None
+    return DistributedDataParallel(_TaskLoss(), device_ids=ids, find_unused_parameters=True)
 
 
 def _loss_and_counts(result) -> tuple[torch.Tensor, dict]:
@@ -219,13 +261,13 @@ def _status(loss: float, evaluation: dict, headline: str | None) -> str:
 
 
 @contextmanager
-def _progress(config: LoopConfig, step: int, last: int):
-    """``(Progress, task id)`` of a rich bar on stderr, disabled when ``config.progress`` is false."""
+def _progress(config: LoopConfig, step: int, last: int, *, enabled: bool):
+    """``(Progress, task id)`` of a rich bar on stderr (drawn when ``enabled``)."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     with Progress(TextColumn(config.label), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                  TimeRemainingColumn(), console=Console(stderr=True), disable=not config.progress) as bar:
+                  TimeRemainingColumn(), console=Console(stderr=True), disable=not enabled) as bar:
         yield bar, bar.add_task("train", total=last, completed=step, info="")
 
 
@@ -253,16 +295,19 @@ def warmup_cosine(step: int, lr: float, warmup: int, steps: int, floor: float = 
 # --- run directory ----------------------------------------------------------------------------
 
 def check_settings(out: Path, settings: dict, error: type[Exception]) -> None:
-    """Write ``settings`` to ``out/settings.json``; when a run already lives there, its settings
-    must match except ``steps`` (a run may be trained longer). Raises ``error`` naming the
-    settings that differ."""
+    """Write ``settings`` to ``out/settings.json`` (rank 0 of a torchrun launch alone writes);
+    when a run already lives there, its settings must match except ``steps`` (a run may be
+    trained longer). Raises ``error`` naming the settings that differ."""
+    from kelp.train.distributed import world
+
     path = Path(out) / "settings.json"
     if path.exists():
         saved = json.loads(path.read_text())
         changed = sorted(k for k in settings if k != "steps" and saved.get(k) != settings[k])
         if changed:
             raise error(f"{out} holds a run with other settings ({', '.join(changed)}); use another --out")
-    path.write_text(json.dumps(settings, indent=2) + "\n")
+    if world().main:
+        path.write_text(json.dumps(settings, indent=2) + "\n")
 
 
 def append_row(path: Path, row: dict) -> None:

@@ -16,10 +16,12 @@ ranker learns instead of the patch). Every candidate it runs is labelled:
 Output, written as it goes and resumable: ``DIR/tasks.jsonl`` (one line per finished task:
 key, task id, steps, seed, the buggy source, visible test ids, solved, counts per label),
 ``DIR/candidates.jsonl`` (one line per candidate: the task key, the fields of
-:class:`~kelp.repair.search.CandidateRun` and ``label``), ``DIR/config.json`` and
-``DIR/summary.json``. A task's candidates are written before its task line, so a run cut off
-in the middle of a task leaves candidates without a task line: :func:`read_search_data` drops
-them and the task runs again.
+:class:`~kelp.repair.search.CandidateRun` and ``label``), ``DIR/dropped.jsonl`` (problems the
+forward process cannot break, with the reason), ``DIR/config.json`` and ``DIR/summary.json``.
+A task's candidates are written before its task line, so a run cut off in the middle of a task
+leaves candidates without a task line: :func:`read_search_data` drops them, and a rerun cuts
+them out of the file before the task runs again. With ``--ray`` the searches run as Ray tasks
+and only the calling process writes.
 """
 
 from __future__ import annotations
@@ -69,61 +71,123 @@ class SearchDataConfig:
 
 
 def generate_search_data(config: SearchDataConfig, out: Path, *, workers: int | None = None,
-                         quiet: bool = False) -> dict:
+                         quiet: bool = False, ray: str | None = None) -> dict:
     """Run (or resume) the searches into ``out``; returns the summary (tasks, candidates,
     labels: count per label, solved, correct_first: tasks whose first plausible candidate was
-    correct, dropped: problems the forward process could not break, by reason)."""
-    from kelp.datasets.tasks import visible_suite
-    from kelp.datasets.loaders import load_mbpp
-    from kelp.datasets.tasks import prepare_mbpp_task
-    from kelp.execute.sandbox import Limits, Sandbox
-    from kelp.progress import progress_bar
-    from kelp.repair.search import RepairConfig, RepairInputError, repair
+    correct, dropped: problems the forward process could not break, by reason).
+
+    ``workers``: sandbox processes (default this machine's CPUs; with ``ray``, 1 per Ray task).
+    ``ray``: ``"local"`` or a Ray cluster address: the searches run as Ray tasks
+    (:mod:`kelp.scale`) and this process alone writes the files. Raises
+    :class:`SearchDataError` for bad settings and :class:`kelp.scale.ScaleError` (before ``out``
+    is made) when Ray is missing or unreachable."""
+    from contextlib import nullcontext
+
+    from kelp.scale import connect
 
     config.check()
-    out = Path(out)
+    with connect(ray) if ray else nullcontext():
+        return _generate(config, Path(out), workers=workers, quiet=quiet, ray=bool(ray))
+
+
+def _generate(config: SearchDataConfig, out: Path, *, workers: int | None, quiet: bool, ray: bool) -> dict:
+    import os
+    from functools import partial
+
+    from kelp.datasets.loaders import load_mbpp
+    from kelp.progress import progress_bar
+    from kelp.scale import Failed, Work, map_units
+
     out.mkdir(parents=True, exist_ok=True)
     _claim(config, out / "config.json")
     done = {t["key"] for t in read_records(out / "tasks.jsonl")}
+    _drop_unfinished(out / "candidates.jsonl", done)
+    dropped = {d["key"]: d["reason"] for d in read_records(out / "dropped.jsonl")}
     problems = load_mbpp(config.split)[: config.n or None]
-    jobs = [(p, steps, seed) for p in problems for steps in config.steps for seed in config.seeds]
-    dropped: Counter = Counter()
-    repair_config = RepairConfig(budget=config.budget, seconds=config.seconds, ranker=config.ranker,
-                                 stop_at_repair=False)
-    with Sandbox(workers=workers, limits=Limits(test_timeout=config.test_timeout)) as sandbox, \
-            progress_bar(enabled=not quiet) as bar:
-        task_bar = bar.add_task("search data", total=len(jobs))
-        for problem, steps, seed in jobs:
-            key = f"{problem.task_id}/steps{steps}/seed{seed}"
-            if key in done:
-                bar.advance(task_bar)
-                continue
-            prepared = prepare_mbpp_task(problem, sandbox, steps=steps, policy="realistic", seed=seed,
-                                         bank=None, dropped=dropped)
+    jobs = [(f"{p.task_id}/steps{steps}/seed{seed}", (index, steps, seed))
+            for index, p in enumerate(problems) for steps in config.steps for seed in config.seeds]
+    todo = [(key, job) for key, job in jobs if key not in done and key not in dropped]
+    cpus = workers or (1 if ray else os.cpu_count() or 1)
+    with progress_bar(enabled=not quiet) as bar:
+        task_bar = bar.add_task("search data", total=len(jobs), completed=len(jobs) - len(todo))
+        for key, result in map_units(Work(partial(_Searcher, config), _Searcher.search), todo, ray=ray, cpus=cpus):
             bar.advance(task_bar)
-            if prepared is None:
+            if isinstance(result, Failed):
+                result = {"dropped": f"error: {result.reason}"}
+            if "dropped" in result:
+                append_record(out / "dropped.jsonl", {"key": key, "reason": result["dropped"]})
+                dropped[key] = result["dropped"]
                 continue
-            task = prepared.task
-            suite = visible_suite(task.suite, prepared.initial_run, config.visible_tests)
-            seen: list = []
-            try:
-                result = repair(task.source, suite, sandbox, repair_config, observer=seen.append,
-                                intent=task.meta.get("intent", ""))
-            except RepairInputError:
-                continue
-            labels: Counter = Counter()
-            for run in seen:
-                label = _label(run, task.suite, sandbox)
-                labels[label] += 1
-                append_record(out / "candidates.jsonl", {"key": key, **asdict(run), "label": label})
-            append_record(out / "tasks.jsonl", {
-                "key": key, "task_id": task.task_id, "steps": steps, "seed": seed, "source": task.source,
-                "visible": [t.id for t in suite.tests], "solved": result.solved,
-                "labels": {name: labels[name] for name in LABELS}})
+            for candidate in result["candidates"]:  # the task line last: it marks the task finished
+                append_record(out / "candidates.jsonl", {"key": key, **candidate})
+            append_record(out / "tasks.jsonl", {"key": key, **result["task"]})
     summary = summarize_search_data(out)
-    summary["dropped"] = dict(dropped)
+    summary["dropped"] = dict(Counter(dropped.values()))
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+class _Searcher:
+    """One worker's part: a sandbox pool of ``cpus`` processes and the split's problems; runs
+    the search of one (problem, steps, seed) task and labels its candidates."""
+
+    def __init__(self, config: SearchDataConfig, cpus: int) -> None:
+        from kelp.datasets.loaders import load_mbpp
+        from kelp.execute.sandbox import Limits, Sandbox
+        from kelp.repair.search import RepairConfig
+
+        self.config = config
+        self.sandbox = Sandbox(workers=cpus, limits=Limits(test_timeout=config.test_timeout))
+        self.problems = load_mbpp(config.split)[: config.n or None]
+        self.repair_config = RepairConfig(budget=config.budget, seconds=config.seconds, ranker=config.ranker,
+                                          stop_at_repair=False)
+
+    def search(self, job: tuple[int, int, int]) -> dict:
+        """``{"task": line, "candidates": [lines]}`` (without the key), or ``{"dropped": reason}``
+        when the forward process cannot break the problem or the search refuses its input."""
+        from kelp.datasets.tasks import prepare_mbpp_task, visible_suite
+        from kelp.repair.search import RepairInputError, repair
+
+        index, steps, seed = job
+        reasons: Counter = Counter()
+        prepared = prepare_mbpp_task(self.problems[index], self.sandbox, steps=steps, policy="realistic", seed=seed,
+                                     bank=None, dropped=reasons)
+        if prepared is None:
+            return {"dropped": next(iter(reasons))}
+        task = prepared.task
+        suite = visible_suite(task.suite, prepared.initial_run, self.config.visible_tests)
+        seen: list = []
+        try:
+            result = repair(task.source, suite, self.sandbox, self.repair_config, observer=seen.append,
+                            intent=task.meta.get("intent", ""))
+        except RepairInputError as exc:
+            return {"dropped": f"bad input: {exc}"}
+        labels: Counter = Counter()
+        candidates = []
+        for run in seen:
+            label = _label(run, task.suite, self.sandbox)
+            labels[label] += 1
+            candidates.append({**asdict(run), "label": label})
+        return {"candidates": candidates,
+                "task": {"task_id": task.task_id, "steps": steps, "seed": seed, "source": task.source,
+                         "visible": [t.id for t in suite.tests], "solved": result.solved,
+                         "labels": {name: labels[name] for name in LABELS}}}
+
+    def close(self) -> None:
+        self.sandbox.close()
+
+
+def _drop_unfinished(path: Path, finished: set) -> None:
+    """Cut the candidate lines of tasks without a task line (a run stopped between the two)
+    out of ``path``, so that the task's rerun does not add its candidates a second time. The
+    file is rewritten to a temporary file and renamed over, so it is never half-written."""
+    records = read_records(path)
+    kept = [r for r in records if r.get("key") in finished]
+    if len(kept) == len(records):
+        return
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
+    tmp.replace(path)
 
 
 def _label(run, suite, sandbox) -> str:

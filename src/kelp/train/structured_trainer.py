@@ -30,6 +30,7 @@ from kelp.models.structured_lm import LMSize, load_lm, new_lm, sequence_nll
 from kelp.structured.codec import SchemaCodec
 from kelp.structured.vocab import BOS, EOS, PAD
 from kelp.structured.workflow_yaml import dump_workflow
+from kelp.train.distributed import main_first, world
 from kelp.train.loop import LoopConfig, Task, check_settings, fit
 
 __all__ = ["StructuredTask", "StructuredTrainError", "StructuredTrainConfig", "train_structured"]
@@ -120,11 +121,12 @@ def _encode_all(config: StructuredTrainConfig, schema: dict, train: list, held: 
     train_ids = [encode(d) for d in train]
     held_ids = [encode(d) for d in held]
     kept = [s for s in train_ids if len(s) <= max_len]
-    (out / "data.json").write_text(json.dumps({
-        "train_docs": len(train), "train_docs_used": len(kept), "train_docs_too_long": len(train) - len(kept),
-        "train_tokens": sum(map(len, kept)), "held_out_docs": len(held),
-        "held_out_repos": sorted({d.repo for d in held}), "vocab_size": vocab_size, "max_len": max_len,
-    }, indent=2) + "\n")
+    if world().main:
+        (out / "data.json").write_text(json.dumps({
+            "train_docs": len(train), "train_docs_used": len(kept), "train_docs_too_long": len(train) - len(kept),
+            "train_tokens": sum(map(len, kept)), "held_out_docs": len(held),
+            "held_out_repos": sorted({d.repo for d in held}), "vocab_size": vocab_size, "max_len": max_len,
+        }, indent=2) + "\n")
     return kept, held_ids, vocab_size
 
 
@@ -185,8 +187,9 @@ def train_structured(config: StructuredTrainConfig, out: Path, *, until: int | N
     """
     config.check()
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    check_settings(out, asdict(config), StructuredTrainError)
+    with main_first():  # under torchrun, rank 0 writes the settings first
+        out.mkdir(parents=True, exist_ok=True)
+        check_settings(out, asdict(config), StructuredTrainError)
     try:
         schema = json.loads(Path(config.schema).read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
@@ -195,7 +198,8 @@ def train_structured(config: StructuredTrainConfig, out: Path, *, until: int | N
         train, held = load_split(schema, config.corpus, config.held_out_share, config.seed)
     except CorpusSplitError as error:
         raise StructuredTrainError(str(error)) from None
-    train_ids, held_ids, vocab_size = _encode_all(config, schema, train, held, out)
+    with main_first():  # under torchrun, rank 0 builds the codec or tokenizer first
+        train_ids, held_ids, vocab_size = _encode_all(config, schema, train, held, out)
     if not train_ids:
         raise StructuredTrainError("no training document fits in max_len tokens")
     eval_ids = [s for s in held_ids if len(s) <= config.size["max_len"]]
