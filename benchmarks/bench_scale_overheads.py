@@ -6,8 +6,9 @@ estimate of docs/scaling.md.
   (submit, schedule, run, return), amortised over ``--units`` units on a warm runtime;
 - ``driver_write_us``: the driver appending one result line (``append_record``, one
   ``os.write`` of a ~2 KB JSON line, the size of a repair result with its source);
-- ``sandbox_start_s``: starting one sandbox pool of one worker process (a worker's first unit
-  pays it once).
+- ``sandbox_start_s``: starting one sandbox pool of one worker process and running its first
+  (one-assert) program, which waits for the worker to be ready (a worker's first unit pays it
+  once).
 
     python benchmarks/bench_scale_overheads.py --units 2000
 """
@@ -44,6 +45,7 @@ def main() -> None:
 
     from kelp.datasets.jsonl import append_record
     from kelp.execute.sandbox import Sandbox
+    from kelp.execute.suites import TestSuite
     from kelp.scale import Work, connect, map_units
 
     report: dict = {"cpus": os.cpu_count()}
@@ -67,7 +69,8 @@ def main() -> None:
     starts = []
     for _ in range(args.sandboxes):
         t0 = time.perf_counter()
-        with Sandbox(workers=1):
+        with Sandbox(workers=1) as sandbox:
+            sandbox.run("def f():\n    return 1\n", TestSuite.from_asserts(["assert f() == 1"]))
             starts.append(time.perf_counter() - t0)
     report["sandbox_start_s"] = round(statistics.median(starts), 3)
     print(json.dumps(report, indent=2))

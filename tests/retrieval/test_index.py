@@ -160,3 +160,15 @@ def test_index_and_search_this_repository_with_the_bundled_encoder(tmp_path):
     hits = json.loads(found.output)
     assert len(hits) == 10 and all(h["explanation"] for h in hits)
     assert any(h["name"] == "bootstrap_ci" for h in hits[:3])
+
+
+def test_an_index_embedded_as_ray_tasks_holds_the_serial_vectors(tmp_path, encoder_dir):
+    pytest.importorskip("ray")
+    repo = make_repo(tmp_path / "repo")
+    build_index(repo, tmp_path / "serial", [OwnEncoder(encoder_dir)], progress=False)
+    stats = build_index(repo, tmp_path / "ray", [OwnEncoder(encoder_dir)], progress=False, ray="local")
+    assert stats.embedded == {"ours": stats.chunks} and stats.chunks > 0
+    serial = np.load(tmp_path / "serial" / "vectors-ours.npy")
+    remote = np.load(tmp_path / "ray" / "vectors-ours.npy")
+    assert serial.shape == remote.shape and np.allclose(serial, remote, atol=1e-5)
+    assert [c.text for c in read_index(tmp_path / "serial")[0]] == [c.text for c in read_index(tmp_path / "ray")[0]]

@@ -68,3 +68,17 @@ def test_the_command_refuses_the_test_split_in_one_line(tmp_path):
     assert proc.stderr.strip() == ("kelp: error: bad settings: split 'test' is not a training split; "
                                    "use one of train, validation, prompt")
     assert not (tmp_path / "d").exists()
+
+
+def test_ray_tasks_make_the_data_of_the_serial_run(tmp_path):
+    pytest.importorskip("ray")
+    config = SearchDataConfig(split="validation", n=3, budget=8, seconds=20.0)
+    serial = generate_search_data(config, tmp_path / "serial", workers=1, quiet=True)
+    remote = generate_search_data(config, tmp_path / "ray", quiet=True, ray="local")
+    assert serial == remote
+
+    def lines(folder, name):
+        return sorted(json.dumps(r, sort_keys=True) for r in read_records(folder / name))
+
+    for name in ("tasks.jsonl", "candidates.jsonl"):
+        assert lines(tmp_path / "serial", name) == lines(tmp_path / "ray", name)

@@ -83,9 +83,12 @@ class Task:
     :meth:`save`, and may override the rest.
 
     ``headline``: the evaluation key shown on the progress bar; ``loss_label``, ``series`` and
-    ``right_label``: the axes of ``curves.png`` (:func:`plot_curves`)."""
+    ``right_label``: the axes of ``curves.png`` (:func:`plot_curves`); ``unused_parameters``:
+    under torchrun, tell DistributedDataParallel that a step may leave parameters unused."""
 
     headline: str | None = None
+    #: Whether a step may leave some parameters without a gradient (DDP must then look for them).
+    unused_parameters: bool = False
     loss_label: str = "loss"
     series: tuple[tuple[str, str, str], ...] = ()
     right_label: str | None = None
@@ -246,7 +249,7 @@ def _data_parallel(model, task: Task, device: str):
             return task.loss(self.model, batch)
 
     ids = [torch.device(device).index] if str(device).startswith("cuda") else None
-    return DistributedDataParallel(_TaskLoss(), device_ids=ids, find_unused_parameters=True)
+    return DistributedDataParallel(_TaskLoss(), device_ids=ids, find_unused_parameters=task.unused_parameters)
 
 
 def _loss_and_counts(result) -> tuple[torch.Tensor, dict]:
