@@ -67,15 +67,17 @@ def _import_ray():
 def connect(address: str, *, cpus: int | None = None):
     """Start a local Ray runtime (``address="local"``, with ``cpus`` CPUs, default all of this
     machine's) or join the cluster at ``address`` (``host:port``, or ``auto``) for the body of
-    the ``with``; yields the CPUs the cluster offers. Inside it, ``sys.stdout`` is this
-    process's stderr (Ray prints its workers' errors there). A runtime that this call started is shut
+    the ``with``; yields the CPUs the cluster offers. A runtime that this call started is shut
     down at the end; one already running in this process is used and left running.
 
-    Raises :class:`ScaleError` when Ray is missing or the address cannot be reached (Ray tries
-    for about 20 s). Worker output is not forwarded, so this process's stdout stays exact."""
+    Inside the ``with``, ``sys.stdout`` is this process's stderr: Ray prints its workers' errors
+    (a worker that died) on the driver's stdout, and stdout must carry only the command's
+    result. Worker output is not forwarded. The caller's SIGTERM handler stays in force (Ray
+    would replace it).
+
+    Raises :class:`ScaleError` when Ray is missing or nothing answers at the address (a
+    ``host:port`` is tried for 5 s before Ray is asked)."""
     ray = _import_ray()
-    # Ray prints the errors of its workers (a worker that died) on this process's stdout; they
-    # go to stderr, so stdout carries only the command's result.
     with redirect_stdout(sys.stderr):
         started = False
         if not ray.is_initialized():
@@ -83,7 +85,6 @@ def connect(address: str, *, cpus: int | None = None):
 
             if address != "local":
                 _check_reachable(address)
-
             options = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
             handler = _sigterm_handler()
             try:
