@@ -6,15 +6,12 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 import torch
 
-from kelp.datasets.loaders import load_mbpp
 from kelp.models.edit_model import load_checkpoint
-from kelp.train.corpus import CorpusFunction
 from kelp.train.distributed import rows, shard
 
 KELP = str(Path(sys.executable).with_name("kelp"))
@@ -118,12 +115,8 @@ def test_resuming_the_harness_under_another_world_size_ends_with_the_same_weight
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    path = tmp_path_factory.mktemp("corpus") / "functions.jsonl"
-    with path.open("w") as sink:
-        for p in load_mbpp("train")[:60]:
-            sink.write(json.dumps(asdict(CorpusFunction(f"mbpp:{p.task_id}", "f", p.code, ""))) + "\n")
-    return path
+def corpus(mbpp_corpus):
+    return mbpp_corpus(60)
 
 
 def _train(corpus, out, processes: int, *extra: str) -> subprocess.CompletedProcess:

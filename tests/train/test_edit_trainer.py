@@ -5,21 +5,15 @@ from dataclasses import asdict
 
 import pytest
 
-from kelp.datasets.loaders import load_mbpp
 from kelp.models.edit_model import ModelSize, load_checkpoint
-from kelp.train.corpus import CorpusFunction
 from kelp.train.edit_trainer import TrainConfig, TrainError, train_edit_model
 
 TINY = asdict(ModelSize(hidden=32, layers=1, heads=2, intermediate=64, context=768))
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    path = tmp_path_factory.mktemp("corpus") / "functions.jsonl"
-    with path.open("w") as sink:
-        for p in load_mbpp("train")[:60]:
-            sink.write(json.dumps(asdict(CorpusFunction(f"mbpp:{p.task_id}", "f", p.code, ""))) + "\n")
-    return path
+def corpus(mbpp_corpus):
+    return mbpp_corpus(60)
 
 
 def test_training_runs_checkpoints_and_resumes(corpus, tmp_path):

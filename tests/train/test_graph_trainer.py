@@ -1,25 +1,18 @@
 """A real (tiny) graph denoiser trained with scheduled sampling on real programs and tests."""
 
 import json
-from dataclasses import asdict
 
 import pytest
 
-from kelp.datasets.loaders import load_mbpp
 from kelp.models.graph_model import load_graph_checkpoint
-from kelp.train.corpus import CorpusFunction
 from kelp.train.graph_trainer import GraphTrainConfig, GraphTrainError, sampling_probability, train_graph_model
 
 TINY = {"hidden": 32, "layers": 2, "heads": 2, "conv": "gat"}
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    path = tmp_path_factory.mktemp("corpus") / "functions.jsonl"
-    with path.open("w") as sink:
-        for p in load_mbpp("train")[:40]:
-            sink.write(json.dumps(asdict(CorpusFunction(f"mbpp:{p.task_id}", "f", p.code, ""))) + "\n")
-    return path
+def corpus(mbpp_corpus):
+    return mbpp_corpus(40)
 
 
 def _config(corpus, **kw):
