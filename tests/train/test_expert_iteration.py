@@ -108,3 +108,21 @@ def test_a_run_may_go_on_for_more_rounds_but_not_change_other_settings(tmp_path)
     assert json.loads((tmp_path / "config.json").read_text())["rounds"] == 5
     with pytest.raises(ExpertIterationError, match="other settings \\(lr, replay\\)"):
         _claim(ExpertIterationConfig(rounds=5, lr=1e-3, replay=0.2), tmp_path / "config.json")
+
+
+def test_a_rounds_search_as_ray_tasks_writes_the_serial_lines(tmp_path):
+    pytest.importorskip("ray")
+    from kelp.models.edit_model import DEFAULT_CHECKPOINT
+    from kelp.scale import connect
+    from kelp.train.expert_iteration import search_round
+
+    config = ExpertIterationConfig(rounds=1, n=3, steps=(1,), budget=8)
+    serial = search_round(config, 1, DEFAULT_CHECKPOINT, tmp_path / "serial", workers=1, quiet=True)
+    with connect("local", cpus=2):
+        remote = search_round(config, 1, DEFAULT_CHECKPOINT, tmp_path / "ray", quiet=True, ray=True)
+    assert serial == remote and serial["tasks"] >= 2
+
+    def lines(folder):
+        return sorted(json.dumps(r, sort_keys=True) for r in read_records(folder / "repairs.jsonl"))
+
+    assert lines(tmp_path / "serial") == lines(tmp_path / "ray")

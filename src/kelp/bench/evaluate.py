@@ -157,17 +157,19 @@ def _error_record(task_id: str, reason: str) -> dict:
 
 
 def validation_judge(*, n: int | None = None, budget: int = 64, model_weight: float = 0.1,
-                     test_timeout: float = 2.0, workers: int | None = None, quiet: bool = False):
+                     test_timeout: float = 2.0, workers: int | None = None, quiet: bool = False,
+                     ray: str | None = None):
     """A ``judge(proposer, checkpoint, folder) -> summary`` that runs (or resumes)
     ``kelp eval repair mbpp-validation --steps 1`` into ``folder`` for ``proposer`` (``enum``,
     ``both`` or ``model``) with the edit-model ``checkpoint`` (None: the bundled one), on the
     first ``n`` tasks (None: all) at ``budget`` executions (the model alone, which decodes a beam
-    at every state, at most 16). Used by expert iteration to judge each round."""
+    at every state, at most 16), as Ray tasks with ``ray`` (see :func:`run_eval`). Used by
+    expert iteration to judge each round."""
     def judge(proposer: str, checkpoint: Path | None, folder: Path) -> dict:
         config = EvalConfig(bench="mbpp-validation", steps=1, n=n, budget=budget if proposer != "model" else min(budget, 16),
                             proposer=proposer, checkpoint=None if checkpoint is None else str(checkpoint),
                             model_weight=model_weight, test_timeout=test_timeout)
-        return run_eval(config, Path(folder), workers=workers, quiet=quiet)
+        return run_eval(config, Path(folder), workers=workers, quiet=quiet, ray=ray)
 
     return judge
 

@@ -166,14 +166,18 @@ def train_expert_iteration_cmd(
     eval_budget: int = typer.Option(64, "--eval-budget", help="Budget of each round's evaluation (the model alone gets at most 16)."),
     initial: Optional[Path] = typer.Option(None, "--initial", help="Starting edit-model checkpoint (default: the bundled one)."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Sandbox worker processes."),
+    ray: Optional[str] = typer.Option(None, "--ray", help=RAY_HELP + " The searches and the evaluations run on Ray; the fine-tune here."),
 ) -> None:
     """Expert iteration of the edit model: search MBPP training problems with the model guiding the enumerator, fine-tune it on the repairs proved correct (tests and differential tests), repeat; each round is judged on MBPP validation next to the enumerator. Prints the rounds as JSON.
 
     Exit status: 0 done; 2 bad settings, an unusable checkpoint, or OUT holds a run with other settings; 130 / 143 interrupted (finished stages are kept)."""
+    from contextlib import nullcontext
+
     from kelp.bench.evaluate import validation_judge
     from kelp.cli import _signals
     from kelp.models.edit_model import CheckpointError
     from kelp.train.expert_iteration import ExpertIterationConfig, ExpertIterationError, run_expert_iteration
+    from kelp.scale import connect
 
     try:
         config = ExpertIterationConfig(
@@ -186,8 +190,9 @@ def train_expert_iteration_cmd(
     _signals.set_interrupt_note(_signals.results_written(out / "rounds.jsonl"))
     try:
         judge = validation_judge(n=config.eval_n, budget=config.eval_budget, model_weight=config.model_weight,
-                                 test_timeout=config.test_timeout, workers=workers)
-        rows = run_expert_iteration(config, out, judge, workers=workers)
+                                 test_timeout=config.test_timeout, workers=workers, ray=ray)
+        with connect(ray) if ray else nullcontext():
+            rows = run_expert_iteration(config, out, judge, workers=workers, ray=bool(ray))
     except (ExpertIterationError, CheckpointError) as exc:
         raise UserError(str(exc)) from None
     print(json.dumps(rows, indent=2))

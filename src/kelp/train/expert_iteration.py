@@ -98,7 +98,7 @@ class ExpertIterationConfig:
 
 
 def run_expert_iteration(config: ExpertIterationConfig, out: Path, evaluate, *, workers: int | None = None,
-                         quiet: bool = False) -> list[dict]:
+                         quiet: bool = False, ray: bool = False) -> list[dict]:
     """Run (or resume) every round into ``out``; returns the rows of ``rounds.jsonl`` (round 0:
     the starting model).
 
@@ -106,7 +106,8 @@ def run_expert_iteration(config: ExpertIterationConfig, out: Path, evaluate, *, 
     ``"both"`` or ``"model"``; ``checkpoint`` None for the enumerator) into ``folder``, resuming
     there, and returns its summary with ``solved_at`` (training never imports the benchmarks:
     :func:`kelp.bench.evaluate.validation_judge` is the one the command uses, called with this
-    config's ``eval_n``, ``eval_budget``, ``model_weight`` and ``test_timeout``).
+    config's ``eval_n``, ``eval_budget``, ``model_weight`` and ``test_timeout``). ``ray``: the
+    searches run as Ray tasks (inside :func:`kelp.scale.connect`; :func:`search_round`).
     Raises :class:`ExpertIterationError` for bad settings or an ``out`` made with other
     settings, :class:`~kelp.models.edit_model.CheckpointError` for an unusable ``initial``
     checkpoint."""
@@ -127,7 +128,7 @@ def run_expert_iteration(config: ExpertIterationConfig, out: Path, evaluate, *, 
     for round_ in range(1, config.rounds + 1):
         where = out / f"round-{round_}"
         if round_ not in rows:
-            stats = search_round(config, round_, checkpoint, where, workers=workers, quiet=quiet)
+            stats = search_round(config, round_, checkpoint, where, workers=workers, quiet=quiet, ray=ray)
             stats["examples"] = write_examples(config, where, workers=workers, quiet=quiet)
             stats.update(finetune(config, round_, checkpoint, out, quiet=quiet))
             new = where / "train" / "checkpoint"
@@ -139,57 +140,89 @@ def run_expert_iteration(config: ExpertIterationConfig, out: Path, evaluate, *, 
 
 
 def search_round(config: ExpertIterationConfig, round_: int, checkpoint: Path, where: Path, *,
-                 workers: int | None = None, quiet: bool = False) -> dict:
+                 workers: int | None = None, quiet: bool = False, ray: bool = False) -> dict:
     """Stage 1 of a round: search every (problem, steps) task with ``checkpoint`` guiding the
     enumerator, appending one line per task to ``where/repairs.jsonl`` (key, task id, steps,
     buggy ``source``, ``solved``, ``repaired``, ``executions_to_solve``, ``proved``); tasks
-    already there are skipped. Returns ``{"tasks", "solved", "proved"}``."""
-    from collections import Counter
+    already there are skipped. ``ray``: the searches run as Ray tasks (inside
+    :func:`kelp.scale.connect`), each worker with a sandbox of ``workers`` processes (default 1)
+    and the model loaded once; this process alone writes. Returns ``{"tasks", "solved",
+    "proved"}``."""
+    import os
+    from functools import partial
 
-    from kelp.datasets.differential import differential_suite
     from kelp.datasets.loaders import load_mbpp
-    from kelp.datasets.tasks import prepare_mbpp_task
-    from kelp.execute.sandbox import Limits, Sandbox
     from kelp.progress import progress_bar
-    from kelp.repair.proposers import make_proposers
-    from kelp.repair.search import RepairConfig, RepairInputError, repair
+    from kelp.scale import Failed, Work, map_units
 
     where.mkdir(parents=True, exist_ok=True)
     path = where / "repairs.jsonl"
     done = {r["key"] for r in read_records(path)}
-    proposers = make_proposers("both", str(checkpoint), weight=config.model_weight)
     problems = load_mbpp(config.split)[: config.n or None]
-    jobs = [(p, steps) for p in problems for steps in config.steps]
-    repair_config = RepairConfig(budget=config.budget, seconds=config.seconds)
-    with Sandbox(workers=workers, limits=Limits(test_timeout=config.test_timeout)) as sandbox, \
-            progress_bar(enabled=not quiet) as bar:
-        task_bar = bar.add_task(f"round {round_}: search", total=len(jobs))
-        for problem, steps in jobs:
-            key = f"{problem.task_id}/steps{steps}"
+    jobs = [(f"{p.task_id}/steps{steps}", (index, steps)) for index, p in enumerate(problems) for steps in config.steps]
+    todo = [(key, job) for key, job in jobs if key not in done]
+    work = Work(partial(_Searcher, config, round_, str(checkpoint)), _Searcher.search)
+    with progress_bar(enabled=not quiet) as bar:
+        task_bar = bar.add_task(f"round {round_}: search", total=len(jobs), completed=len(jobs) - len(todo))
+        for key, record in map_units(work, todo, ray=ray, cpus=workers or (1 if ray else os.cpu_count() or 1)):
             bar.advance(task_bar)
-            if key in done:
-                continue
-            prepared = prepare_mbpp_task(problem, sandbox, steps=steps, policy="realistic",
-                                         seed=config.seed + round_, bank=None, dropped=Counter())
-            if prepared is None:
-                continue
-            task = prepared.task
-            try:
-                result = repair(task.source, task.suite, sandbox, repair_config, proposers=proposers,
-                                initial_run=prepared.initial_run, intent=problem.text)
-            except RepairInputError:
-                continue
-            proved = False
-            if result.solved:
-                judge = differential_suite(task.suite, problem.code, problem.entry_point)
-                run = sandbox.verify(result.repaired, judge)
-                proved = run.status == "ok" and run.all_passed
-            append_record(path, {"key": key, "task_id": problem.task_id, "steps": steps, "source": task.source,
-                                 "solved": result.solved, "repaired": result.repaired if result.solved else None,
-                                 "executions_to_solve": result.executions_to_solve, "proved": proved})
+            if isinstance(record, Failed):
+                raise ExpertIterationError(f"the search of {key} failed: {record.reason}")
+            if record is not None:  # None: the forward process cannot break it, or bad input
+                append_record(path, {"key": key, **record})
     records = read_records(path)
     return {"tasks": len(records), "solved": sum(r["solved"] for r in records),
             "proved": sum(r["proved"] for r in records)}
+
+
+class _Searcher:
+    """One worker's part of a round's search: a sandbox pool of ``cpus`` processes, the
+    ``both`` proposers with the round's model (loaded once) and the split's problems."""
+
+    def __init__(self, config: ExpertIterationConfig, round_: int, checkpoint: str, cpus: int) -> None:
+        from kelp.datasets.loaders import load_mbpp
+        from kelp.execute.sandbox import Limits, Sandbox
+        from kelp.repair.proposers import make_proposers
+        from kelp.repair.search import RepairConfig
+
+        self.config, self.round = config, round_
+        self.sandbox = Sandbox(workers=cpus, limits=Limits(test_timeout=config.test_timeout))
+        self.proposers = make_proposers("both", checkpoint, weight=config.model_weight)
+        self.problems = load_mbpp(config.split)[: config.n or None]
+        self.repair_config = RepairConfig(budget=config.budget, seconds=config.seconds)
+
+    def search(self, job: tuple[int, int]) -> dict | None:
+        """The ``repairs.jsonl`` line of one task (without its key), or None when the forward
+        process cannot break the problem or the search refuses it."""
+        from collections import Counter
+
+        from kelp.datasets.differential import differential_suite
+        from kelp.datasets.tasks import prepare_mbpp_task
+        from kelp.repair.search import RepairInputError, repair
+
+        index, steps = job
+        problem = self.problems[index]
+        prepared = prepare_mbpp_task(problem, self.sandbox, steps=steps, policy="realistic",
+                                     seed=self.config.seed + self.round, bank=None, dropped=Counter())
+        if prepared is None:
+            return None
+        task = prepared.task
+        try:
+            result = repair(task.source, task.suite, self.sandbox, self.repair_config, proposers=self.proposers,
+                            initial_run=prepared.initial_run, intent=problem.text)
+        except RepairInputError:
+            return None
+        proved = False
+        if result.solved:
+            judge = differential_suite(task.suite, problem.code, problem.entry_point)
+            run = self.sandbox.verify(result.repaired, judge)
+            proved = run.status == "ok" and run.all_passed
+        return {"task_id": problem.task_id, "steps": steps, "source": task.source, "solved": result.solved,
+                "repaired": result.repaired if result.solved else None,
+                "executions_to_solve": result.executions_to_solve, "proved": proved}
+
+    def close(self) -> None:
+        self.sandbox.close()
 
 
 def write_examples(config: ExpertIterationConfig, where: Path, *, workers: int | None = None,
