@@ -11,7 +11,7 @@ from kelp.execute.suites import TestSuite
 from kelp.program.tree import parse
 from kelp.repair.enumerate import EnumerativeProposer
 from kelp.repair.proposer import Candidate, Feedback
-from kelp.models.ranker import Ranker, RankerError
+from kelp.models.ranker import CompiledTrees, Ranker, RankerError, load_default
 from kelp.repair.ranking import CATEGORICAL, FEATURES, proposal_features, reorder, token_count
 from kelp.repair.search import RepairConfig, repair
 
@@ -80,6 +80,23 @@ def test_the_tree_walk_matches_lightgbm_on_numeric_categorical_and_missing_value
     ours = [ranker.score_encoded(list(row)) for row in x]
     theirs = booster.predict(x, raw_score=True)
     assert max(abs(a - b) for a, b in zip(ours, theirs)) < 1e-9
+    assert CompiledTrees(ranker.trees).score([list(row) for row in x]) == ours  # the batched walk, exactly
+
+
+def test_the_batched_trees_score_every_row_as_one_walk_does():
+    ranker = load_default()
+    rng = random.Random(1)
+    rows = []
+    for _ in range(500):
+        row = []
+        for name in ranker.features:
+            if name in ranker.vocab:  # known codes, the unknown 0, a code past the vocabulary, missing
+                row.append(rng.choice([0.0, 99.0, math.nan, *map(float, ranker.vocab[name].values())]))
+            else:
+                row.append(rng.choice([math.nan, 0.0, -1.0, 1.0, rng.uniform(-5, 20), float(rng.randint(0, 30))]))
+        rows.append(row)
+    assert CompiledTrees(ranker.trees).score(rows) == [ranker.score_encoded(row) for row in rows]
+    assert ranker.score([]) == [] and CompiledTrees([]).score([[0.0]]) == [0.0]
 
 
 def test_reorder_changes_which_proposal_goes_first_not_the_scores_a_state_hands_out():
