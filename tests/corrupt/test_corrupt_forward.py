@@ -170,3 +170,13 @@ def test_mbpp_property(code, seed, steps, policy):
         return
     _valid(c, steps)
     assert c == corrupt(code, steps=steps, seed=seed, policy=policy, bank=bank())
+
+
+def test_the_calls_policy_plants_only_misused_calls():
+    from kelp.corrupt import CALL_FAMILIES
+
+    source = "def f(xs, s):\n    xs = sorted(xs)\n    return abs(len(xs) - len(s.lower()))\n"
+    families = {m.family for seed in range(30) for m in corrupt(source, steps=1, seed=seed, policy="calls").mutations}
+    assert families == set(CALL_FAMILIES)
+    with pytest.raises(CorruptionError):
+        corrupt("def f(a, b):\n    return a + b\n", steps=1, seed=0, policy="calls")

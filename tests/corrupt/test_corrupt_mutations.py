@@ -132,6 +132,24 @@ def test_delete_statement():
     assert mutate(parse("def f(a):\n    return a\n"), "delete_statement", random.Random(0)) is None
 
 
+def test_drop_call_forgets_a_wrapper_or_an_argumentless_method():
+    assert _body(_all_results("def f(a, b, s):\n    return abs(a - b) + len(s.lower())\n", "drop_call")) == {
+        "return a - b + len(s.lower())", "return abs(a - b) + len(s)"}
+    assert mutate(parse("def f(x):\n    return max(x, 0)\n"), "drop_call", random.Random(0)) is None
+
+
+def test_discard_result_throws_away_a_computed_value():
+    assert _body(_all_results("def f(xs):\n    xs = sorted(xs)\n    return xs\n", "discard_result")) == {
+        "sorted(xs)\nreturn xs"}
+    assert mutate(parse("def f(xs):\n    ys = sorted(xs)\n    return ys\n"), "discard_result",
+                  random.Random(0)) is None  # the call does not read the name it assigns
+
+
+def test_swap_call_confuses_builtins_and_methods():
+    assert _body(_all_results("def f(xs, out):\n    out.append(len(xs))\n    return out\n", "swap_call")) == {
+        "out.extend(len(xs))\nreturn out", "out.append(sum(xs))\nreturn out"}
+
+
 def test_bank_swap_same_type_and_compiles():
     bank = SubtreeBank.from_sources(["def g(p, q):\n    return p * q\n"])
     src = "def f(a, b):\n    return a + b\n"

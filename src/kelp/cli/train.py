@@ -57,6 +57,7 @@ def train_search_data_cmd(
     timeout: float = typer.Option(2.0, "--timeout", help="Seconds per test."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Sandbox worker processes."),
     ranker: Optional[Path] = typer.Option(None, "--ranker", help="Order the search's proposals with this ranker file (default: the proposers' own order)."),
+    policy: str = typer.Option("realistic", "--policy", help="Forward process: realistic, or calls (forgotten, discarded and confused calls, as people write them)."),
     ray: Optional[str] = typer.Option(None, "--ray", help=RAY_HELP),
 ) -> None:
     """Run the repair search on MBPP training problems and store every candidate it runs, labelled correct, plausible_wrong or failing by the task's whole suite (data for a learned ranker).
@@ -69,7 +70,7 @@ def train_search_data_cmd(
         config = SearchDataConfig(split=split, n=n, steps=tuple(int(s) for s in steps.split(",") if s.strip()),
                                   seeds=tuple(int(s) for s in seeds.split(",") if s.strip()),
                                   visible_tests=visible_tests, budget=budget, seconds=seconds, test_timeout=timeout,
-                                  ranker=None if ranker is None else str(ranker))
+                                  ranker=None if ranker is None else str(ranker), policy=policy)
         config.check()
     except ValueError as exc:
         raise UserError(f"bad settings: {exc}") from None

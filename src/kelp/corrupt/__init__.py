@@ -4,9 +4,9 @@ deleted statements, changed constants) and SubtreeBank swaps. Pure: randomness o
 
 from kelp.corrupt.bank import SubtreeBank
 from kelp.corrupt.errors import BankError, CorruptionError
-from kelp.corrupt.forward import FAMILIES, POLICIES, Corruption, Mutation, corrupt, mutate
+from kelp.corrupt.forward import CALL_FAMILIES, FAMILIES, POLICIES, Corruption, Mutation, corrupt, mutate
 
 __all__ = [
-    "FAMILIES", "POLICIES", "BankError", "Corruption", "CorruptionError", "Mutation",
+    "CALL_FAMILIES", "FAMILIES", "POLICIES", "BankError", "Corruption", "CorruptionError", "Mutation",
     "SubtreeBank", "corrupt", "mutate",
 ]

@@ -32,13 +32,16 @@ from kelp.program.tree import (
     unparse,
 )
 
-__all__ = ["FAMILIES", "POLICIES", "Mutation", "Corruption", "mutate", "corrupt"]
+__all__ = ["CALL_FAMILIES", "FAMILIES", "POLICIES", "Mutation", "Corruption", "mutate", "corrupt"]
 
 FAMILIES: tuple[str, ...] = (
     "binop_flip", "compare_flip", "boolop_flip", "wrong_variable", "off_by_one",
     "negate_condition", "drop_condition", "swap_args", "delete_statement", "change_constant",
 )
-POLICIES: tuple[str, ...] = ("realistic", "bank", "mixed")
+#: Misuse of calls as people write it (a forgotten ``abs``, a discarded ``sorted``, ``len`` for
+#: ``sum``): the ``calls`` policy, for training data (the benchmarks keep ``realistic``).
+CALL_FAMILIES: tuple[str, ...] = ("drop_call", "discard_result", "swap_call")
+POLICIES: tuple[str, ...] = ("realistic", "calls", "bank", "mixed")
 
 
 @dataclass(frozen=True)
@@ -169,7 +172,8 @@ def corrupt(source: str, steps: int = 1, seed: int = 0, policy: str = "realistic
             target: str | None = None, *, strict: bool = True) -> Corruption:
     """Corrupt ``source`` with ``steps`` seeded mutations.
 
-    ``policy``: "realistic" (families in FAMILIES), "bank" (every step a bank_swap; needs
+    ``policy``: "realistic" (families in FAMILIES), "calls" (CALL_FAMILIES, the misuse of
+    calls; for training data), "bank" (every step a bank_swap; needs
     ``bank``), "mixed" (each step 50/50 bank or realistic, falling back to the other; needs
     ``bank``). ``target``: a function name or qualname; only its body is mutated. Sites of
     earlier steps (and their ancestors/descendants) are avoided where possible.
@@ -197,6 +201,8 @@ def corrupt(source: str, steps: int = 1, seed: int = 0, policy: str = "realistic
                 raise CorruptionError(f"cannot corrupt target: {exc}") from None
         if policy == "realistic":
             groups = [FAMILIES]
+        elif policy == "calls":
+            groups = [CALL_FAMILIES]
         elif policy == "bank":
             groups = [("bank_swap",)]
         else:

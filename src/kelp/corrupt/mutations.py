@@ -347,6 +347,66 @@ def delete_statement(ctx: SiteContext) -> list[Site]:
     return sites
 
 
+# --- human-style misuse of calls (training data only) ------------------------------------
+
+#: Calls that wrap one value and are easy to forget: ``f(x)`` -> ``x``; methods ``x.m()`` -> ``x``.
+DROPPABLE_CALLS = frozenset({"abs", "sorted", "list", "set", "tuple", "int", "float", "str", "round", "reversed"})
+DROPPABLE_METHODS = frozenset({"lower", "upper", "strip", "lstrip", "rstrip", "split", "copy", "keys", "values"})
+#: Builtins and methods people confuse (both directions are listed).
+CALL_SWAPS = {"len": "sum", "sum": "len", "int": "round", "round": "int", "min": "max", "max": "min",
+              "sorted": "reversed", "reversed": "sorted", "any": "all", "all": "any"}
+METHOD_SWAPS = {"append": "extend", "extend": "append", "add": "update", "update": "add", "lower": "upper",
+                "upper": "lower", "find": "index", "index": "find", "strip": "lstrip", "lstrip": "strip"}
+
+
+def drop_call(ctx: SiteContext) -> list[Site]:
+    """A forgotten call: ``abs(a - b)`` -> ``a - b``, ``sorted(xs)`` -> ``xs``, ``s.lower()`` ->
+    ``s`` (one-argument wrappers of :data:`DROPPABLE_CALLS`, argument-less methods of
+    :data:`DROPPABLE_METHODS`)."""
+    sites = []
+    for path, node in ctx.nodes():
+        if not isinstance(node, ast.Call) or node.keywords:
+            continue
+        if (isinstance(node.func, ast.Name) and node.func.id in DROPPABLE_CALLS and len(node.args) == 1
+                and not isinstance(node.args[0], ast.Starred)):
+            sites.append(Site(path, [Option("replace", copy.deepcopy(node.args[0]))]))
+        elif isinstance(node.func, ast.Attribute) and node.func.attr in DROPPABLE_METHODS and not node.args:
+            sites.append(Site(path, [Option("replace", copy.deepcopy(node.func.value))]))
+    return sites
+
+
+def discard_result(ctx: SiteContext) -> list[Site]:
+    """A result computed and thrown away: ``xs = sorted(xs)`` -> ``sorted(xs)``,
+    ``s = s.replace(a, b)`` -> ``s.replace(a, b)`` (an assignment of a call that reads the name
+    it assigns, as if the call changed its argument in place)."""
+    sites = []
+    for path, node in ctx.nodes():
+        if (isinstance(node, ast.Assign) and isinstance(path[-1], int) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name) and isinstance(node.value, ast.Call)):
+            name = node.targets[0].id
+            if any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(node.value)):
+                sites.append(Site(path, [Option("replace", ast.Expr(value=copy.deepcopy(node.value)))]))
+    return sites
+
+
+def swap_call(ctx: SiteContext) -> list[Site]:
+    """A call of the wrong builtin or method: ``len`` for ``sum``, ``round`` for ``int``,
+    ``extend`` for ``append`` (:data:`CALL_SWAPS`, :data:`METHOD_SWAPS`)."""
+    sites = []
+    for path, node in ctx.nodes():
+        if not isinstance(node, ast.Call):
+            continue
+        if isinstance(node.func, ast.Name) and node.func.id in CALL_SWAPS:
+            new = copy.deepcopy(node)
+            new.func = ast.Name(id=CALL_SWAPS[node.func.id], ctx=ast.Load())
+            sites.append(Site(path, [Option("replace", new)]))
+        elif isinstance(node.func, ast.Attribute) and node.func.attr in METHOD_SWAPS:
+            new = copy.deepcopy(node)
+            new.func.attr = METHOD_SWAPS[node.func.attr]
+            sites.append(Site(path, [Option("replace", new)]))
+    return sites
+
+
 # --- bank -------------------------------------------------------------------------------
 
 _NEVER_SWAPPED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Module)
@@ -391,5 +451,8 @@ FAMILY_SITES: dict[str, Callable[[SiteContext], list[Site]]] = {
     "swap_args": swap_args,
     "delete_statement": delete_statement,
     "change_constant": change_constant,
+    "drop_call": drop_call,
+    "discard_result": discard_result,
+    "swap_call": swap_call,
     "bank_swap": bank_swap,
 }

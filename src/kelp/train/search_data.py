@@ -48,7 +48,9 @@ class SearchDataConfig:
     """What determines the data (saved as ``config.json``): the MBPP ``split``, the first ``n``
     problems (None: all), forward-process ``steps`` and ``seeds`` (each pair is one task per
     problem), ``visible_tests`` shown to the search, the search's ``budget``, ``seconds``,
-    per-test ``test_timeout`` and ``ranker`` (a ranker file; None: the proposers' own order)."""
+    per-test ``test_timeout``, ``ranker`` (a ranker file; None: the proposers' own order) and the
+    forward process's ``policy`` (``realistic``, or ``calls``: the misuse of calls people make,
+    :data:`kelp.corrupt.CALL_FAMILIES`)."""
 
     split: str = "train"
     n: int | None = None
@@ -59,6 +61,7 @@ class SearchDataConfig:
     seconds: float = 30.0
     test_timeout: float = 2.0
     ranker: str | None = None
+    policy: str = "realistic"
 
     def check(self) -> None:
         """Raises :class:`SearchDataError` for a split that is not a training split or a
@@ -68,6 +71,8 @@ class SearchDataConfig:
                                   f"use one of {', '.join(TRAINING_SPLITS)}")
         if not self.steps or not self.seeds or min(self.steps) < 1 or self.visible_tests < 1 or self.budget < 1:
             raise SearchDataError("steps, seeds, visible tests and budget must be given and >= 1")
+        if self.policy not in ("realistic", "calls"):
+            raise SearchDataError(f"policy {self.policy!r} is not one of realistic, calls")
 
 
 def generate_search_data(config: SearchDataConfig, out: Path, *, workers: int | None = None,
@@ -150,8 +155,8 @@ class _Searcher:
 
         index, steps, seed = job
         reasons: Counter = Counter()
-        prepared = prepare_mbpp_task(self.problems[index], self.sandbox, steps=steps, policy="realistic", seed=seed,
-                                     bank=None, dropped=reasons)
+        prepared = prepare_mbpp_task(self.problems[index], self.sandbox, steps=steps, policy=self.config.policy,
+                                     seed=seed, bank=None, dropped=reasons)
         if prepared is None:
             return {"dropped": next(iter(reasons))}
         task = prepared.task
@@ -222,7 +227,7 @@ def summarize_search_data(out: Path) -> dict:
 def _claim(config: SearchDataConfig, path: Path) -> None:
     current = json.loads(json.dumps(asdict(config)))
     if path.exists():
-        saved = json.loads(path.read_text())
+        saved = {"policy": "realistic", **json.loads(path.read_text())}  # folders made before the policy
         if saved != current:
             raise SearchDataError(f"{path.parent} holds data made with other settings; use another folder")
     else:
