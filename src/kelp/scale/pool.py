@@ -162,7 +162,11 @@ def map_units(work: Work, units: Iterable[tuple[str, Any]], *, ray: bool = False
     when it has a ``close()``). ``ray=True`` (inside :func:`connect`): Ray tasks of ``cpus`` CPUs
     each, in the order they finish, at most ``in_flight`` submitted at once (default twice the
     cluster's CPUs divided by ``cpus``), each retried up to ``retries`` times when its worker
-    process dies. Stopping the iteration early cancels the units still running."""
+    process dies. Stopping the iteration early does not cancel the units already submitted: they
+    end with the Ray runtime that :func:`connect` started, or with this driver on a cluster (Ray
+    kills a driver's tasks when it leaves). Cancelling them instead can abort this process:
+    with Ray 2.60, a cancelled task whose reply is already on its way fails a check in Ray's
+    core ("Tried to complete task that was not pending")."""
     if cpus < 1 or retries < 0:
         raise ValueError("cpus must be >= 1 and retries >= 0")
     if not ray:
@@ -196,32 +200,28 @@ def _ray_map(work: Work, units: Iterable[tuple[str, Any]], cpus: int, retries: i
     slots = max(1, int(ray.cluster_resources().get("CPU", 1)) // cpus)
     limit = in_flight or 2 * slots
     token, shared = uuid.uuid4().hex, ray.put(work)
-    pending: dict = {}
+    pending: dict = {}  # submitted refs -> keys; never cancelled (see map_units)
     source = iter(units)
-    try:
-        while True:
-            while len(pending) < limit:
-                try:
-                    key, payload = next(source)
-                except StopIteration:
-                    break
-                pending[remote.remote(token, shared, cpus, payload)] = key
-            if not pending:
-                return
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            ref = ready[0]
-            key = pending.pop(ref)
+    while True:
+        while len(pending) < limit:
             try:
-                result = ray.get(ref)
-            except ray.exceptions.RayTaskError as exc:  # work.setup raised: bad settings, stop
-                raise exc.cause if isinstance(exc.cause, BaseException) else exc from None
-            except ray.exceptions.RayError as exc:  # the worker died more often than retried
-                result = Failed(f"worker lost after {retries} retries: {type(exc).__name__}: "
-                                f"{str(exc).splitlines()[0] if str(exc) else ''}")
-            yield key, result
-    finally:
-        for ref in pending:
-            ray.cancel(ref, force=True)
+                key, payload = next(source)
+            except StopIteration:
+                break
+            pending[remote.remote(token, shared, cpus, payload)] = key
+        if not pending:
+            return
+        ready, _ = ray.wait(list(pending), num_returns=1)
+        ref = ready[0]
+        key = pending.pop(ref)
+        try:
+            result = ray.get(ref)
+        except ray.exceptions.RayTaskError as exc:  # work.setup raised: bad settings, stop
+            raise exc.cause if isinstance(exc.cause, BaseException) else exc from None
+        except ray.exceptions.RayError as exc:  # the worker died more often than retried
+            result = Failed(f"worker lost after {retries} retries: {type(exc).__name__}: "
+                            f"{str(exc).splitlines()[0] if str(exc) else ''}")
+        yield key, result
 
 
 __all__ = ["Failed", "ScaleError", "Work", "connect", "map_units"]
