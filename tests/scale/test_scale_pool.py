@@ -107,6 +107,8 @@ def test_ray_raises_a_setup_error_in_the_caller(ray_runtime):
 
 def test_without_ray_installed_the_error_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)
+    with connect(None) as cpus:  # no --ray: nothing to import
+        assert cpus is None
     with pytest.raises(ScaleError, match=r"pip install 'kelp\[scale\]'"):
         with connect("local"):
             pass

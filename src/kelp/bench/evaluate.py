@@ -41,7 +41,7 @@ from kelp.execute.sandbox import Limits, Sandbox
 from kelp.progress import progress_bar
 from kelp.repair.proposers import make_proposers
 from kelp.repair.search import RepairConfig, RepairInputError, repair
-from kelp.scale import Failed, Work, map_units
+from kelp.scale import Failed, Work, connect, map_units
 
 
 class EvalError(KelpError, ValueError):
@@ -80,11 +80,7 @@ def run_eval(config: EvalConfig, out: Path, *, workers: int | None = None, quiet
     verdicts are those of the serial run. Raises :class:`EvalError` for bad settings or an ``out``
     of another run, and :class:`kelp.scale.ScaleError` (before ``out`` is made) when Ray is
     missing or the address cannot be reached."""
-    from contextlib import nullcontext
-
-    from kelp.scale import connect
-
-    with connect(ray) if ray else nullcontext():
+    with connect(ray):
         return _run_eval(config, Path(out), workers=workers, quiet=quiet, ray=bool(ray))
 
 

@@ -108,12 +108,10 @@ def run_projects_eval(config: ProjectsEvalConfig, out: Path, *, projects: list[P
     first) and this process alone writes the results. Raises :class:`ProjectsEvalError` for bad
     settings and :class:`kelp.scale.ScaleError` (before ``out`` is made) when Ray is missing or
     unreachable."""
-    from contextlib import nullcontext
-
     from kelp.scale import connect
 
     config.check()
-    with connect(ray) if ray else nullcontext():
+    with connect(ray):
         return _run_projects_eval(config, Path(out), projects, cache_dir, workers, quiet, bool(ray))
 
 

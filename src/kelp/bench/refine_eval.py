@@ -104,12 +104,10 @@ def run_refine_eval(config: RefineEvalConfig, out: Path, *, quiet: bool = False,
     :class:`RefineEvalError` for bad settings or an ``out`` holding another run,
     :class:`~kelp.models.edit_model.CheckpointError` for a missing checkpoint and
     :class:`kelp.scale.ScaleError` (before ``out`` is made) when Ray is missing or unreachable."""
-    from contextlib import nullcontext
-
     from kelp.scale import connect
 
     config.check()
-    with connect(ray) if ray else nullcontext():
+    with connect(ray):
         return _run_refine_eval(config, Path(out), quiet=quiet, ray=bool(ray), workers=workers)
 
 

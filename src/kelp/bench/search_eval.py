@@ -187,11 +187,9 @@ def run_search_eval(config: SearchEvalConfig, out: Path, *, quiet: bool = False,
     a Ray cluster address: the index's chunks are embedded as Ray tasks (:mod:`kelp.scale`).
     Raises :class:`SearchEvalError` for bad settings or an ``out`` holding another run, and
     :class:`kelp.scale.ScaleError` (before ``out`` is made) when Ray is missing or unreachable."""
-    from contextlib import nullcontext
-
     from kelp.scale import connect
 
-    with connect(ray) if ray else nullcontext():
+    with connect(ray):
         return _run_search_eval(config, Path(out), quiet=quiet, ray=bool(ray))
 
 

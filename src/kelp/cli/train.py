@@ -172,8 +172,6 @@ def train_expert_iteration_cmd(
     """Expert iteration of the edit model: search MBPP training problems with the model guiding the enumerator, fine-tune it on the repairs proved correct (tests and differential tests), repeat; each round is judged on MBPP validation next to the enumerator. Prints the rounds as JSON.
 
     Exit status: 0 done; 2 bad settings, an unusable checkpoint, or OUT holds a run with other settings; 130 / 143 interrupted (finished stages are kept)."""
-    from contextlib import nullcontext
-
     from kelp.bench.evaluate import validation_judge
     from kelp.cli import _signals
     from kelp.models.edit_model import CheckpointError
@@ -192,7 +190,7 @@ def train_expert_iteration_cmd(
     try:
         judge = validation_judge(n=config.eval_n, budget=config.eval_budget, model_weight=config.model_weight,
                                  test_timeout=config.test_timeout, workers=workers, ray=ray)
-        with connect(ray) if ray else nullcontext():
+        with connect(ray):
             rows = run_expert_iteration(config, out, judge, workers=workers, ray=bool(ray))
     except (ExpertIterationError, CheckpointError) as exc:
         raise UserError(str(exc)) from None

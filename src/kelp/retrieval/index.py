@@ -273,14 +273,12 @@ def build_index(root: Path, out: Path, encoders: list, *, progress: bool = True,
     ``ray``: ``"local"`` or a Ray cluster address: the chunks are embedded as Ray tasks
     (:func:`embed_missing`); raises :class:`kelp.scale.ScaleError` (before ``out`` is made) when
     Ray is missing or unreachable."""
-    from contextlib import nullcontext
-
     from kelp.scale import connect as connect_ray
 
     root = Path(root)
     if not root.is_dir():
         raise SearchIndexError(f"{root} is not a directory")
-    with connect_ray(ray) if ray else nullcontext():
+    with connect_ray(ray):
         return _build_index(root, Path(out), encoders, progress=progress, exclude=exclude, ray=bool(ray))
 
 

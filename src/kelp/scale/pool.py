@@ -64,11 +64,12 @@ def _import_ray():
 
 
 @contextmanager
-def connect(address: str, *, cpus: int | None = None):
+def connect(address: str | None, *, cpus: int | None = None):
     """Start a local Ray runtime (``address="local"``, with ``cpus`` CPUs, default all of this
     machine's) or join the cluster at ``address`` (``host:port``, or ``auto``) for the body of
     the ``with``; yields the CPUs the cluster offers. A runtime that this call started is shut
     down at the end; one already running in this process is used and left running.
+    ``address=None`` (no ``--ray``) does nothing and yields ``None``, without importing Ray.
 
     Inside the ``with``, ``sys.stdout`` is this process's stderr: Ray prints its workers' errors
     (a worker that died) on the driver's stdout, and stdout must carry only the command's
@@ -77,6 +78,9 @@ def connect(address: str, *, cpus: int | None = None):
 
     Raises :class:`ScaleError` when Ray is missing or nothing answers at the address (a
     ``host:port`` is tried for 5 s before Ray is asked)."""
+    if address is None:
+        yield None
+        return
     ray = _import_ray()
     with redirect_stdout(sys.stderr):
         started = False

@@ -189,9 +189,9 @@ def fit(config: LoopConfig, task: Task, out: Path) -> Outcome:
         while step < last:
             batch = task.batch(model, step)
             if here.size > 1:
-                if (distributed.rows(batch) or here.size) < here.size:
-                    raise ValueError(f"a batch of {distributed.rows(batch)} samples cannot be shared by "
-                                     f"{here.size} ranks; raise --batch")
+                samples = distributed.rows(batch)
+                if samples is not None and samples < here.size:
+                    raise ValueError(f"a batch of {samples} samples cannot be shared by {here.size} ranks; raise --batch")
                 batch = distributed.shard(batch, here.rank, here.size)
             batch = to_device(batch, device)
             for group in optimizer.param_groups:

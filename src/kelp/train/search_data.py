@@ -86,12 +86,10 @@ def generate_search_data(config: SearchDataConfig, out: Path, *, workers: int | 
     (:mod:`kelp.scale`) and this process alone writes the files. Raises
     :class:`SearchDataError` for bad settings and :class:`kelp.scale.ScaleError` (before ``out``
     is made) when Ray is missing or unreachable."""
-    from contextlib import nullcontext
-
     from kelp.scale import connect
 
     config.check()
-    with connect(ray) if ray else nullcontext():
+    with connect(ray):
         return _generate(config, Path(out), workers=workers, quiet=quiet, ray=bool(ray))
 
 
