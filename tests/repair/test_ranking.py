@@ -12,7 +12,8 @@ from kelp.program.tree import parse
 from kelp.repair.enumerate import EnumerativeProposer
 from kelp.repair.proposer import Candidate, Feedback
 from kelp.models.ranker import CompiledTrees, Ranker, RankerError, load_default
-from kelp.repair.ranking import CATEGORICAL, FEATURES, proposal_features, reorder, token_count
+from kelp.models.naturalness import load_ngram
+from kelp.repair.ranking import CATEGORICAL, FEATURES, NATURALNESS, proposal_features, reorder, token_count
 from kelp.repair.search import RepairConfig, repair
 
 # count_pos with `x < 0` where `x > 0` was meant (the `if` is on line 5), and its tests
@@ -28,18 +29,43 @@ def _proposals():
 
 def test_every_proposal_gets_every_feature():
     tree, feedback, cands = _proposals()
-    rows = proposal_features(cands, tree, feedback.lines, feedback.failing_constants, 0, 0, 0.0, "AssertionError")
+    rows = proposal_features(cands, tree, feedback.lines, feedback.failing_constants, 0, 0, 0.0, "AssertionError",
+                             2, BUGGY, load_ngram())
     assert len(rows) == len(cands) > 10
     for rank, row in enumerate(rows):
         assert set(row) == set(FEATURES) and row["rank"] == rank
         assert all(isinstance(row[name], str) for name in CATEGORICAL)
         assert all(isinstance(row[name], (int, float)) and math.isfinite(row[name])
-                   for name in FEATURES if name not in CATEGORICAL)
+                   for name in FEATURES if name not in CATEGORICAL and row[name] is not None)
+    plain = proposal_features(cands, tree, feedback.lines, feedback.failing_constants, 0, 0, 0.0, "AssertionError")
+    assert all(set(row) == set(FEATURES) - set(NATURALNESS) for row in plain)
     flips = [r for r, c in zip(rows, cands) if c.family == "compare_flip" and c.edit.new == "x > 0"]
     assert flips and flips[0]["suspiciousness"] == 1.0 and flips[0]["line_rank"] == 0
     assert flips[0]["node"] == "Compare" and flips[0]["removes"] == 0
     deletions = [r for r, c in zip(rows, cands) if c.edit.op == "delete"]
     assert all(r["removes"] == 1 and r["new_size"] == 0 for r in deletions)
+
+
+def test_naturalness_features_score_the_edited_line_before_and_after():
+    tree, feedback, cands = _proposals()
+    rows = proposal_features(cands, tree, feedback.lines, feedback.failing_constants, 0, 0, 0.0, None, 2, BUGGY,
+                             load_ngram())
+    by_edit = {(c.edit.op, c.edit.new, c.edit.path): r for c, r in zip(cands, rows)}
+    flip = next(r for (op, new, _p), r in by_edit.items() if new == "x > 0")
+    # the whole line `if x < 0:` is scored, before and after: both sides are finite and the
+    # total change equals the per-token change times the line's length
+    assert flip["lm_old"] > 0 and flip["lm_new"] > 0
+    assert flip["lm_total_delta"] == pytest.approx(flip["lm_delta"] * (token_count("if x > 0:") + 1), rel=1e-6)
+    deletes = [r for (op, _n, _p), r in by_edit.items() if op == "delete"]
+    assert deletes and all(r["lm_new"] is None or r["lm_total_delta"] < 0 for r in deletes)
+    inserts = [r for (op, _n, _p), r in by_edit.items() if op == "insert"]
+    assert all(r["lm_old"] is None and r["lm_delta"] is None and r["lm_total_delta"] > 0 for r in inserts)
+
+
+def test_the_bundled_model_finds_the_natural_fix_more_natural():
+    lm = load_ngram()
+    assert lm.entropy("return abs(a - b)") < lm.entropy("return a - b")
+    assert lm.entropy("for i in range(len(xs)):") < lm.entropy("for i in range(len(xs) + 1):")
 
 
 def test_writing_a_failing_tests_constant_into_the_program_is_flagged():

@@ -1,4 +1,5 @@
-"""Fixtures of the trainer tests: a small corpus of MBPP train functions on disk."""
+"""Fixtures of the trainer tests: a small corpus of MBPP train functions on disk, and search data
+from real searches."""
 
 import json
 from dataclasses import asdict
@@ -25,3 +26,14 @@ def mbpp_corpus(tmp_path_factory):
         return made[n]
 
     return corpus
+
+
+@pytest.fixture(scope="session")
+def search_data(tmp_path_factory):
+    """A search-data folder of real searches: 8 MBPP validation problems, 2 seeds, budget 16."""
+    from kelp.train.search_data import SearchDataConfig, generate_search_data
+
+    out = tmp_path_factory.mktemp("search-data")
+    config = SearchDataConfig(split="validation", n=8, steps=(1,), seeds=(0, 1), budget=16, seconds=20.0)
+    generate_search_data(config, out, workers=2, quiet=True)
+    return out

@@ -9,15 +9,11 @@ from kelp.models.ranker import Ranker
 from kelp.train.ranker_trainer import (RankerConfig, RankerTrainingError, first_correct_ranks, ranked_candidates,
                                        ranking_groups,
                                        train_ranker)
-from kelp.train.search_data import SearchDataConfig, generate_search_data
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    out = tmp_path_factory.mktemp("search-data")
-    config = SearchDataConfig(split="validation", n=8, steps=(1,), seeds=(0, 1), budget=16, seconds=20.0)
-    generate_search_data(config, out, workers=2, quiet=True)
-    return out
+def data(search_data):
+    return search_data
 
 
 def test_groups_are_the_proposals_of_one_state_in_the_proposers_order(data):

@@ -20,6 +20,8 @@ def test_every_candidate_is_labelled_and_a_rerun_resumes(tmp_path):
         assert c["key"] in {t["key"] for t in tasks}
         assert (c["label"] == "failing") == (not c["plausible"])
         assert c["family"] and c["execution"] >= 1 and 0.0 < c["prior"] <= 1.0
+    ranked = [c["features"] for c in candidates if c["features"]]
+    assert ranked and all("lm_total_delta" in row for row in ranked)  # the naturalness of each patch
     for t in tasks:
         assert len(t["visible"]) == 1 and sum(t["labels"].values()) == sum(1 for c in candidates if c["key"] == t["key"])
     solved = [t for t in tasks if t["solved"]]

@@ -18,7 +18,7 @@ import sys
 
 import typer
 
-from kelp.cli import _signals, doctor, eval as eval_group, generate, index, repair, train
+from kelp.cli import _signals, doctor, eval as eval_group, generate, index, repair, train, train_ranking  # noqa: F401
 from kelp.cli._console import err
 from kelp.errors import KelpError
 

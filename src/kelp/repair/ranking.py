@@ -21,8 +21,11 @@ FEATURES = (
     "family", "op", "node", "root_error",  # categorical
     "prior", "log_prior", "rank", "rank_frac", "depth", "suspiciousness", "line_rank",
     "parent_gain", "parent_close", "old_size", "new_size", "size_delta", "test_constant",
-    "family_share", "statement", "removes", "tests",
+    "family_share", "statement", "removes", "tests", "lm_old", "lm_new", "lm_delta", "lm_total_delta",
 )
+#: Naturalness features (:func:`naturalness_features`): cross-entropy of the edited line before
+#: and after the edit (bits per token), their difference, and the change of the line's total bits.
+NATURALNESS = ("lm_old", "lm_new", "lm_delta", "lm_total_delta")
 #: Features that are names (encoded by the model's vocabulary; an unknown name is code 0).
 CATEGORICAL = ("family", "op", "node", "root_error")
 
@@ -55,13 +58,15 @@ def _constants(text: str) -> set:
 
 def proposal_features(cands: list, tree: ast.Module, lines: dict[int, float], failing_constants: tuple,
                       depth: int, parent_gain: float, parent_close: float, root_error: str | None,
-                      tests: int = 0) -> list[dict]:
+                      tests: int = 0, source: str | None = None, lm=None) -> list[dict]:
     """Features of each proposal of one state, in order (``cands``: :class:`Candidate` s sorted
     by score, best first; ``tree``: the state's program; ``lines``: its line suspiciousness;
     ``failing_constants``: literals of the failing tests; ``depth``: the state's edits from the
     buggy program; ``parent_gain`` / ``parent_close``: its progress over the buggy program, in
     tests and in closeness; ``root_error``: the buggy program's first failure's error type;
-    ``tests``: how many tests the search sees).
+    ``tests``: how many tests the search sees; ``source``: the state's text, which ``tree``'s
+    positions refer to, and ``lm``: a :class:`~kelp.models.naturalness.NgramLM`, for the
+    :data:`NATURALNESS` features, which are missing (NaN) without them).
     One dict per candidate, keyed by :data:`FEATURES`; names for :data:`CATEGORICAL`, numbers
     otherwise. Sizes are in tokens (:func:`token_count`)."""
     from kelp.program.spans import line_at
@@ -74,6 +79,7 @@ def proposal_features(cands: list, tree: ast.Module, lines: dict[int, float], fa
     for cand in cands:
         families[cand.family] = families.get(cand.family, 0) + 1
     out = []
+    patched = []
     n = max(len(cands), 1)
     for rank, cand in enumerate(cands):
         edit = cand.edit
@@ -101,6 +107,8 @@ def proposal_features(cands: list, tree: ast.Module, lines: dict[int, float], fa
                 program_constants = {(type(v).__name__, v) for v in _program_constants(tree)}
             test_constant = int(bool((_constants(new) & wanted) - program_constants))
         score = lines.get(line, 0.0) if line is not None else 0.0
+        if lm is not None and source is not None:
+            patched.append((line, edit, node, old_text, statement))
         out.append({
             "family": cand.family, "op": edit.op, "node": kind, "root_error": root_error or "",
             "prior": cand.score, "log_prior": math.log(max(cand.score, 1e-12)), "rank": rank,
@@ -111,6 +119,74 @@ def proposal_features(cands: list, tree: ast.Module, lines: dict[int, float], fa
             "family_share": families[cand.family] / n, "statement": statement,
             "removes": int(edit.op == "delete" or (old_size > 0 and new_size < old_size)), "tests": tests,
         })
+    if patched:
+        for row, extra in zip(out, naturalness_features(lm, source, patched)):
+            row.update(extra)
+    return out
+
+
+def _find(seq: list, part: list) -> int | None:
+    k = len(part)
+    for i in range(len(seq) - k + 1):
+        if seq[i:i + k] == part:
+            return i
+    return None
+
+
+def naturalness_features(lm, source: str, patched: list[tuple]) -> list[dict]:
+    """The :data:`NATURALNESS` features of edits of one program (Ray et al. 2016, "On the
+    'naturalness' of buggy code": a fix tends to make its line more natural). ``lm``: an
+    :class:`~kelp.models.naturalness.NgramLM`; ``source``: the program's text; ``patched``: per
+    edit ``(line, edit, node, old_text, statement)`` (its line in ``source`` or None, the
+    :class:`~kelp.program.diff.Edit`, the node it replaces, that node's text, whether it is a
+    statement). The edited line's tokens before and after are the line with the old node's tokens
+    replaced by the new code's (a removed operand takes its ``and``/``or``/comma with it); when
+    the node is not found on its line (it spans lines, or is new code), the old and new code
+    alone. Entropies are in bits per token; an empty side (inserted or deleted code) has NaN
+    entropy (``None``) and 0 total bits. One dict per edit, all scored in one vectorised pass."""
+    from kelp.program.tree import OPERATOR_SYMBOLS
+
+    text_lines = source.split("\n")
+    rows: dict[int, list[int]] = {}
+    joiners = {lm.ids.get(t) for t in ("and", "or", ",")} - {None}
+    seqs = []
+    for line, edit, node, old_text, statement in patched:
+        if not old_text and node is not None:
+            old_text = OPERATOR_SYMBOLS.get(type(node), "")
+        new = lm.encode(edit.new) if edit.op != "delete" and edit.new else []
+        if edit.op == "insert":
+            seqs += [[], new]
+            continue
+        old = lm.encode(old_text)
+        row = None
+        if line is not None and 1 <= line <= len(text_lines):
+            if line not in rows:
+                rows[line] = lm.encode(text_lines[line - 1])
+            row = rows[line]
+        at = _find(row, old) if row is not None and old else None
+        if at is None:
+            seqs += [old, new]
+            continue
+        before, after = row[:at], row[at + len(old):]
+        if edit.op == "delete":
+            if statement:
+                before, after = [], []
+            elif before and before[-1] in joiners:
+                before = before[:-1]
+            elif after and after[0] in joiners:
+                after = after[1:]
+        seqs += [row, before + new + after if (before or new or after) else []]
+    logps = lm.log2probs(seqs)
+    out = []
+    for i in range(0, len(seqs), 2):
+        (old_seq, new_seq), (old_lp, new_lp) = seqs[i:i + 2], logps[i:i + 2]
+        old_bits = float(-old_lp.sum()) if old_seq else 0.0
+        new_bits = float(-new_lp.sum()) if new_seq else 0.0
+        h_old = old_bits / len(old_lp) if old_seq else None
+        h_new = new_bits / len(new_lp) if new_seq else None
+        out.append({"lm_old": h_old, "lm_new": h_new,
+                    "lm_delta": h_new - h_old if h_old is not None and h_new is not None else None,
+                    "lm_total_delta": new_bits - old_bits})
     return out
 
 

@@ -40,7 +40,7 @@ from kelp.program.tree import ProgramSyntaxError, node_at, parse, unparse
 from kelp.repair.closeness import message_closeness
 from kelp.repair.enumerate import EnumerativeProposer
 from kelp.repair.proposer import Candidate, Feedback, Proposer
-from kelp.repair.ranking import proposal_features, reorder
+from kelp.repair.ranking import NATURALNESS, proposal_features, reorder
 from kelp.repair.simplify import patch_cost, simplify
 from kelp.repair.splice import minimal_source, splice_edit, text_lines
 from kelp.repair.unused import unread_parameters
@@ -409,6 +409,15 @@ def _ranker(setting: str | None) -> Ranker | None:
     return load_default() if setting == "bundled" else Ranker.load(setting)
 
 
+def _naturalness(ranker: Ranker | None, observer) -> "NgramLM | None":
+    """The bundled naturalness model when the ranker's features or an observer need it."""
+    if observer is None and (ranker is None or not set(ranker.features) & set(NATURALNESS)):
+        return None
+    from kelp.models.naturalness import load_ngram
+
+    return load_ngram()
+
+
 def _localize(source: str, run0: RunResult, wider: RunResult | None, formula: str) -> dict[int, float]:
     """Line suspiciousness of the program: the spectrum of ``run0`` (the tests being repaired)
     widened by the passing tests of ``wider`` (a coverage run of the project's wider suite,
@@ -504,6 +513,7 @@ class _Search:
         self.kept_key: tuple = (-1, False, 0.0)  # (of ``others`` fixed, reads every parameter, accept probability)
         self.stop_at: int | None = None  # executions after which ``kept`` is returned
         self.ranker = _ranker(config.ranker)
+        self.lm = _naturalness(self.ranker, observer)
         self.unread = (unread_parameters(root_tree, set(self.ranking[:UNREAD_LINES]))
                        if config.doubt_unread and self.ranking else frozenset())
         first_failure = next((o for o in run0.outcomes if o.status != "pass"), None)
@@ -655,7 +665,7 @@ class _Search:
         root = self.root
         return proposal_features(cands, state.tree, feedback.lines, self.feedback.failing_constants, state.depth,
                                  state.value[0] - root.value[0], state.value[2] - root.value[2], self.root_error,
-                                 len(self.suite.tests))
+                                 len(self.suite.tests), state.source, self.lm)
 
     def _schedule(self, index: int) -> None:
         """Lazy expansion: a placeholder whose priority bounds every child's (scores <= 1), so

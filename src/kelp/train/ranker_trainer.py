@@ -66,7 +66,8 @@ def _relevance(c: dict) -> int:
     return RELEVANCE["other"]
 
 
-def _held_out(task_id: str, share: float) -> bool:
+def held_out_task(task_id: str, share: float) -> bool:
+    """Whether ``task_id`` is in the held-out ``share`` of tasks (by a hash, the same every run)."""
     digest = hashlib.sha256(task_id.encode()).digest()
     return int.from_bytes(digest[:4], "big") / 2 ** 32 < share
 
@@ -90,8 +91,8 @@ def ranked_candidates(folders: list[Path]) -> list[dict]:
 
 def ranking_groups(candidates: list[dict]) -> list[dict]:
     """The query groups of :func:`ranked_candidates`: ``{"task_id", "rows" (feature dicts, in
-    the order the proposers gave them), "labels" (relevance)}`` for every expanded state with at
-    least two ranked candidates."""
+    the order the proposers gave them), "labels" (relevance), "members" (the candidate records,
+    in that order)}`` for every expanded state with at least two ranked candidates."""
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for c in candidates:
         groups[(c["key"], c.get("parent", 0), c["depth"])].append(c)
@@ -101,7 +102,7 @@ def ranking_groups(candidates: list[dict]) -> list[dict]:
             continue
         members.sort(key=lambda c: c["features"]["rank"])
         out.append({"task_id": members[0]["task_id"], "rows": [c["features"] for c in members],
-                    "labels": [_relevance(c) for c in members]})
+                    "labels": [_relevance(c) for c in members], "members": members})
     return out
 
 
@@ -145,10 +146,13 @@ def first_correct_ranks(groups: list[dict], scores: list[list[float]] | None) ->
     return ranks
 
 
-def _summary(ranks: list[int]) -> dict:
+def rank_summary(ranks: list[int]) -> dict:
+    """``{"groups", "top1", "top4", "top16", "mean_rank"}`` of 0-based ranks of first correct
+    candidates (shares ranked first, in the first 4, in the first 16; mean rank)."""
     n = len(ranks) or 1
     return {"groups": len(ranks), "top1": round(sum(r == 0 for r in ranks) / n, 4),
-            "top4": round(sum(r < 4 for r in ranks) / n, 4), "mean_rank": round(sum(ranks) / n, 3)}
+            "top4": round(sum(r < 4 for r in ranks) / n, 4), "top16": round(sum(r < 16 for r in ranks) / n, 4),
+            "mean_rank": round(sum(ranks) / n, 3)}
 
 
 def root_ranks(ranker: Ranker | None, folders: list[Path]) -> dict:
@@ -158,8 +162,7 @@ def root_ranks(ranker: Ranker | None, folders: list[Path]) -> dict:
     correct proposal."""
     roots = [g for g in ranking_groups(ranked_candidates([Path(f) for f in folders])) if g["rows"][0]["depth"] == 0]
     ranks = first_correct_ranks(roots, None if ranker is None else [ranker.score(g["rows"]) for g in roots])
-    n = len(ranks) or 1
-    return {**_summary(ranks), "top16": round(sum(r < 16 for r in ranks) / n, 4)}
+    return rank_summary(ranks)
 
 
 def train_ranker(folders: list[Path], out: Path, config: RankerConfig = RankerConfig(), *,
@@ -176,8 +179,8 @@ def train_ranker(folders: list[Path], out: Path, config: RankerConfig = RankerCo
     started = time.monotonic()
     candidates = ranked_candidates([Path(f) for f in folders])
     groups = ranking_groups(candidates)
-    train = [g for g in groups if not _held_out(g["task_id"], config.holdout)]
-    held = [g for g in groups if _held_out(g["task_id"], config.holdout)]
+    train = [g for g in groups if not held_out_task(g["task_id"], config.holdout)]
+    held = [g for g in groups if held_out_task(g["task_id"], config.holdout)]
     if not any(RELEVANCE["correct"] in g["labels"] for g in train) or \
             not any(RELEVANCE["correct"] in g["labels"] for g in held):
         raise RankerTrainingError(f"{len(groups)} ranked groups in {', '.join(map(str, folders))}: too few "
@@ -218,8 +221,8 @@ def train_ranker(folders: list[Path], out: Path, config: RankerConfig = RankerCo
     report = {
         "examples": int(len(y)), "groups": len(train), "held_out_groups": len(held),
         "positives": int((y == RELEVANCE["correct"]).sum()), "rounds": booster.num_trees(),
-        "held_out_proposer_order": _summary(first_correct_ranks(held, None)),
-        "held_out_ranker": _summary(first_correct_ranks(held, held_scores)),
+        "held_out_proposer_order": rank_summary(first_correct_ranks(held, None)),
+        "held_out_ranker": rank_summary(first_correct_ranks(held, held_scores)),
         "max_score_difference_from_lightgbm": drift, "accept": accept_report,
         "seconds": round(time.monotonic() - started, 1),
         "config": asdict(config), "data": [str(f) for f in folders], "command": command,
@@ -249,8 +252,8 @@ def _train_accept(candidates: list[dict], encoder: Ranker, categorical: list[int
     import numpy as np
 
     plausible = [c for c in candidates if c["label"] in ("correct", "plausible_wrong")]
-    train = [c for c in plausible if not _held_out(c["task_id"], config.holdout)]
-    held = [c for c in plausible if _held_out(c["task_id"], config.holdout)]
+    train = [c for c in plausible if not held_out_task(c["task_id"], config.holdout)]
+    held = [c for c in plausible if held_out_task(c["task_id"], config.holdout)]
     kinds = {c["label"] for c in train}
     if len(kinds) < 2 or len(train) < 4 * config.min_leaf or not held:
         return None, {"examples": len(plausible), "trained": False}
