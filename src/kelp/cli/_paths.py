@@ -17,9 +17,9 @@ CORPUS_DEFAULT_HELP = ("default: the bundled actions/starter-workflows templates
 
 
 #: How --ranker is described.
-RANKER_HELP = ("Learned ranker that orders each state's proposals: off (the proposers' own order, the "
-               "default), bundled (kelp's ranker, trained on MBPP's forward process: better on MBPP, worse "
-               "on real bugs so far; docs/ranker.md) or a ranker file from `kelp train ranker`.")
+RANKER_HELP = ("Learned ranker that orders each state's proposals and doubts plausible patches: bundled (the "
+               "default: kelp's LightGBM ranker, trained on the search's own labelled executions; docs/ranker.md), "
+               "off (the proposers' own order) or a ranker file from `kelp train ranker`.")
 
 
 def ranker_setting(value: str) -> str | None:

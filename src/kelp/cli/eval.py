@@ -86,7 +86,7 @@ def eval_repair_cmd(
     no_feedback: bool = typer.Option(False, "--no-feedback", help="Hide the tests and their results from the edit model."),
     model_weight: float = typer.Option(0.1, "--model-weight", help="--proposer both: share of the model in the mixture (0 = enumerator's order)."),
     visible_tests: Optional[int] = typer.Option(None, "--visible-tests", help="Show the search only K tests of each task (a failing one first); the task's whole suite then judges each repair (overfit_share). Assert and check() suites only."),
-    ranker: str = typer.Option("off", "--ranker", help=RANKER_HELP),
+    ranker: str = typer.Option("bundled", "--ranker", help=RANKER_HELP),
     ray: Optional[str] = typer.Option(None, "--ray", help=RAY_HELP),
 ) -> None:
     """Repair every task of a benchmark; writes DIR/results.jsonl as it goes (a rerun resumes) and DIR/summary.json, and prints the summary.
@@ -214,7 +214,7 @@ def eval_projects_cmd(
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Result directory (default runs/eval-projects-seedS-nN)."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Sandbox worker processes."),
     regression: bool = typer.Option(True, "--regression/--no-regression", help="As kelp repair --regression: patches must keep the project's default pytest run passing."),
-    ranker: str = typer.Option("off", "--ranker", help=RANKER_HELP),
+    ranker: str = typer.Option("bundled", "--ranker", help=RANKER_HELP),
     ray: Optional[str] = typer.Option(None, "--ray", help=RAY_HELP),
 ) -> None:
     """Repair seeded bugs in real packages (their own pytest suites, vendored sdists) as `kelp repair FILE --pytest SELECTION` would, and judge each patch by the package's FULL suite; writes DIR/bugs.json, DIR/results.jsonl as it goes (a rerun resumes) and DIR/summary.json, and prints the summary.

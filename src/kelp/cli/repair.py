@@ -36,7 +36,7 @@ def repair_cmd(
     write: bool = typer.Option(False, "--write", help="Write the repair into FILE (the diff is printed too)."),
     force: bool = typer.Option(False, "--force", help="--write even when git reports uncommitted changes to FILE."),
     regression: bool = typer.Option(True, "--regression/--no-regression", help="With pytest tests that select part of the project: a repair must also keep passing the tests of the project's default pytest run that passed before."),
-    ranker: str = typer.Option("off", "--ranker", help=RANKER_HELP),
+    ranker: str = typer.Option("bundled", "--ranker", help=RANKER_HELP),
 ) -> None:
     """Find the smallest edit that makes every test pass; print it as a unified diff.
 
