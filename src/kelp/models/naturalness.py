@@ -6,7 +6,8 @@ Ray et al. 2016 ("On the 'naturalness' of buggy code") found that buggy lines ar
 when they are fixed; Hindle et al. 2012 ("On the naturalness of software") introduced the n-gram
 view of code. The repair search uses this model for one family of ranker features: how the
 entropy of the patched line changes (:mod:`kelp.repair.ranking`). Smoothing: Chen & Goodman 1999
-(interpolated Kneser-Ney, one absolute discount per order).
+(interpolated Kneser-Ney, an absolute discount for trigrams and bigrams; the unigram continuation
+counts get add-one, so a token never seen still has some probability).
 
 Tokens are lexical (:func:`code_tokens`): identifiers and numbers outside the model's vocabulary
 become ``<id>`` and ``<num>``, every string literal is ``<str>``, comments are dropped. A line
@@ -20,7 +21,6 @@ with its vocabulary in the file's metadata, and scored with vectorised look-ups
 from __future__ import annotations
 
 import json
-import math
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -35,7 +35,6 @@ DEFAULT_NGRAM = Path(__file__).resolve().parent / "checkpoints" / "naturalness" 
 BOS, EOS, ID, NUM, STR, UNK = "<s>", "</s>", "<id>", "<num>", "<str>", "<unk>"
 SPECIALS = (BOS, EOS, ID, NUM, STR, UNK)
 _BITS = 20  # bits per token id in a packed n-gram key; vocabularies stay under 2**20
-_MASK = (1 << _BITS) - 1
 
 _LEX = re.compile(r"""
     (?P<comment>\#[^\n]*)
@@ -145,7 +144,7 @@ class NgramLM:
             bounds.append(len(ws))
         u, v, w = (np.asarray(x, dtype=np.int64) for x in (us, vs, ws))
         a = self.a
-        d1, d2, d3 = self.discounts
+        _d1, d2, d3 = self.discounts  # unigrams: add-one continuation counts, not discounted
         p1 = self._uni[w]
         c1 = _lookup(a["ctx1_keys"], a["ctx1_cont"], v)
         t1 = _lookup(a["ctx1_keys"], a["ctx1_types"], v)
