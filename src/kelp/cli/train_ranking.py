@@ -15,6 +15,13 @@ from kelp.cli._paths import RAY_HELP
 from kelp.cli.train import train_app
 
 
+def _check_search_data(folders: list[Path]) -> None:
+    """Raise :class:`UserError` naming every folder that holds no search data."""
+    missing = [str(d) for d in folders if not (d / "tasks.jsonl").is_file()]
+    if missing:
+        raise UserError(f"not search-data folders (no tasks.jsonl): {', '.join(missing)}")
+
+
 @train_app.command("search-data")
 def train_search_data_cmd(
     out: Path = typer.Option(Path("runs/search-data"), "--out", help="Data folder (tasks.jsonl, candidates.jsonl, summary.json); a rerun resumes."),
@@ -72,9 +79,7 @@ def train_ranker_cmd(
 
     from kelp.train.ranker_trainer import RankerConfig, RankerTrainingError, train_ranker
 
-    missing = [str(d) for d in [*data, *(validate or [])] if not (d / "tasks.jsonl").is_file()]
-    if missing:
-        raise UserError(f"not search-data folders (no tasks.jsonl): {', '.join(missing)}")
+    _check_search_data([*data, *(validate or [])])
     if trees < 1 or leaves < 2 or learning_rate <= 0:
         raise UserError("--trees must be >= 1, --leaves >= 2 and --lr > 0")
     config = RankerConfig(trees=trees, leaves=leaves, learning_rate=learning_rate, seed=seed,
@@ -130,9 +135,7 @@ def train_cross_encoder_cmd(
     from kelp.models.edit_model import CheckpointError
     from kelp.train.cross_encoder_trainer import CrossEncoderConfig, CrossEncoderTrainError, train_cross_encoder
 
-    missing = [str(d) for d in data if not (d / "tasks.jsonl").is_file()]
-    if missing:
-        raise UserError(f"not search-data folders (no tasks.jsonl): {', '.join(missing)}")
+    _check_search_data(data)
     config = CrossEncoderConfig(data=[str(d) for d in data], base=None if base is None else str(base), steps=steps,
                                 groups=groups, group_size=group_size, lr=lr, eval_every=steps,
                                 eval_groups=eval_groups, seed=seed, header=header)

@@ -102,14 +102,12 @@ def from_edit_model(directory: Path | str, header: bool = False) -> CrossEncoder
     (:func:`kelp.models.edit_model.load_checkpoint`), with a new, seeded score head. Raises
     :class:`~kelp.models.edit_model.CheckpointError` for a directory that is not a checkpoint."""
     from transformers import LlamaForSequenceClassification
-    from transformers.utils import logging
 
     from kelp.models.edit_model import load_checkpoint
 
     edit, tokenizer, _ = load_checkpoint(Path(directory))
     config = edit.config
     config.num_labels = 1
-    logging.set_verbosity_error()  # the LM head is dropped and the score head is new: both expected
     model = LlamaForSequenceClassification(config)
     model.model.load_state_dict(edit.model.state_dict())
     return CrossEncoder(model, tokenizer, header)

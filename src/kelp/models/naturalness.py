@@ -60,6 +60,21 @@ def code_tokens(text: str) -> list[tuple[str, str]]:
     return out
 
 
+def token_ids(tokens: list[tuple[str, str]], ids: dict[str, int]) -> list[int]:
+    """The ids of :func:`code_tokens` output under the vocabulary ``ids`` (token -> id): every
+    string literal is ``<str>``; a name, number or mark outside it is ``<id>``, ``<num>`` or
+    ``<unk>``."""
+    out = []
+    for kind, tok in tokens:
+        if kind == "str":
+            out.append(ids[STR])
+        elif tok in ids:
+            out.append(ids[tok])
+        else:
+            out.append(ids[NUM] if kind == "num" else ids[ID] if kind == "name" else ids[UNK])
+    return out
+
+
 def lines_of(text: str) -> list[str]:
     """The non-blank lines of ``text`` as scored units: a multi-line string literal is kept in
     the line where it starts."""
@@ -113,19 +128,9 @@ class NgramLM:
         cont = arrays["uni_cont"].astype(np.float64)
         self._uni = (cont + 1.0) / (cont.sum() + len(self.vocab))  # add-one: unseen tokens keep mass
 
-    # ---- tokens -> ids
     def encode(self, text: str) -> list[int]:
         """Token ids of one line of code (no ``<s>``/``</s>``)."""
-        ids = self.ids
-        out = []
-        for kind, tok in code_tokens(text):
-            if kind == "str":
-                out.append(ids[STR])
-            elif tok in ids:
-                out.append(ids[tok])
-            else:
-                out.append(ids[NUM] if kind == "num" else ids[ID] if kind == "name" else ids[UNK])
-        return out
+        return token_ids(code_tokens(text), self.ids)
 
     # ---- scoring
     def log2probs(self, sequences: list[list[int]]) -> list[np.ndarray]:

@@ -12,16 +12,14 @@ estimate. Discounts are Ney's estimate ``n1 / (n1 + 2 n2)`` from the counts of c
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from kelp.errors import KelpError
-from kelp.models.naturalness import _BITS, BOS, EOS, SPECIALS, NgramLM, code_tokens, lines_of
+from kelp.models.naturalness import _BITS, BOS, EOS, SPECIALS, NgramLM, code_tokens, lines_of, token_ids
 
 
 class NaturalnessTrainingError(KelpError, ValueError):
@@ -46,32 +44,20 @@ def _discount(counts: np.ndarray) -> float:
     return n1 / (n1 + 2 * n2) if n1 + n2 else 0.75
 
 
-def _functions(corpus: Path, limit: int | None) -> list[str]:
-    path = corpus / "functions.jsonl" if corpus.is_dir() else corpus
-    if not path.exists():
-        raise NaturalnessTrainingError(f"no corpus at {path} (make one with `kelp train corpus`)")
-    out = []
-    with path.open() as fh:
-        for line in fh:
-            if limit is not None and len(out) >= limit:
-                break
-            try:
-                out.append(json.loads(line)["code"])
-            except (ValueError, KeyError, TypeError) as exc:
-                raise NaturalnessTrainingError(f"{path}: line {len(out) + 1} is not a corpus record ({exc})") from exc
-    if not out:
-        raise NaturalnessTrainingError(f"{path} holds no functions")
-    return out
-
-
-def train_ngram(corpus: Path, out: Path, config: NgramConfig = NgramConfig(),
-                progress: Callable[[str, int, int], None] | None = None) -> dict:
+def train_ngram(corpus: Path, out: Path, config: NgramConfig = NgramConfig()) -> dict:
     """Count an :class:`NgramLM` over the lines of the functions in ``corpus`` (a
     ``kelp train corpus`` folder or its ``functions.jsonl``) and save it to ``out``
     (safetensors). Returns the report (lines, tokens, vocabulary, table sizes, discounts), also
     stored in the model's metadata. Raises :class:`NaturalnessTrainingError` for a missing or
     empty corpus."""
-    codes = _functions(Path(corpus), config.max_functions)
+    from kelp.train.corpus import CorpusError, load_corpus
+
+    try:
+        codes = [f.code for f in load_corpus(Path(corpus))][: config.max_functions]
+    except CorpusError as exc:
+        raise NaturalnessTrainingError(f"no corpus to count: {exc}") from None
+    if not codes:
+        raise NaturalnessTrainingError(f"{corpus} holds no functions")
     lines = [line for code in codes for line in lines_of(code)]
     tokens = [code_tokens(line) for line in lines]
     counts = Counter(tok for seq in tokens for kind, tok in seq if kind != "str")
@@ -83,16 +69,14 @@ def train_ngram(corpus: Path, out: Path, config: NgramConfig = NgramConfig(),
     vocab = list(SPECIALS) + [tok for tok in kept if tok not in SPECIALS][: config.max_vocab - len(SPECIALS)]
     if len(vocab) >= 1 << _BITS:
         raise NaturalnessTrainingError(f"max_vocab must be under {1 << _BITS}")
-    lm = NgramLM({"uni_cont": np.zeros(len(vocab))}, vocab, (0.75, 0.75, 0.75))
-    bos, eos = lm.ids[BOS], lm.ids[EOS]
+    ids = {tok: i for i, tok in enumerate(vocab)}
+    bos, eos = ids[BOS], ids[EOS]
     us, vs, ws = [], [], []
-    for i, line in enumerate(lines):
-        full = [bos, bos, *lm.encode(line), eos]
+    for seq in tokens:
+        full = [bos, bos, *token_ids(seq, ids), eos]
         us.extend(full[:-2])
         vs.extend(full[1:-1])
         ws.extend(full[2:])
-        if progress and i % 20000 == 0:
-            progress("counting", i, len(lines))
     u, v, w = (np.asarray(x, dtype=np.int64) for x in (us, vs, ws))
     b = _BITS
     tri_keys, tri_count = np.unique((u << 2 * b) | (v << b) | w, return_counts=True)
