@@ -19,6 +19,7 @@ Without torchrun (``WORLD_SIZE`` unset or 1) nothing here imports torch or start
 
 from __future__ import annotations
 
+import atexit
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -50,8 +51,10 @@ def world() -> World:
 
 def init(device: str = "cpu") -> World:
     """Join the process group of a torchrun launch (once; later calls return the same world):
-    backend nccl when ``device`` is a CUDA device, gloo otherwise. Outside torchrun, returns
-    ``World()`` and does nothing."""
+    backend nccl when ``device`` is a CUDA device, gloo otherwise. The group is left
+    (:func:`close`) at interpreter exit at the latest: a gloo group still alive while Python
+    finalises can abort the process (SIGABRT, "terminate called without an active exception").
+    Outside torchrun, returns ``World()`` and does nothing."""
     here = world()
     if here.size == 1:
         return here
@@ -64,6 +67,7 @@ def init(device: str = "cpu") -> World:
 
             torch.cuda.set_device(here.local_rank)
         dist.init_process_group(backend=backend)
+        atexit.register(close)
     return here
 
 

@@ -20,6 +20,7 @@ torch, rich, safetensors and matplotlib are imported inside the functions that u
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import shutil
@@ -228,6 +229,11 @@ def fit(config: LoopConfig, task: Task, out: Path) -> Outcome:
                 save_checkpoint(checkpoint, task, model, optimizer, step)
                 plot_curves(metrics, out / "curves.png", task.loss_label, list(task.series), task.right_label)
             bar.update(job, completed=step)
+    if here.size > 1:
+        # DistributedDataParallel holds the process group in reference cycles; collected here,
+        # not in the interpreter's last collection, where gloo's threads can no longer take the GIL.
+        del compute
+        gc.collect()
     distributed.barrier()  # no rank leaves before rank 0's last checkpoint is written
     return Outcome(step, evaluation, model)
 
