@@ -35,7 +35,7 @@ def train_search_data_cmd(
     timeout: float = typer.Option(2.0, "--timeout", help="Seconds per test."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Sandbox worker processes."),
     ranker: Optional[Path] = typer.Option(None, "--ranker", help="Order the search's proposals with this ranker file (default: the proposers' own order)."),
-    policy: str = typer.Option("realistic", "--policy", help="Forward process: realistic, or calls (forgotten, discarded and confused calls, as people write them)."),
+    policy: str = typer.Option("realistic", "--policy", help="Forward process: realistic; calls (forgotten, discarded and confused calls, as people write them); excess (an extra conjunct, guard, statement or call)."),
     ray: Optional[str] = typer.Option(None, "--ray", help=RAY_HELP),
 ) -> None:
     """Run the repair search on MBPP training problems and store every candidate it runs, labelled correct, plausible_wrong or failing by the task's whole suite (data for a learned ranker).

@@ -19,6 +19,7 @@ import warnings
 from dataclasses import dataclass
 
 from kelp.corrupt.errors import CorruptionError
+from kelp.corrupt.excess import EXCESS_FAMILIES, EXCESS_SITES
 from kelp.corrupt.mutations import FAMILY_SITES, Option, Site, SiteContext
 from kelp.program.tree import (
     Path,
@@ -32,7 +33,7 @@ from kelp.program.tree import (
     unparse,
 )
 
-__all__ = ["CALL_FAMILIES", "FAMILIES", "POLICIES", "Mutation", "Corruption", "mutate", "corrupt"]
+__all__ = ["CALL_FAMILIES", "EXCESS_FAMILIES", "FAMILIES", "POLICIES", "Mutation", "Corruption", "mutate", "corrupt"]
 
 FAMILIES: tuple[str, ...] = (
     "binop_flip", "compare_flip", "boolop_flip", "wrong_variable", "off_by_one",
@@ -41,7 +42,9 @@ FAMILIES: tuple[str, ...] = (
 #: Misuse of calls as people write it (a forgotten ``abs``, a discarded ``sorted``, ``len`` for
 #: ``sum``): the ``calls`` policy, for training data (the benchmarks keep ``realistic``).
 CALL_FAMILIES: tuple[str, ...] = ("drop_call", "discard_result", "swap_call")
-POLICIES: tuple[str, ...] = ("realistic", "calls", "bank", "mixed")
+POLICIES: tuple[str, ...] = ("realistic", "calls", "excess", "bank", "mixed")
+#: Every family by name: the mutation families and the excess-logic ones (:mod:`kelp.corrupt.excess`).
+SITES = {**FAMILY_SITES, **EXCESS_SITES}
 
 
 @dataclass(frozen=True)
@@ -122,7 +125,7 @@ def _step(tree: ast.Module, families: tuple[str, ...], rng: random.Random, ctx: 
           forbidden: tuple[str, ...]) -> tuple[ast.Module, Mutation] | None:
     """One mutation from the first applicable of ``families`` choices; None if none works.
     ``forbidden``: normalised sources the result must not equal."""
-    site_lists = {f: FAMILY_SITES[f](ctx) for f in families}
+    site_lists = {f: SITES[f](ctx) for f in families}
     live = [f for f in families if site_lists[f]]
     while live:
         fam = live[rng.randrange(len(live))]
@@ -147,8 +150,8 @@ def _step(tree: ast.Module, families: tuple[str, ...], rng: random.Random, ctx: 
 
 
 def _check_family(family: str, bank) -> None:
-    if family not in FAMILY_SITES:
-        raise CorruptionError(f"unknown mutation family {family!r}; expected one of {tuple(FAMILY_SITES)}")
+    if family not in SITES:
+        raise CorruptionError(f"unknown mutation family {family!r}; expected one of {tuple(SITES)}")
     if family == "bank_swap" and bank is None:
         raise CorruptionError("the bank_swap family needs a SubtreeBank (bank=...)")
 
@@ -173,7 +176,8 @@ def corrupt(source: str, steps: int = 1, seed: int = 0, policy: str = "realistic
     """Corrupt ``source`` with ``steps`` seeded mutations.
 
     ``policy``: "realistic" (families in FAMILIES), "calls" (CALL_FAMILIES, the misuse of
-    calls; for training data), "bank" (every step a bank_swap; needs
+    calls; for training data), "excess" (EXCESS_FAMILIES, code that should not be there; for
+    training data), "bank" (every step a bank_swap; needs
     ``bank``), "mixed" (each step 50/50 bank or realistic, falling back to the other; needs
     ``bank``). ``target``: a function name or qualname; only its body is mutated. Sites of
     earlier steps (and their ancestors/descendants) are avoided where possible.
@@ -203,6 +207,8 @@ def corrupt(source: str, steps: int = 1, seed: int = 0, policy: str = "realistic
             groups = [FAMILIES]
         elif policy == "calls":
             groups = [CALL_FAMILIES]
+        elif policy == "excess":
+            groups = [EXCESS_FAMILIES]
         elif policy == "bank":
             groups = [("bank_swap",)]
         else:

@@ -49,8 +49,9 @@ class SearchDataConfig:
     problems (None: all), forward-process ``steps`` and ``seeds`` (each pair is one task per
     problem), ``visible_tests`` shown to the search, the search's ``budget``, ``seconds``,
     per-test ``test_timeout``, ``ranker`` (a ranker file; None: the proposers' own order) and the
-    forward process's ``policy`` (``realistic``, or ``calls``: the misuse of calls people make,
-    :data:`kelp.corrupt.CALL_FAMILIES`)."""
+    forward process's ``policy`` (``realistic``; ``calls``: the misuse of calls people make,
+    :data:`kelp.corrupt.CALL_FAMILIES`; ``excess``: code that should not be there,
+    :data:`kelp.corrupt.EXCESS_FAMILIES`)."""
 
     split: str = "train"
     n: int | None = None
@@ -71,8 +72,8 @@ class SearchDataConfig:
                                   f"use one of {', '.join(TRAINING_SPLITS)}")
         if not self.steps or not self.seeds or min(self.steps) < 1 or self.visible_tests < 1 or self.budget < 1:
             raise SearchDataError("steps, seeds, visible tests and budget must be given and >= 1")
-        if self.policy not in ("realistic", "calls"):
-            raise SearchDataError(f"policy {self.policy!r} is not one of realistic, calls")
+        if self.policy not in ("realistic", "calls", "excess"):
+            raise SearchDataError(f"policy {self.policy!r} is not one of realistic, calls, excess")
 
 
 def generate_search_data(config: SearchDataConfig, out: Path, *, workers: int | None = None,
