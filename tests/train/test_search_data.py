@@ -56,7 +56,7 @@ def test_a_task_cut_off_mid_write_runs_again_without_duplicate_candidates(tmp_pa
 def test_the_test_split_and_other_settings_are_refused(tmp_path):
     with pytest.raises(SearchDataError, match="not a training split"):
         generate_search_data(SearchDataConfig(split="test"), tmp_path / "a", quiet=True)
-    with pytest.raises(SearchDataError, match="policy 'bank' is not one of realistic, calls"):
+    with pytest.raises(SearchDataError, match="policy 'bank' is not one of realistic, calls, excess"):
         generate_search_data(SearchDataConfig(split="validation", policy="bank"), tmp_path / "p", quiet=True)
     generate_search_data(SearchDataConfig(split="validation", n=1, budget=2), tmp_path / "b", workers=1, quiet=True)
     with pytest.raises(SearchDataError, match="other settings"):
