@@ -60,6 +60,10 @@ def test_naturalness_features_score_the_edited_line_before_and_after():
     assert deletes and all(r["lm_new"] is None or r["lm_total_delta"] < 0 for r in deletes)
     inserts = [r for (op, _n, _p), r in by_edit.items() if op == "insert"]
     assert all(r["lm_old"] is None and r["lm_delta"] is None and r["lm_total_delta"] > 0 for r in inserts)
+    # the cache model of the program's other lines scores the same two sides
+    assert flip["cache_old"] > 0 and flip["cache_new"] > 0
+    assert flip["cache_total_delta"] == pytest.approx(flip["cache_delta"] * (token_count("if x > 0:") + 1), rel=1e-6)
+    assert all(r["cache_old"] is None and r["cache_total_delta"] > 0 for r in inserts)
 
 
 def test_the_bundled_model_finds_the_natural_fix_more_natural():

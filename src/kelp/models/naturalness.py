@@ -198,6 +198,84 @@ class NgramLM:
             raise NaturalnessError(f"cannot read n-gram model {path}: {exc}") from exc
 
 
+def raw_tokens(text: str) -> list[str]:
+    """The token texts of :func:`code_tokens` as a cache model keys them: every string literal is
+    ``<str>``, every other token its own text (no vocabulary: local names stay distinct)."""
+    return [STR if kind == "str" else tok for kind, tok in code_tokens(text)]
+
+
+class CacheLM:
+    """A cache language model of one program: a Witten-Bell smoothed bigram model of the
+    program's own tokens (:func:`raw_tokens`, one sequence per line with ``<s>`` before and
+    ``</s>`` after), which sees local names that a corpus model maps to ``<id>``.
+
+    Tu, Su & Devanbu 2014 ("On the localness of software") found that code repeats itself
+    locally, and that a cache of the file's own n-grams cuts the entropy of a corpus n-gram model
+    substantially. Here the cache is a separate model, so the repair's ranker can weigh the two.
+    Smoothing: Witten & Bell 1991, backing off to a unigram whose unseen mass is spread over
+    ``unseen`` nominal token types.
+
+    ``lines``: the program's lines (index 0 is line 1); a line may be left out of the counts
+    when it is the one being scored (:meth:`log2probs`' ``exclude``)."""
+
+    def __init__(self, lines: list[str], unseen: int = 10_000):
+        from collections import Counter
+
+        self.unseen = unseen
+        self.lines = [[BOS, *raw_tokens(line), EOS] for line in lines]
+        self.uni: Counter = Counter()
+        self.bi: Counter = Counter()
+        for seq in self.lines:
+            self.uni.update(seq[1:])
+            self.bi.update(zip(seq, seq[1:]))
+        self.followers: Counter = Counter(v for v, _w in self.bi)  # distinct followers per token
+        self.context: Counter = Counter(v for seq in self.lines for v in seq[:-1])
+        self._dropped: dict = {}
+
+    def log2probs(self, tokens: list[str], exclude: int | None = None) -> np.ndarray:
+        """Per-token log2 probabilities of one line's ``tokens`` (``</s>`` added and scored,
+        ``<s>`` the context of the first), counted without line ``exclude`` (1-based) if given;
+        an array of ``len(tokens) + 1`` values."""
+        uni, bi, context, followers = self.uni, self.bi, self.context, self.followers
+        drop_uni, drop_bi, drop_context, drop_followers, total, types = self._without(exclude)
+        full = [BOS, *tokens, EOS]
+        out = np.empty(len(full) - 1)
+        for i, (v, w) in enumerate(zip(full, full[1:])):
+            p_uni = ((uni[w] - drop_uni[w]) / (total + types) + types / (total + types) / self.unseen
+                     if total > 0 else 1.0 / self.unseen)
+            seen_v = context[v] - drop_context[v]
+            if seen_v > 0:
+                t_v = followers[v] - drop_followers[v]
+                p = (bi[(v, w)] - drop_bi[(v, w)] + t_v * p_uni) / (seen_v + t_v)
+            else:
+                p = p_uni
+            out[i] = np.log2(max(p, 1e-12))
+        return out
+
+    def _without(self, exclude: int | None) -> tuple:
+        """The counts line ``exclude`` adds (unigrams, bigrams, per context its count and the
+        followers it alone gives) and the token total and type count without it (memoised)."""
+        from collections import Counter
+
+        if exclude in self._dropped:
+            return self._dropped[exclude]
+        drop_uni: Counter = Counter()
+        drop_bi: Counter = Counter()
+        if exclude is not None and 1 <= exclude <= len(self.lines):
+            seq = self.lines[exclude - 1]
+            drop_uni.update(seq[1:])
+            drop_bi.update(zip(seq, seq[1:]))
+        drop_context: Counter = Counter()
+        drop_followers: Counter = Counter()
+        for (v, w), n in drop_bi.items():
+            drop_context[v] += n
+            drop_followers[v] += int(self.bi[(v, w)] == n)
+        total = sum(self.uni.values()) - sum(drop_uni.values())
+        types = sum(1 for tok, n in self.uni.items() if n > drop_uni[tok])
+        self._dropped[exclude] = result = (drop_uni, drop_bi, drop_context, drop_followers, total, types)
+        return result
+
+
 @lru_cache(maxsize=4)
 def load_ngram(path: str | None = None) -> NgramLM | None:
     """The n-gram model at ``path`` (default: the bundled one; ``None`` when kelp has none)."""

@@ -22,10 +22,13 @@ FEATURES = (
     "prior", "log_prior", "rank", "rank_frac", "depth", "suspiciousness", "line_rank",
     "parent_gain", "parent_close", "old_size", "new_size", "size_delta", "test_constant",
     "family_share", "statement", "removes", "tests", "lm_old", "lm_new", "lm_delta", "lm_total_delta",
+    "cache_old", "cache_new", "cache_delta", "cache_total_delta",
 )
 #: Naturalness features (:func:`naturalness_features`): cross-entropy of the edited line before
-#: and after the edit (bits per token), their difference, and the change of the line's total bits.
-NATURALNESS = ("lm_old", "lm_new", "lm_delta", "lm_total_delta")
+#: and after the edit (bits per token), their difference, and the change of the line's total bits,
+#: under the corpus n-gram model (``lm_*``) and under a cache model of the program itself (``cache_*``).
+NATURALNESS = ("lm_old", "lm_new", "lm_delta", "lm_total_delta",
+               "cache_old", "cache_new", "cache_delta", "cache_total_delta")
 #: Features that are names (encoded by the model's vocabulary; an unknown name is code 0).
 CATEGORICAL = ("family", "op", "node", "root_error")
 
@@ -142,30 +145,37 @@ def naturalness_features(lm, source: str, patched: list[tuple]) -> list[dict]:
     statement). The edited line's tokens before and after are the line with the old node's tokens
     replaced by the new code's (a removed operand takes its ``and``/``or``/comma with it); when
     the node is not found on its line (it spans lines, or is new code), the old and new code
-    alone. Entropies are in bits per token; an empty side (inserted or deleted code) has NaN
-    entropy (``None``) and 0 total bits. One dict per edit, all scored in one vectorised pass."""
+    alone. Both sides are scored by ``lm`` (``lm_*``) and by a cache model of the program's other
+    lines (``cache_*``, :class:`~kelp.models.naturalness.CacheLM`; Tu et al. 2014, "On the
+    localness of software"). Entropies are in bits per token; an empty side (inserted or deleted
+    code) has NaN entropy (``None``) and 0 total bits. One dict per edit; the corpus model scores
+    all of them in one vectorised pass."""
+    from kelp.models.naturalness import CacheLM, raw_tokens
     from kelp.program.tree import OPERATOR_SYMBOLS
 
     text_lines = source.split("\n")
-    rows: dict[int, list[int]] = {}
-    joiners = {lm.ids.get(t) for t in ("and", "or", ",")} - {None}
-    seqs = []
+    rows: dict[int, list[str]] = {}
+    joiners = {"and", "or", ","}
+    seqs: list[list[str]] = []  # token texts, old and new side of each edit
+    where: list[int | None] = []  # the line each pair is scored without, in the cache
     for line, edit, node, old_text, statement in patched:
         if not old_text and node is not None:
             old_text = OPERATOR_SYMBOLS.get(type(node), "")
-        new = lm.encode(edit.new) if edit.op != "delete" and edit.new else []
+        new = raw_tokens(edit.new) if edit.op != "delete" and edit.new else []
         if edit.op == "insert":
             seqs += [[], new]
+            where.append(None)
             continue
-        old = lm.encode(old_text)
+        old = raw_tokens(old_text)
         row = None
         if line is not None and 1 <= line <= len(text_lines):
             if line not in rows:
-                rows[line] = lm.encode(text_lines[line - 1])
+                rows[line] = raw_tokens(text_lines[line - 1])
             row = rows[line]
         at = _find(row, old) if row is not None and old else None
         if at is None:
             seqs += [old, new]
+            where.append(line)
             continue
         before, after = row[:at], row[at + len(old):]
         if edit.op == "delete":
@@ -176,18 +186,39 @@ def naturalness_features(lm, source: str, patched: list[tuple]) -> list[dict]:
             elif after and after[0] in joiners:
                 after = after[1:]
         seqs += [row, before + new + after if (before or new or after) else []]
-    logps = lm.log2probs(seqs)
+        where.append(line)
+    vocab = lm.ids
+    logps = lm.log2probs([[vocab[t] if t in vocab else _oov(t, vocab) for t in seq] for seq in seqs])
+    cache = CacheLM(text_lines)
     out = []
-    for i in range(0, len(seqs), 2):
-        (old_seq, new_seq), (old_lp, new_lp) = seqs[i:i + 2], logps[i:i + 2]
-        old_bits = float(-old_lp.sum()) if old_seq else 0.0
-        new_bits = float(-new_lp.sum()) if new_seq else 0.0
-        h_old = old_bits / len(old_lp) if old_seq else None
-        h_new = new_bits / len(new_lp) if new_seq else None
-        out.append({"lm_old": h_old, "lm_new": h_new,
-                    "lm_delta": h_new - h_old if h_old is not None and h_new is not None else None,
-                    "lm_total_delta": new_bits - old_bits})
+    for k, i in enumerate(range(0, len(seqs), 2)):
+        row = _entropies("lm", seqs[i], seqs[i + 1], logps[i], logps[i + 1])
+        cached = [cache.log2probs(seq, exclude=where[k]) if seq else None for seq in seqs[i:i + 2]]
+        row.update(_entropies("cache", seqs[i], seqs[i + 1], *cached))
+        out.append(row)
     return out
+
+
+def _oov(token: str, vocab: dict) -> int:
+    """The corpus model's id of a token text outside its vocabulary (as
+    :func:`~kelp.models.naturalness.token_ids` maps it)."""
+    if token[:1].isdigit() or (token[:1] == "." and token[1:2].isdigit()):
+        return vocab["<num>"]
+    if token[:1].isalpha() or token[:1] == "_":
+        return vocab["<id>"]
+    return vocab["<unk>"]
+
+
+def _entropies(prefix: str, old_seq: list, new_seq: list, old_lp, new_lp) -> dict:
+    """``{prefix}_old``, ``_new`` (bits per token, None for an empty side), ``_delta`` and
+    ``_total_delta`` (bits) of one edit's two sides."""
+    old_bits = float(-old_lp.sum()) if old_seq else 0.0
+    new_bits = float(-new_lp.sum()) if new_seq else 0.0
+    h_old = old_bits / len(old_lp) if old_seq else None
+    h_new = new_bits / len(new_lp) if new_seq else None
+    return {f"{prefix}_old": h_old, f"{prefix}_new": h_new,
+            f"{prefix}_delta": h_new - h_old if h_old is not None and h_new is not None else None,
+            f"{prefix}_total_delta": new_bits - old_bits}
 
 
 def _program_constants(tree: ast.Module) -> list:
