@@ -236,3 +236,17 @@ def test_the_bundled_ranker_loads_and_scores(tmp_path):
     scores = ranker.score(rows)
     assert len(scores) == len(rows) and all(math.isfinite(s) for s in scores)
     assert 0.0 <= ranker.accept(rows[0]) <= 1.0
+
+
+def test_a_line_with_double_quoted_strings_is_scored_whole():
+    # ast.unparse writes 'a' where the source has "a": the edited node is still found in its line
+    source = 'def f(s, n):\n    if s == "a" and n > 0:\n        return 1\n    return 0\n'
+    tree = parse(source)
+    cands = sorted(EnumerativeProposer().propose(tree, Feedback(lines={2: 1.0})), key=lambda c: -c.score)
+    rows = proposal_features(cands, tree, {2: 1.0}, (), 0, 0, 0.0, None, 1, source, load_ngram())
+    flip = next(r for r, c in zip(rows, cands) if c.edit.new == "n >= 0")
+    from kelp.models.naturalness import code_tokens
+
+    whole = len(code_tokens('if s == "a" and n >= 0:')) + 1  # nine tokens and the line's end
+    assert flip["lm_total_delta"] == pytest.approx(flip["lm_delta"] * whole, rel=1e-6)
+    assert flip["cache_total_delta"] == pytest.approx(flip["cache_delta"] * whole, rel=1e-6)

@@ -150,27 +150,31 @@ def naturalness_features(lm, source: str, patched: list[tuple]) -> list[dict]:
     localness of software"). Entropies are in bits per token; an empty side (inserted or deleted
     code) has NaN entropy (``None``) and 0 total bits. One dict per edit; the corpus model scores
     all of them in one vectorised pass."""
-    from kelp.models.naturalness import CacheLM, raw_tokens
+    from kelp.models.naturalness import STR, CacheLM, code_tokens, token_ids
     from kelp.program.tree import OPERATOR_SYMBOLS
 
     text_lines = source.split("\n")
-    rows: dict[int, list[str]] = {}
-    joiners = {"and", "or", ","}
-    seqs: list[list[str]] = []  # token texts, old and new side of each edit
+    rows: dict[int, list[tuple[str, str]]] = {}
+    joiners = {("name", "and"), ("name", "or"), ("op", ",")}
+    seqs: list[list[tuple[str, str]]] = []  # (kind, text) tokens, old and new side of each edit
+
+    def tokens(text: str) -> list[tuple[str, str]]:  # every string literal alike, however quoted
+        return [(kind, STR if kind == "str" else tok) for kind, tok in code_tokens(text)]
+
     where: list[int | None] = []  # the line each pair is scored without, in the cache
     for line, edit, node, old_text, statement in patched:
         if not old_text and node is not None:
             old_text = OPERATOR_SYMBOLS.get(type(node), "")
-        new = raw_tokens(edit.new) if edit.op != "delete" and edit.new else []
+        new = tokens(edit.new) if edit.op != "delete" and edit.new else []
         if edit.op == "insert":
             seqs += [[], new]
             where.append(None)
             continue
-        old = raw_tokens(old_text)
+        old = tokens(old_text)
         row = None
         if line is not None and 1 <= line <= len(text_lines):
             if line not in rows:
-                rows[line] = raw_tokens(text_lines[line - 1])
+                rows[line] = tokens(text_lines[line - 1])
             row = rows[line]
         at = _find(row, old) if row is not None and old else None
         if at is None:
@@ -187,26 +191,16 @@ def naturalness_features(lm, source: str, patched: list[tuple]) -> list[dict]:
                 after = after[1:]
         seqs += [row, before + new + after if (before or new or after) else []]
         where.append(line)
-    vocab = lm.ids
-    logps = lm.log2probs([[vocab[t] if t in vocab else _oov(t, vocab) for t in seq] for seq in seqs])
+    logps = lm.log2probs([token_ids(seq, lm.ids) for seq in seqs])
     cache = CacheLM(text_lines)
     out = []
     for k, i in enumerate(range(0, len(seqs), 2)):
-        row = _entropies("lm", seqs[i], seqs[i + 1], logps[i], logps[i + 1])
-        cached = [cache.log2probs(seq, exclude=where[k]) if seq else None for seq in seqs[i:i + 2]]
-        row.update(_entropies("cache", seqs[i], seqs[i + 1], *cached))
-        out.append(row)
+        feats = _entropies("lm", seqs[i], seqs[i + 1], logps[i], logps[i + 1])
+        cached = [cache.log2probs([tok for _kind, tok in seq], exclude=where[k]) if seq else None
+                  for seq in seqs[i:i + 2]]
+        feats.update(_entropies("cache", seqs[i], seqs[i + 1], *cached))
+        out.append(feats)
     return out
-
-
-def _oov(token: str, vocab: dict) -> int:
-    """The corpus model's id of a token text outside its vocabulary (as
-    :func:`~kelp.models.naturalness.token_ids` maps it)."""
-    if token[:1].isdigit() or (token[:1] == "." and token[1:2].isdigit()):
-        return vocab["<num>"]
-    if token[:1].isalpha() or token[:1] == "_":
-        return vocab["<id>"]
-    return vocab["<unk>"]
 
 
 def _entropies(prefix: str, old_seq: list, new_seq: list, old_lp, new_lp) -> dict:
