@@ -231,26 +231,33 @@ class CacheLM:
         self.followers: Counter = Counter(v for v, _w in self.bi)  # distinct followers per token
         self.context: Counter = Counter(v for seq in self.lines for v in seq[:-1])
         self._dropped: dict = {}
+        self._scored: dict = {}
 
     def log2probs(self, tokens: list[str], exclude: int | None = None) -> np.ndarray:
         """Per-token log2 probabilities of one line's ``tokens`` (``</s>`` added and scored,
         ``<s>`` the context of the first), counted without line ``exclude`` (1-based) if given;
-        an array of ``len(tokens) + 1`` values."""
+        an array of ``len(tokens) + 1`` values (memoised: the same line is often scored for many
+        edits)."""
+        key = (tuple(tokens), exclude)
+        if key not in self._scored:
+            self._scored[key] = self._score(tokens, exclude)
+        return self._scored[key]
+
+    def _score(self, tokens: list[str], exclude: int | None) -> np.ndarray:
         uni, bi, context, followers = self.uni, self.bi, self.context, self.followers
         drop_uni, drop_bi, drop_context, drop_followers, total, types = self._without(exclude)
         full = [BOS, *tokens, EOS]
-        out = np.empty(len(full) - 1)
-        for i, (v, w) in enumerate(zip(full, full[1:])):
-            p_uni = ((uni[w] - drop_uni[w]) / (total + types) + types / (total + types) / self.unseen
-                     if total > 0 else 1.0 / self.unseen)
+        unseen = types / (total + types) / self.unseen if total > 0 else 1.0 / self.unseen
+        seen = 1.0 / (total + types) if total > 0 else 0.0
+        probs = []
+        for v, w in zip(full, full[1:]):
+            p_uni = (uni[w] - drop_uni[w]) * seen + unseen
             seen_v = context[v] - drop_context[v]
             if seen_v > 0:
                 t_v = followers[v] - drop_followers[v]
-                p = (bi[(v, w)] - drop_bi[(v, w)] + t_v * p_uni) / (seen_v + t_v)
-            else:
-                p = p_uni
-            out[i] = np.log2(max(p, 1e-12))
-        return out
+                p_uni = (bi[(v, w)] - drop_bi[(v, w)] + t_v * p_uni) / (seen_v + t_v)
+            probs.append(p_uni)
+        return np.log2(np.maximum(np.asarray(probs), 1e-12))
 
     def _without(self, exclude: int | None) -> tuple:
         """The counts line ``exclude`` adds (unigrams, bigrams, per context its count and the
