@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 
@@ -219,8 +220,6 @@ class CacheLM:
     when it is the one being scored (:meth:`log2probs`' ``exclude``)."""
 
     def __init__(self, lines: list[str], unseen: int = 10_000):
-        from collections import Counter
-
         self.unseen = unseen
         self.lines = [[BOS, *raw_tokens(line), EOS] for line in lines]
         self.uni: Counter = Counter()
@@ -251,19 +250,17 @@ class CacheLM:
         seen = 1.0 / (total + types) if total > 0 else 0.0
         probs = []
         for v, w in zip(full, full[1:]):
-            p_uni = (uni[w] - drop_uni[w]) * seen + unseen
+            p = (uni[w] - drop_uni[w]) * seen + unseen  # the unigram level
             seen_v = context[v] - drop_context[v]
-            if seen_v > 0:
+            if seen_v > 0:  # Witten-Bell: the bigram count plus the unigram weighted by v's follower types
                 t_v = followers[v] - drop_followers[v]
-                p_uni = (bi[(v, w)] - drop_bi[(v, w)] + t_v * p_uni) / (seen_v + t_v)
-            probs.append(p_uni)
+                p = (bi[(v, w)] - drop_bi[(v, w)] + t_v * p) / (seen_v + t_v)
+            probs.append(p)
         return np.log2(np.maximum(np.asarray(probs), 1e-12))
 
     def _without(self, exclude: int | None) -> tuple:
         """The counts line ``exclude`` adds (unigrams, bigrams, per context its count and the
         followers it alone gives) and the token total and type count without it (memoised)."""
-        from collections import Counter
-
         if exclude in self._dropped:
             return self._dropped[exclude]
         drop_uni: Counter = Counter()
