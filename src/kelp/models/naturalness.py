@@ -227,8 +227,11 @@ class CacheLM:
         for seq in self.lines:
             self.uni.update(seq[1:])
             self.bi.update(zip(seq, seq[1:]))
-        self.followers: Counter = Counter(v for v, _w in self.bi)  # distinct followers per token
-        self.context: Counter = Counter(v for seq in self.lines for v in seq[:-1])
+        self.context: Counter = Counter()  # per token, how often it is a bigram's context
+        self.followers: Counter = Counter()  # per token, its distinct followers
+        for (v, _w), n in self.bi.items():
+            self.context[v] += n
+            self.followers[v] += 1
         self._dropped: dict = {}
         self._scored: dict = {}
 

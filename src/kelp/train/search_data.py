@@ -36,6 +36,8 @@ from kelp.errors import KelpError
 
 #: MBPP splits the data may come from; the test split is an evaluation set.
 TRAINING_SPLITS = ("train", "validation", "prompt")
+#: Forward policies the data can be made with (kelp.corrupt.POLICIES less those that need a bank).
+SEARCH_DATA_POLICIES = ("realistic", "calls", "excess")
 LABELS = ("correct", "plausible_wrong", "failing")
 
 
@@ -72,8 +74,8 @@ class SearchDataConfig:
                                   f"use one of {', '.join(TRAINING_SPLITS)}")
         if not self.steps or not self.seeds or min(self.steps) < 1 or self.visible_tests < 1 or self.budget < 1:
             raise SearchDataError("steps, seeds, visible tests and budget must be given and >= 1")
-        if self.policy not in ("realistic", "calls", "excess"):
-            raise SearchDataError(f"policy {self.policy!r} is not one of realistic, calls, excess")
+        if self.policy not in SEARCH_DATA_POLICIES:
+            raise SearchDataError(f"policy {self.policy!r} is not one of {', '.join(SEARCH_DATA_POLICIES)}")
 
 
 def generate_search_data(config: SearchDataConfig, out: Path, *, workers: int | None = None,
