@@ -53,11 +53,34 @@ def test_the_program_cannot_shadow_builtins_the_tests_use(sandbox):
     assert not sandbox.verify(forger, suite).all_passed  # ...judged it does not
 
 
-def test_objects_returned_by_the_program_fail(sandbox):
-    program = "class Box:\n    pass\ndef f(x):\n    return Box()\n"
-    result = sandbox.verify(program, TestSuite.from_asserts(["assert f(1) is not None"]))
+def test_objects_stay_in_the_program_and_the_tests_hold_handles(sandbox):
+    """Tests that build the program's objects and hand them back (a linked list, a ``Pair``) are
+    judged: each object lives in the candidate's process and the judge holds a handle to it."""
+    program = ("class Node:\n    def __init__(self, v, nxt=None):\n        self.v, self.nxt = v, nxt\n"
+               "    def total(self):\n        return self.v + (self.nxt.total() if self.nxt else 0)\n"
+               "    def __eq__(self, other):\n        return isinstance(other, Node) and self.v == other.v\n"
+               "    __hash__ = object.__hash__\n"
+               "def longest(nodes):\n    return max(n.v for n in nodes)\n"
+               "def first(nodes):\n    return nodes[0]\n"
+               "def bump(node):\n    node.v += 1\n")
+    tests = ["assert longest([Node(5), Node(7)]) == 7",
+             "head = Node(1, Node(2))\nassert head.total() == 3 and head.nxt.v == 2",
+             "a = Node(4)\nassert first([a, Node(1)]) is a and first([a]) == Node(4)",
+             "n = Node(1)\nbump(n)\nassert n.v == 2",
+             "n = Node(1)\nn.v = 9\nassert n.total() == 9 and {n: 1}[n] == 1"]
+    result = sandbox.verify(program, TestSuite.from_asserts(tests))
+    assert result.judged and result.all_passed, result
+    wrong = sandbox.verify(program.replace("max(n.v", "min(n.v"), TestSuite.from_asserts(tests[:1]))
+    assert wrong.judged and not wrong.all_passed
+
+
+def test_an_object_never_equals_plain_data_in_a_judged_run(sandbox):
+    """An object whose ``__eq__`` says yes to everything would pass every ``assert f(x) == y``."""
+    program = "class Yes:\n    def __eq__(self, other):\n        return True\ndef f(x):\n    return Yes()\n"
+    suite = TestSuite.from_asserts(["assert f(1) == 2"])
+    assert sandbox.run(program, suite).all_passed  # in-process the trick works...
+    result = sandbox.verify(program, suite)  # ...judged it does not
     assert result.judged and not result.all_passed
-    assert result.outcomes[0].error_type == "UnencodableValue"
 
 
 def test_tests_that_hand_over_objects_fall_back_to_an_ordinary_run(sandbox):

@@ -9,17 +9,30 @@ expected values: whatever the program does here, it can only return values, whic
 ``{"callables": [...], "values": {name: value}}`` or ``{"error": [type, message]}``; then
 ``{"call": name, "args": value, "kwargs": value}`` -> ``{"ok": value, "after": [...]}`` or
 ``{"exc": [type, message]}``, where ``after`` holds the new contents of mutable arguments.
+A value that is not plain data stays here and crosses as a handle (``_values.py``): the same
+object always gets the same number, and the judge may then ask ``{"invoke": n, "args",
+"kwargs"}`` (call it), ``{"attr": n, "name": name}`` (read an attribute) or ``{"op": name,
+"ref": n, "args": value}`` (one of :data:`OPERATIONS`), each answered like a call.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import operator
 import os
 import struct
 import sys
 import types
 
 _HEADER = struct.Struct(">I")
+#: What the judge may do to an object it holds a handle to, besides calling it and reading an
+#: attribute (for tests such as ``assert head.next == other``, ``node.value = 3``, ``len(q)``).
+OPERATIONS = {
+    "eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.le, "gt": operator.gt,
+    "ge": operator.ge, "bool": bool, "len": len, "str": str, "repr": repr, "iter": list,
+    "contains": operator.contains, "getitem": operator.getitem, "setitem": operator.setitem,
+    "delitem": operator.delitem, "setattr": setattr, "delattr": delattr,
+}
 MAX_MESSAGE = 64 * 1024 * 1024
 
 
@@ -82,6 +95,21 @@ def main() -> None:
     except BaseException as exc:  # noqa: BLE001 - every outcome of candidate code is data
         send(rep, values, {"error": _describe(exc)})
         return
+    objects: list = []  # handle -> object
+    numbers: dict = {}  # id(object) -> handle (the objects are kept, so ids stay unique)
+
+    def refs(value) -> int:
+        number = numbers.get(id(value))
+        if number is None:
+            number = numbers[id(value)] = len(objects)
+            objects.append(value)
+        return number
+
+    def deref(number: int):
+        if not 0 <= number < len(objects):
+            raise ValueError("unknown handle")
+        return objects[number]
+
     callables, plain = [], {}
     for name, value in list(vars(module).items()):
         if name.startswith("__") or isinstance(value, types.ModuleType):
@@ -90,7 +118,7 @@ def main() -> None:
             callables.append(name)
         else:
             try:
-                plain[name] = values.encode(value)
+                plain[name] = values.encode(value, refs=refs)
             except values.UnencodableValue:
                 pass
     send(rep, values, {"callables": callables, "values": plain})
@@ -100,10 +128,18 @@ def main() -> None:
         except EOFError:
             return
         try:
-            args, kwargs = values.decode(msg["args"]), values.decode(msg["kwargs"])
-            result = getattr(module, msg["call"])(*args, **kwargs)
-            after = [values.encode(a) if isinstance(a, (list, dict, set, bytearray)) else None for a in args]
-            reply = {"ok": values.encode(result), "after": after}
+            args = values.decode(msg.get("args", ["l", []]), deref)
+            if "call" in msg:
+                result = getattr(module, msg["call"])(*args, **values.decode(msg["kwargs"], deref))
+            elif "invoke" in msg:
+                result = deref(msg["invoke"])(*args, **values.decode(msg["kwargs"], deref))
+            elif "attr" in msg:
+                result = getattr(deref(msg["attr"]), str(msg["name"]))
+            else:
+                result = OPERATIONS[msg["op"]](deref(msg["ref"]), *args)
+            after = [values.encode(a, refs=refs) if isinstance(a, (list, dict, set, bytearray)) else None
+                     for a in args]
+            reply = {"ok": values.encode(result, refs=refs), "after": after}
         except BaseException as exc:  # noqa: BLE001
             reply = {"exc": _describe(exc)}
         send(rep, values, reply)

@@ -4,9 +4,10 @@ In a judged run the tests execute in the judge, a process that never runs candid
 name the program defines is a :class:`RemoteFunction` that calls into the candidate's own
 process (``_candidate_server.py``, a fresh interpreter) and gets back plain values
 (``_values.py``).  So the candidate can neither patch the code that decides a verdict nor
-forge one: it never sees the tests, their expected values or the event channel.  The cost is
-that only plain data crosses: a test that hands the program a function or gets back an object
-of a class fails the judged run (see docs/sandbox.md).
+forge one: it never sees the tests, their expected values or the event channel.  Only plain
+data crosses; an object of the program stays in the candidate's process and the tests hold a
+:class:`RemoteObject` for it.  A test that hands the program a function of its own cannot be
+judged (see docs/sandbox.md).
 """
 
 from __future__ import annotations
@@ -39,6 +40,41 @@ class Remote:
 
     def __init__(self, rfd: int, wfd: int) -> None:
         self.rfd, self.wfd = rfd, wfd
+        self.proxies: dict[int, RemoteObject] = {}  # one stand-in per handle, so ``is`` holds
+
+    def proxy(self, number: int) -> "RemoteObject":
+        """The stand-in for the candidate's object ``number``."""
+        if number not in self.proxies:
+            self.proxies[number] = RemoteObject(self, number)
+        return self.proxies[number]
+
+    def refs(self, value) -> int:
+        """The handle of a stand-in of this channel; raises UnencodableValue for anything else."""
+        if isinstance(value, RemoteObject) and object.__getattribute__(value, "_kelp_remote") is self:
+            return object.__getattribute__(value, "_kelp_number")
+        raise UnencodableValue(f"a {type(value).__name__} is not plain data", type(value))
+
+    def ask(self, request: dict):
+        """Send a request whose reply is a value or an exception the program raised; returns the
+        value (handles become stand-ins) or raises that exception (:func:`_exception`)."""
+        reply = self.request(request)
+        if "exc" in reply:
+            raise _exception(reply["exc"])
+        try:
+            return _values.decode(reply["ok"], self.proxy)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ProgramGone(f"the program's process sent a malformed value ({exc})") from None
+
+    def encode(self, value, what: str):
+        """``value`` encoded for the candidate; a test's own function or object cannot be:
+        :class:`Unjudgeable` (a function of the program: TypeError, the program's decision)."""
+        try:
+            return _values.encode(value, refs=self.refs)
+        except UnencodableValue as exc:
+            if exc.value_type is RemoteFunction:  # the program decides what is callable: a failure
+                raise TypeError(f"a function of the program cannot be passed to {what} "
+                                "in a judged run") from None
+            raise Unjudgeable(f"an argument of {what} is not plain data ({exc})") from None
 
     def request(self, obj) -> dict:
         """Send one request and wait for its reply; raises :class:`ProgramGone`."""
@@ -77,6 +113,22 @@ def _refill(target, new) -> None:
         target[:] = new
 
 
+def _refilled(remote: Remote, request: dict, args: tuple):
+    """Ask ``request`` (a call with ``args``) and give list, dict, set and bytearray arguments the
+    contents the candidate left in its copies."""
+    reply = remote.request(request)
+    if "exc" in reply:
+        raise _exception(reply["exc"])
+    try:
+        result = _values.decode(reply["ok"], remote.proxy)
+        for target, new in zip(args, reply.get("after") or ()):
+            if new is not None:
+                _refill(target, _values.decode(new, remote.proxy))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ProgramGone(f"the program's process sent a malformed value ({exc})") from None
+    return result
+
+
 class RemoteFunction:
     """Calls ``name`` in the candidate's process with plain-data arguments; returns its plain
     result, raises what it raised (:func:`_exception`), and copies back the new contents of
@@ -88,27 +140,73 @@ class RemoteFunction:
         self.remote, self.name, self.__name__ = remote, name, name
 
     def __call__(self, *args, **kwargs):
-        try:
-            request = {"call": self.name, "args": _values.encode(args), "kwargs": _values.encode(kwargs)}
-        except UnencodableValue as exc:
-            if exc.value_type is RemoteFunction:  # the program decides what is callable: a failure
-                raise TypeError(f"a function of the program cannot be passed to {self.name}() "
-                                "in a judged run") from None
-            raise Unjudgeable(f"an argument of {self.name}() is not plain data ({exc})") from None
-        reply = self.remote.request(request)
-        if "exc" in reply:
-            raise _exception(reply["exc"])
-        try:
-            result = _values.decode(reply["ok"])
-            for target, new in zip(args, reply.get("after") or ()):
-                if new is not None:
-                    _refill(target, _values.decode(new))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ProgramGone(f"the program's process sent a malformed value ({exc})") from None
-        return result
+        remote = self.remote
+        request = {"call": self.name, "args": remote.encode(args, f"{self.name}()"),
+                   "kwargs": remote.encode(kwargs, f"{self.name}()")}
+        return _refilled(remote, request, args)
 
     def __repr__(self) -> str:
         return f"<function {self.name} (candidate process)>"
+
+
+def _operation(name: str):
+    def method(self, *args):
+        remote = object.__getattribute__(self, "_kelp_remote")
+        return remote.ask({"op": name, "ref": object.__getattribute__(self, "_kelp_number"),
+                           "args": remote.encode(args, f"an object's {name}")})
+    method.__name__ = f"__{name}__"
+    return method
+
+
+def _comparison(name: str):
+    """A comparison made by the program only between its own objects: against plain data it is
+    NotImplemented (so ``==`` falls back to identity), or an object whose ``__eq__`` always says
+    yes would pass every ``assert f(x) == y``."""
+    ask = _operation(name)
+
+    def method(self, other):
+        return ask(self, other) if isinstance(other, RemoteObject) else NotImplemented
+    method.__name__ = f"__{name}__"
+    return method
+
+
+class RemoteObject:
+    """A test's stand-in for an object that lives in the candidate's process: attribute reads,
+    calls, ``len``, ``iter`` (a list of the items), ``in``, item access, ``str``/``repr`` and
+    truth are asked of the program; comparisons only against another of its objects; hashing
+    is by identity (one stand-in per object).  Raises what the program raised."""
+
+    __slots__ = ("_kelp_remote", "_kelp_number")
+
+    def __init__(self, remote: Remote, number: int) -> None:
+        object.__setattr__(self, "_kelp_remote", remote)
+        object.__setattr__(self, "_kelp_number", number)
+
+    def __getattr__(self, name: str):
+        return object.__getattribute__(self, "_kelp_remote").ask(
+            {"attr": object.__getattribute__(self, "_kelp_number"), "name": name})
+
+    def __setattr__(self, name: str, value) -> None:
+        _operation("setattr")(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        _operation("delattr")(self, name)
+
+    def __call__(self, *args, **kwargs):
+        remote = object.__getattribute__(self, "_kelp_remote")
+        request = {"invoke": object.__getattribute__(self, "_kelp_number"),
+                   "args": remote.encode(args, "an object's call"), "kwargs": remote.encode(kwargs, "an object's call")}
+        return _refilled(remote, request, args)
+
+    def __iter__(self):
+        return iter(_operation("iter")(self))
+
+    __hash__ = object.__hash__
+    __eq__, __ne__ = _comparison("eq"), _comparison("ne")
+    __lt__, __le__, __gt__, __ge__ = _comparison("lt"), _comparison("le"), _comparison("gt"), _comparison("ge")
+    __bool__, __len__, __str__, __repr__ = _operation("bool"), _operation("len"), _operation("str"), _operation("repr")
+    __contains__, __getitem__ = _operation("contains"), _operation("getitem")
+    __setitem__, __delitem__ = _operation("setitem"), _operation("delitem")
 
 
 def load(remote: Remote, program: str, path: str, names: list[str]) -> dict:
@@ -159,7 +257,7 @@ def namespace(remote: Remote, program: str, loaded: dict) -> dict:
 
     for name, value in (loaded.get("values") or {}).items():
         if allowed(name):
-            ns[name] = _values.decode(value)
+            ns[name] = _values.decode(value, remote.proxy)
     for name in loaded.get("callables") or ():
         if allowed(name):
             ns[name] = RemoteFunction(remote, name)

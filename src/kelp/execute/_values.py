@@ -2,9 +2,12 @@
 
 Only data crosses: None, bool, int, float, complex, str, bytes, and lists, tuples, dicts, sets
 and frozensets of them (subclasses are reduced to their base type; iterators and generators to
-lists), up to :data:`MAX_DEPTH` levels.  Decoding builds fresh builtin objects and never runs
-code, so a hostile sender cannot reach the receiver's interpreter through a value (unlike
-pickle or marshal).  Loaded by path by the sandbox; see ``_judge.py``.
+lists), up to :data:`MAX_DEPTH` levels.  Any other object can cross only as a handle
+(``["r", n]``): its owner gives ``encode`` a ``refs`` function that numbers the object and keeps
+it, and the other side's ``decode`` turns the number into its own stand-in (``deref``).
+Decoding builds fresh builtin objects and never runs code, so a hostile sender cannot reach the
+receiver's interpreter through a value (unlike pickle or marshal).  Loaded by path by the
+sandbox; see ``_judge.py``.
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ class UnencodableValue(TypeError):
         self.value_type = value_type
 
 
-def encode(value, depth: int = 0):
-    """``value`` as JSON-ready tagged data; raises :class:`UnencodableValue`."""
+def encode(value, depth: int = 0, refs=None):
+    """``value`` as JSON-ready tagged data.  ``refs(value) -> int`` numbers a value that is not
+    plain data (a handle, ``["r", n]``); it may raise :class:`UnencodableValue`.  Raises
+    :class:`UnencodableValue` for such a value without ``refs``, and when nested too deeply."""
     if depth > MAX_DEPTH:
         raise UnencodableValue("nested too deeply")
     if value is None or isinstance(value, bool):
@@ -42,22 +47,25 @@ def encode(value, depth: int = 0):
         return ["b" if isinstance(value, bytes) else "ba", base64.b64encode(bytes(value)).decode()]
     d = depth + 1
     if isinstance(value, list):
-        return ["l", [encode(v, d) for v in list(value)]]
+        return ["l", [encode(v, d, refs) for v in list(value)]]
     if isinstance(value, tuple):
-        return ["t", [encode(v, d) for v in tuple(value)]]
+        return ["t", [encode(v, d, refs) for v in tuple(value)]]
     if isinstance(value, dict):
-        return ["d", [[encode(k, d), encode(v, d)] for k, v in dict(value).items()]]
+        return ["d", [[encode(k, d, refs), encode(v, d, refs)] for k, v in dict(value).items()]]
     if isinstance(value, frozenset):
-        return ["f", [encode(v, d) for v in frozenset(value)]]
+        return ["f", [encode(v, d, refs) for v in frozenset(value)]]
     if isinstance(value, set):
-        return ["s", [encode(v, d) for v in set(value)]]
+        return ["s", [encode(v, d, refs) for v in set(value)]]
     if hasattr(value, "__next__") and hasattr(value, "__iter__"):  # map, filter, generators
-        return ["i", [encode(v, d) for v in value]]
+        return ["i", [encode(v, d, refs) for v in value]]
+    if refs is not None:
+        return ["r", refs(value)]
     raise UnencodableValue(f"a {type(value).__name__} is not plain data", type(value))
 
 
-def decode(data):
-    """Rebuild the value :func:`encode` produced; raises ValueError on malformed data."""
+def decode(data, deref=None):
+    """Rebuild the value :func:`encode` produced; ``deref(n)`` gives what stands for handle ``n``
+    (none: handles are malformed).  Raises ValueError on malformed data."""
     if not isinstance(data, list) or len(data) != 2 or not isinstance(data[0], str):
         raise ValueError("malformed value")
     tag, payload = data
@@ -70,20 +78,24 @@ def decode(data):
     if tag in ("b", "ba"):
         raw = base64.b64decode(payload.encode(), validate=True)
         return raw if tag == "b" else bytearray(raw)
+    if tag == "r":
+        if deref is None or type(payload) is not int:
+            raise ValueError("malformed handle")
+        return deref(payload)
     if not isinstance(payload, list):
         raise ValueError("malformed container")
     if tag == "l":
-        return [decode(v) for v in payload]
+        return [decode(v, deref) for v in payload]
     if tag == "t":
-        return tuple(decode(v) for v in payload)
+        return tuple(decode(v, deref) for v in payload)
     if tag == "d":
-        return {decode(k): decode(v) for k, v in payload}
+        return {decode(k, deref): decode(v, deref) for k, v in payload}
     if tag == "s":
-        return {decode(v) for v in payload}
+        return {decode(v, deref) for v in payload}
     if tag == "f":
-        return frozenset(decode(v) for v in payload)
+        return frozenset(decode(v, deref) for v in payload)
     if tag == "i":
-        return iter([decode(v) for v in payload])
+        return iter([decode(v, deref) for v in payload])
     raise ValueError(f"unknown value tag {tag!r}")
 
 

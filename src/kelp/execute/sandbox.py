@@ -216,10 +216,11 @@ class Sandbox:
         fresh interpreter of its own (no fork of anything that held the tests) and answers the
         judge's calls with plain values.  So a program can neither patch the verdict code nor
         forge events, as it can in :meth:`run`.  The price: only plain data (numbers, strings,
-        bytes, containers of them) crosses: a program returning an object fails here, and a
-        suite whose tests hand the program a function or an object cannot be judged and runs as
-        in :meth:`run`, as does a pytest suite (``result.judged`` False); and an interpreter
-        start (~40 ms)."""
+        bytes, containers of them) crosses; the program's objects stay in its process and the
+        tests hold stand-ins (compared with plain data by identity only), and a suite whose tests
+        hand the program a function or an object of their own cannot be judged and runs as in
+        :meth:`run`, as does a pytest suite (``result.judged`` False); and an interpreter start
+        (~40 ms)."""
         if not isinstance(suite, TestSuite):
             raise SuiteError(f"suite must be a TestSuite, got {type(suite).__name__}")
         if suite.kind == "pytest":
