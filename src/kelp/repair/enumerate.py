@@ -34,8 +34,11 @@ from kelp.repair.calls import discarded_result_alternatives, method_unwrap_alter
 from kelp.repair.excess_logic import guard_removal_alternatives
 from kelp.repair.guards import (MAX_CONDITIONS, MAX_RUN, _blocks, _conditions, _existing_conditions, _is_docstring,
                                 _subscripts, guard_alternatives)
+from kelp.repair.initialisers import imported_names, loop_initialisers, usage_initialisers
 from kelp.repair.missing_logic import clause_alternatives, early_return_alternatives, running_update_alternatives
+from kelp.repair.parallel import twin_alternatives
 from kelp.repair.proposer import Candidate, Feedback
+from kelp.repair.synthesis import synthesis_alternatives
 from kelp.repair.signals import Evidence
 from kelp.repair.transplant import (argument_constants, assignment_donors, assignment_transplant_alternatives,
                                    callee, module_names, own_nodes, return_donors, return_transplant_alternatives,
@@ -385,7 +388,7 @@ def _node_alternatives(tree, feedback, scopes, dead, guards, lines, path, node, 
                 yield ("missing_guard", key, owner_path, "replace", new_owner, weight)
         elif guards:
             yield from _focused_guards(tree, path, node, [u.name for u in dead_here], lines)
-        yield from _insert_alts(path, node, feedback, ints, strs)
+        yield from _insert_alts(path, node, feedback, ints, strs, tree)
         yield from clause_alternatives(path, node, [u.name for u in dead_here])
         yield from early_return_alternatives(path, node, list(feedback.expected))
         yield from running_update_alternatives(path, node)
@@ -397,6 +400,9 @@ def _node_alternatives(tree, feedback, scopes, dead, guards, lines, path, node, 
                     path, node, donors[STATEMENTS], donors[GLOBALS], feedback.lines or None):
                 yield ("statement_transplant", key, block_path, op, stmt, weight)
         yield from _dead_name_alts(tree, path, node, feedback, dead_here, dead_imports)
+        yield from twin_alternatives(path, node)
+        if feedback.unbound:
+            yield from synthesis_alternatives(path, node, feedback.unbound, feedback.test_sources)
     if isinstance(node, ast.stmt) and parent is not None and isinstance(path[-1], int):
         siblings = getattr(parent, field)
         docstring_like = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
@@ -568,19 +574,26 @@ _INIT_VALUES = {"0": 4.0, "[]": 2.0, "1": 1.0, "''": 1.0, "None": 0.5, "{}": 0.5
                 "True": 0.3, "False": 0.3}
 
 
-def _insert_alts(path: tuple, func: ast.FunctionDef, feedback: Feedback, ints: list, strs: list) -> Iterator[_Alt]:
+def _insert_alts(path: tuple, func: ast.FunctionDef, feedback: Feedback, ints: list, strs: list,
+                 tree: ast.Module) -> Iterator[_Alt]:
     """Inverse of a deleted statement, for the forgotten lines that tests can point at:
-    an initialisation of a name the tests reported unbound, a missing final ``return`` (of a
+    an initialisation of a name the tests reported unbound (with the values its uses call for
+    first, :mod:`kelp.repair.initialisers`), a missing final ``return`` (of a
     variable, or of a value the failing tests hold), and a missing counter update ``v += 1``
     inside a loop."""
     body_path = path + ("body",)
     start = 1 if _has_docstring(func) else 0
     own = [n for n in own_nodes(func)]
     loaded = {n.id for n in own if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    imported = imported_names(tree) if feedback.unbound else set()
     for name in feedback.unbound:
         if name in loaded:
-            for value, weight in _INIT_VALUES.items():
+            usage = usage_initialisers(func, name, imported)
+            for value, weight in usage + [(v, w) for v, w in _INIT_VALUES.items() if v not in dict(usage)]:
                 yield ("insert_statement", ("init", path, name), body_path, f"insert:{start}",
+                       ast.parse(f"{name} = {value}").body[0], weight)
+            for block_path, value, weight in loop_initialisers(func, path, name):
+                yield ("insert_statement", ("init", block_path, name), block_path, "insert:0",
                        ast.parse(f"{name} = {value}").body[0], weight)
     params = [a.arg for a in func.args.args]
     assigned = list(dict.fromkeys(t.id for n in own if isinstance(n, (ast.Assign, ast.AugAssign, ast.For))

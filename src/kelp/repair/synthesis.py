@@ -1,0 +1,378 @@
+"""A forgotten computation, synthesised from the tests' examples (angelic values).
+
+When the statement that computed a function's result is gone (``res = max(len(x) for x in lst)``
+deleted, ``return res`` left), no edit of what remains brings it back. But the tests say what
+``res`` must be: in ``assert f(args) == expected`` with ``return res``, ``res`` is ``expected``
+(the angelic value of SemFix, Nguyen et al. 2013, read here from the assertion). Finding an
+expression of the parameters with those values on every example is programming by example;
+:func:`synthesise` does it bottom-up over a small grammar of Python expressions, keeping one
+expression per distinct tuple of values (observational equivalence; TRANSIT, Udupa et al. 2013;
+"Recursive program synthesis", Albarghouthi et al. 2013).
+
+The grammar: the parameters and a few constants; ``len``, ``sum``, ``max``, ``min``,
+``sorted``, ``set``, ``list``, ``tuple``, ``abs``, ``str``, ``int``, ``float``, ``any``,
+``all``, ``reversed``; arithmetic, comparisons and ``in``; indexing and the common slices;
+common ``str`` methods and ``sep.join``; and one level of list comprehension ``[b(e) for e in
+s]``, ``[e for e in s if c(e)]`` and flattening, with a body from a fixed set of element
+expressions. The values are literals read from the test sources, never the program's, and every
+operation is bounded in the size of what it builds, so no candidate code runs here: the search
+still runs each proposal in the sandbox.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import math
+import time
+from typing import Callable, Iterator
+
+#: Expressions kept per size level, and the most sizes tried.
+MAX_TERMS_PER_SIZE = 4000
+MAX_SIZE = 6
+#: Largest expression a comprehension iterates over (``lst``, ``set(lst)``, ``range(n)``).
+MAX_ITERABLE_SIZE = 2
+#: Expressions one synthesis may evaluate (a count, not a time, so its result does not depend on
+#: the machine's load), and a wall-clock limit in seconds for the pathological case.
+MAX_WORK = 150_000
+TIME_LIMIT = 3.0
+#: Expressions returned, smallest first.
+MAX_SOLUTIONS = 4
+_MAX_LEN = 2000
+_MAX_ITEMS = 5000
+_MAX_INT = 10 ** 18
+
+
+class _TooBig(Exception):
+    pass
+
+
+def _bounded(value):
+    """``value`` if small enough to keep (numbers up to 10**18, at most :data:`_MAX_ITEMS` items
+    and characters in all, nested included), else :class:`_TooBig`."""
+    left = [_MAX_ITEMS]
+
+    def check(v, depth: int) -> None:
+        if isinstance(v, bool) or v is None:
+            return
+        if isinstance(v, int):
+            if abs(v) > _MAX_INT:
+                raise _TooBig
+        elif isinstance(v, float):
+            if math.isnan(v) or math.isinf(v):
+                raise _TooBig
+        elif isinstance(v, str):
+            left[0] -= len(v)
+        elif isinstance(v, (list, tuple, set, frozenset, dict)) and depth < 8:
+            left[0] -= len(v)
+            if left[0] < 0:
+                raise _TooBig
+            for item in (v.items() if isinstance(v, dict) else v):
+                check(item, depth + 1)
+        else:
+            raise _TooBig
+        if left[0] < 0:
+            raise _TooBig
+
+    check(value, 0)
+    return value
+
+
+def _is_num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _mul(a, b):
+    if _is_num(a) and _is_num(b):
+        return a * b
+    if isinstance(a, (str, list, tuple)) and isinstance(b, int) and not isinstance(b, bool) and 0 <= b * len(a) <= _MAX_LEN:
+        return a * b
+    raise TypeError
+
+
+def _mod(a, b):
+    if isinstance(a, (str, bytes)):  # printf-style formatting could build anything
+        raise TypeError
+    return a % b
+
+
+def _pow(a, b):
+    if _is_num(a) and isinstance(b, int) and not isinstance(b, bool) and 0 <= b <= 8 and abs(a) < 10 ** 6:
+        return a ** b
+    raise TypeError
+
+
+_UNARY: dict[str, Callable] = {
+    "len({})": len, "sum({})": sum, "max({})": max, "min({})": min, "sorted({})": sorted,
+    "sorted({}, reverse=True)": lambda v: sorted(v, reverse=True), "set({})": set, "list({})": list,
+    "tuple({})": tuple, "abs({})": abs, "str({})": str, "int({})": int, "float({})": float,
+    "any({})": any, "all({})": all, "list(reversed({}))": lambda v: list(reversed(v)),
+    "{}[::-1]": lambda v: v[::-1], "not {}": lambda v: not v, "-{}": lambda v: -v if _is_num(v) else _raise(),
+    "{}.upper()": str.upper, "{}.lower()": str.lower, "{}.strip()": str.strip, "{}.split()": str.split,
+    "{}.title()": str.title, "{}.swapcase()": str.swapcase, "dict({})": dict,
+    "range({})": lambda v: list(range(v)) if isinstance(v, int) and 0 <= v <= _MAX_LEN else _raise(),
+}
+_BINARY: dict[str, Callable] = {
+    "{} + {}": lambda a, b: a + b, "{} - {}": lambda a, b: a - b, "{} * {}": _mul, "{} ** {}": _pow,
+    "{} // {}": lambda a, b: a // b, "{} % {}": _mod,
+    "{} / {}": lambda a, b: a / b,
+    "{} == {}": lambda a, b: a == b, "{} != {}": lambda a, b: a != b, "{} < {}": lambda a, b: a < b,
+    "{} <= {}": lambda a, b: a <= b, "{} > {}": lambda a, b: a > b, "{} >= {}": lambda a, b: a >= b,
+    "{} in {}": lambda a, b: a in b, "{} not in {}": lambda a, b: a not in b,
+    "{}[{}]": lambda a, b: a[b] if not isinstance(b, (bool, float)) else _raise(),
+    "{}[:{}]": lambda a, b: a[:b] if isinstance(b, int) and not isinstance(b, bool) else _raise(),
+    "{}[{}:]": lambda a, b: a[b:] if isinstance(b, int) and not isinstance(b, bool) else _raise(),
+    "{}.join({})": lambda a, b: a.join(b) if len(a) * len(b) <= _MAX_LEN else _raise(), "{}.count({})": lambda a, b: a.count(b),
+    "{}.split({})": lambda a, b: a.split(b), "{}.index({})": lambda a, b: a.index(b),
+    "{}.startswith({})": lambda a, b: a.startswith(b), "{}.endswith({})": lambda a, b: a.endswith(b),
+    "round({}, {})": lambda a, b: round(a, b) if isinstance(b, int) and 0 <= b <= 10 else _raise(),
+    "max({}, {})": max, "min({}, {})": min, "({}, {})": lambda a, b: (a, b),
+}
+#: Element expressions of a comprehension over ``e`` (``p`` stands for a parameter).
+_BODIES = ("{e}", "len({e})", "{e}[{p}]", "sum({e})", "max({e})", "min({e})", "sorted({e})", "str({e})",
+           "int({e})", "{e}[0]", "{e}[1]", "{e}[-1]", "{e} * {e}", "{e} ** 2", "{e} * {p}", "{e} + {p}",
+           "abs({e})", "{e}[::-1]", "{e}.upper()", "{e}.lower()", "list({e})", "tuple({e})", "{{}}",
+           "({e}, {p})", "{e} % {p}", "{e} // {p}", "{e} / {p}", "{e} ** {p}", "{e}.count({p})")
+_CONDITIONS = ("{e} != 0", "{e} > 0", "{e} < 0", "{e} % 2 == 0", "{e} % 2 == 1", "{e} != {p}", "{e} == {p}",
+               "{e} > {p}", "{e} < {p}", "{e} >= {p}", "{e} <= {p}", "{e} in {p}", "{e} not in {p}",
+               "{e} % {p} == 0", "len({e}) == {p}", "len({e}) > {p}", "{e}.isupper()", "{e}.islower()",
+               "{e}.isdigit()", "{e}.isalpha()", "{e} is not None", "{e}")
+_SAFE = {"_mul": _mul, "_pow": _pow, "_mod": _mod, "len": len, "sum": sum, "max": max, "min": min, "sorted": sorted, "str": str, "int": int, "abs": abs,
+         "list": list, "tuple": tuple, "None": None}
+_CONSTANTS = (0, 1, 2, -1, "", " ", ",", "-", ".")
+
+
+def _raise():
+    raise TypeError
+
+
+def examples_of(name: str, test_sources) -> list[tuple[tuple, object]]:
+    """``(arguments, expected result)`` of each ``assert name(...) == literal`` (either order),
+    ``assert name(...)`` (True) and ``assert not name(...)`` (False) in ``test_sources`` whose
+    arguments are literals (``candidate`` also stands for ``name``, as in HumanEval checks)."""
+    found = []
+    for text in test_sources:
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Assert):
+                continue
+            test, pairs = node.test, []
+            if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq):
+                pairs = [(test.left, test.comparators[0]), (test.comparators[0], test.left)]
+            elif isinstance(test, ast.Call):
+                pairs = [(test, ast.Constant(True))]
+            elif isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not) and isinstance(test.operand, ast.Call):
+                pairs = [(test.operand, ast.Constant(False))]
+            for call, other in pairs:
+                if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
+                        and call.func.id in (name, "candidate") and not call.keywords):
+                    continue
+                try:
+                    args = tuple(ast.literal_eval(a) for a in call.args)
+                    expected = ast.literal_eval(other)
+                except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                    continue
+                found.append((args, expected))
+                break
+    return found
+
+
+def _key(values: tuple) -> str:
+    return repr([(type(v).__name__, v) for v in values])
+
+
+def _apply(fn: Callable, *columns) -> tuple | None:
+    """``fn`` on each example's values; None when it fails or builds too much anywhere."""
+    try:
+        return tuple(_bounded(fn(*vals)) for vals in zip(*columns))
+    except (_TooBig, Exception):  # noqa: BLE001 - a type error or the like: no such expression
+        return None
+
+
+class _Guarded(ast.NodeTransformer):
+    """``a * b``, ``a ** b`` and ``a % b`` as calls of the bounded :func:`_mul`, :func:`_pow`
+    and :func:`_mod`."""
+
+    _CALLS = {ast.Mult: "_mul", ast.Pow: "_pow", ast.Mod: "_mod"}
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        self.generic_visit(node)
+        name = self._CALLS.get(type(node.op))
+        if name is None:
+            return node
+        return ast.Call(func=ast.Name(id=name, ctx=ast.Load()), args=[node.left, node.right], keywords=[])
+
+
+@functools.lru_cache(maxsize=None)
+def _element_fn(template: str) -> Callable | None:
+    """``lambda e, p: <template>``: the element expression with ``p`` for the parameter's value."""
+    text = template.format(e="e", p="p")
+    tree = _Guarded().visit(ast.parse(f"lambda e, p: {text}", mode="eval"))
+    text = ast.unparse(ast.fix_missing_locations(tree))[len("lambda e, p: "):]
+    try:
+        code = compile(f"lambda e, p: {text}", "<synthesis>", "eval")
+    except SyntaxError:
+        return None
+    return eval(code, {"__builtins__": _SAFE})  # our own template text; the values are literals
+
+
+def _comprehensions(text: str, params: dict[str, tuple]) -> Iterator[tuple[str, Callable]]:
+    """``(text, function of the iterable's value and the example index)`` for the
+    comprehensions over the expression ``text``."""
+    plain = [None] + list(params)
+    for templates, filtered in ((_BODIES, False), (_CONDITIONS, True)):
+        for template in templates:
+            for p in (plain[1:] if "{p}" in template else [None]):
+                fn = _element_fn(template)
+                if fn is None:
+                    continue
+                inner = template.format(e="e", p=p or "")
+                if filtered:
+                    yield (f"[e for e in {text} if {inner}]",
+                           lambda s, i, fn=fn, p=p: [e for e in s if fn(e, params[p][i] if p else None)])
+                else:
+                    yield (f"[{inner} for e in {text}]",
+                           lambda s, i, fn=fn, p=p: [fn(e, params[p][i] if p else None) for e in s])
+    yield (f"[y for x in {text} for y in x]", lambda s, i: [y for x in s for y in x])
+
+
+def _atomic(template: str) -> bool:
+    """Whether an expression made by ``template`` needs no parentheses inside another."""
+    return not (template.startswith(("{} ", "not ", "-")))
+
+
+def synthesise(params: list[str], examples: list[tuple[tuple, object]], goal: Callable[[object, object], bool],
+               *, time_limit: float = TIME_LIMIT) -> list[str]:
+    """Expressions of ``params`` whose value ``v`` on every example ``(args, expected)``
+    satisfies ``goal(v, expected)``, smallest first, at most :data:`MAX_SOLUTIONS`; each reads
+    at least one parameter. Deterministic within :data:`MAX_WORK` evaluations. Sizes: a parameter or constant is 1, an operation adds 1 to its
+    operands, a comprehension adds 1 to its iterable. Empty when there are no examples,
+    arguments do not match ``params``, or nothing is found within :data:`MAX_WORK`
+    evaluations (or ``time_limit`` seconds) and :data:`MAX_SIZE`."""
+    examples = [(args, exp) for args, exp in examples if len(args) == len(params)]
+    if not examples or not params:
+        return []
+    deadline = time.monotonic() + time_limit
+    columns = {p: tuple(args[i] for args, _ in examples) for i, p in enumerate(params)}
+    expected = [exp for _, exp in examples]
+    seen: set[str] = set()
+    # size -> [(text, text to nest, values, reads a parameter)]
+    by_size: dict[int, list[tuple[str, str, tuple, bool]]] = {s: [] for s in range(1, MAX_SIZE + 1)}
+    solutions: list[str] = []
+
+    class Done(Exception):
+        pass
+
+    work = [0]
+
+    def add(size: int, text: str, atomic: bool, values: tuple | None, reads: bool) -> None:
+        work[0] += 1
+        if work[0] > MAX_WORK or (work[0] % 1000 == 0 and time.monotonic() > deadline):
+            raise Done
+        if values is None or len(by_size[size]) >= MAX_TERMS_PER_SIZE:
+            return
+        key = _key(values)
+        if key in seen:
+            return
+        seen.add(key)
+        by_size[size].append((text, text if atomic else f"({text})", values, reads))
+        if reads and not any(found in text for found in solutions):  # not float(a) after a
+            try:
+                if all(goal(v, e) for v, e in zip(values, expected)):
+                    solutions.append(text)
+            except Exception:  # noqa: BLE001 - a comparison that fails is no solution
+                return
+            if len(solutions) >= MAX_SOLUTIONS:
+                raise Done
+
+    try:
+        for p, col in columns.items():
+            add(1, p, True, col, True)
+        for c in _CONSTANTS:
+            add(1, repr(c), not (_is_num(c) and c < 0), tuple(c for _ in examples), False)
+        for size in range(2, MAX_SIZE + 1):
+            if solutions:  # the smallest expressions that fit; larger ones fit by accident more often
+                break
+            for text, nested, values, reads in list(by_size[size - 1]) if size <= MAX_ITERABLE_SIZE + 1 else ():
+                if reads and all(isinstance(v, (list, tuple, str, set, dict)) for v in values):
+                    for comp, fn in _comprehensions(nested, columns):
+                        add(size, comp, True, _apply(lambda s, i, fn=fn: fn(s, i), values, range(len(values))), True)
+            for text, nested, values, reads in list(by_size[size - 1]):
+                for template, fn in _UNARY.items():
+                    add(size, template.format(nested), _atomic(template), _apply(fn, values), reads)
+            for left in range(1, size - 1):
+                right = size - 1 - left
+                for template, fn in _BINARY.items():
+                    atomic = _atomic(template)
+                    for lt, ln, lv, lr in list(by_size[left]):
+                        for rt, rn, rv, rr in list(by_size[right]):
+                            if lr or rr:
+                                add(size, template.format(ln, rn), atomic, _apply(fn, lv, rv), True)
+    except Done:
+        pass
+    return solutions
+
+
+#: Wrappers of the forgotten name in ``return wrapper(name)`` that the goal can undo.
+_WRAPPERS = {"list": list, "tuple": tuple, "set": set, "str": str, "int": int, "float": float, "len": len,
+             "sum": sum, "sorted": sorted, "max": max, "min": min, "bool": bool, "abs": abs}
+#: Weight of the first synthesised expression (the next ones weigh less, in turn).
+SYNTHESIS_WEIGHT = 4.0
+
+
+def _goal(ret: ast.expr, name: str) -> Callable[[object, object], bool] | None:
+    """How a value of ``name`` is judged against a test's expected result, when the function
+    ends in ``return name`` or ``return wrapper(name)``; None for any other return."""
+    if isinstance(ret, ast.Name) and ret.id == name:
+        return lambda v, e: v == e
+    if (isinstance(ret, ast.Call) and isinstance(ret.func, ast.Name) and ret.func.id in _WRAPPERS
+            and len(ret.args) == 1 and not ret.keywords and isinstance(ret.args[0], ast.Name)
+            and ret.args[0].id == name):
+        wrap = _WRAPPERS[ret.func.id]
+        return lambda v, e: wrap(v) == e
+    return None
+
+
+_CACHE: dict[tuple, tuple[str, ...]] = {}
+
+
+def _solutions(params: tuple[str, ...], examples: list, ret: ast.expr, name: str) -> tuple[str, ...]:
+    """:func:`synthesise`'s expressions for ``name``, remembered per function and examples (a
+    search asks again for every state it expands)."""
+    key = (params, repr(examples), ast.dump(ret), name)
+    if key not in _CACHE:
+        if len(_CACHE) > 256:
+            _CACHE.clear()
+        _CACHE[key] = tuple(synthesise(list(params), examples, _goal(ret, name)))
+    return _CACHE[key]
+
+
+def synthesis_alternatives(path: tuple, func: ast.FunctionDef, unbound, test_sources) -> Iterator[tuple]:
+    """``(family, site key, block path, op, statement, weight)``: ``name = <expression>`` before
+    the ``return`` of a function whose whole body is ``return name`` (or ``return
+    wrapper(name)``) for a name of ``unbound`` (reported unbound by the tests), with the
+    expressions :func:`synthesise` finds from the tests' examples of ``func``."""
+    body = [s for s in func.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+    if len(body) != 1 or not isinstance(body[0], ast.Return) or body[0].value is None:
+        return
+    ret = body[0]
+    names = {n.id for n in ast.walk(ret) if isinstance(n, ast.Name)}
+    args = func.args
+    if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs:
+        return
+    params = tuple(a.arg for a in args.args)
+    for name in unbound:
+        if name not in names or name in params or _goal(ret.value, name) is None:
+            continue
+        examples = examples_of(func.name, test_sources)
+        if not examples:
+            return
+        index = func.body.index(ret)
+        for rank, text in enumerate(_solutions(params, examples, ret.value, name)):
+            stmt = ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=ast.parse(text, mode="eval").body,
+                              lineno=0)
+            yield ("insert_statement", ("synthesis", path, name, rank), path + ("body",), f"insert:{index}", stmt,
+                   SYNTHESIS_WEIGHT / (rank + 1))

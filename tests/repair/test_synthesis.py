@@ -1,0 +1,66 @@
+"""Synthesis of a forgotten computation from the tests' examples: the examples read from
+asserts, the expressions found, and a real repair in the sandbox."""
+
+import ast
+
+import pytest
+
+from kelp.execute.sandbox import Sandbox
+from kelp.execute.suites import TestSuite
+from kelp.repair.search import RepairConfig, repair
+from kelp.repair.synthesis import examples_of, synthesis_alternatives, synthesise
+
+
+def equal(v, e):
+    return v == e
+
+
+def test_examples_are_the_literal_calls_of_the_function_in_the_asserts():
+    tests = ["assert widest([[1], [2, 3]]) == 2", "assert 0 == widest([])", "assert not is_odd(2)",
+             "assert widest(make()) == 1", "x = 3\nassert is_odd(3)"]
+    assert examples_of("widest", tests) == [(([[1], [2, 3]],), 2), (([],), 0)]
+    assert examples_of("is_odd", tests) == [((2,), False), ((3,), True)]
+    check = "def check(candidate):\n    assert candidate('ab') == 'ba'\n"
+    assert examples_of("rev", [check]) == [(("ab",), "ba")]
+
+
+@pytest.mark.parametrize("params, examples, found", [
+    (["words"], [((["a", "abc", "ab"],), 3), ((["xy"],), 2)], "max([len(e) for e in words])"),
+    (["rows", "k"], [(([[1, 2], [3, 4]], 1), [2, 4]), (([[5, 6, 7]], 0), [5])], "[e[k] for e in rows]"),
+    (["nums"], [(((4, 56),), 4.56), (((7, 256),), 7.256)], "float('.'.join([str(e) for e in nums]))"),
+    (["xs"], [(([1, -2, 3],), [1, 3]), (([-1],), [])], "[e for e in xs if e > 0]"),
+])
+def test_the_smallest_expression_that_fits_every_example_comes_first(params, examples, found):
+    assert synthesise(params, examples, equal)[0] == found
+
+
+def test_nothing_is_made_of_constants_alone_and_huge_values_are_not_built():
+    assert synthesise(["n"], [((10 ** 17,), 7), ((3,), 7)], equal) == []  # 7 fits, but reads nothing
+    assert all("**" not in e for e in synthesise(["n"], [((10 ** 9,), 1)], equal))
+
+
+def test_the_alternative_goes_before_the_return_of_an_unbound_name_only():
+    func = ast.parse("def longest(words):\n    '''Longest length.'''\n    return res\n").body[0]
+    tests = ["assert longest(['a', 'abc']) == 3", "assert longest(['xy']) == 2"]
+    alts = list(synthesis_alternatives(("body", 0), func, ("res",), tests))
+    assert [ast.unparse(a[4]) for a in alts][0] == "res = max([len(e) for e in words])"
+    assert alts[0][2:4] == (("body", 0, "body"), "insert:1")
+    assert list(synthesis_alternatives(("body", 0), func, (), tests)) == []  # nothing unbound
+    two = ast.parse("def longest(words):\n    words = sorted(words)\n    return res\n").body[0]
+    assert list(synthesis_alternatives(("body", 0), two, ("res",), tests)) == []
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with Sandbox(workers=1) as box:
+        yield box
+
+
+def test_a_forgotten_computation_is_synthesised_for_real(sandbox):
+    program = "def column_max(rows, k):\n    return best\n"
+    suite = TestSuite.from_asserts(["assert column_max([[1, 9], [4, 2]], 0) == 4",
+                                    "assert column_max([[1, 9], [4, 2]], 1) == 9",
+                                    "assert column_max([[5, 6, 7]], 2) == 7"])
+    result = repair(program, suite, sandbox, RepairConfig(budget=64))
+    assert result.solved, result.reason
+    assert "best = max([e[k] for e in rows])" in result.repaired

@@ -1,0 +1,83 @@
+"""Forgotten twins (a statement made for one parameter, forgotten for another) and forgotten
+initialisations whose value the name's uses call for: proposals, and real repairs."""
+
+import ast
+
+import pytest
+
+from kelp.execute.sandbox import Sandbox
+from kelp.execute.suites import TestSuite
+from kelp.repair.initialisers import imported_names, usage_initialisers
+from kelp.repair.parallel import parameter_roles, twin_alternatives
+from kelp.repair.search import RepairConfig, repair
+
+# `ys.sort()` was forgotten; `xs.sort()` still stands.
+PAIRED = '''def closest_pairs(xs, ys):
+    xs.sort()
+    total = 0
+    for i in range(len(xs)):
+        total += abs(xs[i] - ys[i])
+    return total
+'''
+
+# `groups = defaultdict(list)` was forgotten.
+GROUPING = '''from collections import defaultdict
+
+def group_by_first(words):
+    for w in words:
+        groups[w[0]].append(w)
+    return dict(groups)
+'''
+
+
+def _func(source):
+    tree = ast.parse(source)
+    index, func = next((i, n) for i, n in enumerate(tree.body) if isinstance(n, ast.FunctionDef))
+    return tree, ("body", index), func
+
+
+def test_a_twin_renames_the_one_parameter_to_another_of_the_same_role():
+    _, path, func = _func(PAIRED)
+    assert parameter_roles(func)["ys"] == {"subscript"}
+    alts = list(twin_alternatives(path, func))
+    texts = {ast.unparse(stmt): (block, op) for _, _, block, op, stmt, _ in alts}
+    assert texts["ys.sort()"] == (path + ("body",), "insert:1")
+    assert all(family == "statement_transplant" for family, *_ in alts)
+
+
+def test_no_twin_for_a_statement_that_already_has_one_or_reads_both():
+    source = "def f(a, b):\n    a.sort()\n    b.sort()\n    c = a + b\n    return a[0] + b[0] + c[0]\n"
+    _, path, func = _func(source)
+    assert [ast.unparse(s) for *_, s, _ in twin_alternatives(path, func)] == []
+
+
+def test_initial_values_follow_the_uses():
+    tree, _, func = _func(GROUPING)
+    imported = imported_names(tree)
+    assert usage_initialisers(func, "groups", imported)[0][0] == "defaultdict(list)"
+    counts = "def f(ws):\n    for w in ws:\n        c[w] += 1\n    seen.add(1)\n    return c\n"
+    _, _, func = _func(counts)
+    assert [v for v, _ in usage_initialisers(func, "c", {"collections"})] == ["collections.defaultdict(int)"]
+    assert [v for v, _ in usage_initialisers(func, "c", set())] == []  # no defaultdict to name
+    assert [v for v, _ in usage_initialisers(func, "seen", set())] == ["set()"]
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with Sandbox(workers=1) as box:
+        yield box
+
+
+def test_a_forgotten_twin_is_repaired_for_real(sandbox):
+    suite = TestSuite.from_asserts(["assert closest_pairs([3, 1], [1, 5]) == 2",
+                                    "assert closest_pairs([4, 2, 9], [8, 1, 3]) == 3"])
+    result = repair(PAIRED, suite, sandbox, RepairConfig(budget=128))
+    assert result.solved, result.reason
+    assert "    xs.sort()\n    ys.sort()\n" in result.repaired
+
+
+def test_a_forgotten_defaultdict_is_repaired_for_real(sandbox):
+    suite = TestSuite.from_asserts(["assert group_by_first(['ab', 'ac', 'b']) == {'a': ['ab', 'ac'], 'b': ['b']}"])
+    result = repair(GROUPING, suite, sandbox, RepairConfig(budget=64))
+    assert result.solved, result.reason
+    assert "groups = defaultdict(list)" in result.repaired
