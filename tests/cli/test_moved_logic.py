@@ -42,6 +42,24 @@ def test_inputs_give_source_suite_and_intent(tmp_path):
     assert load_repair_inputs(prog, tests=tests).suite.kind == "check"
 
 
+def test_a_tests_file_that_interleaves_statements_and_asserts_replays_them_per_assert(tmp_path):
+    """A scenario file (build, check, build again, check) means what running it means: each
+    assert sees the state the statements before it built, earlier asserts included (their
+    expressions are evaluated, a failure among them does not stop the later ones)."""
+    prog = tmp_path / "prog.py"
+    prog.write_text("class Stack:\n    def __init__(self):\n        self.items = []\n")
+    tests = tmp_path / "tests.py"
+    tests.write_text("import math\ns = [1]\nassert s.pop() == 1\ns.append(2)\nassert s == [2]\n"
+                     "s = []\nassert not s\n")
+    suite = load_repair_inputs(prog, tests=tests).suite
+    assert suite.setup == "import math\ns = [1]"
+    assert [t.source for t in suite.tests] == [
+        "assert s.pop() == 1",
+        "try:\n    s.pop() == 1\nexcept Exception:\n    pass\ns.append(2)\nassert s == [2]",
+        "try:\n    s.pop() == 1\nexcept Exception:\n    pass\ns.append(2)\ntry:\n    s == [2]\n"
+        "except Exception:\n    pass\ns = []\nassert not s"]
+
+
 @pytest.mark.parametrize("tests, pytest_args", [(None, None), ("tests.py", "tests.py")])
 def test_exactly_one_kind_of_tests(tmp_path, tests, pytest_args):
     (tmp_path / "prog.py").write_text("def f():\n    return 1\n")

@@ -73,9 +73,12 @@ def read_text(path: Path, what: str) -> str:
 def suite_from_tests_file(path: Path, program: str, program_path: Path) -> TestSuite:
     """The suite a tests file holds: ``test_*`` functions make a pytest suite of that file (the
     program importable from ``program_path``); a ``check`` function a check suite on the
-    program's first top-level function; otherwise its top-level asserts, the other top-level
-    statements being their setup. Raises :class:`InputError` for an unreadable or unparsable
-    file, or one without tests."""
+    program's first top-level function; otherwise its top-level asserts, one test each, with
+    the other top-level statements as their setup. In a file with other statements between
+    asserts (build, check, build again, check), each assert's test replays the statements
+    before it, earlier asserts evaluated for their effects only, as running the file would;
+    the statements before the first assert and after the last stay the setup. Raises
+    :class:`InputError` for an unreadable or unparsable file, or one without tests."""
     text = read_text(path, "tests file")
     try:
         tree = ast.parse(text)
@@ -90,11 +93,27 @@ def suite_from_tests_file(path: Path, program: str, program_path: Path) -> TestS
         if not defined:
             raise InputError("the program defines no function for check(candidate) to test")
         return TestSuite.from_check(text, defined[0])
-    asserts = [ast.get_source_segment(text, n) for n in tree.body if isinstance(n, ast.Assert)]
-    setup = "\n".join(ast.get_source_segment(text, n) for n in tree.body if not isinstance(n, ast.Assert))
-    if not asserts:
+    checks = [i for i, n in enumerate(tree.body) if isinstance(n, ast.Assert)]
+    if not checks:
         raise InputError(f"{path} has no tests: give assert statements, a check(candidate) function or test_* functions")
-    return TestSuite.from_asserts(asserts, setup=setup)
+    first, last = checks[0], checks[-1]
+    if all(isinstance(n, ast.Assert) for n in tree.body[first:last]):
+        setup = "\n".join(ast.get_source_segment(text, n) for n in tree.body if not isinstance(n, ast.Assert))
+        return TestSuite.from_asserts([ast.get_source_segment(text, tree.body[i]) for i in checks], setup=setup)
+    setup = "\n".join(ast.get_source_segment(text, n) for n in tree.body[:first] + tree.body[last + 1:])
+    return TestSuite.from_asserts([_replayed(text, tree.body[first:i + 1]) for i in checks], setup=setup)
+
+
+def _replayed(text: str, statements: list[ast.stmt]) -> str:
+    """One test of a scenario file: ``statements`` up to its assert, the earlier asserts'
+    expressions evaluated for their effects (``s.pop() == 1``) with their failures ignored."""
+    lines = []
+    for node in statements[:-1]:
+        if isinstance(node, ast.Assert):
+            lines.append(f"try:\n    {ast.unparse(node.test)}\nexcept Exception:\n    pass")
+        else:
+            lines.append(ast.get_source_segment(text, node))
+    return "\n".join(lines + [ast.get_source_segment(text, statements[-1])])
 
 
 def suite_from_pytest_args(pytest_args: str | list[str], program_path: Path,
