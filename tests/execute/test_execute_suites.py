@@ -52,6 +52,26 @@ def test_from_check_falls_back_to_one_test_when_not_splittable():
     assert suite.tests[0].source == "check(candidate)"
 
 
+def test_from_check_with_statements_between_asserts_replays_them_per_check():
+    """A check that goes on building (or loops) between its asserts is split like a scenario:
+    each assert, and each loop that asserts, is a test replaying what came before it."""
+    check = ("def check(candidate):\n"
+             "    xs = [1]\n"
+             "    assert candidate(xs) == 1\n"
+             "    xs.append(2)\n"
+             "    for x in xs:\n"
+             "        assert candidate([x]) == x\n"
+             "    assert candidate(xs) == 2\n")
+    suite = TestSuite.from_check(check, "last")
+    assert suite.ids == ["check_0", "check_1", "check_2"]
+    sources = [t.source for t in suite.tests]
+    assert sources[0] == "xs = [1]\nassert candidate(xs) == 1"
+    assert sources[1] == ("xs = [1]\ntry:\n    candidate(xs) == 1\nexcept Exception:\n    pass\n"
+                          "xs.append(2)\nfor x in xs:\n    assert candidate([x]) == x")
+    assert sources[2].endswith("xs.append(2)\ntry:\n    for x in xs:\n        assert candidate([x]) == x\n"
+                               "except Exception:\n    pass\nassert candidate(xs) == 2")
+
+
 def test_from_check_errors_are_readable():
     with pytest.raises(SuiteError, match="no top-level function check"):
         TestSuite.from_check("def test(x):\n    pass\n", "f")

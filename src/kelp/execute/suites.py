@@ -35,6 +35,39 @@ class TestCase:
     source: str = ""
 
 
+def _asserts(node: ast.stmt) -> bool:
+    """Whether ``node`` is or holds an ``assert`` (outside nested functions)."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, ast.Assert):
+            return True
+        if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            stack.extend(ast.iter_child_nodes(n))
+    return False
+
+
+def replayed(statements: list[ast.stmt], text: str | None = None) -> str:
+    """The source of one test of a scenario: ``statements``, whose last one is the test's check,
+    with every earlier check replayed for its effects only: an ``assert`` as its expression, a
+    statement holding asserts (a loop of them) as itself, each under ``try: ... except
+    Exception: pass``.  ``text``: the source the statements were parsed from, to keep their own
+    spelling (else they are unparsed)."""
+    def source(node: ast.stmt) -> str:
+        return (ast.get_source_segment(text, node) if text is not None else None) or ast.unparse(node)
+
+    lines = []
+    for node in statements[:-1]:
+        if isinstance(node, ast.Assert):
+            lines.append(f"try:\n    {ast.unparse(node.test)}\nexcept Exception:\n    pass")
+        elif _asserts(node):
+            inner = "\n".join("    " + line for line in ast.unparse(node).splitlines())
+            lines.append(f"try:\n{inner}\nexcept Exception:\n    pass")
+        else:
+            lines.append(source(node))
+    return "\n".join(lines + [source(statements[-1])])
+
+
 @dataclass(frozen=True)
 class TestSuite:
     """A suite of tests plus how to load the program for them.
@@ -113,8 +146,11 @@ class TestSuite:
         """HumanEval: split ``check(candidate)``'s top-level asserts into tests ``check_<i>``.
 
         Statements before the first assert (e.g. helper assignments) are repeated at the start of
-        each test.  If the body mixes asserts with other statements after the first assert (loops,
-        prints), the suite has a single test ``check`` that calls ``check(candidate)``.
+        each test.  If the body goes on with other statements after the first assert (loops,
+        helper values), each top-level assert and each statement holding asserts (a loop of
+        them) is a test that replays the statements before it (:func:`replayed`).  With fewer
+        than two such checks the suite has a single test ``check`` that calls
+        ``check(candidate)``.
         Raises :class:`SuiteError` if the source does not parse or defines no ``check``."""
         try:
             tree = ast.parse(check_source)
@@ -126,15 +162,23 @@ class TestSuite:
         param = fn.args.args[0].arg if fn.args.args else "candidate"
         body = [s for s in fn.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
                 and not isinstance(s, ast.Pass)]
-        first = next((i for i, s in enumerate(body) if isinstance(s, ast.Assert)), None)
+        checks = [i for i, s in enumerate(body) if _asserts(s)]
         whole = (TestCase("check", "check(candidate)"),)
-        if first is None or not all(isinstance(s, ast.Assert) for s in body[first:]):
+        prelude = "" if param == "candidate" else f"{param} = candidate\n"
+        if not checks or not isinstance(body[checks[0]], ast.Assert):
             tests = whole
-        else:
-            prelude = "" if param == "candidate" else f"{param} = candidate\n"
+        elif all(isinstance(s, ast.Assert) for s in body[checks[0]:]):
+            first = checks[0]
             prelude += "".join(ast.unparse(s) + "\n" for s in body[:first])
             tests = tuple(TestCase(f"check_{i}", prelude + ast.unparse(s))
                           for i, s in enumerate(body[first:]))
+        elif len(checks) < 2:
+            tests = whole
+        else:
+            first = checks[0]
+            prelude += "".join(ast.unparse(s) + "\n" for s in body[:first])
+            tests = tuple(TestCase(f"check_{k}", prelude + replayed(body[first:i + 1]))
+                          for k, i in enumerate(checks))
         return cls("check", tests, setup=check_source, entry_point=entry_point)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from kelp.errors import KelpError
 from kelp.execute.errors import CollectError, SuiteError
-from kelp.execute.suites import TestSuite, project_root
+from kelp.execute.suites import TestSuite, project_root, replayed
 from kelp.program.tree import ProgramSyntaxError, functions, parse
 
 #: Largest program (and tests file) `kelp repair` accepts, in bytes, checked with ``stat`` before
@@ -101,19 +101,7 @@ def suite_from_tests_file(path: Path, program: str, program_path: Path) -> TestS
         setup = "\n".join(ast.get_source_segment(text, n) for n in tree.body if not isinstance(n, ast.Assert))
         return TestSuite.from_asserts([ast.get_source_segment(text, tree.body[i]) for i in checks], setup=setup)
     setup = "\n".join(ast.get_source_segment(text, n) for n in tree.body[:first] + tree.body[last + 1:])
-    return TestSuite.from_asserts([_replayed(text, tree.body[first:i + 1]) for i in checks], setup=setup)
-
-
-def _replayed(text: str, statements: list[ast.stmt]) -> str:
-    """One test of a scenario file: ``statements`` up to its assert, the earlier asserts'
-    expressions evaluated for their effects (``s.pop() == 1``) with their failures ignored."""
-    lines = []
-    for node in statements[:-1]:
-        if isinstance(node, ast.Assert):
-            lines.append(f"try:\n    {ast.unparse(node.test)}\nexcept Exception:\n    pass")
-        else:
-            lines.append(ast.get_source_segment(text, node))
-    return "\n".join(lines + [ast.get_source_segment(text, statements[-1])])
+    return TestSuite.from_asserts([replayed(tree.body[first:i + 1], text) for i in checks], setup=setup)
 
 
 def suite_from_pytest_args(pytest_args: str | list[str], program_path: Path,
