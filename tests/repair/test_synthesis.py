@@ -46,6 +46,7 @@ def test_the_alternative_goes_before_the_return_of_an_unbound_name_only():
     assert [ast.unparse(a[4]) for a in alts][0] == "res = max([len(e) for e in words])"
     assert alts[0][2:4] == (("body", 0, "body"), "insert:1")
     assert list(synthesis_alternatives(("body", 0), func, (), tests)) == []  # nothing unbound
+    assert list(synthesis_alternatives(("body", 0), func, ("res",), tests[:1])) == []  # one example fits too much
     two = ast.parse("def longest(words):\n    words = sorted(words)\n    return res\n").body[0]
     assert list(synthesis_alternatives(("body", 0), two, ("res",), tests)) == []
 

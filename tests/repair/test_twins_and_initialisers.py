@@ -7,7 +7,7 @@ import pytest
 
 from kelp.execute.sandbox import Sandbox
 from kelp.execute.suites import TestSuite
-from kelp.repair.initialisers import imported_names, usage_initialisers
+from kelp.repair.initialisers import imported_names, loop_initialisers, usage_initialisers
 from kelp.repair.parallel import parameter_roles, twin_alternatives
 from kelp.repair.search import RepairConfig, repair
 
@@ -60,6 +60,16 @@ def test_initial_values_follow_the_uses():
     assert [v for v, _ in usage_initialisers(func, "c", {"collections"})] == ["collections.defaultdict(int)"]
     assert [v for v, _ in usage_initialisers(func, "c", set())] == []  # no defaultdict to name
     assert [v for v, _ in usage_initialisers(func, "seen", set())] == ["set()"]
+
+
+def test_an_index_starts_from_the_loop_variable_but_a_running_total_does_not():
+    sieve = "def f(n):\n    for i in range(2, n):\n        while j < n:\n            j += i\n    return n\n"
+    _, path, func = _func(sieve)
+    starts = loop_initialisers(func, path, "j")
+    assert starts[0] == (path + ("body", 0, "body"), "i + 1", 1.5) and ("2 * i" in {v for _, v, _ in starts})
+    total = "def f(s):\n    for i in range(len(s)):\n        summ += ord(s[i])\n    return summ\n"
+    _, path, func = _func(total)
+    assert loop_initialisers(func, path, "summ") == []
 
 
 @pytest.fixture(scope="module")

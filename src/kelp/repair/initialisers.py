@@ -73,10 +73,21 @@ def usage_initialisers(func: ast.FunctionDef, name: str, imported: set[str]) -> 
 _FROM_LOOP = (("{v} + 1", 1.5), ("{v}", 1.0), ("2 * {v}", 0.7), ("{v} * {v}", 0.5), ("{v} - 1", 0.5))
 
 
+def _accumulates(stmt: ast.stmt, name: str) -> bool:
+    """Whether ``stmt`` (a statement of a loop body, outside inner loops) updates ``name`` in
+    place (``name += x``): a running total, started before the loop, not in it."""
+    if isinstance(stmt, ast.AugAssign):
+        return isinstance(stmt.target, ast.Name) and stmt.target.id == name
+    if isinstance(stmt, (ast.For, ast.AsyncFor, ast.While, ast.FunctionDef, ast.ClassDef)):
+        return False
+    return any(_accumulates(s, name) for field in ("body", "orelse") for s in getattr(stmt, field, []) or [])
+
+
 def loop_initialisers(func: ast.FunctionDef, path: tuple, name: str) -> list[tuple[tuple, str, float]]:
     """``(block path, initial value, weight)``: ``name`` started from the variable of the
-    innermost ``for`` loop of ``func`` (at ``path``) whose body reads it, at the top of that
-    body; empty when no such loop has a plain variable."""
+    innermost ``for`` loop of ``func`` (at ``path``) whose body reads it and does not update it
+    in place (a running total starts before its loop), at the top of that body; empty when no
+    such loop has a plain variable."""
     found: list[tuple[tuple, str]] = []
 
     def visit(node, node_path):
@@ -87,7 +98,8 @@ def loop_initialisers(func: ast.FunctionDef, path: tuple, name: str) -> list[tup
                     continue
                 item_path = node_path + ((field, i) if isinstance(value, list) else (field,))
                 if isinstance(item, ast.For) and isinstance(item.target, ast.Name) and any(
-                        isinstance(n, ast.Name) and n.id == name for b in item.body for n in ast.walk(b)):
+                        isinstance(n, ast.Name) and n.id == name for b in item.body for n in ast.walk(b)) and not any(
+                        _accumulates(b, name) for b in item.body):
                     found.append((item_path + ("body",), item.target.id))
                 visit(item, item_path)
 

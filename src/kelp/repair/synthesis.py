@@ -319,6 +319,9 @@ def synthesise(params: list[str], examples: list[tuple[tuple, object]], goal: Ca
 #: Wrappers of the forgotten name in ``return wrapper(name)`` that the goal can undo.
 _WRAPPERS = {"list": list, "tuple": tuple, "set": set, "str": str, "int": int, "float": float, "len": len,
              "sum": sum, "sorted": sorted, "max": max, "min": min, "bool": bool, "abs": abs}
+#: Examples a synthesis needs: one example fits too many expressions (with one visible test,
+#: 4 of the 6 repairs it added on MBPP's test split were wrong on the other tests).
+MIN_EXAMPLES = 2
 #: Weight of the first synthesised expression (the next ones weigh less, in turn).
 SYNTHESIS_WEIGHT = 4.0
 
@@ -354,7 +357,8 @@ def synthesis_alternatives(path: tuple, func: ast.FunctionDef, unbound, test_sou
     """``(family, site key, block path, op, statement, weight)``: ``name = <expression>`` before
     the ``return`` of a function whose whole body is ``return name`` (or ``return
     wrapper(name)``) for a name of ``unbound`` (reported unbound by the tests), with the
-    expressions :func:`synthesise` finds from the tests' examples of ``func``."""
+    expressions :func:`synthesise` finds from the tests' examples of ``func`` (at least
+    :data:`MIN_EXAMPLES` of them)."""
     body = [s for s in func.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
     if len(body) != 1 or not isinstance(body[0], ast.Return) or body[0].value is None:
         return
@@ -368,7 +372,7 @@ def synthesis_alternatives(path: tuple, func: ast.FunctionDef, unbound, test_sou
         if name not in names or name in params or _goal(ret.value, name) is None:
             continue
         examples = examples_of(func.name, test_sources)
-        if not examples:
+        if len(examples) < MIN_EXAMPLES:
             return
         index = func.body.index(ret)
         for rank, text in enumerate(_solutions(params, examples, ret.value, name)):
