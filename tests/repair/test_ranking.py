@@ -79,6 +79,20 @@ def test_writing_a_failing_tests_constant_into_the_program_is_flagged():
     assert flagged and all("77" in new or "2" in new for new in flagged)
 
 
+def test_reading_a_name_nobody_reads_and_dropping_a_names_last_read_are_flagged():
+    from kelp.program.diff import Edit
+
+    source = "def ncr_mod(n, r, p):\n    total = n + r\n    return total % r\n"
+    tree = parse(source)
+    path = ("body", 0, "body", 1, "value", "right")  # the `r` of `total % r`
+    cands = [Candidate(Edit("replace", path, new="p"), 0.5, "wrong_variable"),
+             Candidate(Edit("replace", path, new="n"), 0.5, "wrong_variable"),
+             Candidate(Edit("replace", ("body", 0, "body", 1, "value", "left"), new="n"), 0.5, "wrong_variable")]
+    rows = proposal_features(cands, tree, {}, (), 0, 0, 0.0, None)
+    assert [r["reads_unread"] for r in rows] == [1, 0, 0]  # `p` is a parameter nobody reads
+    assert [r["unreads"] for r in rows] == [0, 0, 1]  # `total` was read only there
+
+
 def test_token_count():
     assert token_count("x >= lo and x <= hi") == 9  # ">=" is two marks and token_count("") == 0
 

@@ -13,8 +13,10 @@ program) follow the analysis of plausible-but-wrong patches by Qi et al. 2015.
 from __future__ import annotations
 
 import ast
+import keyword
 import math
 import re
+from collections import Counter
 
 #: Feature names, in the model's column order.
 FEATURES = (
@@ -22,7 +24,7 @@ FEATURES = (
     "prior", "log_prior", "rank", "rank_frac", "depth", "suspiciousness", "line_rank",
     "parent_gain", "parent_close", "old_size", "new_size", "size_delta", "test_constant",
     "family_share", "statement", "removes", "tests", "lm_old", "lm_new", "lm_delta", "lm_total_delta",
-    "cache_old", "cache_new", "cache_delta", "cache_total_delta",
+    "cache_old", "cache_new", "cache_delta", "cache_total_delta", "reads_unread", "unreads",
 )
 #: Naturalness features (:func:`naturalness_features`): cross-entropy of the edited line before
 #: and after the edit (bits per token), their difference, and the change of the line's total bits,
@@ -33,6 +35,27 @@ NATURALNESS = ("lm_old", "lm_new", "lm_delta", "lm_total_delta",
 CATEGORICAL = ("family", "op", "node", "root_error")
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
+_NAME = re.compile(r"[A-Za-z_]\w*")
+
+
+def name_reads(tree: ast.AST) -> tuple[Counter, set[str]]:
+    """``(reads, unread)``: how often each name is read in ``tree``, and the names it binds (a
+    parameter, an assignment or loop target) and never reads."""
+    reads: Counter = Counter()
+    bound: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            if isinstance(node.ctx, ast.Load):
+                reads[node.id] += 1
+            else:
+                bound.add(node.id)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+    return reads, {name for name in bound if name not in reads and name not in ("self", "cls", "_")}
+
+
+def _names(text: str) -> Counter:
+    return Counter(t for t in _NAME.findall(text) if not keyword.iskeyword(t))
 
 
 def token_count(text: str) -> int:
@@ -71,7 +94,9 @@ def proposal_features(cands: list, tree: ast.Module, lines: dict[int, float], fa
     positions refer to, and ``lm``: a :class:`~kelp.models.naturalness.NgramLM`, for the
     :data:`NATURALNESS` features, which are missing (NaN) without them).
     One dict per candidate, keyed by :data:`FEATURES`; names for :data:`CATEGORICAL`, numbers
-    otherwise. Sizes are in tokens (:func:`token_count`)."""
+    otherwise. Sizes are in tokens (:func:`token_count`). ``reads_unread``: the new code reads
+    a name the program binds and never reads (a person rarely takes a parameter to ignore it);
+    ``unreads``: the edit removes every read of a name (:func:`name_reads`)."""
     from kelp.program.spans import line_at
 
     order = sorted(set(lines.values()), reverse=True)
@@ -84,6 +109,7 @@ def proposal_features(cands: list, tree: ast.Module, lines: dict[int, float], fa
     out = []
     patched = []
     n = max(len(cands), 1)
+    reads, unread = name_reads(tree)
     for rank, cand in enumerate(cands):
         edit = cand.edit
         try:
@@ -112,7 +138,11 @@ def proposal_features(cands: list, tree: ast.Module, lines: dict[int, float], fa
         score = lines.get(line, 0.0) if line is not None else 0.0
         if lm is not None and source is not None:
             patched.append((line, edit, node, old_text, statement))
+        new_names = _names(new) if edit.op != "delete" else Counter()
+        old_names = _names(old_text) if old_text else Counter()
         out.append({
+            "reads_unread": int(any(name in unread for name in new_names)),
+            "unreads": int(any(reads.get(name, 0) == k and name not in new_names for name, k in old_names.items())),
             "family": cand.family, "op": edit.op, "node": kind, "root_error": root_error or "",
             "prior": cand.score, "log_prior": math.log(max(cand.score, 1e-12)), "rank": rank,
             "rank_frac": rank / n, "depth": depth, "suspiciousness": score,
