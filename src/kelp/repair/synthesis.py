@@ -85,7 +85,8 @@ def _is_num(v) -> bool:
 def _mul(a, b):
     if _is_num(a) and _is_num(b):
         return a * b
-    if isinstance(a, (str, list, tuple)) and isinstance(b, int) and not isinstance(b, bool) and 0 <= b * len(a) <= _MAX_LEN:
+    if (isinstance(a, (str, list, tuple)) and isinstance(b, int) and not isinstance(b, bool)
+            and 0 <= b * len(a) <= _MAX_LEN):
         return a * b
     raise TypeError
 
@@ -122,7 +123,8 @@ _BINARY: dict[str, Callable] = {
     "{}[{}]": lambda a, b: a[b] if not isinstance(b, (bool, float)) else _raise(),
     "{}[:{}]": lambda a, b: a[:b] if isinstance(b, int) and not isinstance(b, bool) else _raise(),
     "{}[{}:]": lambda a, b: a[b:] if isinstance(b, int) and not isinstance(b, bool) else _raise(),
-    "{}.join({})": lambda a, b: a.join(b) if len(a) * len(b) <= _MAX_LEN else _raise(), "{}.count({})": lambda a, b: a.count(b),
+    "{}.join({})": lambda a, b: a.join(b) if len(a) * len(b) <= _MAX_LEN else _raise(),
+    "{}.count({})": lambda a, b: a.count(b),
     "{}.split({})": lambda a, b: a.split(b), "{}.index({})": lambda a, b: a.index(b),
     "{}.startswith({})": lambda a, b: a.startswith(b), "{}.endswith({})": lambda a, b: a.endswith(b),
     "round({}, {})": lambda a, b: round(a, b) if isinstance(b, int) and 0 <= b <= 10 else _raise(),
@@ -137,8 +139,8 @@ _CONDITIONS = ("{e} != 0", "{e} > 0", "{e} < 0", "{e} % 2 == 0", "{e} % 2 == 1",
                "{e} > {p}", "{e} < {p}", "{e} >= {p}", "{e} <= {p}", "{e} in {p}", "{e} not in {p}",
                "{e} % {p} == 0", "len({e}) == {p}", "len({e}) > {p}", "{e}.isupper()", "{e}.islower()",
                "{e}.isdigit()", "{e}.isalpha()", "{e} is not None", "{e}")
-_SAFE = {"_mul": _mul, "_pow": _pow, "_mod": _mod, "len": len, "sum": sum, "max": max, "min": min, "sorted": sorted, "str": str, "int": int, "abs": abs,
-         "list": list, "tuple": tuple, "None": None}
+_SAFE = {"_mul": _mul, "_pow": _pow, "_mod": _mod, "len": len, "sum": sum, "max": max, "min": min,
+         "sorted": sorted, "str": str, "int": int, "abs": abs, "list": list, "tuple": tuple, "None": None}
 _CONSTANTS = (0, 1, 2, -1, "", " ", ",", "-", ".")
 
 
@@ -248,10 +250,11 @@ def synthesise(params: list[str], examples: list[tuple[tuple, object]], goal: Ca
                *, time_limit: float = TIME_LIMIT) -> list[str]:
     """Expressions of ``params`` whose value ``v`` on every example ``(args, expected)``
     satisfies ``goal(v, expected)``, smallest first, at most :data:`MAX_SOLUTIONS`; each reads
-    at least one parameter. Deterministic within :data:`MAX_WORK` evaluations. Sizes: a parameter or constant is 1, an operation adds 1 to its
-    operands, a comprehension adds 1 to its iterable. Empty when there are no examples,
-    arguments do not match ``params``, or nothing is found within :data:`MAX_WORK`
-    evaluations (or ``time_limit`` seconds) and :data:`MAX_SIZE`."""
+    at least one parameter. Sizes: a parameter or constant is 1, an operation adds 1 to its
+    operands, a comprehension adds 1 to its iterable. Deterministic within :data:`MAX_WORK`
+    evaluations. Empty when there are no examples, arguments do not match ``params``, or
+    nothing is found within :data:`MAX_WORK` evaluations (or ``time_limit`` seconds) and
+    :data:`MAX_SIZE`."""
     examples = [(args, exp) for args, exp in examples if len(args) == len(params)]
     if not examples or not params:
         return []
