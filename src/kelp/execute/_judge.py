@@ -54,16 +54,22 @@ class Remote:
             return object.__getattribute__(value, "_kelp_number")
         raise UnencodableValue(f"a {type(value).__name__} is not plain data", type(value))
 
-    def ask(self, request: dict):
+    def ask(self, request: dict, args: tuple = ()):
         """Send a request whose reply is a value or an exception the program raised; returns the
-        value (handles become stand-ins) or raises that exception (:func:`_exception`)."""
+        value (handles become stand-ins) or raises that exception (:func:`_exception`). For a
+        call with ``args``, list, dict, set and bytearray arguments get the contents the
+        candidate left in its copies."""
         reply = self.request(request)
         if "exc" in reply:
             raise _exception(reply["exc"])
         try:
-            return _values.decode(reply["ok"], self.proxy)
+            result = _values.decode(reply["ok"], self.proxy)
+            for target, new in zip(args, reply.get("after") or ()):
+                if new is not None:
+                    _refill(target, _values.decode(new, self.proxy))
         except (KeyError, TypeError, ValueError) as exc:
             raise ProgramGone(f"the program's process sent a malformed value ({exc})") from None
+        return result
 
     def encode(self, value, what: str):
         """``value`` encoded for the candidate; a test's own function or object cannot be:
@@ -113,22 +119,6 @@ def _refill(target, new) -> None:
         target[:] = new
 
 
-def _refilled(remote: Remote, request: dict, args: tuple):
-    """Ask ``request`` (a call with ``args``) and give list, dict, set and bytearray arguments the
-    contents the candidate left in its copies."""
-    reply = remote.request(request)
-    if "exc" in reply:
-        raise _exception(reply["exc"])
-    try:
-        result = _values.decode(reply["ok"], remote.proxy)
-        for target, new in zip(args, reply.get("after") or ()):
-            if new is not None:
-                _refill(target, _values.decode(new, remote.proxy))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ProgramGone(f"the program's process sent a malformed value ({exc})") from None
-    return result
-
-
 class RemoteFunction:
     """Calls ``name`` in the candidate's process with plain-data arguments; returns its plain
     result, raises what it raised (:func:`_exception`), and copies back the new contents of
@@ -143,7 +133,7 @@ class RemoteFunction:
         remote = self.remote
         request = {"call": self.name, "args": remote.encode(args, f"{self.name}()"),
                    "kwargs": remote.encode(kwargs, f"{self.name}()")}
-        return _refilled(remote, request, args)
+        return remote.ask(request, args)
 
     def __repr__(self) -> str:
         return f"<function {self.name} (candidate process)>"
@@ -196,7 +186,7 @@ class RemoteObject:
         remote = object.__getattribute__(self, "_kelp_remote")
         request = {"invoke": object.__getattribute__(self, "_kelp_number"),
                    "args": remote.encode(args, "an object's call"), "kwargs": remote.encode(kwargs, "an object's call")}
-        return _refilled(remote, request, args)
+        return remote.ask(request, args)
 
     def __iter__(self):
         return iter(_operation("iter")(self))
