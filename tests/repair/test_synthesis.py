@@ -25,10 +25,17 @@ def test_examples_are_the_literal_calls_of_the_function_in_the_asserts():
 
 
 @pytest.mark.parametrize("params, examples, found", [
-    (["words"], [((["a", "abc", "ab"],), 3), ((["xy"],), 2)], "max([len(e) for e in words])"),
+    (["words"], [((["a", "abc", "ab"],), 3), ((["xy"],), 2), ((["zz", "abcd"],), 4)], "max([len(e) for e in words])"),
     (["rows", "k"], [(([[1, 2], [3, 4]], 1), [2, 4]), (([[5, 6, 7]], 0), [5])], "[e[k] for e in rows]"),
     (["nums"], [(((4, 56),), 4.56), (((7, 256),), 7.256)], "float('.'.join([str(e) for e in nums]))"),
     (["xs"], [(([1, -2, 3],), [1, 3]), (([-1],), [])], "[e for e in xs if e > 0]"),
+    (["xs", "ys"], [(([4, 5, 6], [1, 2, 3]), [4.0, 2.5, 2.0]), (([3, 2], [1, 4]), [3.0, 0.5])],
+     "[a / b for a, b in zip(xs, ys)]"),
+    (["pairs"], [(([("k1", [3, 4, 5]), ("k2", [1, 4])],), [("k1", 5), ("k2", 4)]), (([("x", [9, 3])],), [("x", 9)])],
+     "[(a, max(b)) for a, b in pairs]"),
+    (["xs", "ys"], [(([1, 2, 3, 4], [1, 5, 3, 0]), 2), (([1, 2], [2, 1]), 0), (([7], [7]), 1)],
+     "sum([a == b for a, b in zip(xs, ys)])"),
+    (["s"], [(("1, -5, 4",), (1, -5, 4)), (("4, 6",), (4, 6))], "tuple([int(e) for e in s.split(',')])"),
 ])
 def test_the_smallest_expression_that_fits_every_example_comes_first(params, examples, found):
     assert synthesise(params, examples, equal)[0] == found
@@ -41,7 +48,7 @@ def test_nothing_is_made_of_constants_alone_and_huge_values_are_not_built():
 
 def test_the_alternative_goes_before_the_return_of_an_unbound_name_only():
     func = ast.parse("def longest(words):\n    '''Longest length.'''\n    return res\n").body[0]
-    tests = ["assert longest(['a', 'abc']) == 3", "assert longest(['xy']) == 2"]
+    tests = ["assert longest(['a', 'abc']) == 3", "assert longest(['xy']) == 2", "assert longest(['zz', 'abcd']) == 4"]
     alts = list(synthesis_alternatives(("body", 0), func, ("res",), tests))
     assert [ast.unparse(a[4]) for a in alts][0] == "res = max([len(e) for e in words])"
     assert alts[0][2:4] == (("body", 0, "body"), "insert:1")

@@ -401,8 +401,8 @@ def _node_alternatives(tree, feedback, scopes, dead, guards, lines, path, node, 
                 yield ("statement_transplant", key, block_path, op, stmt, weight)
         yield from _dead_name_alts(tree, path, node, feedback, dead_here, dead_imports)
         yield from twin_alternatives(path, node)
-        if feedback.unbound:
-            yield from synthesis_alternatives(path, node, feedback.unbound, feedback.test_sources)
+        if feedback.unbound or feedback.probe is not None:
+            yield from synthesis_alternatives(path, node, feedback.unbound, feedback.test_sources, feedback.probe)
     if isinstance(node, ast.stmt) and parent is not None and isinstance(path[-1], int):
         siblings = getattr(parent, field)
         docstring_like = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)

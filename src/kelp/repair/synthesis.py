@@ -38,6 +38,8 @@ MAX_WORK = 150_000
 TIME_LIMIT = 3.0
 #: Expressions returned, smallest first.
 MAX_SOLUTIONS = 4
+#: Expressions of the smallest size that fits collected before the shortest texts are chosen.
+MAX_FOUND = 32
 _MAX_LEN = 2000
 _MAX_ITEMS = 5000
 _MAX_INT = 10 ** 18
@@ -110,6 +112,7 @@ _UNARY: dict[str, Callable] = {
     "any({})": any, "all({})": all, "list(reversed({}))": lambda v: list(reversed(v)),
     "{}[::-1]": lambda v: v[::-1], "not {}": lambda v: not v, "-{}": lambda v: -v if _is_num(v) else _raise(),
     "{}.upper()": str.upper, "{}.lower()": str.lower, "{}.strip()": str.strip, "{}.split()": str.split,
+    "{}.split(',')": lambda v: v.split(","), "{}.split(', ')": lambda v: v.split(", "),
     "{}.title()": str.title, "{}.swapcase()": str.swapcase, "dict({})": dict,
     "range({})": lambda v: list(range(v)) if isinstance(v, int) and 0 <= v <= _MAX_LEN else _raise(),
 }
@@ -139,9 +142,14 @@ _CONDITIONS = ("{e} != 0", "{e} > 0", "{e} < 0", "{e} % 2 == 0", "{e} % 2 == 1",
                "{e} > {p}", "{e} < {p}", "{e} >= {p}", "{e} <= {p}", "{e} in {p}", "{e} not in {p}",
                "{e} % {p} == 0", "len({e}) == {p}", "len({e}) > {p}", "{e}.isupper()", "{e}.islower()",
                "{e}.isdigit()", "{e}.isalpha()", "{e} is not None", "{e}")
+#: Element expressions of a comprehension over pairs ``a, b`` (``for a, b in zip(xs, ys)`` or over a
+#: sequence of pairs).
+_PAIR_BODIES = ("a + b", "a - b", "a * b", "a / b", "a // b", "a % b", "a ** b", "a == b", "a != b", "a < b",
+                "a > b", "max(a, b)", "min(a, b)", "(b, a)", "[a, b]", "(a, max(b))", "(a, min(b))", "(a, sum(b))",
+                "(a, len(b))", "(a, sorted(b))", "a", "b")
 _SAFE = {"_mul": _mul, "_pow": _pow, "_mod": _mod, "len": len, "sum": sum, "max": max, "min": min,
          "sorted": sorted, "str": str, "int": int, "abs": abs, "list": list, "tuple": tuple, "None": None}
-_CONSTANTS = (0, 1, 2, -1, "", " ", ",", "-", ".")
+_CONSTANTS = (0, 1, 2, -1, "", " ", ",", ", ", "-", ".")
 
 
 def _raise():
@@ -209,16 +217,32 @@ class _Guarded(ast.NodeTransformer):
 
 
 @functools.lru_cache(maxsize=None)
-def _element_fn(template: str) -> Callable | None:
-    """``lambda e, p: <template>``: the element expression with ``p`` for the parameter's value."""
-    text = template.format(e="e", p="p")
-    tree = _Guarded().visit(ast.parse(f"lambda e, p: {text}", mode="eval"))
-    text = ast.unparse(ast.fix_missing_locations(tree))[len("lambda e, p: "):]
+def _lambda(args: str, text: str) -> Callable | None:
+    """``lambda <args>: <text>`` with ``*``, ``**`` and ``%`` bounded (:class:`_Guarded`)."""
+    tree = _Guarded().visit(ast.parse(f"lambda {args}: {text}", mode="eval"))
     try:
-        code = compile(f"lambda e, p: {text}", "<synthesis>", "eval")
+        code = compile(ast.fix_missing_locations(tree), "<synthesis>", "eval")
     except SyntaxError:
         return None
     return eval(code, {"__builtins__": _SAFE})  # our own template text; the values are literals
+
+
+def _element_fn(template: str) -> Callable | None:
+    """``lambda e, p: <template>``: the element expression with ``p`` for the parameter's value."""
+    return _lambda("e, p", template.format(e="e", p="p"))
+
+
+def _is_pairs(values: tuple) -> bool:
+    """Whether every value is a sequence of two-item lists or tuples (what ``for a, b in`` unpacks)."""
+    return all(isinstance(v, (list, tuple)) and v and all(isinstance(x, (list, tuple)) and len(x) == 2 for x in v)
+               for v in values) and any(values)
+
+
+def _pair_comprehensions(text: str) -> Iterator[tuple[str, Callable]]:
+    """``(text, function of the pairs)`` for ``[body(a, b) for a, b in <text>]``."""
+    for body in _PAIR_BODIES:
+        fn = _lambda("a, b", body)
+        yield f"[{body} for a, b in {text}]", lambda s, fn=fn: [fn(a, b) for a, b in s]
 
 
 def _comprehensions(text: str, params: dict[str, tuple]) -> Iterator[tuple[str, Callable]]:
@@ -249,9 +273,11 @@ def _atomic(template: str) -> bool:
 def synthesise(params: list[str], examples: list[tuple[tuple, object]], goal: Callable[[object, object], bool],
                *, time_limit: float = TIME_LIMIT) -> list[str]:
     """Expressions of ``params`` whose value ``v`` on every example ``(args, expected)``
-    satisfies ``goal(v, expected)``, smallest first, at most :data:`MAX_SOLUTIONS`; each reads
+    satisfies ``goal(v, expected)``, smallest first (then shortest text), at most
+    :data:`MAX_SOLUTIONS`; each reads
     at least one parameter. Sizes: a parameter or constant is 1, an operation adds 1 to its
-    operands, a comprehension adds 1 to its iterable. Deterministic within :data:`MAX_WORK`
+    operands, a comprehension adds 1 to its iterable. Of expressions with the same values and
+    size, the one with the shortest text is kept. Deterministic within :data:`MAX_WORK`
     evaluations. Empty when there are no examples, arguments do not match ``params``, or
     nothing is found within :data:`MAX_WORK` evaluations (or ``time_limit`` seconds) and
     :data:`MAX_SIZE`."""
@@ -261,7 +287,7 @@ def synthesise(params: list[str], examples: list[tuple[tuple, object]], goal: Ca
     deadline = time.monotonic() + time_limit
     columns = {p: tuple(args[i] for args, _ in examples) for i, p in enumerate(params)}
     expected = [exp for _, exp in examples]
-    seen: set[str] = set()
+    seen: dict[str, tuple[int, int]] = {}  # values -> (size, index) of the expression kept for them
     # size -> [(text, text to nest, values, reads a parameter)]
     by_size: dict[int, list[tuple[str, str, tuple, bool]]] = {s: [] for s in range(1, MAX_SIZE + 1)}
     solutions: list[str] = []
@@ -279,8 +305,13 @@ def synthesise(params: list[str], examples: list[tuple[tuple, object]], goal: Ca
             return
         key = _key(values)
         if key in seen:
+            at, index = seen[key]
+            old = by_size[at][index]
+            if at == size and len(text) < len(old[0]) and reads == old[3]:  # same size: the shorter text
+                by_size[at][index] = (text, text if atomic else f"({text})", values, reads)
+                solutions[:] = [text if found == old[0] else found for found in solutions]
             return
-        seen.add(key)
+        seen[key] = (size, len(by_size[size]))
         by_size[size].append((text, text if atomic else f"({text})", values, reads))
         if reads and not any(found in text for found in solutions):  # not float(a) after a
             try:
@@ -288,7 +319,7 @@ def synthesise(params: list[str], examples: list[tuple[tuple, object]], goal: Ca
                     solutions.append(text)
             except Exception:  # noqa: BLE001 - a comparison that fails is no solution
                 return
-            if len(solutions) >= MAX_SOLUTIONS:
+            if len(solutions) >= MAX_FOUND:
                 raise Done
 
     try:
@@ -303,6 +334,16 @@ def synthesise(params: list[str], examples: list[tuple[tuple, object]], goal: Ca
                 if reads and all(isinstance(v, (list, tuple, str, set, dict)) for v in values):
                     for comp, fn in _comprehensions(nested, columns):
                         add(size, comp, True, _apply(lambda s, i, fn=fn: fn(s, i), values, range(len(values))), True)
+                    if _is_pairs(values):
+                        for comp, fn in _pair_comprehensions(nested):
+                            add(size, comp, True, _apply(fn, values), True)
+            if size == 3:  # [a op b for a, b in zip(xs, ys)]
+                for lt, ln, lv, lr in list(by_size[1]):
+                    for rt, rn, rv, rr in list(by_size[1]):
+                        if lr and rr and lt != rt and all(isinstance(v, (list, tuple, str)) for v in lv + rv):
+                            pairs = tuple(list(zip(x, y)) for x, y in zip(lv, rv))
+                            for comp, fn in _pair_comprehensions(f"zip({ln}, {rn})"):
+                                add(size, comp, True, _apply(fn, pairs), True)
             for text, nested, values, reads in list(by_size[size - 1]):
                 for template, fn in _UNARY.items():
                     add(size, template.format(nested), _atomic(template), _apply(fn, values), reads)
@@ -316,7 +357,7 @@ def synthesise(params: list[str], examples: list[tuple[tuple, object]], goal: Ca
                                 add(size, template.format(ln, rn), atomic, _apply(fn, lv, rv), True)
     except Done:
         pass
-    return solutions
+    return sorted(solutions, key=len)[:MAX_SOLUTIONS]  # stable: the order found breaks ties
 
 
 #: Wrappers of the forgotten name in ``return wrapper(name)`` that the goal can undo.
@@ -329,26 +370,40 @@ MIN_EXAMPLES = 2
 SYNTHESIS_WEIGHT = 4.0
 
 
-def _goal(ret: ast.expr, name: str) -> Callable[[object, object], bool] | None:
+def exactly(value, expected) -> bool:
+    """``value == expected``, with the kinds a natural program would return: a ``bool`` for a
+    ``bool``, an ``int`` (not ``123.0``) for an ``int``, the same sequence type, item by item."""
+    if isinstance(expected, bool) or isinstance(value, bool):
+        return type(value) is type(expected) and value == expected
+    if isinstance(expected, int) and isinstance(value, float):
+        return False
+    if isinstance(expected, (list, tuple)) and isinstance(value, (list, tuple)):
+        return (type(value) is type(expected) and len(value) == len(expected)
+                and all(exactly(v, e) for v, e in zip(value, expected)))
+    return value == expected
+
+
+def _goal(ret: ast.expr | None, name: str) -> Callable[[object, object], bool] | None:
     """How a value of ``name`` is judged against a test's expected result, when the function
-    ends in ``return name`` or ``return wrapper(name)``; None for any other return."""
-    if isinstance(ret, ast.Name) and ret.id == name:
-        return lambda v, e: v == e
+    ends in ``return name`` or ``return wrapper(name)``; None for any other return. Without a
+    return (``ret`` None) the value is the result itself."""
+    if ret is None or isinstance(ret, ast.Name) and ret.id == name:
+        return exactly
     if (isinstance(ret, ast.Call) and isinstance(ret.func, ast.Name) and ret.func.id in _WRAPPERS
             and len(ret.args) == 1 and not ret.keywords and isinstance(ret.args[0], ast.Name)
             and ret.args[0].id == name):
         wrap = _WRAPPERS[ret.func.id]
-        return lambda v, e: wrap(v) == e
+        return lambda v, e: exactly(wrap(v), e)
     return None
 
 
 _CACHE: dict[tuple, tuple[str, ...]] = {}
 
 
-def _solutions(params: tuple[str, ...], examples: list, ret: ast.expr, name: str) -> tuple[str, ...]:
+def _solutions(params: tuple[str, ...], examples: list, ret: ast.expr | None, name: str) -> tuple[str, ...]:
     """:func:`synthesise`'s expressions for ``name``, remembered per function and examples (a
     search asks again for every state it expands)."""
-    key = (params, repr(examples), ast.dump(ret), name)
+    key = (params, repr(examples), ast.dump(ret) if ret is not None else None, name)
     if key not in _CACHE:
         if len(_CACHE) > 256:
             _CACHE.clear()
@@ -356,25 +411,41 @@ def _solutions(params: tuple[str, ...], examples: list, ret: ast.expr, name: str
     return _CACHE[key]
 
 
-def synthesis_alternatives(path: tuple, func: ast.FunctionDef, unbound, test_sources) -> Iterator[tuple]:
+def synthesis_alternatives(path: tuple, func: ast.FunctionDef, unbound, test_sources, probe=None) -> Iterator[tuple]:
     """``(family, site key, block path, op, statement, weight)``: ``name = <expression>`` before
     the ``return`` of a function whose whole body is ``return name`` (or ``return
     wrapper(name)``) for a name of ``unbound`` (reported unbound by the tests), with the
     expressions :func:`synthesise` finds from the tests' examples of ``func`` (at least
-    :data:`MIN_EXAMPLES` of them)."""
+    :data:`MIN_EXAMPLES` of them). With ``probe`` (``(ProbeSite, names, examples)`` of
+    :func:`kelp.repair.probe.probe_locals`) for this function, the same before a final ``return``
+    that follows other statements, over the locals observed there; or, where the function has
+    no ``return``, ``return <expression>`` at its end (family ``missing_return``)."""
     body = [s for s in func.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
-    if len(body) != 1 or not isinstance(body[0], ast.Return) or body[0].value is None:
+    if not body:
         return
-    ret = body[0]
-    names = {n.id for n in ast.walk(ret) if isinstance(n, ast.Name)}
     args = func.args
     if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs:
         return
-    params = tuple(a.arg for a in args.args)
+    probed = probe is not None and probe[0].func == func.name and len(probe[2]) >= MIN_EXAMPLES
+    if len(body) == 1 and isinstance(body[0], ast.Return) and body[0].value is not None:
+        params, examples = tuple(a.arg for a in args.args), None
+    elif probed and isinstance(body[-1], ast.Return) and body[-1].value is not None:
+        params, examples = probe[1], list(probe[2])
+    elif probed and not any(isinstance(n, ast.Return) for n in ast.walk(func)):
+        for rank, text in enumerate(_solutions(probe[1], list(probe[2]), None, "")):
+            stmt = ast.Return(value=ast.parse(text, mode="eval").body, lineno=0)
+            yield ("missing_return", ("synthesis", path, "", rank), path + ("body",), f"insert:{len(func.body)}",
+                   stmt, SYNTHESIS_WEIGHT / (rank + 1))
+        return
+    else:
+        return
+    ret = body[-1]
+    names = {n.id for n in ast.walk(ret) if isinstance(n, ast.Name)}
     for name in unbound:
         if name not in names or name in params or _goal(ret.value, name) is None:
             continue
-        examples = examples_of(func.name, test_sources)
+        if examples is None:
+            examples = examples_of(func.name, test_sources)
         if len(examples) < MIN_EXAMPLES:
             return
         index = func.body.index(ret)

@@ -1,0 +1,69 @@
+"""The locals probe: where a computation is missing, the values of the function's locals on each
+test, read back from the sandbox; and the repairs synthesised over them, for real."""
+
+import ast
+
+import pytest
+
+from kelp.execute.sandbox import Sandbox
+from kelp.execute.suites import TestSuite
+from kelp.repair.probe import ProbeSite, probe_locals, probe_program, probe_site, read_locals
+from kelp.repair.search import RepairConfig, repair
+
+CONVERT = "def convert(xs):\n    s = [str(i) for i in xs]\n    return res\n"
+CONVERT_TESTS = ["assert convert([1, 2, 3]) == 123", "assert convert([4, 5]) == 45", "assert convert([7, 0]) == 70"]
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with Sandbox(workers=1) as box:
+        yield box
+
+
+def test_the_site_is_a_final_return_of_an_unbound_name_or_the_end_of_a_function_without_return():
+    tree = ast.parse("def helper(x):\n    return x\n\n" + CONVERT)
+    assert probe_site(tree, ("res",), False) == ProbeSite("convert", 1)
+    assert probe_site(tree, ("other",), False) is None
+    falls = ast.parse("def pair(a):\n    x = a + 1\n    y = a - 1\n")
+    assert probe_site(falls, (), True) == ProbeSite("pair", 2)
+    assert probe_site(falls, (), False) is None
+    bound = ast.parse("def f(a):\n    if a:\n        res = 1\n    return res\n")
+    assert probe_site(bound, ("res",), False) is None  # bound on some path: not a forgotten computation
+
+
+def test_a_message_is_read_as_a_literal_never_evaluated():
+    assert read_locals("LookupError: kelp-probe:{'a': [1, 2], 's': 'x'} (line 3)") == {"a": [1, 2], "s": "x"}
+    assert read_locals("LookupError: kelp-probe:{'a': __import__('os').system('true')} (line 3)") is None
+    assert read_locals("LookupError: kelp-probe:{'a': [1, 2, 3, 4, 5") is None  # cut short by the cap
+    assert read_locals("AssertionError: x") is None
+
+
+def test_the_locals_are_observed_per_test_in_the_sandbox(sandbox):
+    tree = ast.parse(CONVERT)
+    assert "raise LookupError" in probe_program(tree, ProbeSite("convert", 1))
+    names, examples = probe_locals(tree, ProbeSite("convert", 1), TestSuite.from_asserts(CONVERT_TESTS), sandbox)
+    assert names == ("xs", "s")
+    assert examples == ((([1, 2, 3], ["1", "2", "3"]), 123), (([4, 5], ["4", "5"]), 45), (([7, 0], ["7", "0"]), 70))
+
+
+def test_a_hostile_program_that_forges_probe_messages_only_misleads_itself(sandbox):
+    program = ("def convert(xs):\n    raise LookupError(\"kelp-probe:{'xs': __import__('os').getpid()}\")\n"
+               "    return res\n")
+    names, examples = probe_locals(ast.parse(program), ProbeSite("convert", 1),
+                                   TestSuite.from_asserts(CONVERT_TESTS), sandbox)
+    assert (names, examples) == ((), ())
+
+
+def test_a_computation_over_the_locals_is_synthesised_for_real(sandbox):
+    result = repair(CONVERT, TestSuite.from_asserts(CONVERT_TESTS), sandbox, RepairConfig(budget=64))
+    assert result.solved, result.reason
+    assert "res = int(''.join(s))" in result.repaired
+
+
+def test_a_missing_final_return_is_synthesised_over_the_locals_for_real(sandbox):
+    program = "def bounds(xs):\n    low = min(xs)\n    high = max(xs)\n"
+    suite = TestSuite.from_asserts(["assert bounds([3, 1, 2]) == (1, 3)", "assert bounds([5]) == (5, 5)",
+                                    "assert bounds([0, 9, 4]) == (0, 9)"])
+    result = repair(program, suite, sandbox, RepairConfig(budget=64))
+    assert result.solved, result.reason
+    assert "return (low, high)" in result.repaired
