@@ -7,8 +7,8 @@ import pytest
 
 from kelp.execute.sandbox import Sandbox
 from kelp.execute.suites import TestSuite
-from kelp.repair.initialisers import imported_names, loop_initialisers, usage_initialisers
-from kelp.repair.parallel import parameter_roles, twin_alternatives
+from kelp.repair.initialisers import imported_names, loop_initialisers, operand_initialisers, usage_initialisers
+from kelp.repair.parallel import parameter_roles, presort_alternatives, twin_alternatives
 from kelp.repair.search import RepairConfig, repair
 
 # `ys.sort()` was forgotten; `xs.sort()` still stands.
@@ -72,6 +72,21 @@ def test_an_index_starts_from_the_loop_variable_but_a_running_total_does_not():
     assert loop_initialisers(func, path, "summ") == []
 
 
+def test_a_start_is_read_from_the_integers_the_name_is_combined_with():
+    func = ast.parse("def f(n):\n    while p * p <= n:\n        i = p * 2\n        j = 3 + p - 1\n"
+                     "        p += 1\n").body[0]
+    assert operand_initialisers(func, "p") == [("2", 1.0), ("3", 1.0)]
+    assert operand_initialisers(func, "i") == []
+
+
+def test_a_keyed_sort_gets_the_plain_sort_before_it_once():
+    func = ast.parse("def f(xs):\n    xs.sort(key=len)\n    return xs\n").body[0]
+    alts = list(presort_alternatives(("body", 0), func))
+    assert [(a[3], ast.unparse(a[4])) for a in alts] == [("insert:0", "xs.sort()")]
+    done = ast.parse("def f(xs):\n    xs.sort()\n    xs.sort(key=len)\n    return xs\n").body[0]
+    assert list(presort_alternatives(("body", 0), done)) == []
+
+
 @pytest.fixture(scope="module")
 def sandbox():
     with Sandbox(workers=1) as box:
@@ -91,3 +106,12 @@ def test_a_forgotten_defaultdict_is_repaired_for_real(sandbox):
     result = repair(GROUPING, suite, sandbox, RepairConfig(budget=64))
     assert result.solved, result.reason
     assert "groups = defaultdict(list)" in result.repaired
+
+
+def test_a_two_key_sort_is_repaired_for_real(sandbox):
+    program = "def sort_sublists(rows):\n    rows.sort(key=len)\n    return rows\n"
+    suite = TestSuite.from_asserts(["assert sort_sublists([[2], [0], [1, 3], [0, 7]]) == [[0], [2], [0, 7], [1, 3]]",
+                                    "assert sort_sublists([[9, 1], [5], [1, 1]]) == [[5], [1, 1], [9, 1]]"])
+    result = repair(program, suite, sandbox, RepairConfig(budget=64))
+    assert result.solved, result.reason
+    assert "rows.sort()\n    rows.sort(key=len)" in result.repaired

@@ -34,9 +34,9 @@ from kelp.repair.calls import discarded_result_alternatives, method_unwrap_alter
 from kelp.repair.excess_logic import guard_removal_alternatives
 from kelp.repair.guards import (MAX_CONDITIONS, MAX_RUN, _blocks, _conditions, _existing_conditions, _is_docstring,
                                 _subscripts, guard_alternatives)
-from kelp.repair.initialisers import imported_names, loop_initialisers, usage_initialisers
+from kelp.repair.initialisers import imported_names, loop_initialisers, operand_initialisers, usage_initialisers
 from kelp.repair.missing_logic import clause_alternatives, early_return_alternatives, running_update_alternatives
-from kelp.repair.parallel import twin_alternatives
+from kelp.repair.parallel import presort_alternatives, twin_alternatives
 from kelp.repair.proposer import Candidate, Feedback
 from kelp.repair.synthesis import synthesis_alternatives
 from kelp.repair.signals import Evidence
@@ -401,6 +401,7 @@ def _node_alternatives(tree, feedback, scopes, dead, guards, lines, path, node, 
                 yield ("statement_transplant", key, block_path, op, stmt, weight)
         yield from _dead_name_alts(tree, path, node, feedback, dead_here, dead_imports)
         yield from twin_alternatives(path, node)
+        yield from presort_alternatives(path, node)
         if feedback.unbound or feedback.probe is not None:
             yield from synthesis_alternatives(path, node, feedback.unbound, feedback.test_sources, feedback.probe)
     if isinstance(node, ast.stmt) and parent is not None and isinstance(path[-1], int):
@@ -589,6 +590,7 @@ def _insert_alts(path: tuple, func: ast.FunctionDef, feedback: Feedback, ints: l
     for name in feedback.unbound:
         if name in loaded:
             usage = usage_initialisers(func, name, imported)
+            usage += [(v, w) for v, w in operand_initialisers(func, name) if v not in dict(usage)]
             for value, weight in usage + [(v, w) for v, w in _INIT_VALUES.items() if v not in dict(usage)]:
                 yield ("insert_statement", ("init", path, name), body_path, f"insert:{start}",
                        ast.parse(f"{name} = {value}").body[0], weight)

@@ -68,6 +68,25 @@ def usage_initialisers(func: ast.FunctionDef, name: str, imported: set[str]) -> 
     return [(v, USAGE_WEIGHT) for v in dict.fromkeys(values) if v]
 
 
+#: Weight of an integer the function combines the name with (``p * 2``: ``p = 2``).
+OPERAND_WEIGHT = 1.0
+
+
+def operand_initialisers(func: ast.FunctionDef, name: str) -> list[tuple[str, float]]:
+    """``(source of an initial value, weight)``: the integer constants other than 0 and 1 that
+    ``func`` puts beside ``name`` in an arithmetic operation (``i = p * 2`` says a sieve's ``p``
+    starts at 2), in order of appearance, without repeats."""
+    values: list[str] = []
+    for node in ast.walk(func):
+        if not isinstance(node, ast.BinOp):
+            continue
+        for mine, other in ((node.left, node.right), (node.right, node.left)):
+            if (isinstance(mine, ast.Name) and mine.id == name and isinstance(other, ast.Constant)
+                    and type(other.value) is int and other.value not in (0, 1)):
+                values.append(repr(other.value))
+    return [(v, OPERAND_WEIGHT) for v in dict.fromkeys(values)]
+
+
 #: Starts of an index taken from the enclosing loop's variable ``i`` (``j = i + 1`` for the
 #: pairs after ``i``, ``j = 2 * i`` for a heap child or a sieve's first multiple).
 _FROM_LOOP = (("{v} + 1", 1.5), ("{v}", 1.0), ("2 * {v}", 0.7), ("{v} * {v}", 0.5), ("{v} - 1", 0.5))

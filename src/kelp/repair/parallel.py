@@ -6,6 +6,9 @@ standing. The copy with one parameter renamed to another is the repair: GenProg'
 operator (Le Goues et al. 2012) with the renaming of the "fix ingredients" of ssFix and CapGen
 (Xin & Reiss 2017; Wen et al. 2018), restricted to parameters that play the same roles, so the
 proposals stay few.
+
+The same holds for a two-key sort: ``x.sort(key=len)`` that should order equal keys by value
+needs the plain ``x.sort()`` before it (:func:`presort_alternatives`).
 """
 
 from __future__ import annotations
@@ -84,3 +87,20 @@ def twin_alternatives(path: tuple, func: ast.FunctionDef) -> Iterator[tuple]:
     found.sort(key=lambda f: -f[0])
     for overlap, key, block_path, twin in found[:MAX_TWINS]:
         yield ("statement_transplant", key, block_path, f"insert:{key[2]}", twin, overlap)
+
+
+def presort_alternatives(path: tuple, func: ast.FunctionDef) -> Iterator[tuple]:
+    """``(family, site key, block path, op, statement, weight)``: before each statement
+    ``x.sort(key=...)`` of ``func`` (at ``path``), the plain ``x.sort()`` that a two-key sort
+    needs first (Python's sort is stable: sorting by value, then by ``key``, orders equal keys
+    by value), where the block has no plain sort of ``x`` already."""
+    for block_path, block, _loops in _blocks(func, path, ()):
+        plain = {ast.dump(s) for s in block}
+        for i, stmt in enumerate(block):
+            call = stmt.value if isinstance(stmt, ast.Expr) else None
+            if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "sort"
+                    and any(k.arg == "key" for k in call.keywords) and not call.args):
+                continue
+            first = ast.Expr(value=ast.Call(func=copy.deepcopy(call.func), args=[], keywords=[]))
+            if ast.dump(first) not in plain:
+                yield ("statement_transplant", ("presort", block_path, i), block_path, f"insert:{i}", first, 1.0)
