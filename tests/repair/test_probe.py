@@ -2,12 +2,13 @@
 test, read back from the sandbox; and the repairs synthesised over them, for real."""
 
 import ast
+import re
 
 import pytest
 
 from kelp.execute.sandbox import Sandbox
 from kelp.execute.suites import TestSuite
-from kelp.repair.probe import ProbeSite, probe_locals, probe_program, probe_site, read_locals
+from kelp.repair.probe import ProbeSite, guard_site, probe_locals, probe_program, probe_site, read_locals
 from kelp.repair.search import RepairConfig, repair
 
 CONVERT = "def convert(xs):\n    s = [str(i) for i in xs]\n    return res\n"
@@ -67,3 +68,25 @@ def test_a_missing_final_return_is_synthesised_over_the_locals_for_real(sandbox)
     result = repair(program, suite, sandbox, RepairConfig(budget=64))
     assert result.solved, result.reason
     assert "return (low, high)" in result.repaired
+
+
+SAFE_DIV = "def safe_div(a, b):\n    q = a // 1\n    return 0\n    return q // b\n"
+SAFE_DIV_TESTS = ["assert safe_div(6, 3) == 2", "assert safe_div(5, 0) == 0", "assert safe_div(9, 2) == 4"]
+
+
+def test_a_return_before_code_that_never_runs_is_a_guard_site():
+    assert guard_site(ast.parse(SAFE_DIV)) == ProbeSite("safe_div", 1, "guard")
+    assert guard_site(ast.parse("def f(a):\n    if a:\n        return 1\n    return 0\n")) is None
+
+
+def test_a_guard_probe_labels_each_test_by_whether_the_return_gives_its_result(sandbox):
+    names, examples = probe_locals(ast.parse(SAFE_DIV), ProbeSite("safe_div", 1, "guard"),
+                                   TestSuite.from_asserts(SAFE_DIV_TESTS), sandbox)
+    assert names == ("a", "b", "q")
+    assert examples == (((6, 3, 6), False), ((5, 0, 5), True), ((9, 2, 9), False))
+
+
+def test_a_missing_guard_is_synthesised_for_real(sandbox):
+    result = repair(SAFE_DIV, TestSuite.from_asserts(SAFE_DIV_TESTS), sandbox, RepairConfig(budget=64))
+    assert result.solved, result.reason
+    assert re.search(r"if (b == 0|not b):\n        return 0\n    return q // b", result.repaired)

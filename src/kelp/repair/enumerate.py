@@ -38,7 +38,7 @@ from kelp.repair.initialisers import imported_names, loop_initialisers, operand_
 from kelp.repair.missing_logic import clause_alternatives, early_return_alternatives, running_update_alternatives
 from kelp.repair.parallel import presort_alternatives, twin_alternatives
 from kelp.repair.proposer import Candidate, Feedback
-from kelp.repair.synthesis import synthesis_alternatives
+from kelp.repair.synthesis import angelic_guards, synthesis_alternatives
 from kelp.repair.signals import Evidence
 from kelp.repair.transplant import (argument_constants, assignment_donors, assignment_transplant_alternatives,
                                    callee, module_names, own_nodes, return_donors, return_transplant_alternatives,
@@ -169,7 +169,7 @@ class EnumerativeProposer:
             score = prior * susp[place]
             if score <= 0.0:
                 continue
-            if lazy and family == "missing_guard":
+            if isinstance(new, _Guard):
                 text = f"\x00{key!r} {new.condition}"
             else:
                 text = None if new is None else ast.unparse(new)
@@ -402,8 +402,11 @@ def _node_alternatives(tree, feedback, scopes, dead, guards, lines, path, node, 
         yield from _dead_name_alts(tree, path, node, feedback, dead_here, dead_imports)
         yield from twin_alternatives(path, node)
         yield from presort_alternatives(path, node)
-        if feedback.unbound or feedback.probe is not None:
-            yield from synthesis_alternatives(path, node, feedback.unbound, feedback.test_sources, feedback.probe)
+        if feedback.unbound or feedback.probes:
+            yield from synthesis_alternatives(path, node, feedback.unbound, feedback.test_sources, feedback.probes)
+        for index, condition, weight in angelic_guards(node, feedback.probes):
+            yield ("missing_guard", ("guard", path + ("body",), index, 1, "angelic"), path, "replace",
+                   _Guard(node, "body", index, 1, condition), weight)
     if isinstance(node, ast.stmt) and parent is not None and isinstance(path[-1], int):
         siblings = getattr(parent, field)
         docstring_like = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)

@@ -30,13 +30,21 @@ MAX_NAMES = 6
 _PLAIN = "(int, float, str, bool, list, tuple, dict, set, type(None))"
 
 
+#: Key of the would-be result in a guard probe's report (not an identifier: no local clashes).
+RESULT = "<return>"
+
+
 @dataclass(frozen=True)
 class ProbeSite:
     """Where a probe goes: the function ``func`` (top-level, by name), before statement ``index``
-    of its body (``index == len(body)``: at its end, where it falls off)."""
+    of its body (``index == len(body)``: at its end, where it falls off). ``kind``: ``"value"``
+    (a missing computation: the examples' target is the test's expected result) or ``"guard"``
+    (a ``return`` whose guard is missing: the probe also reports what it would return, and the
+    target is whether that is the expected result)."""
 
     func: str
     index: int
+    kind: str = "value"
 
 
 def probe_site(tree: ast.Module, unbound: tuple[str, ...], returned_none: bool) -> ProbeSite | None:
@@ -58,15 +66,33 @@ def probe_site(tree: ast.Module, unbound: tuple[str, ...], returned_none: bool) 
     return None
 
 
+def guard_site(tree: ast.Module) -> ProbeSite | None:
+    """The first top-level function with a ``return`` in its own body (not in a loop or branch)
+    that has statements after it, which can never run: the ``if`` that guarded the ``return`` is
+    missing (``if d == 0: return 0`` flattened to ``return 0``). None when there is none."""
+    for node in tree.body:
+        if not isinstance(node, ast.FunctionDef):
+            continue
+        for index, stmt in enumerate(node.body[:-1]):
+            if isinstance(stmt, ast.Return):
+                return ProbeSite(node.name, index, "guard")
+    return None
+
+
 def probe_program(tree: ast.Module, site: ProbeSite) -> str:
     """The program's text with a probe statement at ``site``: it raises ``LookupError`` whose
-    message is :data:`MARK` and the repr of the locals whose values are plain data. Raises
+    message is :data:`MARK` and the repr of the locals whose values are plain data (and, for a
+    guard site, the value the ``return`` there would give, under :data:`RESULT`). Raises
     ``ValueError`` when ``site`` names no top-level function of ``tree``."""
     tree = copy.deepcopy(tree)
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name == site.func:
-            probe = ast.parse(f"raise {_ERROR}({MARK!r} + repr({{k: v for k, v in locals().items() "
-                              f"if type(v) in {_PLAIN}}}))").body[0]
+            report = ""
+            if site.kind == "guard":
+                value = node.body[site.index].value
+                report = f", {RESULT!r}: {ast.unparse(value) if value is not None else 'None'}"
+            probe = ast.parse(f"raise {_ERROR}({MARK!r} + repr({{**{{k: v for k, v in locals().items() "
+                              f"if type(v) in {_PLAIN}}}{report}}}))").body[0]
             node.body.insert(site.index, probe)
             return ast.unparse(ast.fix_missing_locations(tree))
     raise ValueError(f"no top-level function {site.func!r} to probe")
@@ -91,9 +117,10 @@ def probe_locals(tree: ast.Module, site: ProbeSite, suite: "TestSuite", sandbox:
                  ) -> tuple[tuple[str, ...], tuple[tuple[tuple, object], ...]]:
     """``(names, examples)``: the locals reported at ``site`` on every test that is one literal
     call of the function with a literal expected value (``examples_of``), as ``(values of names,
-    expected)``. ``names`` are those reported on every such test, parameters first, at most
+    target)``; the target is the expected value, or for a guard site whether the ``return``
+    would give it (:func:`~kelp.repair.synthesis.exactly`). ``names`` are those reported on every such test, parameters first, at most
     :data:`MAX_NAMES`. Empty when the probe is never reached or nothing parses."""
-    from kelp.repair.synthesis import examples_of
+    from kelp.repair.synthesis import examples_of, exactly
 
     run = sandbox.run(probe_program(tree, site), suite)
     found: list[tuple[dict, object]] = []
@@ -101,8 +128,14 @@ def probe_locals(tree: ast.Module, site: ProbeSite, suite: "TestSuite", sandbox:
         if outcome.error_type != _ERROR:
             continue
         values, examples = read_locals(outcome.message), examples_of(site.func, [test.source])
-        if values is not None and len(examples) == 1:
-            found.append((values, examples[0][1]))
+        if values is None or len(examples) != 1:
+            continue
+        expected = examples[0][1]
+        if site.kind == "guard":
+            if RESULT not in values:
+                continue
+            expected = exactly(values.pop(RESULT), expected)
+        found.append((values, expected))
     if not found:
         return (), ()
     params = [a.arg for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == site.func for a in n.args.args]

@@ -48,9 +48,9 @@ class Feedback:
     the failing asserts expect a call to return (:func:`expected_results`), without their inputs.
     ``line_map``: for feedback carried to an edited program (:meth:`at_lines`), the line of
     the program the tests ran that each line stands for (index 0 unused, None for new code);
-    the lines of ``run``'s messages are read through it. ``probe``: ``(ProbeSite, names,
-    examples)`` of :func:`kelp.repair.probe.probe_locals`, the locals where a computation is
-    missing, when the search probed them.
+    the lines of ``run``'s messages are read through it. ``probes``: ``(ProbeSite, names,
+    examples)`` of :func:`kelp.repair.probe.probe_locals` for each place the search probed (the
+    locals where a computation or a guard is missing).
     """
 
     run: "RunResult | None" = None
@@ -64,7 +64,7 @@ class Feedback:
     failing_constants: tuple = ()
     expected: tuple = ()
     line_map: tuple | None = None
-    probe: tuple | None = None
+    probes: tuple = ()
 
     @classmethod
     def from_run(cls, run: "RunResult", lines: dict[int, float], test_sources: list[str],

@@ -39,7 +39,7 @@ from kelp.program.spans import line_at
 from kelp.program.tree import ProgramSyntaxError, node_at, parse, unparse
 from kelp.repair.closeness import message_closeness
 from kelp.repair.enumerate import EnumerativeProposer
-from kelp.repair.probe import probe_locals, probe_site
+from kelp.repair.probe import guard_site, probe_locals, probe_site
 from kelp.repair.proposer import Candidate, Feedback, Proposer
 from kelp.repair.ranking import NATURALNESS, proposal_features, reorder
 from kelp.repair.simplify import patch_cost, simplify
@@ -431,17 +431,23 @@ def _localize(source: str, run0: RunResult, wider: RunResult | None, formula: st
     return with_missing_attributes(scores, run0, source)
 
 
-def _probe(tree: ast.Module, feedback: Feedback, suite: TestSuite, sandbox: Sandbox) -> tuple | None:
-    """``(site, names, examples)``: the locals observed where a computation is missing
-    (:mod:`kelp.repair.probe`), or None when no function ends in a read of an unbound name or
-    falls off its end, or the probe reports nothing."""
-    if not (feedback.unbound or feedback.returned_none) or suite.kind == "pytest":
-        return None
-    site = probe_site(tree, feedback.unbound, feedback.returned_none)
-    if site is None:
-        return None
-    names, examples = probe_locals(tree, site, suite, sandbox)
-    return (site, names, examples) if examples else None
+def _probe(tree: ast.Module, feedback: Feedback, suite: TestSuite, sandbox: Sandbox) -> tuple:
+    """``((site, names, examples), ...)``: the locals observed where a computation or a guard is
+    missing (:mod:`kelp.repair.probe`); empty when no function ends in a read of an unbound
+    name, falls off its end or returns before code that can never run, or the probes report
+    nothing. One sandbox run per probe."""
+    if suite.kind == "pytest":
+        return ()
+    sites = [guard_site(tree)]
+    if feedback.unbound or feedback.returned_none:
+        sites.append(probe_site(tree, feedback.unbound, feedback.returned_none))
+    probes = []
+    for site in sites:
+        if site is not None:
+            names, examples = probe_locals(tree, site, suite, sandbox)
+            if examples:
+                probes.append((site, names, examples))
+    return tuple(probes)
 
 
 def _denied(outcome) -> str | None:
@@ -497,7 +503,7 @@ class _Search:
         self.feedback = Feedback.from_run(run0, lines, [t.source for t in suite.tests], suite.entry_point,
                                           _test_sources(suite, self.failing_first))
         self.feedback.intent = intent
-        self.feedback.probe = _probe(root_tree, self.feedback, suite, sandbox)
+        self.feedback.probes = _probe(root_tree, self.feedback, suite, sandbox)
         self.first = self.failing_first[0] if self.failing_first else None
         self.failing = frozenset(self.failing_first)
         identity = (None,) + tuple(range(1, len(text_lines(source)) + 1))

@@ -45,6 +45,12 @@ LOOP_VARIABLE_BOOST = 3.0
 #: How much likelier a missing guard is around the unconditional ``return`` / ``break`` of a
 #: loop body (a loop that can only run once: its exit lost its ``if``).
 SINGLE_PASS_LOOP_BOOST = 10.0
+#: How much likelier a missing guard is around a ``return`` / ``raise`` that has statements after
+#: it in its block (code that can never run: the exit lost its ``if``).
+UNREACHABLE_CODE_BOOST = 10.0
+#: How much likelier a guard is whose condition was synthesised from the locals observed on the
+#: tests (it separates the tests that the guarded ``return`` answers from the others).
+ANGELIC_GUARD_BOOST = 10.0
 
 
 class Evidence:
@@ -61,6 +67,7 @@ class Evidence:
                                             feedback.error_lines("TypeError", ("operand", "concatenate")),
                                             feedback.error_lines("TypeError", _WRONG_KIND))
         self.single_pass = _single_pass_loops(tree)
+        self.premature = _premature_exits(tree)
         self.unbound_reads = {path for path, node in iter_nodes(tree) if isinstance(node, ast.Name)
                               and isinstance(node.ctx, ast.Load) and node.id in feedback.unbound}
         self.loop_reads = _loop_variable_reads(tree)
@@ -82,9 +89,13 @@ class Evidence:
                 factor *= ODD_CONSTANT_BOOST
             if family == "off_by_one" and "slice" in path and line_at(self.tree, path) in self.index_errors:
                 factor *= INDEX_ERROR_BOOST
-        elif family == "missing_guard":  # key = ("guard", block path, first index, run length)
+        elif family == "missing_guard":  # key = ("guard", block path, first index, run length[, "angelic"])
+            if key[4:] == ("angelic",):
+                factor *= ANGELIC_GUARD_BOOST
             if key[2] <= self.single_pass.get(key[1], -1) < key[2] + key[3]:
                 factor *= SINGLE_PASS_LOOP_BOOST
+            if key[2] <= self.premature.get(key[1], -1) < key[2] + key[3]:
+                factor *= UNREACHABLE_CODE_BOOST
         elif family == "missing_return" and self.returned_none:
             factor *= NONE_RESULT_BOOST
         elif family == "missing_clause" and new is not None and any(
@@ -158,6 +169,22 @@ def _single_pass_loops(tree: ast.Module) -> dict[tuple, int]:
             for index, stmt in enumerate(node.body):
                 if isinstance(stmt, (ast.Return, ast.Break, ast.Raise)):
                     found[path + ("body",)] = index
+                    break
+    return found
+
+
+def _premature_exits(tree: ast.Module) -> dict[tuple, int]:
+    """``{block path: index}`` for statement lists with a ``return`` or ``raise`` at ``index``
+    that is not their last statement (the first such exit of each block)."""
+    found = {}
+    for path, node in iter_nodes(tree):
+        for field in ("body", "orelse", "finalbody"):
+            block = getattr(node, field, None)
+            if not isinstance(block, list):
+                continue
+            for index, stmt in enumerate(block[:-1]):
+                if isinstance(stmt, (ast.Return, ast.Raise)):
+                    found[path + (field,)] = index
                     break
     return found
 

@@ -411,13 +411,21 @@ def _solutions(params: tuple[str, ...], examples: list, ret: ast.expr | None, na
     return _CACHE[key]
 
 
-def synthesis_alternatives(path: tuple, func: ast.FunctionDef, unbound, test_sources, probe=None) -> Iterator[tuple]:
+def _probe_of(func: ast.FunctionDef, probes, kind: str) -> tuple | None:
+    """The probe of ``kind`` at ``func`` among ``probes`` with at least :data:`MIN_EXAMPLES`."""
+    for probe in probes:
+        if probe[0].func == func.name and probe[0].kind == kind and len(probe[2]) >= MIN_EXAMPLES:
+            return probe
+    return None
+
+
+def synthesis_alternatives(path: tuple, func: ast.FunctionDef, unbound, test_sources, probes=()) -> Iterator[tuple]:
     """``(family, site key, block path, op, statement, weight)``: ``name = <expression>`` before
     the ``return`` of a function whose whole body is ``return name`` (or ``return
     wrapper(name)``) for a name of ``unbound`` (reported unbound by the tests), with the
     expressions :func:`synthesise` finds from the tests' examples of ``func`` (at least
-    :data:`MIN_EXAMPLES` of them). With ``probe`` (``(ProbeSite, names, examples)`` of
-    :func:`kelp.repair.probe.probe_locals`) for this function, the same before a final ``return``
+    :data:`MIN_EXAMPLES` of them). With a value probe among ``probes`` (``(ProbeSite, names,
+    examples)`` of :func:`kelp.repair.probe.probe_locals`) for this function, the same before a final ``return``
     that follows other statements, over the locals observed there; or, where the function has
     no ``return``, ``return <expression>`` at its end (family ``missing_return``)."""
     body = [s for s in func.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
@@ -426,7 +434,8 @@ def synthesis_alternatives(path: tuple, func: ast.FunctionDef, unbound, test_sou
     args = func.args
     if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs:
         return
-    probed = probe is not None and probe[0].func == func.name and len(probe[2]) >= MIN_EXAMPLES
+    probe = _probe_of(func, probes, "value")
+    probed = probe is not None
     if len(body) == 1 and isinstance(body[0], ast.Return) and body[0].value is not None:
         params, examples = tuple(a.arg for a in args.args), None
     elif probed and isinstance(body[-1], ast.Return) and body[-1].value is not None:
@@ -454,3 +463,26 @@ def synthesis_alternatives(path: tuple, func: ast.FunctionDef, unbound, test_sou
                               lineno=0)
             yield ("insert_statement", ("synthesis", path, name, rank), path + ("body",), f"insert:{index}", stmt,
                    SYNTHESIS_WEIGHT / (rank + 1))
+
+
+#: Weight of the first synthesised guard (the next ones weigh less, in turn).
+GUARD_WEIGHT = 4.0
+
+
+def angelic_guards(func: ast.FunctionDef, probes) -> list[tuple[int, str, float]]:
+    """``(index, condition, weight)``: conditions for the ``if`` around statement ``index`` of
+    ``func``'s body, a ``return`` followed by code that can never run, synthesised over the
+    locals a guard probe observed there (:func:`kelp.repair.probe.guard_site`): true exactly on
+    the tests whose expected result that ``return`` gives (Nopol's angelic values, Xuan et al.
+    2016, found here by enumeration instead of a solver). Needs tests of both kinds; empty
+    otherwise, or when the statement there is no longer such a ``return``."""
+    probe = _probe_of(func, probes, "guard")
+    if probe is None:
+        return []
+    site, names, examples = probe
+    labels = {e for _, e in examples}
+    index = site.index
+    if labels != {True, False} or index >= len(func.body) - 1 or not isinstance(func.body[index], ast.Return):
+        return []
+    found = _solutions(names, list(examples), None, "")
+    return [(index, text, GUARD_WEIGHT / (rank + 1)) for rank, text in enumerate(found)]
