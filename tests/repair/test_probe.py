@@ -41,10 +41,18 @@ def test_a_message_is_read_as_a_literal_never_evaluated():
 
 def test_the_locals_are_observed_per_test_in_the_sandbox(sandbox):
     tree = ast.parse(CONVERT)
-    assert "raise LookupError" in probe_program(tree, ProbeSite("convert", 1))
+    assert "LookupError(" in probe_program(tree, ProbeSite("convert", 1))
     names, examples = probe_locals(tree, ProbeSite("convert", 1), TestSuite.from_asserts(CONVERT_TESTS), sandbox)
     assert names == ("xs", "s")
     assert examples == ((([1, 2, 3], ["1", "2", "3"]), 123), (([4, 5], ["4", "5"]), 45), (([7, 0], ["7", "0"]), 70))
+
+
+def test_the_probe_reports_values_when_the_program_shadows_builtins(sandbox):
+    program = "def convert(list, type=None):\n    repr = [str(i) for i in list]\n    return res\n"
+    names, examples = probe_locals(ast.parse(program), ProbeSite("convert", 1),
+                                   TestSuite.from_asserts(CONVERT_TESTS), sandbox)
+    assert names == ("list", "type", "repr")
+    assert examples[0] == (([1, 2, 3], None, ["1", "2", "3"]), 123)
 
 
 def test_a_hostile_program_that_forges_probe_messages_only_misleads_itself(sandbox):

@@ -36,9 +36,20 @@ def test_examples_are_the_literal_calls_of_the_function_in_the_asserts():
     (["xs", "ys"], [(([1, 2, 3, 4], [1, 5, 3, 0]), 2), (([1, 2], [2, 1]), 0), (([7], [7]), 1)],
      "sum([a == b for a, b in zip(xs, ys)])"),
     (["s"], [(("1, -5, 4",), (1, -5, 4)), (("4, 6",), (4, 6))], "tuple([int(e) for e in s.split(',')])"),
+    (["d"], [(({"a": [2, 1], "b": [3]},), {"a": [1, 2], "b": [3]}), (({"x": [9, 8, 7]},), {"x": [7, 8, 9]})],
+     "{k: sorted(v) for k, v in d.items()}"),
 ])
 def test_the_smallest_expression_that_fits_every_example_comes_first(params, examples, found):
     assert synthesise(params, examples, equal)[0] == found
+
+
+def test_a_function_that_returns_itself_stands_for_a_forgotten_result_of_its_name():
+    func = ast.parse("def count_even(nums):\n    return count_even\n").body[0]
+    tests = ["assert count_even([1, 2, 4]) == 2", "assert count_even([3]) == 0", "assert count_even([6, 8]) == 2"]
+    alts = list(synthesis_alternatives(("body", 0), func, (), tests))
+    assert ast.unparse(alts[0][4]) == "count_even = len([e for e in nums if e % 2 == 0])"
+    recursive = ast.parse("def f(n):\n    f(n - 1)\n    return f\n").body[0]
+    assert list(synthesis_alternatives(("body", 0), recursive, (), tests)) == []
 
 
 def test_nothing_is_made_of_constants_alone_and_huge_values_are_not_built():

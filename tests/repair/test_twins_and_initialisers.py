@@ -72,6 +72,12 @@ def test_an_index_starts_from_the_loop_variable_but_a_running_total_does_not():
     assert loop_initialisers(func, path, "summ") == []
 
 
+def test_a_range_bound_starts_as_the_length_of_an_indexed_parameter():
+    func = ast.parse("def same(s, k):\n    for i in range(1, n):\n        if s[i] != s[0]:\n"
+                     "            return False\n    return True\n").body[0]
+    assert usage_initialisers(func, "n", set()) == [("len(s)", 6.0)]
+
+
 def test_a_start_is_read_from_the_integers_the_name_is_combined_with():
     func = ast.parse("def f(n):\n    while p * p <= n:\n        i = p * 2\n        j = 3 + p - 1\n"
                      "        p += 1\n").body[0]

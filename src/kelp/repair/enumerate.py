@@ -402,8 +402,7 @@ def _node_alternatives(tree, feedback, scopes, dead, guards, lines, path, node, 
         yield from _dead_name_alts(tree, path, node, feedback, dead_here, dead_imports)
         yield from twin_alternatives(path, node)
         yield from presort_alternatives(path, node)
-        if feedback.unbound or feedback.probes:
-            yield from synthesis_alternatives(path, node, feedback.unbound, feedback.test_sources, feedback.probes)
+        yield from synthesis_alternatives(path, node, feedback.unbound, feedback.test_sources, feedback.probes)
         for index, condition, weight in angelic_guards(node, feedback.probes):
             yield ("missing_guard", ("guard", path + ("body",), index, 1, "angelic"), path, "replace",
                    _Guard(node, "body", index, 1, condition), weight)

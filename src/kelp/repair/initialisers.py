@@ -2,7 +2,8 @@
 
 ``d = {}`` and ``d = 0`` are the likeliest starts of a variable, but the code says more: a
 name used as ``d[k].append(v)`` was a ``defaultdict(list)``, ``d[k] += 1`` a
-``defaultdict(int)``, ``d.add(x)`` a ``set()``, ``d.append(x)`` a list. :func:`usage_initialisers`
+``defaultdict(int)``, ``d.add(x)`` a ``set()``, ``d.append(x)`` a list, and ``range(n)`` with
+``s[i]`` in the loop a length, ``n = len(s)``. :func:`usage_initialisers`
 gives those values for a name the tests reported unbound (``UnboundLocalError``/``NameError``),
 the inverse of a deleted initialisation that the fixed list of common values misses.
 """
@@ -65,7 +66,17 @@ def usage_initialisers(func: ast.FunctionDef, name: str, imported: set[str]) -> 
                 values.append(_defaultdict("int", imported) or "")
             elif isinstance(parent.ctx, ast.Store):
                 values.append("{}")
+        elif isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name) and parent.func.id == "range":
+            values.extend(f"len({seq})" for seq in _indexed_parameters(func))
     return [(v, USAGE_WEIGHT) for v in dict.fromkeys(values) if v]
+
+
+def _indexed_parameters(func: ast.FunctionDef) -> list[str]:
+    """Parameters of ``func`` that it indexes (``s[i]``), in order: a ``range`` bound that is
+    missing is likely the length of one of them."""
+    params = [a.arg for a in func.args.args]
+    indexed = {n.value.id for n in ast.walk(func) if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name)}
+    return [p for p in params if p in indexed]
 
 
 #: Weight of an integer the function combines the name with (``p * 2``: ``p = 2``).

@@ -27,7 +27,10 @@ MARK = "kelp-probe:"
 _ERROR = "LookupError"
 #: Locals one probe reports at most (the synthesis grows with every name it combines).
 MAX_NAMES = 6
-_PLAIN = "(int, float, str, bool, list, tuple, dict, set, type(None))"
+#: Kinds of values a probe reports, by class name: the program may bind ``list`` or ``type``.
+_PLAIN = ("int", "float", "str", "bool", "list", "tuple", "dict", "set", "NoneType")
+#: The builtins as the probe reaches them, whatever names the program shadows.
+_BUILTINS = "__import__('builtins')"
 
 
 #: Key of the would-be result in a guard probe's report (not an identifier: no local clashes).
@@ -91,8 +94,9 @@ def probe_program(tree: ast.Module, site: ProbeSite) -> str:
             if site.kind == "guard":
                 value = node.body[site.index].value
                 report = f", {RESULT!r}: {ast.unparse(value) if value is not None else 'None'}"
-            probe = ast.parse(f"raise {_ERROR}({MARK!r} + repr({{**{{k: v for k, v in locals().items() "
-                              f"if type(v) in {_PLAIN}}}{report}}}))").body[0]
+            probe = ast.parse(f"raise {_BUILTINS}.{_ERROR}({MARK!r} + {_BUILTINS}.repr({{**{{k: v for k, v in "
+                              f"{_BUILTINS}.locals().items() if v.__class__.__name__ in {_PLAIN!r}}}{report}}}))"
+                              ).body[0]
             node.body.insert(site.index, probe)
             return ast.unparse(ast.fix_missing_locations(tree))
     raise ValueError(f"no top-level function {site.func!r} to probe")

@@ -265,6 +265,26 @@ def _comprehensions(text: str, params: dict[str, tuple]) -> Iterator[tuple[str, 
     yield (f"[y for x in {text} for y in x]", lambda s, i: [y for x in s for y in x])
 
 
+#: Value expressions of a dict comprehension ``{k: body(v) for k, v in d.items()}``.
+_DICT_BODIES = ("sorted(v)", "len(v)", "sum(v)", "max(v)", "min(v)", "list(v)", "set(v)", "sorted(v, reverse=True)")
+
+
+def _dict_comprehensions(text: str, params: dict[str, tuple]) -> Iterator[tuple[str, Callable]]:
+    """``(text, function of the dict and the example index)`` for the dict comprehensions over
+    the items of the dict-valued expression ``text``: a function of each value, or the items whose
+    value meets a condition of :data:`_CONDITIONS`."""
+    for body in _DICT_BODIES:
+        fn = _lambda("v", body)
+        yield (f"{{k: {body} for k, v in {text}.items()}}",
+               lambda d, i, fn=fn: {k: fn(v) for k, v in d.items()})
+    for template in _CONDITIONS:
+        for p in (list(params) if "{p}" in template else [None]):
+            fn = _element_fn(template)
+            if fn is not None:
+                yield (f"{{k: v for k, v in {text}.items() if {template.format(e='v', p=p or '')}}}",
+                       lambda d, i, fn=fn, p=p: {k: v for k, v in d.items() if fn(v, params[p][i] if p else None)})
+
+
 def _atomic(template: str) -> bool:
     """Whether an expression made by ``template`` needs no parentheses inside another."""
     return not (template.startswith(("{} ", "not ", "-")))
@@ -337,6 +357,9 @@ def synthesise(params: list[str], examples: list[tuple[tuple, object]], goal: Ca
                     if _is_pairs(values):
                         for comp, fn in _pair_comprehensions(nested):
                             add(size, comp, True, _apply(fn, values), True)
+                    if all(isinstance(v, dict) for v in values):
+                        for comp, fn in _dict_comprehensions(nested, columns):
+                            add(size, comp, True, _apply(lambda d, i, fn=fn: fn(d, i), values, range(len(values))), True)
             if size == 3:  # [a op b for a, b in zip(xs, ys)]
                 for lt, ln, lv, lr in list(by_size[1]):
                     for rt, rn, rv, rr in list(by_size[1]):
@@ -411,6 +434,23 @@ def _solutions(params: tuple[str, ...], examples: list, ret: ast.expr | None, na
     return _CACHE[key]
 
 
+def _own_name(func: ast.FunctionDef) -> tuple[str, ...]:
+    """``(func.name,)`` when ``func`` ends in ``return <its own name>`` (or a wrapper of it) and
+    never binds or calls that name: the function returns itself, and the name stands for a
+    forgotten result of the same name (``count = ...`` deleted in ``def count``)."""
+    last = func.body[-1] if func.body else None
+    if not (isinstance(last, ast.Return) and last.value is not None):
+        return ()
+    if not any(isinstance(n, ast.Name) and n.id == func.name for n in ast.walk(last.value)):
+        return ()
+    for node in ast.walk(func):
+        if isinstance(node, ast.Name) and node.id == func.name and isinstance(node.ctx, ast.Store):
+            return ()
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == func.name:
+            return ()
+    return (func.name,)
+
+
 def _probe_of(func: ast.FunctionDef, probes, kind: str) -> tuple | None:
     """The probe of ``kind`` at ``func`` among ``probes`` with at least :data:`MIN_EXAMPLES`."""
     for probe in probes:
@@ -450,7 +490,7 @@ def synthesis_alternatives(path: tuple, func: ast.FunctionDef, unbound, test_sou
         return
     ret = body[-1]
     names = {n.id for n in ast.walk(ret) if isinstance(n, ast.Name)}
-    for name in unbound:
+    for name in tuple(unbound) + _own_name(func):
         if name not in names or name in params or _goal(ret.value, name) is None:
             continue
         if examples is None:
