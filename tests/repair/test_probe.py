@@ -8,6 +8,7 @@ import pytest
 
 from kelp.execute.sandbox import Sandbox
 from kelp.execute.suites import TestSuite
+from kelp.repair.loop_probe import accepts, loop_guard_site, probe_loop
 from kelp.repair.probe import ProbeSite, guard_site, probe_locals, probe_program, probe_site, read_locals
 from kelp.repair.search import RepairConfig, repair
 
@@ -98,3 +99,34 @@ def test_a_missing_guard_is_synthesised_for_real(sandbox):
     result = repair(SAFE_DIV, TestSuite.from_asserts(SAFE_DIV_TESTS), sandbox, RepairConfig(budget=64))
     assert result.solved, result.reason
     assert re.search(r"if (b == 0|not b):\n        return 0\n    return q // b", result.repaired)
+
+
+FIRST_DIVISOR = ("def smallest_divisor(n):\n    for i in range(2, n):\n        return i\n    return n\n")
+FIRST_DIVISOR_TESTS = ["assert smallest_divisor(10) == 2", "assert smallest_divisor(25) == 5",
+                       "assert smallest_divisor(31) == 31", "assert smallest_divisor(21) == 3"]
+
+
+def test_a_return_that_opens_a_loop_body_is_a_loop_guard_site():
+    site = loop_guard_site(ast.parse(FIRST_DIVISOR))
+    assert site == ProbeSite("smallest_divisor", 0, "loop_guard", ("body", 0, "body", 0))
+    assert loop_guard_site(ast.parse("def f(xs):\n    for x in xs:\n        if x:\n            return x\n")) is None
+
+
+def test_each_pass_is_tagged_by_whether_the_return_there_gives_the_result(sandbox):
+    site = loop_guard_site(ast.parse(FIRST_DIVISOR))
+    names, examples = probe_loop(ast.parse(FIRST_DIVISOR), site, TestSuite.from_asserts(FIRST_DIVISOR_TESTS), sandbox)
+    assert names == ("n", "i")
+    assert examples[:2] == (((10, 2), (0, True, False)), ((10, 3), (0, False, False)))
+    assert ((25, 5), (1, True, False)) in examples
+    assert ((31, 30), (2, False, True)) in examples  # 31: the code after the loop gives 31
+    tags = tuple(tag for _, tag in examples)
+    divides = tuple(n % i == 0 for (n, i), _ in examples)
+    assert accepts(divides, tags)
+    assert not accepts(tuple(i == 2 for (n, i), _ in examples), tags)  # 25 would fall through to 25, not 5
+    assert not accepts(tuple(False for _ in examples), tags)  # never true: the deleted return
+
+
+def test_a_missing_guard_in_a_loop_is_synthesised_for_real(sandbox):
+    result = repair(FIRST_DIVISOR, TestSuite.from_asserts(FIRST_DIVISOR_TESTS), sandbox, RepairConfig(budget=64))
+    assert result.solved, result.reason
+    assert re.search(r"if (n % i == 0|not n % i):\n            return i", result.repaired), result.repaired

@@ -403,9 +403,10 @@ def _node_alternatives(tree, feedback, scopes, dead, guards, lines, path, node, 
         yield from twin_alternatives(path, node)
         yield from presort_alternatives(path, node)
         yield from synthesis_alternatives(path, node, feedback.unbound, feedback.test_sources, feedback.probes)
-        for index, condition, weight in angelic_guards(node, feedback.probes):
-            yield ("missing_guard", ("guard", path + ("body",), index, 1, "angelic"), path, "replace",
-                   _Guard(node, "body", index, 1, condition), weight)
+        for at, condition, weight in angelic_guards(node, feedback.probes):
+            owner = node_at(node, at[:-2]) if at[:-2] else node
+            yield ("missing_guard", ("guard", path + at[:-1], at[-1], 1, "angelic"), path + at[:-2], "replace",
+                   _Guard(owner, at[-2], at[-1], 1, condition), weight)
     if isinstance(node, ast.stmt) and parent is not None and isinstance(path[-1], int):
         siblings = getattr(parent, field)
         docstring_like = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)

@@ -43,11 +43,13 @@ class ProbeSite:
     of its body (``index == len(body)``: at its end, where it falls off). ``kind``: ``"value"``
     (a missing computation: the examples' target is the test's expected result) or ``"guard"``
     (a ``return`` whose guard is missing: the probe also reports what it would return, and the
-    target is whether that is the expected result)."""
+    target is whether that is the expected result) or ``"loop_guard"`` (a ``return`` that opens a
+    loop body, at ``path`` from the function node: :mod:`kelp.repair.loop_probe`)."""
 
     func: str
     index: int
     kind: str = "value"
+    path: tuple = ()
 
 
 def probe_site(tree: ast.Module, unbound: tuple[str, ...], returned_none: bool) -> ProbeSite | None:

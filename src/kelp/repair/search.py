@@ -39,6 +39,7 @@ from kelp.program.spans import line_at
 from kelp.program.tree import ProgramSyntaxError, node_at, parse, unparse
 from kelp.repair.closeness import message_closeness
 from kelp.repair.enumerate import EnumerativeProposer
+from kelp.repair.loop_probe import loop_guard_site, probe_loop
 from kelp.repair.probe import guard_site, probe_locals, probe_site
 from kelp.repair.proposer import Candidate, Feedback, Proposer
 from kelp.repair.ranking import NATURALNESS, proposal_features, reorder
@@ -438,13 +439,14 @@ def _probe(tree: ast.Module, feedback: Feedback, suite: TestSuite, sandbox: Sand
     nothing. One sandbox run per probe."""
     if suite.kind == "pytest":
         return ()
-    sites = [guard_site(tree)]
+    sites = [guard_site(tree), loop_guard_site(tree)]
     if feedback.unbound or feedback.returned_none:
         sites.append(probe_site(tree, feedback.unbound, feedback.returned_none))
     probes = []
     for site in sites:
         if site is not None:
-            names, examples = probe_locals(tree, site, suite, sandbox)
+            probe = probe_loop if site.kind == "loop_guard" else probe_locals
+            names, examples = probe(tree, site, suite, sandbox)
             if examples:
                 probes.append((site, names, examples))
     return tuple(probes)

@@ -290,10 +290,19 @@ def _atomic(template: str) -> bool:
     return not (template.startswith(("{} ", "not ", "-")))
 
 
+def _plainness(text: str, params) -> tuple[int, int, int, int]:
+    """Sort key among expressions of one size: fewer comprehensions, fewer constants, more
+    distinct parameters read, shorter text (``left == total`` before ``2 < i``)."""
+    nodes = list(ast.walk(ast.parse(text, mode="eval")))
+    return (sum(isinstance(n, ast.comprehension) for n in nodes), sum(isinstance(n, ast.Constant) for n in nodes),
+            -sum(p in text for p in params), len(text))
+
+
 def synthesise(params: list[str], examples: list[tuple[tuple, object]], goal: Callable[[object, object], bool],
-               *, time_limit: float = TIME_LIMIT) -> list[str]:
+               *, time_limit: float = TIME_LIMIT, accept: Callable[[tuple], bool] | None = None) -> list[str]:
     """Expressions of ``params`` whose value ``v`` on every example ``(args, expected)``
-    satisfies ``goal(v, expected)``, smallest first (then shortest text), at most
+    satisfies ``goal(v, expected)`` (or, with ``accept``, whose tuple of values on all the
+    examples ``accept`` takes), smallest first (then by :func:`_plainness`), at most
     :data:`MAX_SOLUTIONS`; each reads
     at least one parameter. Sizes: a parameter or constant is 1, an operation adds 1 to its
     operands, a comprehension adds 1 to its iterable. Of expressions with the same values and
@@ -317,12 +326,18 @@ def synthesise(params: list[str], examples: list[tuple[tuple, object]], goal: Ca
 
     work = [0]
 
-    def add(size: int, text: str, atomic: bool, values: tuple | None, reads: bool) -> None:
+    comprehensions = {s: 0 for s in by_size}
+
+    def add(size: int, text: str, atomic: bool, values: tuple | None, reads: bool, comp: bool = False) -> None:
         work[0] += 1
         if work[0] > MAX_WORK or (work[0] % 1000 == 0 and time.monotonic() > deadline):
             raise Done
         if values is None or len(by_size[size]) >= MAX_TERMS_PER_SIZE:
             return
+        if comp:  # comprehensions come first in a size: they may fill half of it
+            if comprehensions[size] >= MAX_TERMS_PER_SIZE // 2:
+                return
+            comprehensions[size] += 1
         key = _key(values)
         if key in seen:
             at, index = seen[key]
@@ -335,7 +350,7 @@ def synthesise(params: list[str], examples: list[tuple[tuple, object]], goal: Ca
         by_size[size].append((text, text if atomic else f"({text})", values, reads))
         if reads and not any(found in text for found in solutions):  # not float(a) after a
             try:
-                if all(goal(v, e) for v, e in zip(values, expected)):
+                if accept(values) if accept is not None else all(goal(v, e) for v, e in zip(values, expected)):
                     solutions.append(text)
             except Exception:  # noqa: BLE001 - a comparison that fails is no solution
                 return
@@ -353,20 +368,20 @@ def synthesise(params: list[str], examples: list[tuple[tuple, object]], goal: Ca
             for text, nested, values, reads in list(by_size[size - 1]) if size <= MAX_ITERABLE_SIZE + 1 else ():
                 if reads and all(isinstance(v, (list, tuple, str, set, dict)) for v in values):
                     for comp, fn in _comprehensions(nested, columns):
-                        add(size, comp, True, _apply(lambda s, i, fn=fn: fn(s, i), values, range(len(values))), True)
+                        add(size, comp, True, _apply(lambda s, i, fn=fn: fn(s, i), values, range(len(values))), True, True)
                     if _is_pairs(values):
                         for comp, fn in _pair_comprehensions(nested):
-                            add(size, comp, True, _apply(fn, values), True)
+                            add(size, comp, True, _apply(fn, values), True, True)
                     if all(isinstance(v, dict) for v in values):
                         for comp, fn in _dict_comprehensions(nested, columns):
-                            add(size, comp, True, _apply(lambda d, i, fn=fn: fn(d, i), values, range(len(values))), True)
+                            add(size, comp, True, _apply(lambda d, i, fn=fn: fn(d, i), values, range(len(values))), True, True)
             if size == 3:  # [a op b for a, b in zip(xs, ys)]
                 for lt, ln, lv, lr in list(by_size[1]):
                     for rt, rn, rv, rr in list(by_size[1]):
                         if lr and rr and lt != rt and all(isinstance(v, (list, tuple, str)) for v in lv + rv):
                             pairs = tuple(list(zip(x, y)) for x, y in zip(lv, rv))
                             for comp, fn in _pair_comprehensions(f"zip({ln}, {rn})"):
-                                add(size, comp, True, _apply(fn, pairs), True)
+                                add(size, comp, True, _apply(fn, pairs), True, True)
             for text, nested, values, reads in list(by_size[size - 1]):
                 for template, fn in _UNARY.items():
                     add(size, template.format(nested), _atomic(template), _apply(fn, values), reads)
@@ -380,7 +395,7 @@ def synthesise(params: list[str], examples: list[tuple[tuple, object]], goal: Ca
                                 add(size, template.format(ln, rn), atomic, _apply(fn, lv, rv), True)
     except Done:
         pass
-    return sorted(solutions, key=len)[:MAX_SOLUTIONS]  # stable: the order found breaks ties
+    return sorted(solutions, key=lambda t: _plainness(t, params))[:MAX_SOLUTIONS]  # stable: the order found breaks ties
 
 
 #: Wrappers of the forgotten name in ``return wrapper(name)`` that the goal can undo.
@@ -459,6 +474,30 @@ def _probe_of(func: ast.FunctionDef, probes, kind: str) -> tuple | None:
     return None
 
 
+def _loop_variables(func: ast.FunctionDef, path: tuple) -> set[str]:
+    """Names the ``for`` loops around ``path`` (from ``func``) bind."""
+    found, node = set(), func
+    for step in path:
+        node = node[step] if isinstance(step, int) else getattr(node, step)
+        if isinstance(node, ast.For):
+            found |= {n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)}
+    return found
+
+
+def _loop_solutions(names: tuple[str, ...], examples: list) -> tuple[str, ...]:
+    """Conditions over ``names`` that :func:`kelp.repair.loop_probe.accepts` on the tagged passes
+    ``examples``, remembered like :func:`_solutions`."""
+    from kelp.repair.loop_probe import accepts
+
+    key = (names, repr(examples), "loop")
+    if key not in _CACHE:
+        if len(_CACHE) > 256:
+            _CACHE.clear()
+        tags = tuple(tag for _, tag in examples)
+        _CACHE[key] = tuple(synthesise(list(names), examples, exactly, accept=lambda values: accepts(values, tags)))
+    return _CACHE[key]
+
+
 def synthesis_alternatives(path: tuple, func: ast.FunctionDef, unbound, test_sources, probes=()) -> Iterator[tuple]:
     """``(family, site key, block path, op, statement, weight)``: ``name = <expression>`` before
     the ``return`` of a function whose whole body is ``return name`` (or ``return
@@ -505,24 +544,65 @@ def synthesis_alternatives(path: tuple, func: ast.FunctionDef, unbound, test_sou
                    SYNTHESIS_WEIGHT / (rank + 1))
 
 
+#: Subscripts ``xs[i]``, ``xs[i - 1]``, ``xs[i + 1]`` added as atoms, at most.
+MAX_NEIGHBOURS = 6
+
+
+def with_neighbours(names: tuple[str, ...], examples, indices=None) -> tuple[tuple[str, ...], list]:
+    """``names`` and ``examples`` with atoms ``xs[i]``, ``xs[i - 1]`` and ``xs[i + 1]`` added for
+    each list or string ``xs`` and integer ``i`` among ``names`` (only the names of ``indices``
+    when given: the loop variables) where the index is in range on
+    every example (at most :data:`MAX_NEIGHBOURS`): a loop's condition compares neighbours,
+    ``arr[i] < arr[i - 1]``, which is too large to build from ``arr`` and ``i`` within
+    :data:`MAX_SIZE`."""
+    examples = [(tuple(args), exp) for args, exp in examples]
+    seqs = [k for k, n in enumerate(names) if all(isinstance(a[k], (list, tuple, str)) for a, _ in examples)]
+    ints = [k for k, n in enumerate(names) if (indices is None or n in indices)
+            and all(isinstance(a[k], int) and not isinstance(a[k], bool) for a, _ in examples)]
+    added = []
+    for s in seqs:
+        for i in ints:
+            for shift, text in ((0, ""), (-1, " - 1"), (1, " + 1")):
+                if len(added) < MAX_NEIGHBOURS and all(0 <= a[i] + shift < len(a[s]) for a, _ in examples):
+                    added.append((f"{names[s]}[{names[i]}{text}]", s, i, shift))
+    if not added:
+        return names, examples
+    return (tuple(names) + tuple(t for t, *_ in added),
+            [(args + tuple(args[s][args[i] + shift] for _, s, i, shift in added), exp) for args, exp in examples])
+
+
 #: Weight of the first synthesised guard (the next ones weigh less, in turn).
 GUARD_WEIGHT = 4.0
 
 
-def angelic_guards(func: ast.FunctionDef, probes) -> list[tuple[int, str, float]]:
-    """``(index, condition, weight)``: conditions for the ``if`` around statement ``index`` of
-    ``func``'s body, a ``return`` followed by code that can never run, synthesised over the
-    locals a guard probe observed there (:func:`kelp.repair.probe.guard_site`): true exactly on
-    the tests whose expected result that ``return`` gives (Nopol's angelic values, Xuan et al.
-    2016, found here by enumeration instead of a solver). Needs tests of both kinds; empty
-    otherwise, or when the statement there is no longer such a ``return``."""
-    probe = _probe_of(func, probes, "guard")
-    if probe is None:
-        return []
-    site, names, examples = probe
-    labels = {e for _, e in examples}
-    index = site.index
-    if labels != {True, False} or index >= len(func.body) - 1 or not isinstance(func.body[index], ast.Return):
-        return []
-    found = _solutions(names, list(examples), None, "")
-    return [(index, text, GUARD_WEIGHT / (rank + 1)) for rank, text in enumerate(found)]
+def angelic_guards(func: ast.FunctionDef, probes) -> list[tuple[tuple, str, float]]:
+    """``(path, condition, weight)``: conditions for an ``if`` around the ``return`` at ``path``
+    (from ``func``) that a guard probe observed, synthesised over the locals seen there: true
+    exactly where that ``return`` gives the test's expected result (Nopol's angelic values, Xuan
+    et al. 2016, found here by enumeration instead of a solver). Two kinds of places: a
+    ``return`` in the function's body with code after it that can never run
+    (:func:`kelp.repair.probe.guard_site`), and a ``return`` that opens a loop body, observed on
+    every pass (:func:`kelp.repair.loop_probe.loop_guard_site`). Needs examples of both labels;
+    empty otherwise, or when the statement there is no longer such a ``return``."""
+    found = []
+    for kind in ("guard", "loop_guard"):
+        probe = _probe_of(func, probes, kind)
+        if probe is None:
+            continue
+        site, names, examples = probe
+        if kind == "guard" and {e for _, e in examples} != {True, False}:
+            continue
+        path = ("body", site.index) if kind == "guard" else site.path
+        try:
+            block = func
+            for step in path[:-1]:
+                block = getattr(block, step) if isinstance(step, str) else block[step]
+            stmt = block[path[-1]]
+        except (AttributeError, IndexError, TypeError):
+            continue
+        if not isinstance(stmt, ast.Return) or (kind == "guard" and path[-1] >= len(block) - 1):
+            continue
+        names, examples = with_neighbours(names, examples, _loop_variables(func, path))
+        texts = _solutions(names, examples, None, "") if kind == "guard" else _loop_solutions(names, examples)
+        found.extend((path, text, GUARD_WEIGHT / (rank + 1)) for rank, text in enumerate(texts))
+    return found

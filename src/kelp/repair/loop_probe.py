@@ -1,0 +1,175 @@
+"""A loop's missing guard, from the locals observed on every pass of the loop.
+
+A ``return`` among the statements of a loop body (``for i in ...: return i``) leaves the loop on
+its first pass: the ``if`` that guarded it is gone. Which pass should have returned is known from the
+tests: the first pass whose value of the returned expression is the test's expected result (or
+none, when the code after the loop gives that result). :func:`probe_loop` runs the program once
+in the sandbox with the ``return`` replaced by a record of the locals and the would-be result on
+each pass, and labels the passes: false before that pass, true on it. The condition is then
+synthesised from those labelled passes (:func:`kelp.repair.synthesis.angelic_guards`), as Nopol
+collects runtime values at each execution of a condition (Xuan et al. 2016).
+
+The records come back on the program's standard output, one line per call of the function,
+and are read with :func:`ast.literal_eval` only (the program is untrusted).
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+from typing import TYPE_CHECKING
+
+from kelp.repair.probe import MARK, MAX_NAMES, RESULT, ProbeSite
+
+if TYPE_CHECKING:
+    from kelp.execute.sandbox import Sandbox
+    from kelp.execute.suites import TestSuite
+
+#: Passes kept for one synthesis (its cost grows with every example).
+MAX_PASSES = 120
+_B = "__import__('builtins')"
+_KINDS = ("int", "float", "str", "bool", "list", "tuple", "dict", "set", "NoneType")
+
+
+def loop_guard_site(tree: ast.Module) -> ProbeSite | None:
+    """The first top-level function with a loop whose body holds ``return <value>`` among its own
+    statements (so the loop never makes a second pass), as a site of kind ``"loop_guard"`` whose ``path`` leads
+    from the function to that ``return``; None when there is none."""
+    for func in tree.body:
+        if not isinstance(func, ast.FunctionDef):
+            continue
+        found = _loop_return(func, ())
+        if found is not None:
+            return ProbeSite(func.name, 0, "loop_guard", found)
+    return None
+
+
+def _loop_return(node: ast.AST, path: tuple) -> tuple | None:
+    for field in ("body", "orelse", "handlers", "finalbody"):
+        block = getattr(node, field, None)
+        if not isinstance(block, list):
+            continue
+        for i, stmt in enumerate(block):
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue
+            if isinstance(stmt, (ast.For, ast.While)):
+                for j, inner in enumerate(stmt.body):
+                    if isinstance(inner, ast.Return) and inner.value is not None:
+                        return path + (field, i, "body", j)
+            found = _loop_return(stmt, path + (field, i))
+            if found is not None:
+                return found
+    return None
+
+
+def _at(node: ast.AST, path: tuple) -> ast.AST:
+    for step in path:
+        node = node[step] if isinstance(step, int) else getattr(node, step)
+    return node
+
+
+def loop_probe_program(tree: ast.Module, site: ProbeSite) -> str:
+    """The program's text with the ``return`` at ``site`` replaced by a record of the plain
+    locals and the would-be result (under :data:`RESULT`), and the function wrapped so that each
+    outermost call prints :data:`MARK` with the call's arguments, its records and its result."""
+    tree = copy.deepcopy(tree)
+    func = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == site.func)
+    ret = _at(func, site.path)
+    block = _at(func, site.path[:-1])
+    record = ast.parse(
+        f"{_B}.__kelp_rows__.append({_B}.repr({{**{{k: v for k, v in {_B}.locals().items() "
+        f"if v.__class__.__name__ in {_KINDS!r}}}, {RESULT!r}: {ast.unparse(ret.value)}}}))").body[0]
+    block[site.path[-1]] = record
+    wrapper = ast.parse(f"""
+def __kelp_probe__(f):
+    def call(*args):
+        b = {_B}
+        if getattr(b, '__kelp_rows__', None) is not None:
+            return f(*args)
+        shown, b.__kelp_rows__, result = b.repr(args), [], None
+        try:
+            result = f(*args)
+        finally:
+            rows, b.__kelp_rows__ = b.__kelp_rows__, None
+            b.print({MARK!r} + b.repr((shown, rows, b.repr(result))))
+        return result
+    return call
+{site.func} = __kelp_probe__({site.func})
+""").body
+    tree.body.extend(wrapper)
+    return ast.unparse(ast.fix_missing_locations(tree))
+
+
+def _literal(text):
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+
+
+def read_calls(stdout: str) -> list[tuple[tuple, list[dict], object]]:
+    """``(arguments, records, result)`` of each call a loop probe printed; lines that do not
+    parse as literals are skipped."""
+    calls = []
+    for line in stdout.splitlines():
+        if not line.startswith(MARK):
+            continue
+        found = _literal(line[len(MARK):])
+        if not (isinstance(found, tuple) and len(found) == 3 and isinstance(found[1], list)):
+            continue
+        args, rows = _literal(found[0]), [_literal(r) for r in found[1] if isinstance(r, str)]
+        if isinstance(args, tuple) and all(isinstance(r, dict) and RESULT in r for r in rows):
+            calls.append((args, rows, _literal(found[2])))
+    return calls
+
+
+def probe_loop(tree: ast.Module, site: ProbeSite, suite: "TestSuite", sandbox: "Sandbox",
+               ) -> tuple[tuple[str, ...], tuple[tuple[tuple, tuple], ...]]:
+    """``(names, examples)``: one example per observed pass of the loop at ``site`` on the tests
+    whose literal call and expected value are known (``examples_of``): the values of ``names``
+    on that pass, and the tag ``(call, gives, falls_through)``: the call's number, whether the
+    ``return`` there would give the expected result, and whether the code after the loop does.
+    The guard's condition must first be true on a pass that gives the result, or never where
+    the loop falls through to it (:func:`accepts`). Calls that can be right neither way are left
+    out; at most :data:`MAX_PASSES` passes, whole calls only. ``names`` are those seen on every
+    pass, parameters first, at most :data:`~kelp.repair.probe.MAX_NAMES`. Empty when nothing
+    usable was observed."""
+    from kelp.repair.synthesis import examples_of, exactly
+
+    expected = {}
+    for args, value in examples_of(site.func, [t.source for t in suite.tests]):
+        expected.setdefault(repr(args), value)
+    run = sandbox.run(loop_probe_program(tree, site), suite)
+    tagged: list[tuple[dict, tuple]] = []
+    for call, (args, rows, result) in enumerate(read_calls(run.stdout)):
+        if repr(args) not in expected or not rows:
+            continue
+        want = expected[repr(args)]
+        gives = [exactly(row[RESULT], want) for row in rows]
+        falls = exactly(result, want)
+        if not (any(gives) or falls) or len(tagged) + len(rows) > MAX_PASSES:
+            continue
+        tagged.extend(({k: v for k, v in row.items() if k != RESULT}, (call, g, falls)) for row, g in zip(rows, gives))
+    if not tagged:
+        return (), ()
+    func = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == site.func)
+    params = [a.arg for a in func.args.args]
+    common = [k for k in tagged[0][0] if all(k in row for row, _ in tagged)]
+    names = tuple(sorted(common, key=lambda k: (k not in params, common.index(k)))[:MAX_NAMES])
+    return names, tuple((tuple(row[k] for k in names), tag) for row, tag in tagged)
+
+
+def accepts(values: tuple, tags: tuple) -> bool:
+    """Whether a condition with ``values`` on the passes tagged ``tags`` (:func:`probe_loop`)
+    guards the ``return`` right: on every call it is a ``bool`` on each pass, and its first true
+    pass gives the expected result, or it is never true and the loop falls through to it; and
+    it is true somewhere (a guard that never holds is the deleted ``return``, not a guard)."""
+    first: dict[int, bool] = {}
+    falls: dict[int, bool] = {}
+    for value, (call, gives, falls_through) in zip(values, tags):
+        if not isinstance(value, bool):
+            return False
+        falls[call] = falls_through
+        if value and call not in first:
+            first[call] = gives
+    return bool(first) and all(first.get(call, falls[call]) for call in falls)
