@@ -8,7 +8,7 @@ import pytest
 
 from kelp.execute.sandbox import Sandbox
 from kelp.execute.suites import TestSuite
-from kelp.repair.loop_probe import accepts, loop_guard_site, probe_loop
+from kelp.repair.loop_probe import accepts, accepts_additions, accumulate_site, loop_guard_site, probe_loop
 from kelp.repair.probe import ProbeSite, guard_site, probe_locals, probe_program, probe_site, read_locals
 from kelp.repair.search import RepairConfig, repair
 
@@ -130,3 +130,32 @@ def test_a_missing_guard_in_a_loop_is_synthesised_for_real(sandbox):
     result = repair(FIRST_DIVISOR, TestSuite.from_asserts(FIRST_DIVISOR_TESTS), sandbox, RepairConfig(budget=64))
     assert result.solved, result.reason
     assert re.search(r"if (n % i == 0|not n % i):\n            return i", result.repaired), result.repaired
+
+
+COUNT_EVEN = "def evens(xs):\n    found = []\n    for x in xs:\n        found.append(x)\n    return found\n"
+COUNT_EVEN_TESTS = ["assert evens([1, 2, 3, 4]) == [2, 4]", "assert evens([5, 7]) == []",
+                    "assert evens([2, 8, 9, 6]) == [2, 8, 6]"]
+
+
+def test_an_unconditional_addition_in_a_loop_is_an_accumulate_site():
+    site = accumulate_site(ast.parse(COUNT_EVEN))
+    assert site == ProbeSite("evens", 0, "accumulate", ("body", 1, "body", 0))
+    assert accumulate_site(ast.parse("def f(xs):\n    t = []\n    for x in xs:\n        t.append(x)\n    return t * 2\n")) is None
+    assert accumulate_site(ast.parse("def f(xs):\n    t = 0\n    for x in xs:\n        t += x\n    return t\n")) is None
+
+
+def test_each_pass_is_tagged_with_what_it_adds_and_the_target(sandbox):
+    site = accumulate_site(ast.parse(COUNT_EVEN))
+    names, examples = probe_loop(ast.parse(COUNT_EVEN), site, TestSuite.from_asserts(COUNT_EVEN_TESTS), sandbox)
+    assert names == ("xs", "found", "x")
+    assert examples[0] == (([1, 2, 3, 4], [], 1), (0, 1, [2, 4]))
+    tags = tuple(tag for _, tag in examples)
+    assert accepts_additions(tuple(row[2] % 2 == 0 for row, _ in examples), tags)
+    assert not accepts_additions(tuple(True for _ in examples), tags)  # the program as it is
+    assert not accepts_additions(tuple(row[2] > 4 for row, _ in examples), tags)
+
+
+def test_a_missing_guard_of_a_filter_is_synthesised_for_real(sandbox):
+    result = repair(COUNT_EVEN, TestSuite.from_asserts(COUNT_EVEN_TESTS), sandbox, RepairConfig(budget=64))
+    assert result.solved, result.reason
+    assert re.search(r"if (x % 2 == 0|not x % 2):\n            found.append\(x\)", result.repaired), result.repaired

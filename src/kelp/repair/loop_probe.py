@@ -33,18 +33,45 @@ _KINDS = ("int", "float", "str", "bool", "list", "tuple", "dict", "set", "NoneTy
 
 def loop_guard_site(tree: ast.Module) -> ProbeSite | None:
     """The first top-level function with a loop whose body holds ``return <value>`` among its own
-    statements (so the loop never makes a second pass), as a site of kind ``"loop_guard"`` whose ``path`` leads
-    from the function to that ``return``; None when there is none."""
+    statements (so the loop never makes a second pass), as a site of kind ``"loop_guard"`` whose
+    ``path`` leads from the function to that ``return``; None when there is none."""
     for func in tree.body:
-        if not isinstance(func, ast.FunctionDef):
-            continue
-        found = _loop_return(func, ())
-        if found is not None:
-            return ProbeSite(func.name, 0, "loop_guard", found)
+        if isinstance(func, ast.FunctionDef):
+            found = _loop_statement(func, (), lambda stmt: isinstance(stmt, ast.Return) and stmt.value is not None)
+            if found is not None:
+                return ProbeSite(func.name, 0, "loop_guard", found)
     return None
 
 
-def _loop_return(node: ast.AST, path: tuple) -> tuple | None:
+def _accumulation(stmt: ast.stmt, name: str) -> ast.expr | None:
+    """``e`` of ``name.append(e)``; None for any other statement. (A count, ``name += 1``,
+    says only how many passes to keep, which too many conditions fit by chance.)"""
+    if (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and isinstance(stmt.value.func, ast.Attribute)
+            and stmt.value.func.attr == "append" and isinstance(stmt.value.func.value, ast.Name)
+            and stmt.value.func.value.id == name and len(stmt.value.args) == 1 and not stmt.value.keywords):
+        return stmt.value.args[0]
+    return None
+
+
+def accumulate_site(tree: ast.Module) -> ProbeSite | None:
+    """The first top-level function that ends in ``return name`` and appends to ``name``
+    unconditionally in a loop (``name.append(e)`` among a loop body's own statements), as a site
+    of kind ``"accumulate"`` whose ``path`` leads from the function to that statement: a filter
+    whose guard is missing. None when there is none."""
+    for func in tree.body:
+        if not (isinstance(func, ast.FunctionDef) and func.body and isinstance(func.body[-1], ast.Return)
+                and isinstance(func.body[-1].value, ast.Name)):
+            continue
+        name = func.body[-1].value.id
+        found = _loop_statement(func, (), lambda stmt: _accumulation(stmt, name) is not None)
+        if found is not None:
+            return ProbeSite(func.name, 0, "accumulate", found)
+    return None
+
+
+def _loop_statement(node: ast.AST, path: tuple, wanted) -> tuple | None:
+    """Path of the first statement of a loop body (the body's own statements) that ``wanted``
+    takes, in the statements under ``node`` (nested functions and classes left out)."""
     for field in ("body", "orelse", "handlers", "finalbody"):
         block = getattr(node, field, None)
         if not isinstance(block, list):
@@ -54,9 +81,9 @@ def _loop_return(node: ast.AST, path: tuple) -> tuple | None:
                 continue
             if isinstance(stmt, (ast.For, ast.While)):
                 for j, inner in enumerate(stmt.body):
-                    if isinstance(inner, ast.Return) and inner.value is not None:
+                    if wanted(inner):
                         return path + (field, i, "body", j)
-            found = _loop_return(stmt, path + (field, i))
+            found = _loop_statement(stmt, path + (field, i), wanted)
             if found is not None:
                 return found
     return None
@@ -69,16 +96,21 @@ def _at(node: ast.AST, path: tuple) -> ast.AST:
 
 
 def loop_probe_program(tree: ast.Module, site: ProbeSite) -> str:
-    """The program's text with the ``return`` at ``site`` replaced by a record of the plain
-    locals and the would-be result (under :data:`RESULT`), and the function wrapped so that each
+    """The program's text with the statement at ``site`` replaced by a record of the plain
+    locals and what the statement would give (under :data:`RESULT`: the returned value of a
+    ``return``, the added value of an accumulation), and the function wrapped so that each
     outermost call prints :data:`MARK` with the call's arguments, its records and its result."""
     tree = copy.deepcopy(tree)
     func = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == site.func)
-    ret = _at(func, site.path)
+    stmt = _at(func, site.path)
     block = _at(func, site.path[:-1])
+    if site.kind == "accumulate":
+        value = _accumulation(stmt, func.body[-1].value.id)
+    else:
+        value = stmt.value
     record = ast.parse(
         f"{_B}.__kelp_rows__.append({_B}.repr({{**{{k: v for k, v in {_B}.locals().items() "
-        f"if v.__class__.__name__ in {_KINDS!r}}}, {RESULT!r}: {ast.unparse(ret.value)}}}))").body[0]
+        f"if v.__class__.__name__ in {_KINDS!r}}}, {RESULT!r}: {ast.unparse(value)}}}))").body[0]
     block[site.path[-1]] = record
     wrapper = ast.parse(f"""
 def __kelp_probe__(f):
@@ -127,8 +159,11 @@ def probe_loop(tree: ast.Module, site: ProbeSite, suite: "TestSuite", sandbox: "
                ) -> tuple[tuple[str, ...], tuple[tuple[tuple, tuple], ...]]:
     """``(names, examples)``: one example per observed pass of the loop at ``site`` on the tests
     whose literal call and expected value are known (``examples_of``): the values of ``names``
-    on that pass, and the tag ``(call, gives, falls_through)``: the call's number, whether the
-    ``return`` there would give the expected result, and whether the code after the loop does.
+    on that pass, and a tag. At a ``"loop_guard"`` site the tag is ``(call, gives, falls_through)``:
+    the call's number, whether the ``return`` there would give the expected result, and whether
+    the code after the loop does. At an ``"accumulate"`` site it is ``(call, added, target)``:
+    the value the statement would add on that pass, and what the added values must come to
+    (:func:`accepts_additions`).
     The guard's condition must first be true on a pass that gives the result, or never where
     the loop falls through to it (:func:`accepts`). Calls that can be right neither way are left
     out; at most :data:`MAX_PASSES` passes, whole calls only. ``names`` are those seen on every
@@ -145,18 +180,68 @@ def probe_loop(tree: ast.Module, site: ProbeSite, suite: "TestSuite", sandbox: "
         if repr(args) not in expected or not rows:
             continue
         want = expected[repr(args)]
-        gives = [exactly(row[RESULT], want) for row in rows]
-        falls = exactly(result, want)
-        if not (any(gives) or falls) or len(tagged) + len(rows) > MAX_PASSES:
-            continue
-        tagged.extend(({k: v for k, v in row.items() if k != RESULT}, (call, g, falls)) for row, g in zip(rows, gives))
-    if not tagged:
+        if site.kind == "accumulate":
+            target = _still_to_add(result, want)
+            if target is None or len(tagged) + len(rows) > MAX_PASSES:
+                continue
+            tags = [(call, row[RESULT], target) for row in rows]
+        else:
+            gives = [exactly(row[RESULT], want) for row in rows]
+            falls = exactly(result, want)
+            if not (any(gives) or falls) or len(tagged) + len(rows) > MAX_PASSES:
+                continue
+            tags = [(call, g, falls) for g in gives]
+        tagged.extend(({k: v for k, v in row.items() if k != RESULT}, tag) for row, tag in zip(rows, tags))
+    if not tagged or (site.kind == "accumulate" and not _reachable(tagged)):
         return (), ()
     func = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == site.func)
     params = [a.arg for a in func.args.args]
     common = [k for k in tagged[0][0] if all(k in row for row, _ in tagged)]
     names = tuple(sorted(common, key=lambda k: (k not in params, common.index(k)))[:MAX_NAMES])
     return names, tuple((tuple(row[k] for k in names), tag) for row, tag in tagged)
+
+
+def _still_to_add(result, expected):
+    """What the missing additions must make up: the tail of the list ``expected`` after the
+    list ``result``; None when that does not fit."""
+    if isinstance(result, list) and isinstance(expected, list) and expected[:len(result)] == result:
+        return expected[len(result):]
+    return None
+
+
+def _subsequence(part: list, whole: list) -> bool:
+    items = iter(whole)
+    return all(any(x == y for y in items) for x in part)
+
+
+def _reachable(tagged: list[tuple[dict, tuple]]) -> bool:
+    """Whether every call's target is a subsequence of the values its passes would append, and
+    some call needs fewer than all of them: else no condition can fit, and the synthesis is not
+    tried."""
+    calls: dict[int, tuple[list, list]] = {}
+    for _, (call, added, target) in tagged:
+        calls.setdefault(call, ([], target))[0].append(added)
+    return (all(_subsequence(target, added) for added, target in calls.values())
+            and any(len(target) < len(added) for added, target in calls.values()))
+
+
+def accepts_additions(values: tuple, tags: tuple) -> bool:
+    """Whether a condition with ``values`` on the passes tagged ``(call, appended value,
+    target)`` (an ``"accumulate"`` site of :func:`probe_loop`) lets through exactly each call's
+    target, in order. It must be a ``bool`` on every pass, true on some pass and false on some
+    other (always true is the program as it is)."""
+    chosen: dict[int, list] = {}
+    targets: dict[int, list] = {}
+    seen = set()
+    for value, (call, added, target) in zip(values, tags):
+        if not isinstance(value, bool):
+            return False
+        targets[call] = target
+        chosen.setdefault(call, [])
+        seen.add(value)
+        if value:
+            chosen[call].append(added)
+    return seen == {True, False} and all(chosen[call] == target for call, target in targets.items())
 
 
 def accepts(values: tuple, tags: tuple) -> bool:

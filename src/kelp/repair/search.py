@@ -37,9 +37,9 @@ from kelp.models.ranker import Ranker, load_default
 from kelp.program.diff import Edit, tree_diff
 from kelp.program.spans import line_at
 from kelp.program.tree import ProgramSyntaxError, node_at, parse, unparse
-from kelp.repair.closeness import message_closeness
+from kelp.repair.closeness import compared_values, message_closeness
 from kelp.repair.enumerate import EnumerativeProposer
-from kelp.repair.loop_probe import loop_guard_site, probe_loop
+from kelp.repair.loop_probe import accumulate_site, loop_guard_site, probe_loop
 from kelp.repair.probe import guard_site, probe_locals, probe_site
 from kelp.repair.proposer import Candidate, Feedback, Proposer
 from kelp.repair.ranking import NATURALNESS, proposal_features, reorder
@@ -440,16 +440,34 @@ def _probe(tree: ast.Module, feedback: Feedback, suite: TestSuite, sandbox: Sand
     if suite.kind == "pytest":
         return ()
     sites = [guard_site(tree), loop_guard_site(tree)]
+    if _too_much(feedback):
+        sites.append(accumulate_site(tree))
     if feedback.unbound or feedback.returned_none:
         sites.append(probe_site(tree, feedback.unbound, feedback.returned_none))
     probes = []
     for site in sites:
         if site is not None:
-            probe = probe_loop if site.kind == "loop_guard" else probe_locals
+            probe = probe_loop if site.kind in ("loop_guard", "accumulate") else probe_locals
             names, examples = probe(tree, site, suite, sandbox)
             if examples:
                 probes.append((site, names, examples))
     return tuple(probes)
+
+
+def _too_much(feedback: Feedback) -> bool:
+    """Whether a failing assertion got a longer list than it expected (a filter that lets
+    everything through)."""
+    for outcome in feedback.run.outcomes if feedback.run is not None else ():
+        compared = compared_values(outcome.message) if outcome.status == "fail" else None
+        if compared is None:
+            continue
+        try:
+            got, want = ast.literal_eval(compared[0]), ast.literal_eval(compared[1])
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            continue
+        if isinstance(got, list) and isinstance(want, list) and len(got) > len(want):
+            return True
+    return False
 
 
 def _denied(outcome) -> str | None:

@@ -484,17 +484,19 @@ def _loop_variables(func: ast.FunctionDef, path: tuple) -> set[str]:
     return found
 
 
-def _loop_solutions(names: tuple[str, ...], examples: list) -> tuple[str, ...]:
-    """Conditions over ``names`` that :func:`kelp.repair.loop_probe.accepts` on the tagged passes
-    ``examples``, remembered like :func:`_solutions`."""
-    from kelp.repair.loop_probe import accepts
+def _loop_solutions(names: tuple[str, ...], examples: list, kind: str) -> tuple[str, ...]:
+    """Conditions over ``names`` that :func:`kelp.repair.loop_probe.accepts` (or, for an
+    ``"accumulate"`` site, :func:`~kelp.repair.loop_probe.accepts_additions`) takes on the
+    tagged passes ``examples``, remembered like :func:`_solutions`."""
+    from kelp.repair.loop_probe import accepts, accepts_additions
 
-    key = (names, repr(examples), "loop")
+    key = (names, repr(examples), kind)
     if key not in _CACHE:
         if len(_CACHE) > 256:
             _CACHE.clear()
         tags = tuple(tag for _, tag in examples)
-        _CACHE[key] = tuple(synthesise(list(names), examples, exactly, accept=lambda values: accepts(values, tags)))
+        check = accepts_additions if kind == "accumulate" else accepts
+        _CACHE[key] = tuple(synthesise(list(names), examples, exactly, accept=lambda values: check(values, tags)))
     return _CACHE[key]
 
 
@@ -579,13 +581,16 @@ def angelic_guards(func: ast.FunctionDef, probes) -> list[tuple[tuple, str, floa
     """``(path, condition, weight)``: conditions for an ``if`` around the ``return`` at ``path``
     (from ``func``) that a guard probe observed, synthesised over the locals seen there: true
     exactly where that ``return`` gives the test's expected result (Nopol's angelic values, Xuan
-    et al. 2016, found here by enumeration instead of a solver). Two kinds of places: a
+    et al. 2016, found here by enumeration instead of a solver). Three kinds of places: a
     ``return`` in the function's body with code after it that can never run
-    (:func:`kelp.repair.probe.guard_site`), and a ``return`` that opens a loop body, observed on
-    every pass (:func:`kelp.repair.loop_probe.loop_guard_site`). Needs examples of both labels;
+    (:func:`kelp.repair.probe.guard_site`), a ``return`` in a loop body, observed on every pass
+    (:func:`kelp.repair.loop_probe.loop_guard_site`), and an unconditional ``total += x`` or
+    ``found.append(x)`` in a loop whose total the function returns, where the condition must
+    let through the passes that make up the expected result
+    (:func:`kelp.repair.loop_probe.accumulate_site`). Needs examples of both labels;
     empty otherwise, or when the statement there is no longer such a ``return``."""
     found = []
-    for kind in ("guard", "loop_guard"):
+    for kind in ("guard", "loop_guard", "accumulate"):
         probe = _probe_of(func, probes, kind)
         if probe is None:
             continue
@@ -600,9 +605,10 @@ def angelic_guards(func: ast.FunctionDef, probes) -> list[tuple[tuple, str, floa
             stmt = block[path[-1]]
         except (AttributeError, IndexError, TypeError):
             continue
-        if not isinstance(stmt, ast.Return) or (kind == "guard" and path[-1] >= len(block) - 1):
+        if (not isinstance(stmt, ast.Return if kind != "accumulate" else (ast.AugAssign, ast.Expr))
+                or (kind == "guard" and path[-1] >= len(block) - 1)):
             continue
         names, examples = with_neighbours(names, examples, _loop_variables(func, path))
-        texts = _solutions(names, examples, None, "") if kind == "guard" else _loop_solutions(names, examples)
+        texts = _solutions(names, examples, None, "") if kind == "guard" else _loop_solutions(names, examples, kind)
         found.extend((path, text, GUARD_WEIGHT / (rank + 1)) for rank, text in enumerate(texts))
     return found
