@@ -292,10 +292,17 @@ def _atomic(template: str) -> bool:
 
 def _plainness(text: str, params) -> tuple[int, int, int, int]:
     """Sort key among expressions of one size: fewer comprehensions, fewer constants, more
-    distinct parameters read, shorter text (``left == total`` before ``2 < i``)."""
-    nodes = list(ast.walk(ast.parse(text, mode="eval")))
+    distinct parameters read (an atom ``xs[i - 1]`` counts as one parameter), shorter text
+    (``left == total`` before ``2 < i``)."""
+    atoms = sorted((p for p in params if not p.isidentifier()), key=len, reverse=True)  # xs[i - 1]
+    plain = text
+    for k, atom in enumerate(atoms):
+        plain = plain.replace(atom, f"_atom{k}")
+    nodes = list(ast.walk(ast.parse(plain, mode="eval")))
+    read = {n.id for n in nodes if isinstance(n, ast.Name)} & ({p for p in params if p.isidentifier()}
+                                                               | {f"_atom{k}" for k in range(len(atoms))})
     return (sum(isinstance(n, ast.comprehension) for n in nodes), sum(isinstance(n, ast.Constant) for n in nodes),
-            -sum(p in text for p in params), len(text))
+            -len(read), len(text))
 
 
 def synthesise(params: list[str], examples: list[tuple[tuple, object]], goal: Callable[[object, object], bool],
