@@ -604,6 +604,8 @@ def angelic_guards(func: ast.FunctionDef, probes) -> list[tuple[tuple, str, floa
         site, names, examples = probe
         if kind == "guard" and {e for _, e in examples} != {True, False}:
             continue
+        if kind != "guard" and len({tag[0] for _, tag in examples}) < MIN_EXAMPLES:
+            continue  # the passes of one test: too few to tell a condition from a coincidence
         path = ("body", site.index) if kind == "guard" else site.path
         try:
             block = func
