@@ -22,6 +22,7 @@ still runs each proposal in the sandbox.
 from __future__ import annotations
 
 import ast
+import builtins
 import functools
 import math
 import time
@@ -382,6 +383,12 @@ def synthesise(params: list[str], examples: list[tuple[tuple, object]], goal: Ca
                     if all(isinstance(v, dict) for v in values):
                         for comp, fn in _dict_comprehensions(nested, columns):
                             add(size, comp, True, _apply(lambda d, i, fn=fn: fn(d, i), values, range(len(values))), True, True)
+            if size == 4:  # max(a, b, c): nested twice it is too large to be found in time
+                atoms = [(t, v) for t, _, v, r in by_size[1] if r]
+                for (at, av), (bt, bv), (ct, cv) in ((x, y, z) for i, x in enumerate(atoms) for j, y in enumerate(atoms)
+                                                     for z in atoms[j + 1:] if i < j):
+                    for fn in ("max", "min"):
+                        add(size, f"{fn}({at}, {bt}, {ct})", True, _apply(getattr(builtins, fn), av, bv, cv), True)
             if size == 3:  # [a op b for a, b in zip(xs, ys)]
                 for lt, ln, lv, lr in list(by_size[1]):
                     for rt, rn, rv, rr in list(by_size[1]):
