@@ -174,17 +174,20 @@ class EnumerativeProposer:
             else:
                 text = None if new is None else ast.unparse(new)
             ident = (op, path, text)
+            synthesised = key[0] == "synthesis" or key[-1] == "angelic"
             if ident in merged:
                 merged[ident][0] += score
+                merged[ident][3] |= synthesised
             else:
-                merged[ident] = [score, family, new]
+                merged[ident] = [score, family, new, synthesised]
         total = sum(v[0] for v in merged.values()) or 1.0
         ranked = sorted(merged.items(), key=lambda item: (-(item[1][0] / total), item[0][1], item[0][2] or ""))
         limit = k if k is not None else FOCUS_MAX_CANDIDATES if lazy else None
         if limit is not None:
             ranked = ranked[:limit]
-        return [Candidate(_edit(op, path, new.text() if isinstance(new, _Guard) else text), score / total, family)
-                for (op, path, text), (score, family, new) in ranked]
+        return [Candidate(_edit(op, path, new.text() if isinstance(new, _Guard) else text), score / total, family,
+                          synthesised)
+                for (op, path, text), (score, family, new, synthesised) in ranked]
 
 
 def focus_lines(tree: ast.Module, feedback: Feedback, min_lines: int = FOCUS_MIN_LINES) -> frozenset[int] | None:

@@ -25,11 +25,14 @@ _AT_LINE = re.compile(r"\(line (\d+)\)$")
 
 @dataclass(frozen=True)
 class Candidate:
-    """One proposed edit. ``score`` is a probability-like weight in (0, 1]; higher is tried first."""
+    """One proposed edit. ``score`` is a probability-like weight in (0, 1]; higher is tried first.
+    ``synthesised``: built to fit what the tests showed (the values a probe or the tests'
+    examples gave), so the search tries it before the ranker's order."""
 
     edit: Edit
     score: float
     family: str
+    synthesised: bool = False
 
 
 #: Suspiciousness of code the search inserted, relative to the old lines around it.

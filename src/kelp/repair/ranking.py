@@ -262,3 +262,17 @@ def reorder(cands: list, scores: list[float]) -> tuple[list, list[int]]:
     head = cands[:len(scores)]
     order = sorted(range(len(head)), key=lambda i: (-scores[i], i))
     return [replace(head[i], score=head[slot].score) for slot, i in enumerate(order)] + cands[len(scores):], order
+
+
+def synthesised_first(cands: list, rows: list) -> tuple[list, list]:
+    """``cands`` (best first) with the synthesised ones (fitted to what the tests showed) moved
+    to the front, keeping their order and the order of the rest; the k-th proposal takes the
+    k-th score, as in :func:`reorder`. ``rows`` (the features of the first ``len(rows)``) are
+    moved with their proposals (None where a proposal had none)."""
+    from dataclasses import replace
+
+    order = [i for i, c in enumerate(cands) if c.synthesised] + [i for i, c in enumerate(cands) if not c.synthesised]
+    if order == list(range(len(cands))):
+        return cands, rows
+    moved = [replace(cands[i], score=cands[slot].score) for slot, i in enumerate(order)]
+    return moved, [rows[i] if i < len(rows) else None for i in order] if rows else rows

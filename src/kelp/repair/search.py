@@ -42,7 +42,7 @@ from kelp.repair.enumerate import EnumerativeProposer
 from kelp.repair.loop_probe import accumulate_site, loop_guard_site, probe_loop
 from kelp.repair.probe import guard_site, probe_locals, probe_site
 from kelp.repair.proposer import Candidate, Feedback, Proposer
-from kelp.repair.ranking import NATURALNESS, proposal_features, reorder
+from kelp.repair.ranking import NATURALNESS, proposal_features, reorder, synthesised_first
 from kelp.repair.simplify import patch_cost, simplify
 from kelp.repair.splice import minimal_source, splice_edit, text_lines
 from kelp.repair.unused import unread_parameters
@@ -695,6 +695,7 @@ class _Search:
             if self.ranker is not None and rows:
                 cands, order = reorder(cands, self.ranker.score(rows))
                 rows = [rows[i] for i in order]
+        cands, rows = synthesised_first(cands, rows)
         for rank, cand in enumerate(cands):
             logp = state.logp + math.log(max(cand.score, 1e-12))
             gets_bonus = config.bonus_children is None or rank < config.bonus_children

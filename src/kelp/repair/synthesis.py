@@ -291,6 +291,27 @@ def _atomic(template: str) -> bool:
     return not (template.startswith(("{} ", "not ", "-")))
 
 
+class _Divisible(ast.NodeTransformer):
+    """``not (a % b)`` as ``a % b == 0`` (the same truth value: ``%`` here is arithmetic)."""
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.AST:
+        self.generic_visit(node)
+        if isinstance(node.op, ast.Not) and isinstance(node.operand, ast.BinOp) and isinstance(node.operand.op, ast.Mod):
+            return ast.Compare(left=node.operand, ops=[ast.Eq()], comparators=[ast.Constant(0)])
+        return node
+
+
+def _natural(text: str) -> str:
+    """``text`` as a person would write it (:class:`_Divisible`)."""
+    tree = _Divisible().visit(ast.parse(text, mode="eval"))
+    return ast.unparse(ast.fix_missing_locations(tree))
+
+
+def _bare_len(text: str) -> int:
+    """Length of ``text`` without parentheses (``(n % 2) == 0`` is as long as ``n % 2 == 0``)."""
+    return len(text) - text.count("(") - text.count(")")
+
+
 def _plainness(text: str, params) -> tuple[int, int, int, int]:
     """Sort key among expressions of one size: fewer comprehensions, fewer constants, more
     distinct parameters read (an atom ``xs[i - 1]`` counts as one parameter), shorter text
@@ -303,7 +324,7 @@ def _plainness(text: str, params) -> tuple[int, int, int, int]:
     read = {n.id for n in nodes if isinstance(n, ast.Name)} & ({p for p in params if p.isidentifier()}
                                                                | {f"_atom{k}" for k in range(len(atoms))})
     return (sum(isinstance(n, ast.comprehension) for n in nodes), sum(isinstance(n, ast.Constant) for n in nodes),
-            -len(read), len(text))
+            -len(read), len(ast.unparse(ast.parse(text, mode="eval"))))
 
 
 def synthesise(params: list[str], examples: list[tuple[tuple, object]], goal: Callable[[object, object], bool],
@@ -350,7 +371,7 @@ def synthesise(params: list[str], examples: list[tuple[tuple, object]], goal: Ca
         if key in seen:
             at, index = seen[key]
             old = by_size[at][index]
-            if at == size and len(text) < len(old[0]) and reads == old[3]:  # same size: the shorter text
+            if at == size and _bare_len(text) < _bare_len(old[0]) and reads == old[3]:  # same size: shorter
                 by_size[at][index] = (text, text if atomic else f"({text})", values, reads)
                 solutions[:] = [text if found == old[0] else found for found in solutions]
             return
@@ -409,7 +430,8 @@ def synthesise(params: list[str], examples: list[tuple[tuple, object]], goal: Ca
                                 add(size, template.format(ln, rn), atomic, _apply(fn, lv, rv), True)
     except Done:
         pass
-    return sorted(solutions, key=lambda t: _plainness(t, params))[:MAX_SOLUTIONS]  # stable: the order found breaks ties
+    ordered = sorted(solutions, key=lambda t: _plainness(t, params))  # stable: the order found breaks ties
+    return list(dict.fromkeys(_natural(t) for t in ordered))[:MAX_SOLUTIONS]
 
 
 #: Wrappers of the forgotten name in ``return wrapper(name)`` that the goal can undo.
@@ -628,3 +650,4 @@ def angelic_guards(func: ast.FunctionDef, probes) -> list[tuple[tuple, str, floa
         texts = _solutions(names, examples, None, "") if kind == "guard" else _loop_solutions(names, examples, kind)
         found.extend((path, text, GUARD_WEIGHT / (rank + 1)) for rank, text in enumerate(texts))
     return found
+
