@@ -116,9 +116,10 @@ def test_each_pass_is_tagged_by_whether_the_return_there_gives_the_result(sandbo
     site = loop_guard_site(ast.parse(FIRST_DIVISOR))
     names, examples = probe_loop(ast.parse(FIRST_DIVISOR), site, TestSuite.from_asserts(FIRST_DIVISOR_TESTS), sandbox)
     assert names == ("n", "i")
-    assert examples[:2] == (((10, 2), (0, True, False)), ((10, 3), (0, False, False)))
+    assert examples[:2] == (((10, 2), (0, True, False)), ((25, 2), (1, False, False)))  # 10's later passes cannot decide
     assert ((25, 5), (1, True, False)) in examples
-    assert ((31, 30), (2, False, True)) in examples  # 31: the code after the loop gives 31
+    assert ((31, 17), (2, False, True)) in examples  # 31: the code after the loop gives 31
+    assert ((31, 18), (2, False, True)) not in examples  # at most 16 of its passes are kept
     tags = tuple(tag for _, tag in examples)
     divides = tuple(n % i == 0 for (n, i), _ in examples)
     assert accepts(divides, tags)

@@ -25,8 +25,10 @@ if TYPE_CHECKING:
     from kelp.execute.sandbox import Sandbox
     from kelp.execute.suites import TestSuite
 
-#: Passes kept for one synthesis (its cost grows with every example).
+#: Passes kept for one synthesis (its cost grows with every example), and of one call that the
+#: code after the loop gets right (the rest of its passes are left unchecked).
 MAX_PASSES = 120
+PASSES_PER_CALL = 16
 _B = "__import__('builtins')"
 _KINDS = ("int", "float", "str", "bool", "list", "tuple", "dict", "set", "NoneType")
 
@@ -166,7 +168,9 @@ def probe_loop(tree: ast.Module, site: ProbeSite, suite: "TestSuite", sandbox: "
     (:func:`accepts_additions`).
     The guard's condition must first be true on a pass that gives the result, or never where
     the loop falls through to it (:func:`accepts`). Calls that can be right neither way are left
-    out; at most :data:`MAX_PASSES` passes, whole calls only. ``names`` are those seen on every
+    out; a call's passes after its last that gives the result are left out (they cannot decide),
+    but where the loop also falls through to it, up to :data:`PASSES_PER_CALL` are kept; at most
+    :data:`MAX_PASSES` passes, whole calls only. ``names`` are those seen on every
     pass, parameters first, at most :data:`~kelp.repair.probe.MAX_NAMES`. Empty when nothing
     usable was observed."""
     from kelp.repair.synthesis import examples_of, exactly
@@ -188,6 +192,9 @@ def probe_loop(tree: ast.Module, site: ProbeSite, suite: "TestSuite", sandbox: "
         else:
             gives = [exactly(row[RESULT], want) for row in rows]
             falls = exactly(result, want)
+            last = max((i for i, g in enumerate(gives) if g), default=-1)
+            keep = max(last + 1, PASSES_PER_CALL if falls else 0)  # later passes cannot decide
+            rows, gives = rows[:keep], gives[:keep]
             if not (any(gives) or falls) or len(tagged) + len(rows) > MAX_PASSES:
                 continue
             tags = [(call, g, falls) for g in gives]

@@ -33,10 +33,11 @@ MAX_TERMS_PER_SIZE = 4000
 MAX_SIZE = 6
 #: Largest expression a comprehension iterates over (``lst``, ``set(lst)``, ``range(n)``).
 MAX_ITERABLE_SIZE = 2
-#: Expressions one synthesis may evaluate (a count, not a time, so its result does not depend on
-#: the machine's load), and a wall-clock limit in seconds for the pathological case.
-MAX_WORK = 150_000
-TIME_LIMIT = 3.0
+#: Values one synthesis may compute: an expression evaluated on n examples costs n (a count, not
+#: a time, so its result does not depend on the machine's load), and a wall-clock limit in
+#: seconds that only a pathological case reaches.
+MAX_WORK = 600_000
+TIME_LIMIT = 20.0
 #: Expressions returned, smallest first.
 MAX_SOLUTIONS = 4
 #: Expressions of the smallest size that fits collected before the shortest texts are chosen.
@@ -336,8 +337,8 @@ def synthesise(params: list[str], examples: list[tuple[tuple, object]], goal: Ca
     at least one parameter. Sizes: a parameter or constant is 1, an operation adds 1 to its
     operands, a comprehension adds 1 to its iterable. Of expressions with the same values and
     size, the one with the shortest text is kept. Deterministic within :data:`MAX_WORK`
-    evaluations. Empty when there are no examples, arguments do not match ``params``, or
-    nothing is found within :data:`MAX_WORK` evaluations (or ``time_limit`` seconds) and
+    computed values (one expression on one example each). Empty when there are no examples, arguments do not match ``params``, or
+    nothing is found within :data:`MAX_WORK` values (or ``time_limit`` seconds) and
     :data:`MAX_SIZE`."""
     examples = [(args, exp) for args, exp in examples if len(args) == len(params)]
     if not examples or not params:
@@ -358,8 +359,8 @@ def synthesise(params: list[str], examples: list[tuple[tuple, object]], goal: Ca
     comprehensions = {s: 0 for s in by_size}
 
     def add(size: int, text: str, atomic: bool, values: tuple | None, reads: bool, comp: bool = False) -> None:
-        work[0] += 1
-        if work[0] > MAX_WORK or (work[0] % 1000 == 0 and time.monotonic() > deadline):
+        work[0] += len(expected)
+        if work[0] > MAX_WORK or time.monotonic() > deadline:
             raise Done
         if values is None or len(by_size[size]) >= MAX_TERMS_PER_SIZE:
             return
