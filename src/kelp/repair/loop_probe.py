@@ -5,8 +5,11 @@ its first pass: the ``if`` that guarded it is gone. Which pass should have retur
 tests: the first pass whose value of the returned expression is the test's expected result (or
 none, when the code after the loop gives that result). :func:`probe_loop` runs the program once
 in the sandbox with the ``return`` replaced by a record of the locals and the would-be result on
-each pass, and labels the passes: false before that pass, true on it. The condition is then
-synthesised from those labelled passes (:func:`kelp.repair.synthesis.angelic_guards`), as Nopol
+each pass, and tags each pass with whether its ``return`` would give that result; the condition's
+first true pass must be such a pass (:func:`accepts`). Likewise an unconditional
+``found.append(x)`` in a loop whose list the function returns: the passes the condition lets
+through must append exactly the expected list (:func:`accepts_additions`). The condition is
+synthesised from the tagged passes (:func:`kelp.repair.synthesis.angelic_guards`), as Nopol
 collects runtime values at each execution of a condition (Xuan et al. 2016).
 
 The records come back on the program's standard output, one line per call of the function,
