@@ -38,7 +38,8 @@ from kelp.repair.initialisers import imported_names, loop_initialisers, operand_
 from kelp.repair.missing_logic import clause_alternatives, early_return_alternatives, running_update_alternatives
 from kelp.repair.parallel import presort_alternatives, twin_alternatives
 from kelp.repair.proposer import Candidate, Feedback
-from kelp.repair.synthesis import angelic_guards, synthesis_alternatives
+from kelp.repair.angelic import angelic_guards
+from kelp.repair.synthesis import synthesis_alternatives
 from kelp.repair.signals import Evidence
 from kelp.repair.transplant import (argument_constants, assignment_donors, assignment_transplant_alternatives,
                                    callee, module_names, own_nodes, return_donors, return_transplant_alternatives,

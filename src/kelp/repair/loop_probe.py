@@ -9,7 +9,7 @@ each pass, and tags each pass with whether its ``return`` would give that result
 first true pass must be such a pass (:func:`accepts`). Likewise an unconditional
 ``found.append(x)`` in a loop whose list the function returns: the passes the condition lets
 through must append exactly the expected list (:func:`accepts_additions`). The condition is
-synthesised from the tagged passes (:func:`kelp.repair.synthesis.angelic_guards`), as Nopol
+synthesised from the tagged passes (:func:`kelp.repair.angelic.angelic_guards`), as Nopol
 collects runtime values at each execution of a condition (Xuan et al. 2016).
 
 The records come back on the program's standard output, one line per call of the function,
