@@ -435,10 +435,10 @@ def _localize(source: str, run0: RunResult, wider: RunResult | None, formula: st
 def _probe(tree: ast.Module, feedback: Feedback, suite: TestSuite, sandbox: Sandbox) -> tuple:
     """``((site, names, examples), ...)``: the locals observed where a computation or a guard is
     missing (:mod:`kelp.repair.probe`); empty when no function ends in a read of an unbound
-    name, falls off its end or returns before code that can never run, or the probes report
-    nothing. One sandbox run per probe."""
-    if suite.kind == "pytest":
-        return ()
+    name, falls off its end or returns before code that can never run, when every test passes,
+    or when the probes report nothing. One sandbox run per probe."""
+    if suite.kind == "pytest" or feedback.run is None or feedback.run.all_passed:
+        return ()  # nothing to repair: no probe runs
     sites = [guard_site(tree), loop_guard_site(tree)]
     if _too_much(feedback):
         sites.append(accumulate_site(tree))
