@@ -154,7 +154,9 @@ def test_the_time_limit_bounds_a_search_in_a_large_module(sandbox):
     suite = TestSuite.from_asserts(["assert clip([1, 5, 9], 2, 8) == [0]", "assert helper_3([1, 4], 2) == 4"])
     result = repair(source, suite, sandbox, RepairConfig(budget=10_000, seconds=3.0))
     assert not result.solved and result.reason == "time limit"
-    assert result.seconds < 3.0 + 2.0 and result.executions > 0
+    # the limit is checked between steps (one expansion of this module and its batch: about a
+    # second on an idle machine, several on a loaded one); the budget alone would take minutes
+    assert result.seconds < 3.0 + 7.0 and result.executions > 0
 
 
 def test_a_states_feedback_follows_its_lines_after_an_insertion():

@@ -43,3 +43,16 @@ def test_a_ranker_without_an_accept_model_keeps_the_doubt(tmp_path):
     with Sandbox(workers=1) as sandbox:
         result = repair(BUGGY, TestSuite.from_asserts(TESTS), sandbox, RepairConfig(budget=64, ranker=str(ranker)))
     assert result.solved and "s[1] >= w" in result.repaired
+
+
+def test_a_doubt_for_an_unread_parameter_runs_the_proposals_that_read_it_first():
+    """``s[0] > h`` passes at the second execution and leaves ``w`` unread; the clause that
+    reads ``w`` stands far down the ranker's order, so the proposals that read ``w`` go first."""
+    buggy = ("def filter_data(students, h, w):\n"
+             "    result = {k: s for k, s in students.items() if s[0] >= h}\n"
+             "    return result\n")
+    everyone = "{'a': (6.2, 70), 'b': (5.9, 65), 'c': (6.0, 68)}"
+    suite = TestSuite.from_asserts(TESTS + [f"assert filter_data({everyone}, 5.7, 64) == {everyone}"])
+    with Sandbox(workers=1) as sandbox:
+        result = repair(buggy, suite, sandbox, RepairConfig(budget=256, ranker="bundled", doubt_extra=16))
+    assert result.solved and "s[0] >= h and s[1] >= w" in result.repaired

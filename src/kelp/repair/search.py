@@ -49,6 +49,9 @@ from kelp.repair.unused import unread_parameters
 
 #: The functions whose unread parameters doubt a repair: those holding the most suspicious lines.
 UNREAD_LINES = 3
+#: Priority (log-probability) given to the queued proposals that read a parameter a doubted
+#: repair left unread: more than any two proposals' difference, so they all run first.
+READS_UNREAD_FIRST = 1e6
 
 
 class RepairInputError(KelpError, ValueError):
@@ -103,7 +106,8 @@ class RepairConfig:
     patch the model trusts more, returning the most trusted one found. ``doubt_unread``: a
     patch that leaves a parameter of the suspicious functions unread (see
     :func:`~kelp.repair.unused.unread_parameters`) is doubted the same way, for a patch that
-    reads it (a forgotten clause often held the parameter: ``s[0] >= h and s[1] >= w``).
+    reads it (a forgotten clause often held the parameter: ``s[0] >= h and s[1] >= w``); the
+    queued proposals that read it then run first.
     ``stop_at_repair``:
     False runs the whole budget even after a repair is found (the first is returned): search-
     labelled data then holds candidates ranked after a repair too, so that where a candidate
@@ -814,7 +818,18 @@ class _Search:
             self.kept, self.kept_key = (fixed, to_solve, state, shown, judged, total), key
         if self.stop_at is None:
             self.stop_at = self.executions + extra
+            if not reads and self.others is None:
+                self._reading_first({name for _func, name in self.unread})
         return None
+
+    def _reading_first(self, names: set[str]) -> None:
+        """Queue the pending proposals whose new code reads one of ``names`` (parameters a
+        doubted repair left unread) before every other candidate, each group in its order."""
+        words = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(names))) + r")\b")
+        for item in self.heap:
+            if item.edit is not None and isinstance(item.edit.new, str) and words.search(item.edit.new):
+                item.priority -= READS_UNREAD_FIRST
+        heapq.heapify(self.heap)
 
     def _trust(self, item: _Pending, shown: str) -> tuple[bool, float | None]:
         """What vouches for the plausible patch ``shown``: whether it reads every parameter of
