@@ -116,7 +116,8 @@ def test_a_rounds_search_as_ray_tasks_writes_the_serial_lines(tmp_path):
     from kelp.scale import connect
     from kelp.train.expert_iteration import search_round
 
-    config = ExpertIterationConfig(rounds=1, n=3, steps=(1,), budget=8)
+    # the budget, not the clock, ends each search, so a loaded machine gives both runs the same lines
+    config = ExpertIterationConfig(rounds=1, n=3, steps=(1,), budget=8, seconds=600.0)
     serial = search_round(config, 1, DEFAULT_CHECKPOINT, tmp_path / "serial", workers=1, quiet=True)
     with connect("local", cpus=2):
         remote = search_round(config, 1, DEFAULT_CHECKPOINT, tmp_path / "ray", quiet=True, ray=True)
