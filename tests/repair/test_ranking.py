@@ -13,8 +13,7 @@ from kelp.repair.enumerate import EnumerativeProposer
 from kelp.repair.proposer import Candidate, Feedback
 from kelp.models.ranker import CompiledTrees, Ranker, RankerError, load_default
 from kelp.models.naturalness import load_ngram
-from kelp.repair.ranking import (CATEGORICAL, FEATURES, NATURALNESS, expected_output, proposal_features, reorder,
-                                 token_count)
+from kelp.repair.ranking import CATEGORICAL, FEATURES, NATURALNESS, proposal_features, reorder, token_count
 from kelp.repair.search import RepairConfig, repair
 
 # count_pos with `x < 0` where `x > 0` was meant (the `if` is on line 5), and its tests
@@ -40,9 +39,6 @@ def test_every_proposal_gets_every_feature():
                    for name in FEATURES if name not in CATEGORICAL and row[name] is not None)
     plain = proposal_features(cands, tree, feedback.lines, feedback.failing_constants, 0, 0, 0.0, "AssertionError")
     assert all(set(row) == set(FEATURES) - set(NATURALNESS) for row in plain)
-    assert {(row["expected_kind"], row["expected_size"]) for row in plain} == {("", 0)}
-    told = proposal_features(cands[:3], tree, feedback.lines, (), 0, 0, 0.0, None, expected=("bool", 4))
-    assert {(row["expected_kind"], row["expected_size"]) for row in told} == {("bool", 4)}
     flips = [r for r, c in zip(rows, cands) if c.family == "compare_flip" and c.edit.new == "x > 0"]
     assert flips and flips[0]["suspiciousness"] == 1.0 and flips[0]["line_rank"] == 0
     assert flips[0]["node"] == "Compare" and flips[0]["removes"] == 0
@@ -81,29 +77,6 @@ def test_writing_a_failing_tests_constant_into_the_program_is_flagged():
     rows = proposal_features(cands, tree, feedback.lines, (2, 77), 0, 0, 0.0, None)
     flagged = {c.edit.new for r, c in zip(rows, cands) if r["test_constant"]}
     assert flagged and all("77" in new or "2" in new for new in flagged)
-
-
-@pytest.mark.parametrize("test, kind, size", [
-    ("assert is_even(4) == True", "bool", 4),
-    ("assert is_even(3)", "bool", 4),
-    ("assert not is_even(3)", "bool", 4),
-    ("assert 3 == add(1, 2)", "int", 1),
-    ("assert add(100, 20) == 120", "int", 3),
-    ("assert name('x') == 'ab'", "str", 4),
-    ("assert pairs([1, 2]) == [(1, 2)]", "list", 8),
-    ("assert f(1) == {'a': 1}", "dict", 8),
-    ("assert f(1) is None", "none", 4),
-    ("xs = []\nxs.append(1)\nassert top(xs) == 1.5", "float", 3),
-    ("assert f(1) == set([1, 2])", "?", 0),
-    ("assert 1 < f(1)", "?", 0),
-    ("", "?", 0),
-    ("def (", "?", 0),
-])
-def test_the_expected_output_of_a_test_is_classified_by_kind_and_length(test, kind, size):
-    """A one-test search that wants ``True`` is fitted by chance far more often than one that
-    wants a list of pairs: the kind and length of the expected value tell the ranker how much
-    the test's verdict is worth."""
-    assert expected_output(test) == (kind, size)
 
 
 def test_reading_a_name_nobody_reads_and_dropping_a_names_last_read_are_flagged():

@@ -25,7 +25,6 @@ FEATURES = (
     "parent_gain", "parent_close", "old_size", "new_size", "size_delta", "test_constant",
     "family_share", "statement", "removes", "tests", "lm_old", "lm_new", "lm_delta", "lm_total_delta",
     "cache_old", "cache_new", "cache_delta", "cache_total_delta", "reads_unread", "unreads",
-    "expected_kind", "expected_size",
 )
 #: Naturalness features (:func:`naturalness_features`): cross-entropy of the edited line before
 #: and after the edit (bits per token), their difference, and the change of the line's total bits,
@@ -33,9 +32,7 @@ FEATURES = (
 NATURALNESS = ("lm_old", "lm_new", "lm_delta", "lm_total_delta",
                "cache_old", "cache_new", "cache_delta", "cache_total_delta")
 #: Features that are names (encoded by the model's vocabulary; an unknown name is code 0).
-CATEGORICAL = ("family", "op", "node", "root_error", "expected_kind")
-#: Longest ``repr`` of an expected value that :func:`expected_output` tells apart.
-EXPECTED_SIZE_CAP = 100
+CATEGORICAL = ("family", "op", "node", "root_error")
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _NAME = re.compile(r"[A-Za-z_]\w*")
@@ -55,39 +52,6 @@ def name_reads(tree: ast.AST) -> tuple[Counter, set[str]]:
         elif isinstance(node, ast.arg):
             bound.add(node.arg)
     return reads, {name for name in bound if name not in reads and name not in ("self", "cls", "_")}
-
-
-def expected_output(test_source: str) -> tuple[str, int]:
-    """``(kind, size)`` of what the last ``assert`` of ``test_source`` expects a call to give:
-    ``kind`` the type of the literal it is compared with by ``==`` or ``is`` (``"bool"``,
-    ``"int"``, ``"float"``, ``"str"``, ``"none"``, ``"list"``, ``"tuple"``, ``"dict"``,
-    ``"set"``; ``assert f(x)`` and ``assert not f(x)`` want a ``"bool"``) and ``size`` the
-    length of its ``repr`` in characters (at most :data:`EXPECTED_SIZE_CAP`); ``("?", 0)`` for
-    any other test. A wrong patch meets a one-bit expectation (``True``) by chance far more
-    often than a list of pairs, so the features tell a plausible patch's evidence apart
-    (Qi et al. 2015 found most plausible patches of weak test suites wrong)."""
-    try:
-        asserts = [n for n in ast.walk(ast.parse(test_source)) if isinstance(n, ast.Assert)]
-    except (SyntaxError, ValueError):
-        return "?", 0
-    if not asserts:
-        return "?", 0
-    test = asserts[-1].test
-    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
-        test = test.operand
-    if isinstance(test, ast.Call):
-        return "bool", len("True")
-    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], (ast.Eq, ast.Is))):
-        return "?", 0
-    for call, other in ((test.left, test.comparators[0]), (test.comparators[0], test.left)):
-        if isinstance(call, ast.Call):
-            try:
-                value = ast.literal_eval(other)
-            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-                return "?", 0
-            kind = "none" if value is None else type(value).__name__
-            return kind, min(len(repr(value)), EXPECTED_SIZE_CAP)
-    return "?", 0
 
 
 def _names(text: str) -> Counter:
@@ -120,8 +84,7 @@ def _constants(text: str) -> set:
 
 def proposal_features(cands: list, tree: ast.Module, lines: dict[int, float], failing_constants: tuple,
                       depth: int, parent_gain: float, parent_close: float, root_error: str | None,
-                      tests: int = 0, source: str | None = None, lm=None,
-                      expected: tuple[str, int] = ("", 0)) -> list[dict]:
+                      tests: int = 0, source: str | None = None, lm=None) -> list[dict]:
     """Features of each proposal of one state, in order (``cands``: :class:`Candidate` s sorted
     by score, best first; ``tree``: the state's program; ``lines``: its line suspiciousness;
     ``failing_constants``: literals of the failing tests; ``depth``: the state's edits from the
@@ -133,10 +96,7 @@ def proposal_features(cands: list, tree: ast.Module, lines: dict[int, float], fa
     One dict per candidate, keyed by :data:`FEATURES`; names for :data:`CATEGORICAL`, numbers
     otherwise. Sizes are in tokens (:func:`token_count`). ``reads_unread``: the new code reads
     a name the program binds and never reads (a person rarely takes a parameter to ignore it);
-    ``unreads``: the edit removes every read of a name (:func:`name_reads`). ``expected``: the
-    ``expected_kind`` and ``expected_size`` features, what the buggy program's first failing
-    test wants (:func:`expected_output`; ``("", 0)`` when not known), the same for every proposal
-    of a search."""
+    ``unreads``: the edit removes every read of a name (:func:`name_reads`)."""
     from kelp.program.spans import line_at
 
     order = sorted(set(lines.values()), reverse=True)
@@ -191,7 +151,6 @@ def proposal_features(cands: list, tree: ast.Module, lines: dict[int, float], fa
             "new_size": new_size, "size_delta": new_size - old_size, "test_constant": test_constant,
             "family_share": families[cand.family] / n, "statement": statement,
             "removes": int(edit.op == "delete" or (old_size > 0 and new_size < old_size)), "tests": tests,
-            "expected_kind": expected[0], "expected_size": expected[1],
         })
     if patched:
         for row, extra in zip(out, naturalness_features(lm, source, patched)):

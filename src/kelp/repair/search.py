@@ -42,7 +42,7 @@ from kelp.repair.enumerate import EnumerativeProposer
 from kelp.repair.loop_probe import accumulate_site, loop_guard_site, probe_loop
 from kelp.repair.probe import guard_site, probe_locals, probe_site
 from kelp.repair.proposer import Candidate, Feedback, Proposer
-from kelp.repair.ranking import NATURALNESS, expected_output, proposal_features, reorder, synthesised_first
+from kelp.repair.ranking import NATURALNESS, proposal_features, reorder, synthesised_first
 from kelp.repair.simplify import patch_cost, simplify
 from kelp.repair.splice import minimal_source, splice_edit, text_lines
 from kelp.repair.unused import unread_parameters
@@ -564,8 +564,6 @@ class _Search:
                        if config.doubt_unread and self.ranking else frozenset())
         first_failure = next((o for o in run0.outcomes if o.status != "pass"), None)
         self.root_error = None if first_failure is None else (first_failure.error_type or first_failure.status)
-        sources = {t.id: t.source for t in suite.tests}
-        self.expected = ("", 0) if first_failure is None else expected_output(sources.get(first_failure.test_id, ""))
 
     def run(self) -> RepairResult:
         """Search until a confirmed repair, the budget, the time limit or no candidates left."""
@@ -714,7 +712,7 @@ class _Search:
         root = self.root
         return proposal_features(cands, state.tree, feedback.lines, self.feedback.failing_constants, state.depth,
                                  state.value[0] - root.value[0], state.value[2] - root.value[2], self.root_error,
-                                 len(self.suite.tests), state.source, self.lm, self.expected)
+                                 len(self.suite.tests), state.source, self.lm)
 
     def _schedule(self, index: int) -> None:
         """Lazy expansion: a placeholder whose priority bounds every child's (scores <= 1), so

@@ -46,9 +46,7 @@ class RankerConfig:
     ``balance_families``: weight each group by the inverse frequency of the family of its
     first correct candidate (groups without one keep weight 1), so that the ranker does not
     learn the forward process's family frequencies, which are not those of human bugs;
-    ``exclude``: features the model may not use (their column is blanked in training);
-    ``accept_only``: features only the accept model uses (blanked for the ranker).
-    The default keeps :data:`ACCEPT_ONLY` from the ranker."""
+    ``exclude``: features the model may not use (their column is blanked in training)."""
 
     trees: int = 200
     leaves: int = 7
@@ -58,7 +56,6 @@ class RankerConfig:
     seed: int = 0
     balance_families: bool = False
     exclude: tuple[str, ...] = ()
-    accept_only: tuple[str, ...] = ()
 
 
 def _relevance(c: dict) -> int:
@@ -201,7 +198,7 @@ def train_ranker(folders: list[Path], out: Path, config: RankerConfig = RankerCo
         raise RankerTrainingError(f"unknown features to exclude: {', '.join(unknown)} (known: {', '.join(FEATURES)})")
     categorical = [FEATURES.index(name) for name in CATEGORICAL]
     x, y, sizes = matrix(train)
-    for name in config.exclude + config.accept_only:  # a constant column: no split can use it
+    for name in config.exclude:  # a constant column: no split can use it
         x[:, FEATURES.index(name)] = 0.0
     weights = None
     if config.balance_families:
