@@ -103,8 +103,7 @@ class RepairConfig:
     A ranker with an accept model doubts a patch that passes every test when its probability
     of being correct is under the model's threshold (a plausible patch that is wrong: Qi et al.
     2015): the search keeps it and goes on for at most ``doubt_extra`` more executions for a
-    patch the model trusts, returned when found; otherwise the first doubted patch is (the
-    ranker's order already weighs them; one that reads every parameter first). ``doubt_unread``: a
+    patch the model trusts more, returning the most trusted one found. ``doubt_unread``: a
     patch that leaves a parameter of the suspicious functions unread (see
     :func:`~kelp.repair.unused.unread_parameters`) is doubted the same way, for a patch that
     reads it (a forgotten clause often held the parameter: ``s[0] >= h and s[1] >= w``); the
@@ -556,7 +555,7 @@ class _Search:
                 self.others = replace(regression, tests=tuple(TestCase(i) for i in others))
         self.regressions = 0
         self.kept: tuple | None = None  # the best doubted repair (leaves ``others`` failing, or distrusted)
-        self.kept_key: tuple = (-1, False, False)  # (of ``others`` fixed, reads every parameter, accepted)
+        self.kept_key: tuple = (-1, False, 0.0)  # (of ``others`` fixed, reads every parameter, accept probability)
         self.stop_at: int | None = None  # executions after which ``kept`` is returned
         self.ranker = _ranker(config.ranker)
         self.lm = _naturalness(self.ranker, observer)
@@ -812,9 +811,7 @@ class _Search:
             fixed, extra = self._others_fixed(shown), self.config.others_extra
             if fixed == len(self.others.tests):  # the project's own failing tests vouch for it
                 return self._finish(fixed, to_solve, state, shown, judged, total)
-        # a later patch replaces the kept one only by vouching for more: the ranker's order
-        # already weighs the doubted ones, so a nearby accept probability does not outrank it
-        key = (fixed, reads, accept is None or accept >= self.ranker.accept_threshold)
+        key = (fixed, reads, 1.0 if accept is None else accept)
         if self.kept is None or key > self.kept_key:
             self.kept, self.kept_key = (fixed, to_solve, state, shown, judged, total), key
         if self.stop_at is None:
