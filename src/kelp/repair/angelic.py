@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 
-from kelp.repair.synthesis import _CACHE, MIN_EXAMPLES, _probe_of, _solutions, exactly, synthesise
+from kelp.repair.synthesis import MIN_EXAMPLES, exactly, probe_of, remembered, solutions, synthesise
 
 
 #: Subscripts ``xs[i]``, ``xs[i - 1]``, ``xs[i + 1]`` added as atoms, at most.
@@ -59,7 +59,7 @@ def angelic_guards(func: ast.FunctionDef, probes) -> list[tuple[tuple, str, floa
     empty otherwise, or when the statement there is no longer such a ``return``."""
     found = []
     for kind in ("guard", "loop_guard", "accumulate"):
-        probe = _probe_of(func, probes, kind)
+        probe = probe_of(func, probes, kind)
         if probe is None:
             continue
         site, names, examples = probe
@@ -79,7 +79,7 @@ def angelic_guards(func: ast.FunctionDef, probes) -> list[tuple[tuple, str, floa
                 or (kind == "guard" and path[-1] >= len(block) - 1)):
             continue
         names, examples = with_neighbours(names, examples, _loop_variables(func, path))
-        texts = _solutions(names, examples, None, "") if kind == "guard" else _loop_solutions(names, examples, kind)
+        texts = solutions(names, examples, None, "") if kind == "guard" else _loop_solutions(names, examples, kind)
         found.extend((path, text, GUARD_WEIGHT / (rank + 1)) for rank, text in enumerate(texts))
     return found
 
@@ -97,14 +97,10 @@ def _loop_variables(func: ast.FunctionDef, path: tuple) -> set[str]:
 def _loop_solutions(names: tuple[str, ...], examples: list, kind: str) -> tuple[str, ...]:
     """Conditions over ``names`` that :func:`kelp.repair.loop_probe.accepts` (or, for an
     ``"accumulate"`` site, :func:`~kelp.repair.loop_probe.accepts_additions`) takes on the
-    tagged passes ``examples``, remembered like :func:`_solutions`."""
+    tagged passes ``examples``, :func:`~kelp.repair.synthesis.remembered`."""
     from kelp.repair.loop_probe import accepts, accepts_additions
 
-    key = (names, repr(examples), kind)
-    if key not in _CACHE:
-        if len(_CACHE) > 256:
-            _CACHE.clear()
-        tags = tuple(tag for _, tag in examples)
-        check = accepts_additions if kind == "accumulate" else accepts
-        _CACHE[key] = tuple(synthesise(list(names), examples, exactly, accept=lambda values: check(values, tags)))
-    return _CACHE[key]
+    tags = tuple(tag for _, tag in examples)
+    check = accepts_additions if kind == "accumulate" else accepts
+    return remembered((names, repr(examples), kind),
+                      lambda: synthesise(list(names), examples, exactly, accept=lambda values: check(values, tags)))

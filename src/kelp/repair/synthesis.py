@@ -473,17 +473,25 @@ def _goal(ret: ast.expr | None, name: str) -> Callable[[object, object], bool] |
 
 
 _CACHE: dict[tuple, tuple[str, ...]] = {}
+#: Syntheses remembered at most (the cache is emptied when it grows past this).
+CACHE_SIZE = 256
 
 
-def _solutions(params: tuple[str, ...], examples: list, ret: ast.expr | None, name: str) -> tuple[str, ...]:
-    """:func:`synthesise`'s expressions for ``name``, remembered per function and examples (a
-    search asks again for every state it expands)."""
-    key = (params, repr(examples), ast.dump(ret) if ret is not None else None, name)
+def remembered(key: tuple, compute: Callable[[], list[str]]) -> tuple[str, ...]:
+    """``compute()``'s expressions, remembered under ``key`` (a search asks again for every
+    state it expands, with the same function and examples)."""
     if key not in _CACHE:
-        if len(_CACHE) > 256:
+        if len(_CACHE) > CACHE_SIZE:
             _CACHE.clear()
-        _CACHE[key] = tuple(synthesise(list(params), examples, _goal(ret, name)))
+        _CACHE[key] = tuple(compute())
     return _CACHE[key]
+
+
+def solutions(params: tuple[str, ...], examples: list, ret: ast.expr | None, name: str) -> tuple[str, ...]:
+    """:func:`synthesise`'s expressions for ``name`` over ``params`` from ``examples``
+    (``ret``: the ``return`` expression that reads ``name``, or None), :func:`remembered`."""
+    key = (params, repr(examples), ast.dump(ret) if ret is not None else None, name)
+    return remembered(key, lambda: synthesise(list(params), examples, _goal(ret, name)))
 
 
 def _own_name(func: ast.FunctionDef) -> tuple[str, ...]:
@@ -503,7 +511,7 @@ def _own_name(func: ast.FunctionDef) -> tuple[str, ...]:
     return (func.name,)
 
 
-def _probe_of(func: ast.FunctionDef, probes, kind: str) -> tuple | None:
+def probe_of(func: ast.FunctionDef, probes, kind: str) -> tuple | None:
     """The probe of ``kind`` at ``func`` among ``probes`` with at least :data:`MIN_EXAMPLES`."""
     for probe in probes:
         if probe[0].func == func.name and probe[0].kind == kind and len(probe[2]) >= MIN_EXAMPLES:
@@ -526,14 +534,14 @@ def synthesis_alternatives(path: tuple, func: ast.FunctionDef, unbound, test_sou
     args = func.args
     if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs:
         return
-    probe = _probe_of(func, probes, "value")
+    probe = probe_of(func, probes, "value")
     probed = probe is not None
     if len(body) == 1 and isinstance(body[0], ast.Return) and body[0].value is not None:
         params, examples = tuple(a.arg for a in args.args), None
     elif probed and isinstance(body[-1], ast.Return) and body[-1].value is not None:
         params, examples = probe[1], list(probe[2])
     elif probed and not any(isinstance(n, ast.Return) for n in ast.walk(func)):
-        for rank, text in enumerate(_solutions(probe[1], list(probe[2]), None, "")):
+        for rank, text in enumerate(solutions(probe[1], list(probe[2]), None, "")):
             stmt = ast.Return(value=ast.parse(text, mode="eval").body, lineno=0)
             yield ("missing_return", ("synthesis", path, "", rank), path + ("body",), f"insert:{len(func.body)}",
                    stmt, SYNTHESIS_WEIGHT / (rank + 1))
@@ -550,7 +558,7 @@ def synthesis_alternatives(path: tuple, func: ast.FunctionDef, unbound, test_sou
         if len(examples) < MIN_EXAMPLES:
             return
         index = func.body.index(ret)
-        for rank, text in enumerate(_solutions(params, examples, ret.value, name)):
+        for rank, text in enumerate(solutions(params, examples, ret.value, name)):
             stmt = ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=ast.parse(text, mode="eval").body,
                               lineno=0)
             yield ("insert_statement", ("synthesis", path, name, rank), path + ("body",), f"insert:{index}", stmt,
