@@ -132,3 +132,26 @@ def test_a_dropped_parity_guard_is_repaired_for_real(sandbox):
     result = repair(DROPPED_PARITY, suite, sandbox, RepairConfig(budget=256))
     assert result.solved, result.reason
     assert "% 2" in result.repaired
+
+
+# `if num <= 1:` was dropped around the base case: `res` and `i` are unbound where a guard of
+# `return 1` would test them.
+DROPPED_BASE_CASE = '''def catalan(num):
+    return 1
+    res = 0
+    for i in range(num):
+        res += catalan(i) * catalan(num - i - 1)
+    return res
+'''
+
+
+def test_guards_never_test_a_local_that_is_not_bound_yet():
+    guards = _guards(DROPPED_BASE_CASE)
+    body = ("body", 0, "body")
+    first = [text.split("\n")[1] for weight, text in guards[(body, 0, 1)]]
+    assert "    if num <= 1:" in first
+    assert not any("res" in line or " i " in line for line in first), first
+    around_loop = [text.split("\n")[1] for weight, text in guards[(body, 2, 1)]]
+    assert around_loop and not any(" i " in line for line in around_loop), around_loop  # the loop binds i
+    loop_body = ("body", 0, "body", 2, "body")
+    assert any("if i == 0:" in text for _, text in guards[(loop_body, 0, 1)])  # bound by the loop

@@ -32,8 +32,8 @@ from kelp.program.spans import line_at
 from kelp.program.tree import iter_nodes, node_at
 from kelp.repair.calls import discarded_result_alternatives, method_unwrap_alternatives, wrap_alternatives
 from kelp.repair.excess_logic import guard_removal_alternatives
-from kelp.repair.guards import (MAX_CONDITIONS, MAX_RUN, _blocks, _conditions, _existing_conditions, _is_docstring,
-                                _subscripts, guard_alternatives)
+from kelp.repair.guards import (MAX_CONDITIONS, MAX_RUN, _blocks, _existing_conditions, _is_docstring, _subscripts,
+                                best_conditions, first_bindings, guard_alternatives)
 from kelp.repair.initialisers import imported_names, loop_initialisers, operand_initialisers, usage_initialisers
 from kelp.repair.missing_logic import clause_alternatives, early_return_alternatives, running_update_alternatives
 from kelp.repair.parallel import presort_alternatives, twin_alternatives
@@ -271,6 +271,7 @@ def _focused_guards(tree: ast.Module, func_path: tuple, func: ast.FunctionDef, d
     loop_vars = {n.id for node in ast.walk(func) if isinstance(node, (ast.For, ast.comprehension))
                  for n in ast.walk(node.target) if isinstance(n, ast.Name)}
     dead = [d for d in dead if d not in loop_vars]
+    bound = first_bindings(func)
     for block_path, block, loops in _blocks(func, func_path, ()):
         owner_path, field = block_path[:-1], block_path[-1]
         owner = node_at(tree, owner_path)
@@ -282,9 +283,8 @@ def _focused_guards(tree: ast.Module, func_path: tuple, func: ast.FunctionDef, d
                 run = block[i:i + k]
                 if len(run) < k or (len(run) == len(block) and block_path == func_path + ("body",)):
                     break
-                found = _conditions(run, loops, conditions, subscripts, params, list(dead))
-                best = sorted(dict(found).items(), key=lambda kv: -kv[1])
-                for text, weight in best[:MAX_CONDITIONS]:
+                for text, weight in best_conditions(run, loops, conditions, subscripts, params, dead, bound,
+                                                    MAX_CONDITIONS):
                     yield ("missing_guard", ("guard", block_path, i, k), owner_path, "replace",
                            _Guard(owner, field, i, k, text), weight)
 

@@ -15,7 +15,9 @@ synthesis over in-scope values (Xuan et al. 2016), without Nopol's solver:
   attribute of ``x``, ``isinstance(x, C)`` (or its negation) for a class ``C`` the function
   names or receives as ``cls``.
 
-Each guard wraps a run of one to three consecutive statements of a block.
+Each guard wraps a run of one to three consecutive statements of a block. A condition never
+reads a local that is not bound yet where the guard stands (it would raise ``UnboundLocalError``
+on every run).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ def guard_alternatives(tree: ast.Module, func_path: tuple, func: ast.FunctionDef
     loop_vars = {n.id for node in ast.walk(func) if isinstance(node, (ast.For, ast.comprehension))
                  for n in ast.walk(node.target) if isinstance(n, ast.Name)}
     dead = [d for d in dead if d not in loop_vars]  # a dead loop variable is no sequence
+    bound = first_bindings(func)
     for block_path, block, loops in _blocks(func, func_path, ()):
         owner_path, field = block_path[:-1], block_path[-1]
         owner = node_at(tree, owner_path)
@@ -59,12 +62,59 @@ def guard_alternatives(tree: ast.Module, func_path: tuple, func: ast.FunctionDef
                 run = block[i:i + k]
                 if len(run) < k or (len(run) == len(block) and block_path == func_path + ("body",)):
                     break
-                best = sorted(dict(_conditions(run, loops, conditions, subscripts, params, list(dead))).items(), key=lambda kv: -kv[1])
-                for text, weight in best[:per_run]:
+                for text, weight in best_conditions(run, loops, conditions, subscripts, params, dead, bound, per_run):
                     guard = ast.If(test=ast.parse(text, mode="eval").body, body=list(run), orelse=[])
                     new_owner = copy.copy(owner)
                     setattr(new_owner, field, block[:i] + [guard] + block[i + k:])
                     yield ("guard", block_path, i, k), owner_path, new_owner, weight
+
+
+def best_conditions(run: list[ast.stmt], loops: tuple, existing: list[str], subscripts: list[str],
+                    params: list[str], dead: list[str], bound: dict[str, int], limit: int) -> list[tuple[str, float]]:
+    """The ``limit`` likeliest conditions ``(text, weight)`` for guarding ``run`` (see
+    :func:`_conditions`), leaving out those that read a local of ``bound`` (:func:`first_bindings`)
+    first bound on or after the run's first line: unbound where the guard tests it."""
+    start = run[0].lineno
+    unbound = {name for name, line in bound.items() if line >= start}
+    found = dict(_conditions(run, loops, existing, subscripts, params, list(dead)))
+    kept = [(text, weight) for text, weight in found.items() if not unbound.intersection(_names_of(text))]
+    return sorted(kept, key=lambda kv: -kv[1])[:limit]
+
+
+def first_bindings(func: ast.FunctionDef) -> dict[str, int]:
+    """``{name: line}``: the first line on which each local of ``func`` is bound (assigned, a
+    loop or ``with`` target, an ``except`` name, an import, a nested ``def`` or ``class``).
+    Parameters, names declared ``global`` or ``nonlocal``, and the variables of comprehensions
+    and nested scopes are not locals of ``func`` and are left out."""
+    declared = {name for node in ast.walk(func) if isinstance(node, (ast.Global, ast.Nonlocal)) for name in node.names}
+    args = func.args
+    params = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs} | {
+        a.arg for a in (args.vararg, args.kwarg) if a is not None}
+    first: dict[str, int] = {}
+
+    def bind(name: str, line: int) -> None:
+        if name not in params and name not in declared:
+            first[name] = min(line, first.get(name, line))
+
+    def visit(node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                bind(child.name, child.lineno)
+                continue
+            if isinstance(child, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+                continue
+            if isinstance(child, ast.Name) and isinstance(child.ctx, (ast.Store, ast.Del)):
+                bind(child.id, child.lineno)
+            elif isinstance(child, ast.ExceptHandler) and child.name:
+                bind(child.name, child.lineno)
+            elif isinstance(child, (ast.Import, ast.ImportFrom)):
+                for alias in child.names:
+                    bind((alias.asname or alias.name).split(".")[0], child.lineno)
+            visit(child)
+
+    for stmt in func.body:
+        visit(ast.Module(body=[stmt], type_ignores=[]))
+    return first
 
 
 def _is_docstring(stmt: ast.stmt) -> bool:

@@ -27,7 +27,7 @@ import ast
 import copy
 from typing import Iterator
 
-from kelp.repair.guards import _conditions, _existing_conditions, _names_of, _subscripts
+from kelp.repair.guards import _conditions, _existing_conditions, _names_of, _subscripts, first_bindings
 
 #: Clauses tried per condition (the best by weight).
 MAX_CLAUSES = 12
@@ -111,6 +111,7 @@ def clause_alternatives(func_path: tuple, func: ast.FunctionDef, dead: list[str]
     dead_params = [d for d in dead if d in params]
     existing = _existing_conditions(func)
     subscripts = _subscripts(func)
+    bound = first_bindings(func)
     for path, cond, body, loops, _loop in _test_sites(func, func_path):
         own = ast.unparse(cond)
         clauses: dict[str, float] = {}
@@ -123,8 +124,9 @@ def clause_alternatives(func_path: tuple, func: ast.FunctionDef, dead: list[str]
                         and isinstance(node.func.value, ast.Name):
                     text = f"{ast.unparse(node.args[0])} not in {node.func.value.id}"
                     clauses[text] = max(clauses.get(text, 0.0), 3.0)
+        unbound = {name for name, line in bound.items() if line >= cond.lineno}
         for text, weight in _conditions(body, loops, existing, subscripts, params, dead):
-            if text != own and text not in own and own not in text:
+            if text != own and text not in own and own not in text and not unbound.intersection(_names_of(text)):
                 clauses[text] = max(clauses.get(text, 0.0), weight)
         best = sorted(clauses.items(), key=lambda kv: -kv[1])[:MAX_CLAUSES]
         for text, weight in best:
