@@ -176,3 +176,13 @@ def test_a_forgotten_return_is_copied_from_the_twin_function():
     run = RunResult("ok", [TestOutcome("t", "fail", "AssertionError", "assert None == {'#f00': 'red'}")])
     texts = _texts(program, Feedback(lines={12: 1.0, 13: 0.5}, run=run))
     assert any(t.endswith("        raise ValueError(spec)\n    return _names_to_hex[spec]\n") for t in texts)
+
+
+def test_wrong_variable_fixes_never_read_a_local_before_it_is_bound():
+    source = ("def second(numbers):\n    if len(numbers) < 2:\n        return None\n    seen = []\n"
+              "    for x in numbers:\n        seen.append(x)\n    return seen[1]\n")
+    tree = parse(source)
+    cands = EnumerativeProposer().propose(tree, Feedback(lines={2: 1.0, 7: 0.5}))
+    line_2 = [c.edit.new for c in cands if c.family == "wrong_variable" and line_at(tree, c.edit.path) == 2]
+    line_7 = [c.edit.new for c in cands if c.family == "wrong_variable" and line_at(tree, c.edit.path) == 7]
+    assert line_2 == [] and "numbers" in line_7 and "x" in line_7, (line_2, line_7)

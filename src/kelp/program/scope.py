@@ -197,6 +197,19 @@ class ScopeIndex:
         self.tree = tree
         self.bindings = bindings(tree) if all_bindings is None else all_bindings
         self._by_context: dict[tuple, list[Binding]] = {}
+        self._first_lines: dict[tuple, int] | None = None
+
+    def first_line(self, scope: Path, name: str) -> int | None:
+        """The first line on which ``name`` is bound in the scope at ``scope`` (a parameter on
+        its own line), or ``None`` when it is not bound there."""
+        if self._first_lines is None:
+            self._first_lines = {}
+            for b in self.bindings:
+                line = getattr(node_at(self.tree, b.path), "lineno", None)
+                if line is not None:
+                    key = (b.scope, b.name)
+                    self._first_lines[key] = min(line, self._first_lines.get(key, line))
+        return self._first_lines.get((scope, name))
 
     def visible(self, path: Path) -> list[Binding]:
         """The bindings visible at the node at ``path``, pre-order. Raises PathError."""

@@ -358,7 +358,7 @@ def _node_alternatives(tree, feedback, scopes, dead, guards, lines, path, node, 
     yield from _condition_alts(path, node)
     if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and not (
             isinstance(parent, ast.Call) and field == "func"):
-        yield from _variable_alts(scopes.visible(path), path, node)
+        yield from _variable_alts(scopes, path, node)
     if isinstance(node, ast.Constant):
         yield from _constant_alts(path, node, ints, strs, strs_tested)
         if donors.get(ARGUMENTS) and isinstance(parent, ast.Call) and field == "args" and \
@@ -476,17 +476,21 @@ def _condition_alts(path: tuple, node: ast.AST) -> Iterator[_Alt]:
 LOCAL_VARIABLE_FACTOR = 4.0
 
 
-def _variable_alts(visible, path: tuple, node: ast.Name) -> Iterator[_Alt]:
+def _variable_alts(scopes: ScopeIndex, path: tuple, node: ast.Name) -> Iterator[_Alt]:
     """Other variables in scope; similar names and names of the innermost function first
     (the same preferences as the wrong-variable mutation). A local is :data:`LOCAL_VARIABLE_FACTOR`
     times likelier than a module variable as alike, so a module's many globals do not drown
-    the function's own few."""
-    variables = [b for b in visible if b.kind not in ("function", "class", "import")]
+    the function's own few. A local of the innermost function first bound on or after the
+    node's line is left out: it is unbound there (``UnboundLocalError`` on every run)."""
+    variables = [b for b in scopes.visible(path) if b.kind not in ("function", "class", "import")]
     if node.id not in {b.name for b in variables}:
         return
     innermost = max((b.scope for b in variables if b.scope_kind == "function"), key=len, default=None)
     local = {b.name for b in variables if innermost is not None and b.scope == innermost}
+    line = getattr(node, "lineno", None)
     for name in dict.fromkeys(b.name for b in variables):
+        if name in local and line is not None and (scopes.first_line(innermost, name) or 0) >= line:
+            continue
         if name != node.id:
             weight = (1.0 + 2.0 * _similarity(node.id, name)) * (LOCAL_VARIABLE_FACTOR if name in local else 1.0)
             yield ("wrong_variable", path, path, "replace", ast.Name(id=name, ctx=ast.Load()), weight)
