@@ -37,6 +37,7 @@ from kelp.models.ranker import Ranker, load_default
 from kelp.program.diff import Edit, tree_diff
 from kelp.program.spans import line_at
 from kelp.program.tree import ProgramSyntaxError, node_at, parse, unparse
+from kelp.repair.antipatterns import antipatterns
 from kelp.repair.closeness import compared_values, message_closeness
 from kelp.repair.enumerate import EnumerativeProposer
 from kelp.repair.loop_probe import accumulate_site, loop_guard_site, probe_loop
@@ -107,7 +108,9 @@ class RepairConfig:
     patch that leaves a parameter of the suspicious functions unread (see
     :func:`~kelp.repair.unused.unread_parameters`) is doubted the same way, for a patch that
     reads it (a forgotten clause often held the parameter: ``s[0] >= h and s[1] >= w``); the
-    queued proposals that read it then run first.
+    queued proposals that read it then run first. ``doubt_antipatterns``: a patch that adds
+    unreachable statements or degenerate expressions to the program (``x - x``; Tan et al. 2016,
+    :mod:`kelp.repair.antipatterns`) is doubted the same way.
     ``stop_at_repair``:
     False runs the whole budget even after a repair is found (the first is returned): search-
     labelled data then holds candidates ranked after a repair too, so that where a candidate
@@ -142,6 +145,7 @@ class RepairConfig:
     doubt_extra: int = 32
     stop_at_repair: bool = True
     doubt_unread: bool = True
+    doubt_antipatterns: bool = True
 
 
 @dataclass
@@ -555,12 +559,14 @@ class _Search:
                 self.others = replace(regression, tests=tuple(TestCase(i) for i in others))
         self.regressions = 0
         self.kept: tuple | None = None  # the best doubted repair (leaves ``others`` failing, or distrusted)
-        self.kept_key: tuple = (-1, False, 0.0)  # (of ``others`` fixed, reads every parameter, accept probability)
+        self.kept_key: tuple = (-1, False, False, 0.0)  # (of ``others`` fixed, reads every parameter,
+        # adds no anti-pattern, accept probability)
         self.stop_at: int | None = None  # executions after which ``kept`` is returned
         self.ranker = _ranker(config.ranker)
         self.lm = _naturalness(self.ranker, observer)
         self.unread = (unread_parameters(root_tree, set(self.ranking[:UNREAD_LINES]))
                        if config.doubt_unread and self.ranking else frozenset())
+        self.antipatterns = antipatterns(root_tree) if config.doubt_antipatterns else None
         first_failure = next((o for o in run0.outcomes if o.status != "pass"), None)
         self.root_error = None if first_failure is None else (first_failure.error_type or first_failure.status)
 
@@ -801,8 +807,8 @@ class _Search:
             if self.kept is None:  # the first repair found is the result
                 self.kept = (0, to_solve, state, shown, judged, total)
             return None
-        reads, accept = trust
-        trusted = reads and (accept is None or accept >= self.ranker.accept_threshold)
+        reads, clean, accept = trust
+        trusted = reads and clean and (accept is None or accept >= self.ranker.accept_threshold)
         if self.others is None:
             if trusted:
                 return self._finish(0, to_solve, state, shown, judged, total)
@@ -811,7 +817,7 @@ class _Search:
             fixed, extra = self._others_fixed(shown), self.config.others_extra
             if fixed == len(self.others.tests):  # the project's own failing tests vouch for it
                 return self._finish(fixed, to_solve, state, shown, judged, total)
-        key = (fixed, reads, 1.0 if accept is None else accept)
+        key = (fixed, reads, clean, 1.0 if accept is None else accept)
         if self.kept is None or key > self.kept_key:
             self.kept, self.kept_key = (fixed, to_solve, state, shown, judged, total), key
         if self.stop_at is None:
@@ -829,17 +835,21 @@ class _Search:
                 item.priority -= READS_UNREAD_FIRST
         heapq.heapify(self.heap)
 
-    def _trust(self, item: _Pending, shown: str) -> tuple[bool, float | None]:
+    def _trust(self, item: _Pending, shown: str) -> tuple[bool, bool, float | None]:
         """What vouches for the plausible patch ``shown``: whether it reads every parameter of
-        :attr:`unread`, and the ranker's accept probability (``None`` without an accept model)."""
+        :attr:`unread`, whether it adds no anti-pattern to the program
+        (:func:`~kelp.repair.antipatterns.antipatterns`), and the ranker's accept probability
+        (``None`` without an accept model)."""
         accept = self.ranker.accept(item.features) if self.ranker is not None else None
-        reads = True
-        if self.unread:
+        reads = clean = True
+        if self.unread or self.antipatterns is not None:
             try:
-                reads = not unread_parameters(ast.parse(shown)) & self.unread
+                tree = ast.parse(shown)
             except SyntaxError:
-                pass
-        return reads, accept
+                return reads, clean, accept
+            reads = not (self.unread and unread_parameters(tree) & self.unread)
+            clean = self.antipatterns is None or antipatterns(tree) <= self.antipatterns
+        return reads, clean, accept
 
     def _others_fixed(self, text: str) -> int:
         """How many of the regression tests the program failed outside the selection ``text``
