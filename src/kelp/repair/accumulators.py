@@ -1,0 +1,125 @@
+"""Forgotten accumulations: a result started empty and never added to.
+
+``ans = 0`` before a loop and ``return ans`` after it, with nothing in between that changes
+``ans``: the line that adds each pass's value (``ans += incr``) was forgotten. It is one of the
+commonest missing statements in people's code (the "missing assignment" repairs of
+introductory-programming benchmarks; Hu et al. 2019, "Re-factoring based program repair applied
+to programming assignments") and of a deleted statement. The enumerator already proposes the
+counter ``v += 1``; here the value added is one the loop computes: a name assigned in the loop, a
+loop variable, or an item ``xs[i]`` the loop reads. The update follows the start value: ``+=``
+after ``0`` or ``''``, ``*=`` after ``1``, ``.append`` after ``[]``.
+
+Each alternative is ``(family, site key, path, op, new node, weight)`` like the enumerator's.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Iterator
+
+from kelp.repair.transplant import own_nodes
+
+#: Values tried per loop block and accumulator, the likeliest first.
+MAX_VALUES = 6
+
+
+def _start(value: ast.expr) -> str | None:
+    """How a start value is added to: ``"+="``, ``"*="`` or ``"append"`` (None: not a start)."""
+    if isinstance(value, ast.Constant):
+        if type(value.value) in (int, float) and value.value == 0 or value.value == "":
+            return "+="
+        if type(value.value) is int and value.value == 1:
+            return "*="
+    if isinstance(value, ast.List) and not value.elts or (
+            isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "list"
+            and not value.args):
+        return "append"
+    return None
+
+
+def accumulators(func: ast.FunctionDef) -> dict[str, tuple[str, int]]:
+    """``{name: (update, line)}``: the names ``func`` binds once, to a start value (see
+    :func:`_start`), at ``line``, never changes after (no augmented assignment, no other binding,
+    no method call or item assignment on it) and reads: a result nothing adds to."""
+    binds: dict[str, int] = {}
+    starts: dict[str, tuple[str, int]] = {}
+    changed: set[str] = set()
+    read: set[str] = set()
+    for node in own_nodes(func):
+        if isinstance(node, ast.Name):
+            if isinstance(node.ctx, ast.Load):
+                read.add(node.id)
+            else:
+                binds[node.id] = binds.get(node.id, 0) + 1
+        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            changed.add(node.target.id)
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            changed.add(node.value.id)  # xs.append(v), xs.sort(): not a start left alone
+        elif isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and not isinstance(node.ctx, ast.Load):
+            changed.add(node.value.id)
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            update = _start(node.value)
+            if update is not None:
+                starts[node.targets[0].id] = (update, node.lineno)
+    params = {a.arg for a in func.args.posonlyargs + func.args.args + func.args.kwonlyargs}
+    return {name: start for name, start in starts.items()
+            if binds.get(name) == 1 and name not in changed and name in read and name not in params}
+
+
+def _loops(func: ast.FunctionDef, func_path: tuple) -> Iterator[tuple[ast.AST, tuple, list, tuple[str, ...]]]:
+    """``(loop, path of its body, body, loop variables)`` for every ``for``/``while`` of ``func``
+    outside nested functions, outermost first."""
+    def visit(node, path):
+        for field in ("body", "orelse"):
+            block = getattr(node, field, None)
+            if not isinstance(block, list):
+                continue
+            for i, stmt in enumerate(block):
+                if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    continue
+                here = path + (field, i)
+                if isinstance(stmt, (ast.For, ast.While)):
+                    names = () if isinstance(stmt, ast.While) else tuple(
+                        n.id for n in ast.walk(stmt.target) if isinstance(n, ast.Name))
+                    yield stmt, here + ("body",), stmt.body, names
+                yield from visit(stmt, here)
+    yield from visit(func, func_path)
+
+
+def _values(loop: ast.AST, names: tuple[str, ...], skip: str) -> list[tuple[str, float]]:
+    """Values a pass of ``loop`` computes, with a weight: names assigned in its body (1.0), its
+    variables (0.8) and items ``xs[i]`` it reads at a plain name (0.5); never ``skip``."""
+    found: dict[str, float] = {}
+    for stmt in loop.body:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Assign):
+                for target in node.targets:
+                    if isinstance(target, ast.Name) and target.id != skip:
+                        found.setdefault(target.id, 1.0)
+    for name in names:
+        if name != skip:
+            found.setdefault(name, 0.8)
+    for stmt in loop.body:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and isinstance(node.value, ast.Name) \
+                    and isinstance(node.slice, ast.Name) and skip not in (node.value.id, node.slice.id):
+                found.setdefault(ast.unparse(node), 0.5)
+    return sorted(found.items(), key=lambda kv: -kv[1])[:MAX_VALUES]
+
+
+def accumulation_alternatives(func_path: tuple, func: ast.FunctionDef) -> Iterator[tuple]:
+    """The forgotten update of each :func:`accumulators` name, at the end of every loop that
+    follows its start: ``acc += v`` (or ``acc *= v``, ``acc.append(v)``) for the values of
+    :func:`_values`. Site: ``("accumulate", loop body path, name)``; family
+    ``insert_statement``."""
+    found = accumulators(func)
+    if not found:
+        return
+    for loop, body_path, body, names in _loops(func, func_path):
+        for name, (update, line) in found.items():
+            if loop.lineno <= line:
+                continue
+            for value, weight in _values(loop, names, name):
+                text = f"{name}.append({value})" if update == "append" else f"{name} {update} {value}"
+                yield ("insert_statement", ("accumulate", body_path, name), body_path, f"insert:{len(body)}",
+                       ast.parse(text).body[0], weight)
