@@ -7,7 +7,8 @@ import pytest
 
 from kelp.execute.sandbox import Sandbox
 from kelp.execute.suites import TestSuite
-from kelp.repair.initialisers import imported_names, loop_initialisers, operand_initialisers, usage_initialisers
+from kelp.repair.initialisers import (imported_names, loop_initialisers, operand_initialisers, twin_initialisers,
+                                      usage_initialisers)
 from kelp.repair.parallel import parameter_roles, presort_alternatives, twin_alternatives
 from kelp.repair.search import RepairConfig, repair
 
@@ -121,3 +122,42 @@ def test_a_two_key_sort_is_repaired_for_real(sandbox):
     result = repair(program, suite, sandbox, RepairConfig(budget=64))
     assert result.solved, result.reason
     assert "rows.sort()\n    rows.sort(key=len)" in result.repaired
+
+
+# `low = min(a, b)` was forgotten beside `high = max(a, b)`.
+GCD = '''def recur_gcd(a, b):
+    high = max(a, b)
+    if low == 0:
+        return high
+    elif low == 1:
+        return 1
+    else:
+        return recur_gcd(low, high % low)
+'''
+
+
+def test_a_name_starts_as_its_opposite_twin_with_the_other_function():
+    func = ast.parse(GCD).body[0]
+    assert twin_initialisers(func, "low") == [("min(a, b)", 8.0)]
+    func = ast.parse("def f(xs):\n    max_val = max(xs)\n    top = sum(xs)\n    return max_val - min_val\n").body[0]
+    assert twin_initialisers(func, "min_val") == [("min(xs)", 8.0)] and twin_initialisers(func, "bottom") == []
+
+
+def test_an_initialisation_is_not_proposed_again_once_an_edit_made_one():
+    from kelp.program.tree import parse
+    from kelp.repair.enumerate import EnumerativeProposer
+    from kelp.repair.proposer import Feedback
+
+    done = GCD.replace("    high = max(a, b)\n", "    high = max(a, b)\n    low = 0\n")
+    inits = lambda source: [ast.unparse(c.edit.new) if not isinstance(c.edit.new, str) else c.edit.new
+                            for c in EnumerativeProposer().propose(parse(source), Feedback(unbound=("low",)))
+                            if c.family == "insert_statement"]
+    assert "low = min(a, b)" in inits(GCD)
+    assert not any(text.startswith("low = ") for text in inits(done))
+
+
+def test_a_forgotten_twin_initialisation_is_repaired_for_real(sandbox):
+    suite = TestSuite.from_asserts(["assert recur_gcd(12, 14) == 2", "assert recur_gcd(13, 17) == 1",
+                                    "assert recur_gcd(9, 3) == 3"])
+    result = repair(GCD, suite, sandbox, RepairConfig(budget=32))
+    assert result.solved and "low = min(a, b)" in result.repaired

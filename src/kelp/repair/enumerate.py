@@ -35,7 +35,8 @@ from kelp.repair.calls import discarded_result_alternatives, method_unwrap_alter
 from kelp.repair.excess_logic import guard_removal_alternatives
 from kelp.repair.guards import (MAX_CONDITIONS, MAX_RUN, _blocks, _existing_conditions, _is_docstring, _subscripts,
                                 best_conditions, first_bindings, guard_alternatives)
-from kelp.repair.initialisers import imported_names, loop_initialisers, operand_initialisers, usage_initialisers
+from kelp.repair.initialisers import (imported_names, loop_initialisers, operand_initialisers, twin_initialisers,
+                                      usage_initialisers)
 from kelp.repair.missing_logic import clause_alternatives, early_return_alternatives, running_update_alternatives
 from kelp.repair.parallel import presort_alternatives, twin_alternatives
 from kelp.repair.proposer import Candidate, Feedback
@@ -600,9 +601,11 @@ def _insert_alts(path: tuple, func: ast.FunctionDef, feedback: Feedback, ints: l
     own = [n for n in own_nodes(func)]
     loaded = {n.id for n in own if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
     imported = imported_names(tree) if feedback.unbound else set()
+    bound = first_bindings(func) if feedback.unbound else {}
     for name in feedback.unbound:
-        if name in loaded:
-            usage = usage_initialisers(func, name, imported)
+        if name in loaded and not _bound_before_read(own, bound, name):
+            usage = twin_initialisers(func, name)
+            usage += [(v, w) for v, w in usage_initialisers(func, name, imported) if v not in dict(usage)]
             usage += [(v, w) for v, w in operand_initialisers(func, name) if v not in dict(usage)]
             for value, weight in usage + [(v, w) for v, w in _INIT_VALUES.items() if v not in dict(usage)]:
                 yield ("insert_statement", ("init", path, name), body_path, f"insert:{start}",
@@ -641,6 +644,14 @@ def _insert_alts(path: tuple, func: ast.FunctionDef, feedback: Feedback, ints: l
             for index in (len(block), 0):
                 yield ("insert_statement", ("count", block_path, index, name), block_path, f"insert:{index}",
                        ast.parse(f"{name} += 1").body[0], 1.0)
+
+
+def _bound_before_read(own: list[ast.AST], bound: dict[str, int], name: str) -> bool:
+    """Whether ``name`` is bound (``bound``: :func:`~kelp.repair.guards.first_bindings`) on a
+    line before its first read among the function's nodes ``own``: an initialisation of it is
+    there already (an earlier edit inserted one), so another is no repair."""
+    reads = [n.lineno for n in own if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)]
+    return name in bound and bool(reads) and bound[name] < min(reads)
 
 
 #: Keys of the donor lists among the donors of one propose call (not identifiers, so no name

@@ -11,6 +11,7 @@ the inverse of a deleted initialisation that the fixed list of common values mis
 from __future__ import annotations
 
 import ast
+import copy
 
 #: Methods whose call on ``d`` says what ``d`` was.
 _LIST_METHODS = {"append", "extend", "insert", "pop", "sort", "reverse"}
@@ -81,6 +82,48 @@ def _indexed_parameters(func: ast.FunctionDef) -> list[str]:
 
 #: Weight of an integer the function combines the name with (``p * 2``: ``p = 2``).
 OPERAND_WEIGHT = 1.0
+
+
+#: Words whose opposites name a value's twin (``low`` beside ``high``), both ways.
+_OPPOSITES = {"low": "high", "lo": "hi", "min": "max", "minimum": "maximum", "small": "large",
+              "smallest": "largest", "lower": "upper", "least": "most", "left": "right", "first": "last",
+              "start": "end", "begin": "end", "prev": "next"}
+_OPPOSITES.update({b: a for a, b in list(_OPPOSITES.items()) if b not in _OPPOSITES})
+#: Functions swapped to compute a twin (``high = max(a, b)`` gives ``low = min(a, b)``).
+_OPPOSITE_CALLS = {"max": "min", "min": "max"}
+#: Weight of a twin's value: above every other start value.
+TWIN_WEIGHT = 8.0
+
+
+def twin_initialisers(func: ast.FunctionDef, name: str) -> list[tuple[str, float]]:
+    """``(source of an initial value, weight)`` for ``name`` from the assignment of its twin:
+    a name of ``func`` that differs from it by one word and its opposite (``high`` for ``low``,
+    ``max_val`` for ``min_val``) and is assigned a call of ``max`` or ``min``: the same value with
+    the other function (``low = min(a, b)`` beside ``high = max(a, b)``)."""
+    words = name.lower().split("_")
+    found: list[str] = []
+    for node in ast.walk(func):
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+            continue
+        other = node.targets[0].id.lower().split("_")
+        if len(other) != len(words) or sum(a != b for a, b in zip(words, other)) != 1 or not any(
+                _OPPOSITES.get(a) == b for a, b in zip(words, other)):
+            continue
+        value = _swapped_calls(node.value)
+        if value is not None and value not in found:
+            found.append(value)
+    return [(value, TWIN_WEIGHT) for value in found]
+
+
+def _swapped_calls(value: ast.expr) -> str | None:
+    """``value`` with every call of ``max`` swapped for ``min`` and back (None: it calls neither)."""
+    twin = copy.deepcopy(value)
+    swapped = False
+    for node in ast.walk(twin):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _OPPOSITE_CALLS:
+            node.func = ast.Name(id=_OPPOSITE_CALLS[node.func.id], ctx=ast.Load())
+            swapped = True
+    return ast.unparse(twin) if swapped else None
 
 
 def operand_initialisers(func: ast.FunctionDef, name: str) -> list[tuple[str, float]]:
