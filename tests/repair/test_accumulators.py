@@ -3,7 +3,7 @@ real repair in the sandbox."""
 
 import ast
 
-from kelp.execute.sandbox import Sandbox
+from kelp.execute.sandbox import Limits, Sandbox
 from kelp.execute.suites import TestSuite
 from kelp.repair.accumulators import accumulation_alternatives, accumulators
 from kelp.repair.search import RepairConfig, repair
@@ -49,3 +49,25 @@ def test_a_forgotten_accumulation_is_repaired_for_real():
         result = repair(SUBARRAY_PRODUCTS, TestSuite.from_asserts(tests), sandbox, RepairConfig(budget=64))
     assert result.solved, result.reason
     assert "ans += incr" in result.repaired or "ans += res" in result.repaired
+
+
+def test_a_while_loop_that_never_moves_its_variable_gets_its_step():
+    from kelp.repair.accumulators import loop_step_alternatives
+
+    steps = lambda source: [ast.unparse(n) for *_, n, _w in loop_step_alternatives(("body", 0), _func(source))]
+    assert steps("def f(xs, n):\n    i = n - 1\n    t = 0\n    while i >= 0:\n        t += xs[i]\n    return t\n") \
+        == ["i -= 1"]
+    assert steps("def f(n):\n    s = 0\n    while n > 0:\n        s += n % 10\n    return s\n") \
+        == ["n //= 10", "n -= 1", "n //= 2"]
+    assert steps("def f(xs):\n    i = 0\n    while i < len(xs):\n        print(xs[i])\n") == ["i += 1"]
+    assert steps("def f(xs):\n    while xs:\n        xs.pop()\n") == []  # the body moves it
+    assert steps("def f(n):\n    while n > 0:\n        if n == 3:\n            break\n") == []  # it can end
+
+
+def test_a_forgotten_digit_step_is_repaired_for_real():
+    digits = "def digit_sum(n):\n    s = 0\n    while n > 0:\n        s += n % 10\n    return s\n"
+    tests = ["assert digit_sum(123) == 6", "assert digit_sum(9) == 9", "assert digit_sum(505) == 10"]
+    with Sandbox(workers=1, limits=Limits(test_timeout=0.5)) as sandbox:  # the bug hangs
+        result = repair(digits, TestSuite.from_asserts(tests), sandbox, RepairConfig(budget=64, ranker="bundled"))
+    assert result.solved, result.reason
+    assert "n //= 10" in result.repaired

@@ -1,4 +1,5 @@
-"""Forgotten accumulations: a result started empty and never added to.
+"""Forgotten updates: a result started empty and never added to, a ``while`` loop that never
+moves its own variable.
 
 ``ans = 0`` before a loop and ``return ans`` after it, with nothing in between that changes
 ``ans``: the line that adds each pass's value (``ans += incr``) was forgotten. It is one of the
@@ -8,6 +9,10 @@ to programming assignments") and of a deleted statement. The enumerator already 
 counter ``v += 1``; here the value added is one the loop computes: a name assigned in the loop, a
 loop variable, or an item ``xs[i]`` the loop reads. The update follows the start value: ``+=``
 after ``0`` or ``''``, ``*=`` after ``1``, ``.append`` after ``[]``.
+
+A ``while`` loop whose condition reads a variable that nothing in the loop changes, with no
+``break`` or ``return`` to leave it, never ends: its step (``i += 1``, ``i -= 1``, ``n //= 10``)
+was forgotten, and is proposed at the end of its body (:func:`loop_step_alternatives`).
 
 Each alternative is ``(family, site key, path, op, new node, weight)`` like the enumerator's.
 """
@@ -122,4 +127,72 @@ def accumulation_alternatives(func_path: tuple, func: ast.FunctionDef) -> Iterat
             for value, weight in _values(loop, names, name):
                 text = f"{name}.append({value})" if update == "append" else f"{name} {update} {value}"
                 yield ("insert_statement", ("accumulate", body_path, name), body_path, f"insert:{len(body)}",
+                       ast.parse(text).body[0], weight)
+
+
+def _changed_in(loop: ast.AST) -> set[str]:
+    """Names ``loop``'s body binds, updates, or calls a method of (``stack.pop()``)."""
+    found = set()
+    for stmt in loop.body:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+                found.add(node.id)
+            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+                found.add(node.value.id)
+            elif isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and not isinstance(node.ctx, ast.Load):
+                found.add(node.value.id)
+    return found
+
+
+def _steps(test: ast.expr, name: str, divisors: tuple[int, ...] = ()) -> list[tuple[str, float]]:
+    """Steps of ``name`` toward ending a loop on ``test``: ``+= 1`` when ``name`` must grow past a
+    bound (``i < n``), ``-= 1`` when it must fall (``i >= 0``), and ``//= 10`` or ``//= 2`` when it
+    runs down to zero (``while n > 0``, ``while n``), first ``//= k`` for the ``divisors`` ``k``
+    the loop's body divides ``name`` by (``n % 10``); likeliest first."""
+    grow = fall = digits = 0.0
+    for node in ast.walk(test):
+        if isinstance(node, ast.Compare) and len(node.ops) == 1:
+            left, right, op = node.left, node.comparators[0], node.ops[0]
+            if isinstance(right, ast.Name) and right.id == name:  # 0 < n reads as n > 0
+                left, right = right, left
+                op = {ast.Lt: ast.Gt(), ast.Gt: ast.Lt(), ast.LtE: ast.GtE(), ast.GtE: ast.LtE()}.get(type(op), op)
+            if not (isinstance(left, ast.Name) and left.id == name):
+                continue
+            zero = isinstance(right, ast.Constant) and right.value == 0
+            if isinstance(op, (ast.Lt, ast.LtE)):
+                grow = 2.0
+            elif isinstance(op, (ast.Gt, ast.GtE)):
+                fall, digits = 2.0, (1.0 if zero and isinstance(op, ast.Gt) else 0.0)
+            elif isinstance(op, ast.NotEq):
+                grow, fall, digits = 1.0, 1.0, (1.0 if zero else 0.0)
+        elif isinstance(node, ast.Name) and node.id == name and node is test:
+            fall, digits = 1.0, 1.0  # while n:
+    steps = {f"{name} += 1": grow, f"{name} -= 1": fall, f"{name} //= 10": digits, f"{name} //= 2": digits / 2}
+    if digits:  # the body takes name % k or name // k: it walks the digits of name in base k
+        for k in divisors:
+            steps[f"{name} //= {k}"] = 3.0
+    return [(text, weight) for text, weight in sorted(steps.items(), key=lambda kv: -kv[1]) if weight > 0]
+
+
+def loop_step_alternatives(func_path: tuple, func: ast.FunctionDef) -> Iterator[tuple]:
+    """The forgotten step of every ``while`` loop of ``func`` that cannot end: its condition reads
+    a name its body never changes and the body has no ``break``, ``return`` or ``raise``; the
+    steps of :func:`_steps`, at the end of the body. Site: ``("step", loop body path, name)``;
+    family ``insert_statement``."""
+    for loop, body_path, body, _names in _loops(func, func_path):
+        if not isinstance(loop, ast.While) or any(
+                isinstance(n, (ast.Break, ast.Return, ast.Raise)) for stmt in body for n in ast.walk(stmt)):
+            continue
+        changed = _changed_in(loop)
+        tested = dict.fromkeys(n.id for n in ast.walk(loop.test) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load))
+        if changed & set(tested):
+            continue  # the loop moves a variable of its condition
+        for name in tested:
+            divisors = tuple(dict.fromkeys(
+                n.right.value for stmt in body for n in ast.walk(stmt)
+                if isinstance(n, ast.BinOp) and isinstance(n.op, (ast.Mod, ast.FloorDiv)) and isinstance(n.left, ast.Name)
+                and n.left.id == name and isinstance(n.right, ast.Constant) and type(n.right.value) is int
+                and n.right.value > 1))
+            for text, weight in _steps(loop.test, name, divisors):
+                yield ("insert_statement", ("step", body_path, name), body_path, f"insert:{len(body)}",
                        ast.parse(text).body[0], weight)
