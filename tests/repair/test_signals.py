@@ -51,7 +51,7 @@ ERROR_CASES = {
         "        out[i] = max(xs[i], xs[i + 2])\n    return out\n",
         ("i + 2", "i + 1"), ("IndexError", "list index out of range", 4)),
     "an AttributeError points at the object read": (
-        "def first(items):\n    for i, item in enumerate(items):\n        low = i.value\n        return low\n",
+        "def first(items):\n    for i, item in enumerate(items):\n        low = i.value\n        return low * item.size\n",
         ("i.value", "item.value"), ("AttributeError", "'int' object has no attribute 'value'", 3)),
     "an operand TypeError points at the operands": (
         "def first_missing(arr, n):\n    for i in range(n):\n        if arr[i] <= n:\n"
