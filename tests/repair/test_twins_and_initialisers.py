@@ -154,6 +154,10 @@ def test_an_initialisation_is_not_proposed_again_once_an_edit_made_one():
                             if c.family == "insert_statement"]
     assert "low = min(a, b)" in inits(GCD)
     assert not any(text.startswith("low = ") for text in inits(done))
+    totals = "def total(xs):\n    for x in xs:\n        t += x\n    return t\n"  # t += x reads t first
+    assert "t = 0" in [c.edit.new if isinstance(c.edit.new, str) else ast.unparse(c.edit.new)
+                       for c in EnumerativeProposer().propose(parse(totals), Feedback(unbound=("t",)))
+                       if c.family == "insert_statement"]
 
 
 def test_a_forgotten_twin_initialisation_is_repaired_for_real(sandbox):

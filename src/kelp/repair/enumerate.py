@@ -652,6 +652,8 @@ def _bound_before_read(own: list[ast.AST], bound: dict[str, int], name: str) -> 
     line before its first read among the function's nodes ``own``: an initialisation of it is
     there already (an earlier edit inserted one), so another is no repair."""
     reads = [n.lineno for n in own if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)]
+    reads += [n.lineno for n in own if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name)
+              and n.target.id == name]
     return name in bound and bool(reads) and bound[name] < min(reads)
 
 

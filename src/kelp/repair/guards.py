@@ -83,7 +83,8 @@ def best_conditions(run: list[ast.stmt], loops: tuple, existing: list[str], subs
 
 def first_bindings(func: ast.FunctionDef) -> dict[str, int]:
     """``{name: line}``: the first line on which each local of ``func`` is bound (assigned, a
-    loop or ``with`` target, an ``except`` name, an import, a nested ``def`` or ``class``).
+    loop or ``with`` target, an ``except`` name, an import, a nested ``def`` or ``class``; not an
+    augmented assignment ``x += 1``, which reads ``x`` first).
     Parameters, names declared ``global`` or ``nonlocal``, and the variables of comprehensions
     and nested scopes are not locals of ``func`` and are left out."""
     declared = {name for node in ast.walk(func) if isinstance(node, (ast.Global, ast.Nonlocal)) for name in node.names}
@@ -102,6 +103,9 @@ def first_bindings(func: ast.FunctionDef) -> dict[str, int]:
                 bind(child.name, child.lineno)
                 continue
             if isinstance(child, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+                continue
+            if isinstance(child, ast.AugAssign):  # reads its target first: binds nothing new
+                visit(child.value)
                 continue
             if isinstance(child, ast.Name) and isinstance(child.ctx, (ast.Store, ast.Del)):
                 bind(child.id, child.lineno)
