@@ -10,7 +10,9 @@ and Allamanis 2020; "function misuse" in HumanEvalFix, Muennighoff et al. 2023):
 - **a call too many** (:func:`method_unwrap_alternatives`): ``s.lower().split()`` where the
   words were wanted as written: the argument-less method call is removed (``s.split()``);
 - **a call missing** (:func:`wrap_alternatives`): ``abs(a - b)`` written ``a - b``, and
-  ``len(xs)`` where a sequence stands for its length in ``range(xs)``.
+  ``len(xs)`` where a sequence stands for its length in ``range(xs)``;
+- **a conversion missing** (:func:`conversion_alternatives`): a tuple or string changed as a
+  list (``t.append(x)``, ``t[i] = x``) raised; ``t = list(t)`` before the statement fixes it.
 
 Each alternative is ``(family, site key, path, op, new node, weight)`` like the enumerator's.
 """
@@ -18,7 +20,10 @@ Each alternative is ``(family, site key, path, op, new node, weight)`` like the 
 from __future__ import annotations
 
 import ast
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
+
+if TYPE_CHECKING:
+    from kelp.repair.proposer import Feedback
 
 #: Functions that return a new value and leave their argument alone.
 PURE_FUNCTIONS = frozenset({"sorted", "reversed", "list", "set", "tuple", "str", "int", "float", "abs",
@@ -78,3 +83,68 @@ def wrap_alternatives(path: tuple, node: ast.expr, parent: ast.AST | None, field
             and isinstance(parent.func, ast.Name) and parent.func.id == "range":
         yield ("missing_call", path + ("wrap",), path, "replace",
                ast.Call(func=ast.Name(id="len", ctx=ast.Load()), args=[node], keywords=[]), 1.0)
+
+
+#: Methods a list has and a tuple or string lacks.
+LIST_ONLY_METHODS = frozenset({"append", "extend", "insert", "remove", "pop", "sort", "reverse", "clear"})
+#: Error messages of a tuple or string changed as a list.
+_NOT_A_LIST = ("'tuple' object has no attribute", "'str' object has no attribute")
+_IMMUTABLE = ("'tuple' object does not support item assignment", "'str' object does not support item assignment")
+#: Weight of a missing conversion (relative within its site).
+CONVERSION_WEIGHT = 2.0
+
+
+def conversion_alternatives(func_path: tuple, func: ast.FunctionDef, feedback: "Feedback") -> Iterator[tuple]:
+    """``x = list(x)`` inserted before a statement of ``func`` on a line where a test raised
+    ``AttributeError: 'tuple' object has no attribute 'append'`` (or another list-only method,
+    :data:`LIST_ONLY_METHODS`, or a ``str``) while the statement calls it on the name ``x``, or
+    ``TypeError: 'tuple' object does not support item assignment`` while it assigns ``x[i]``; a
+    parameter is also converted at the top of the function. Family ``missing_call``; site
+    ``("convert", block path, index, x)``."""
+    methods = feedback.error_lines("AttributeError", _NOT_A_LIST)
+    stores = feedback.error_lines("TypeError", _IMMUTABLE)
+    if not methods and not stores:
+        return
+    params = {a.arg for a in func.args.posonlyargs + func.args.args + func.args.kwonlyargs}
+    start = 1 if func.body and isinstance(func.body[0], ast.Expr) and isinstance(func.body[0].value, ast.Constant) \
+        and isinstance(func.body[0].value.value, str) else 0
+    for block_path, block in _statement_lists(func, func_path):
+        for index, stmt in enumerate(block):
+            names = []
+            for node in _own_expressions(stmt):
+                if stmt.lineno in methods and isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                        and node.func.attr in LIST_ONLY_METHODS and isinstance(node.func.value, ast.Name):
+                    names.append(node.func.value.id)
+                if stmt.lineno in stores and isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) \
+                        and isinstance(node.value, ast.Name):
+                    names.append(node.value.id)
+            for name in dict.fromkeys(names):
+                places = [(block_path, index)]
+                if name in params and (block_path, index) != (func_path + ("body",), start):
+                    places.append((func_path + ("body",), start))
+                for where, at in places:
+                    yield ("missing_call", ("convert", where, at, name), where, f"insert:{at}",
+                           ast.parse(f"{name} = list({name})").body[0], CONVERSION_WEIGHT)
+
+
+def _statement_lists(node: ast.AST, path: tuple) -> Iterator[tuple[tuple, list]]:
+    """``(path, statements)`` for every statement list under ``node``, nested functions excluded."""
+    for field in ("body", "orelse", "finalbody"):
+        block = getattr(node, field, None)
+        if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
+            yield path + (field,), block
+            for j, stmt in enumerate(block):
+                if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    yield from _statement_lists(stmt, path + (field, j))
+    for j, handler in enumerate(getattr(node, "handlers", []) or []):
+        yield from _statement_lists(handler, path + ("handlers", j))
+
+
+def _own_expressions(stmt: ast.stmt) -> Iterator[ast.AST]:
+    """The nodes of ``stmt`` outside the statements nested in it (a loop's header, not its body)."""
+    stack = [child for field, value in ast.iter_fields(stmt) if field not in ("body", "orelse", "finalbody", "handlers")
+             for child in (value if isinstance(value, list) else [value]) if isinstance(child, ast.AST)]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(ast.iter_child_nodes(node))

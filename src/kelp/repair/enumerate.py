@@ -31,7 +31,8 @@ from kelp.program.scope import ScopeIndex, constants
 from kelp.program.spans import line_at
 from kelp.program.tree import iter_nodes, node_at
 from kelp.repair.accumulators import accumulation_alternatives, loop_step_alternatives
-from kelp.repair.calls import discarded_result_alternatives, method_unwrap_alternatives, wrap_alternatives
+from kelp.repair.calls import (conversion_alternatives, discarded_result_alternatives, method_unwrap_alternatives,
+                               wrap_alternatives)
 from kelp.repair.excess_logic import guard_removal_alternatives
 from kelp.repair.guards import (MAX_CONDITIONS, MAX_RUN, _blocks, _existing_conditions, _is_docstring, _subscripts,
                                 best_conditions, first_bindings, guard_alternatives)
@@ -400,6 +401,7 @@ def _node_alternatives(tree, feedback, scopes, dead, guards, lines, path, node, 
         yield from running_update_alternatives(path, node)
         yield from accumulation_alternatives(path, node)
         yield from loop_step_alternatives(path, node)
+        yield from conversion_alternatives(path, node, feedback)
         yield from guard_removal_alternatives(tree, path, node)
         yield from assignment_transplant_alternatives(path, node, feedback.unbound, donors)
         yield from return_transplant_alternatives(tree, path, node, donors.get(RETURNS, ()))
