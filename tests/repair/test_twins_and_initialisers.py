@@ -7,8 +7,8 @@ import pytest
 
 from kelp.execute.sandbox import Sandbox
 from kelp.execute.suites import TestSuite
-from kelp.repair.initialisers import (imported_names, loop_initialisers, operand_initialisers, twin_initialisers,
-                                      usage_initialisers)
+from kelp.repair.initialisers import (imported_names, loop_initialisers, never_bound, operand_initialisers,
+                                      returning_initialisers, twin_initialisers, usage_initialisers)
 from kelp.repair.parallel import parameter_roles, presort_alternatives, twin_alternatives
 from kelp.repair.search import RepairConfig, repair
 
@@ -165,3 +165,38 @@ def test_a_forgotten_twin_initialisation_is_repaired_for_real(sandbox):
                                     "assert recur_gcd(9, 3) == 3"])
     result = repair(GCD, suite, sandbox, RepairConfig(budget=32))
     assert result.solved and "low = min(a, b)" in result.repaired
+
+
+# `mean = avg_calc(data)` and `sd = 0.0` were forgotten; the tests report only `sd`.
+SPREAD = '''import math
+
+LIMIT = 3
+
+def sd_calc(data):
+    n = len(data)
+    for el in data:
+        sd += (float(el) - mean) ** 2
+    sd = math.sqrt(sd / float(n - 1))
+    return sd + 0 * LIMIT + sum(x for x in data if x) * 0
+
+def avg_calc(ls):
+    mean = sum(ls)
+    mean = mean / len(ls)
+    return mean
+'''
+
+
+def test_a_name_nothing_binds_is_unbound_and_a_function_returning_it_starts_it():
+    tree = ast.parse(SPREAD)
+    sd_calc, avg_calc = tree.body[2], tree.body[3]
+    assert never_bound(tree, sd_calc) == ["mean"]  # sd is a local; LIMIT, math, x and sum are bound
+    assert never_bound(tree, avg_calc) == []
+    assert never_bound(ast.parse("from os import *\n\ndef f():\n    return getcwd()\n"), None) == []
+    assert returning_initialisers(tree, sd_calc, "mean") == [("avg_calc(data)", 6.0)]
+
+
+def test_two_forgotten_initialisations_are_repaired_for_real(sandbox):
+    suite = TestSuite.from_asserts(["assert abs(sd_calc([4, 2, 5, 8, 6]) - 2.23606797749979) < 1e-9",
+                                    "assert abs(sd_calc([1, 2, 3, 4, 5, 6, 7]) - 2.160246899469287) < 1e-9"])
+    result = repair(SPREAD, suite, sandbox, RepairConfig(budget=128, ranker="bundled"))
+    assert result.solved and "mean = avg_calc(data)" in result.repaired

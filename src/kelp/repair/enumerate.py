@@ -36,8 +36,8 @@ from kelp.repair.calls import (conversion_alternatives, discarded_result_alterna
 from kelp.repair.excess_logic import guard_removal_alternatives
 from kelp.repair.guards import (MAX_CONDITIONS, MAX_RUN, _blocks, _existing_conditions, _is_docstring, _subscripts,
                                 best_conditions, first_bindings, guard_alternatives)
-from kelp.repair.initialisers import (imported_names, loop_initialisers, operand_initialisers, twin_initialisers,
-                                      usage_initialisers)
+from kelp.repair.initialisers import (imported_names, loop_initialisers, never_bound, operand_initialisers,
+                                      returning_initialisers, twin_initialisers, usage_initialisers)
 from kelp.repair.missing_logic import clause_alternatives, early_return_alternatives, running_update_alternatives
 from kelp.repair.parallel import presort_alternatives, twin_alternatives
 from kelp.repair.proposer import Candidate, Feedback
@@ -595,19 +595,22 @@ _INIT_VALUES = {"0": 4.0, "[]": 2.0, "1": 1.0, "''": 1.0, "None": 0.5, "{}": 0.5
 def _insert_alts(path: tuple, func: ast.FunctionDef, feedback: Feedback, ints: list, strs: list,
                  tree: ast.Module) -> Iterator[_Alt]:
     """Inverse of a deleted statement, for the forgotten lines that tests can point at:
-    an initialisation of a name the tests reported unbound (with the values its uses call for
-    first, :mod:`kelp.repair.initialisers`), a missing final ``return`` (of a
+    an initialisation of a name the tests reported unbound or that nothing binds
+    (:func:`~kelp.repair.initialisers.never_bound`), with the values its uses call for
+    first (:mod:`kelp.repair.initialisers`), a missing final ``return`` (of a
     variable, or of a value the failing tests hold), and a missing counter update ``v += 1``
     inside a loop."""
     body_path = path + ("body",)
     start = 1 if _has_docstring(func) else 0
     own = [n for n in own_nodes(func)]
     loaded = {n.id for n in own if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-    imported = imported_names(tree) if feedback.unbound else set()
-    bound = first_bindings(func) if feedback.unbound else {}
-    for name in feedback.unbound:
+    unbound = list(dict.fromkeys([*feedback.unbound, *never_bound(tree, func)]))
+    imported = imported_names(tree) if unbound else set()
+    bound = first_bindings(func) if unbound else {}
+    for name in unbound:
         if name in loaded and not _bound_before_read(own, bound, name):
             usage = twin_initialisers(func, name)
+            usage += [(v, w) for v, w in returning_initialisers(tree, func, name) if v not in dict(usage)]
             usage += [(v, w) for v, w in usage_initialisers(func, name, imported) if v not in dict(usage)]
             usage += [(v, w) for v, w in operand_initialisers(func, name) if v not in dict(usage)]
             for value, weight in usage + [(v, w) for v, w in _INIT_VALUES.items() if v not in dict(usage)]:

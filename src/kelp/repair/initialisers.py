@@ -126,6 +126,67 @@ def _swapped_calls(value: ast.expr) -> str | None:
     return ast.unparse(twin) if swapped else None
 
 
+def never_bound(tree: ast.Module, func: ast.FunctionDef) -> list[str]:
+    """Names ``func`` reads that nothing binds where it could see them: not a parameter or local
+    of ``func`` or of a scope nested in it, not bound at the module's top level (outside its
+    functions and classes), not a builtin. Each raises ``NameError`` on every run that reaches
+    it (a forgotten initialisation the tests may not have reported yet: an earlier error hides
+    it). Empty for a module with a ``*`` import (its names are unknown)."""
+    import builtins
+
+    if any(isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names) for n in ast.walk(tree)):
+        return []
+    bound = set(dir(builtins))
+    for node in ast.walk(func):
+        bound |= _bound_by(node)
+    stack = list(tree.body)
+    while stack:
+        node = stack.pop()
+        bound |= _bound_by(node)
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            stack.extend(ast.iter_child_nodes(node))
+    reads = (n.id for n in ast.walk(func) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load))
+    return [name for name in dict.fromkeys(reads) if name not in bound]
+
+
+def _bound_by(node: ast.AST) -> set[str]:
+    """The names ``node`` itself binds (a target, a parameter, a definition, an import, an
+    ``except`` name, a ``global`` declaration)."""
+    if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+        return {node.id}
+    if isinstance(node, ast.arg):
+        return {node.arg}
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {node.name}
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return {(a.asname or a.name).split(".")[0] for a in node.names}
+    if isinstance(node, ast.ExceptHandler) and node.name:
+        return {node.name}
+    if isinstance(node, (ast.Global, ast.Nonlocal)):
+        return set(node.names)
+    return set()
+
+
+def returning_initialisers(tree: ast.Module, func: ast.FunctionDef, name: str) -> list[tuple[str, float]]:
+    """``(source of an initial value, weight)``: a call of another top-level function of the
+    module that computes a value of that name (its body holds ``return name``: ``mean =
+    avg_calc(data)``), given ``func``'s parameters: each one to a function of one parameter, all
+    of them in order to a function of as many."""
+    params = [a.arg for a in func.args.args]
+    found: list[str] = []
+    for other in tree.body:
+        if not isinstance(other, ast.FunctionDef) or other is func or not any(
+                isinstance(n, ast.Return) and isinstance(n.value, ast.Name) and n.value.id == name
+                for n in ast.walk(other)):
+            continue
+        arity = len(other.args.args) - len(other.args.defaults)
+        calls = [f"{other.name}({p})" for p in params] if arity == 1 else []
+        if arity == len(params) > 1:
+            calls.append(f"{other.name}({', '.join(params)})")
+        found += [c for c in calls if c not in found]
+    return [(value, USAGE_WEIGHT) for value in found]
+
+
 def operand_initialisers(func: ast.FunctionDef, name: str) -> list[tuple[str, float]]:
     """``(source of an initial value, weight)``: the integer constants other than 0 and 1 that
     ``func`` puts beside ``name`` in an arithmetic operation (``i = p * 2`` says a sieve's ``p``
