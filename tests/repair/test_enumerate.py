@@ -14,7 +14,7 @@ from kelp.repair.enumerate import (
     focus_view,
 )
 from kelp.repair.guards import guard_alternatives
-from kelp.repair.proposer import Feedback
+from kelp.repair.proposer import Doomed, Feedback
 
 HELPER = '''def helper_{i}(xs, limit):
     total = 0
@@ -121,9 +121,12 @@ def test_focused_guards_are_the_guards_of_the_runs_on_the_focused_lines():
     tree = parse(BUGGY)
     func = tree.body[0]
     lines = frozenset({3, 4, 5})
-    focused = {(alt[1], alt[4].text()) for alt in _focused_guards(tree, ("body", 0), func, [], lines)}
-    expected = {(key, ast.unparse(new)) for key, _owner, new, _w in guard_alternatives(tree, ("body", 0), func, [])
+    unwrap = lambda new: (True, new.node) if isinstance(new, Doomed) else (False, new)
+    focused = {(alt[1], *unwrap(alt[4])) for alt in _focused_guards(tree, ("body", 0), func, [], lines)}
+    focused = {(key, doomed, guard.text()) for key, doomed, guard in focused}
+    expected = {(key, *unwrap(new)) for key, _owner, new, _w in guard_alternatives(tree, ("body", 0), func, [])
                 if node_at(tree, key[1] + (key[2],)).lineno in lines}
+    expected = {(key, doomed, ast.unparse(owner)) for key, doomed, owner in expected}
     assert focused == expected and focused
 
 
@@ -183,6 +186,7 @@ def test_wrong_variable_fixes_never_read_a_local_before_it_is_bound():
               "    for x in numbers:\n        seen.append(x)\n    return seen[1]\n")
     tree = parse(source)
     cands = EnumerativeProposer().propose(tree, Feedback(lines={2: 1.0, 7: 0.5}))
-    line_2 = [c.edit.new for c in cands if c.family == "wrong_variable" and line_at(tree, c.edit.path) == 2]
-    line_7 = [c.edit.new for c in cands if c.family == "wrong_variable" and line_at(tree, c.edit.path) == 7]
-    assert line_2 == [] and "numbers" in line_7 and "x" in line_7, (line_2, line_7)
+    fixes = lambda line, doomed: [c.edit.new for c in cands if c.family == "wrong_variable"
+                                  and line_at(tree, c.edit.path) == line and c.doomed == doomed]
+    assert fixes(2, False) == [] and sorted(fixes(2, True)) == ["seen", "x"]  # kept for the ranks, never run
+    assert "numbers" in fixes(7, False) and "x" in fixes(7, False) and fixes(7, True) == []

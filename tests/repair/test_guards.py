@@ -8,6 +8,7 @@ from kelp.execute.sandbox import Sandbox
 from kelp.execute.suites import TestSuite
 from kelp.program.scope import bindings
 from kelp.repair.guards import guard_alternatives
+from kelp.repair.proposer import Doomed
 from kelp.repair.search import RepairConfig, repair
 from kelp.repair.unused import unused_definitions
 
@@ -30,13 +31,16 @@ DROPPED_COMPARISON = '''def inversions(arr, n):
 '''
 
 
-def _guards(source):
+def _guards(source, doomed=False):
+    """(block path, first statement, statements wrapped) -> [(weight, guarded owner source)], of
+    the guards that can run (``doomed``: of those that raise on every run)."""
     tree = ast.parse(source)
     func = tree.body[0]
     dead = [u.name for u in unused_definitions(tree, bindings(tree))]
-    out = {}  # (block path, first statement, statements wrapped) -> [(weight, guarded owner source)]
+    out = {}
     for key, owner_path, new_owner, weight in guard_alternatives(tree, ("body", 0), func, dead):
-        out.setdefault(key[1:], []).append((weight, ast.unparse(new_owner)))
+        if isinstance(new_owner, Doomed) == doomed:
+            out.setdefault(key[1:], []).append((weight, ast.unparse(getattr(new_owner, "node", new_owner))))
     return out
 
 
@@ -96,7 +100,8 @@ def test_protective_checks_guard_a_subscript_an_attribute_and_a_type():
     assert any("if attr in klass.__dict__:\n        found = klass.__dict__[attr]\n        break" in t for t in texts)
     assert not any("if attr in klass.__dict__:\n    for" in t for t in texts)  # klass is bound by the loop
     tree = ast.parse("def walk(node, cls):\n    total = 0\n    total += node.size\n    visit(node)\n    return total\n")
-    texts = [ast.unparse(owner) for _, _, owner, _ in guard_alternatives(tree, ("body", 0), tree.body[0])]
+    texts = [ast.unparse(owner) for _, _, owner, _ in guard_alternatives(tree, ("body", 0), tree.body[0])
+             if not isinstance(owner, Doomed)]
     assert any("if node is not None:\n        total += node.size" in t for t in texts)
     assert any("if not isinstance(node, cls):\n        visit(node)" in t for t in texts)
 
@@ -151,6 +156,8 @@ def test_guards_never_test_a_local_that_is_not_bound_yet():
     first = [text.split("\n")[1] for weight, text in guards[(body, 0, 1)]]
     assert "    if num <= 1:" in first
     assert not any("res" in line or " i " in line for line in first), first
+    raising = [text.split("\n")[1] for weight, text in _guards(DROPPED_BASE_CASE, doomed=True)[(body, 0, 2)]]
+    assert "    if res <= 1:" in raising  # res is bound after the guard: marked, never run
     around_loop = [text.split("\n")[1] for weight, text in guards[(body, 2, 1)]]
     assert around_loop and not any(" i " in line for line in around_loop), around_loop  # the loop binds i
     loop_body = ("body", 0, "body", 2, "body")

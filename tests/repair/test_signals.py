@@ -13,7 +13,7 @@ from kelp.repair.proposer import Feedback
 
 def _rank(source: str, fixed: str, feedback: Feedback) -> int:
     tree = ast.parse(source)
-    cands = EnumerativeProposer().propose(tree, feedback)
+    cands = [c for c in EnumerativeProposer().propose(tree, feedback) if not c.doomed]  # the search skips those
     for i, cand in enumerate(cands):
         try:
             if ast.unparse(cand.edit.apply(tree)) == ast.unparse(ast.parse(fixed)):

@@ -40,7 +40,7 @@ from kelp.repair.initialisers import (imported_names, loop_initialisers, never_b
                                       returning_initialisers, twin_initialisers, usage_initialisers)
 from kelp.repair.missing_logic import clause_alternatives, early_return_alternatives, running_update_alternatives
 from kelp.repair.parallel import presort_alternatives, twin_alternatives
-from kelp.repair.proposer import Candidate, Feedback
+from kelp.repair.proposer import Candidate, Doomed, Feedback
 from kelp.repair.angelic import angelic_guards
 from kelp.repair.synthesis import synthesis_alternatives
 from kelp.repair.signals import Evidence
@@ -165,6 +165,9 @@ class EnumerativeProposer:
         merged: dict[tuple, list] = {}
         susp: dict[tuple, float] = {}  # per place: many candidates share one
         for family, key, path, op, new, weight in alts:
+            doomed = isinstance(new, Doomed)  # scored and ranked like the rest, never run
+            if doomed:
+                new = new.node
             prior = FAMILY_WEIGHTS[family] / len(sites[family]) * weight / site_mass[(family, key)]
             prior *= evidence.boost(family, key, path, new)
             place = (key[1] + (key[2],), False) if family == "missing_guard" else (path, op.startswith("insert:"))
@@ -182,16 +185,17 @@ class EnumerativeProposer:
             if ident in merged:
                 merged[ident][0] += score
                 merged[ident][3] |= synthesised
+                merged[ident][4] &= doomed
             else:
-                merged[ident] = [score, family, new, synthesised]
+                merged[ident] = [score, family, new, synthesised, doomed]
         total = sum(v[0] for v in merged.values()) or 1.0
         ranked = sorted(merged.items(), key=lambda item: (-(item[1][0] / total), item[0][1], item[0][2] or ""))
         limit = k if k is not None else FOCUS_MAX_CANDIDATES if lazy else None
         if limit is not None:
             ranked = ranked[:limit]
         return [Candidate(_edit(op, path, new.text() if isinstance(new, _Guard) else text), score / total, family,
-                          synthesised)
-                for (op, path, text), (score, family, new, synthesised) in ranked]
+                          synthesised, doomed)
+                for (op, path, text), (score, family, new, synthesised, doomed) in ranked]
 
 
 def focus_lines(tree: ast.Module, feedback: Feedback, min_lines: int = FOCUS_MIN_LINES) -> frozenset[int] | None:
@@ -286,10 +290,11 @@ def _focused_guards(tree: ast.Module, func_path: tuple, func: ast.FunctionDef, d
                 run = block[i:i + k]
                 if len(run) < k or (len(run) == len(block) and block_path == func_path + ("body",)):
                     break
-                for text, weight in best_conditions(run, loops, conditions, subscripts, params, dead, bound,
-                                                    MAX_CONDITIONS):
+                for text, weight, doomed in best_conditions(run, loops, conditions, subscripts, params, dead, bound,
+                                                            MAX_CONDITIONS):
+                    guard = _Guard(owner, field, i, k, text)
                     yield ("missing_guard", ("guard", block_path, i, k), owner_path, "replace",
-                           _Guard(owner, field, i, k, text), weight)
+                           Doomed(guard) if doomed else guard, weight)
 
 
 def _edit(op: str, path: tuple, text: str | None) -> Edit:
@@ -487,7 +492,7 @@ def _variable_alts(scopes: ScopeIndex, path: tuple, node: ast.Name) -> Iterator[
     (the same preferences as the wrong-variable mutation). A local is :data:`LOCAL_VARIABLE_FACTOR`
     times likelier than a module variable as alike, so a module's many globals do not drown
     the function's own few. A local of the innermost function first bound on or after the
-    node's line is left out: it is unbound there (``UnboundLocalError`` on every run)."""
+    node's line is unbound there (``UnboundLocalError`` on every run): it is :class:`Doomed`."""
     variables = [b for b in scopes.visible(path) if b.kind not in ("function", "class", "import")]
     if node.id not in {b.name for b in variables}:
         return
@@ -495,11 +500,11 @@ def _variable_alts(scopes: ScopeIndex, path: tuple, node: ast.Name) -> Iterator[
     local = {b.name for b in variables if innermost is not None and b.scope == innermost}
     line = getattr(node, "lineno", None)
     for name in dict.fromkeys(b.name for b in variables):
-        if name in local and line is not None and (scopes.first_line(innermost, name) or 0) >= line:
-            continue
         if name != node.id:
             weight = (1.0 + 2.0 * _similarity(node.id, name)) * (LOCAL_VARIABLE_FACTOR if name in local else 1.0)
-            yield ("wrong_variable", path, path, "replace", ast.Name(id=name, ctx=ast.Load()), weight)
+            new = ast.Name(id=name, ctx=ast.Load())
+            unbound = name in local and line is not None and (scopes.first_line(innermost, name) or 0) >= line
+            yield ("wrong_variable", path, path, "replace", Doomed(new) if unbound else new, weight)
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -608,17 +613,20 @@ def _insert_alts(path: tuple, func: ast.FunctionDef, feedback: Feedback, ints: l
     imported = imported_names(tree) if unbound else set()
     bound = first_bindings(func) if unbound else {}
     for name in unbound:
-        if name in loaded and not _bound_before_read(own, bound, name):
+        if name in loaded:
+            again = _bound_before_read(own, bound, name)  # an edit initialised it already
             usage = twin_initialisers(func, name)
             usage += [(v, w) for v, w in returning_initialisers(tree, func, name) if v not in dict(usage)]
             usage += [(v, w) for v, w in usage_initialisers(func, name, imported) if v not in dict(usage)]
             usage += [(v, w) for v, w in operand_initialisers(func, name) if v not in dict(usage)]
             for value, weight in usage + [(v, w) for v, w in _INIT_VALUES.items() if v not in dict(usage)]:
+                init = ast.parse(f"{name} = {value}").body[0]
                 yield ("insert_statement", ("init", path, name), body_path, f"insert:{start}",
-                       ast.parse(f"{name} = {value}").body[0], weight)
+                       Doomed(init) if again else init, weight)
             for block_path, value, weight in loop_initialisers(func, path, name):
+                init = ast.parse(f"{name} = {value}").body[0]
                 yield ("insert_statement", ("init", block_path, name), block_path, "insert:0",
-                       ast.parse(f"{name} = {value}").body[0], weight)
+                       Doomed(init) if again else init, weight)
     params = [a.arg for a in func.args.args]
     assigned = list(dict.fromkeys(t.id for n in own if isinstance(n, (ast.Assign, ast.AugAssign, ast.For))
                                   for t in ast.walk(n.target if not isinstance(n, ast.Assign) else n.targets[0])

@@ -15,9 +15,9 @@ synthesis over in-scope values (Xuan et al. 2016), without Nopol's solver:
   attribute of ``x``, ``isinstance(x, C)`` (or its negation) for a class ``C`` the function
   names or receives as ``cls``.
 
-Each guard wraps a run of one to three consecutive statements of a block. A condition never
-reads a local that is not bound yet where the guard stands (it would raise ``UnboundLocalError``
-on every run).
+Each guard wraps a run of one to three consecutive statements of a block. A condition that
+reads a local not bound yet where the guard stands raises ``UnboundLocalError`` on every run: it
+is marked :class:`~kelp.repair.proposer.Doomed`.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import functools
 from typing import Iterator
 
 from kelp.program.tree import node_at
+from kelp.repair.proposer import Doomed
 
 #: Longest run of consecutive statements one guard wraps.
 MAX_RUN = 3
@@ -62,23 +63,25 @@ def guard_alternatives(tree: ast.Module, func_path: tuple, func: ast.FunctionDef
                 run = block[i:i + k]
                 if len(run) < k or (len(run) == len(block) and block_path == func_path + ("body",)):
                     break
-                for text, weight in best_conditions(run, loops, conditions, subscripts, params, dead, bound, per_run):
+                for text, weight, doomed in best_conditions(run, loops, conditions, subscripts, params, dead, bound,
+                                                            per_run):
                     guard = ast.If(test=ast.parse(text, mode="eval").body, body=list(run), orelse=[])
                     new_owner = copy.copy(owner)
                     setattr(new_owner, field, block[:i] + [guard] + block[i + k:])
-                    yield ("guard", block_path, i, k), owner_path, new_owner, weight
+                    yield ("guard", block_path, i, k), owner_path, Doomed(new_owner) if doomed else new_owner, weight
 
 
 def best_conditions(run: list[ast.stmt], loops: tuple, existing: list[str], subscripts: list[str],
-                    params: list[str], dead: list[str], bound: dict[str, int], limit: int) -> list[tuple[str, float]]:
-    """The ``limit`` likeliest conditions ``(text, weight)`` for guarding ``run`` (see
-    :func:`_conditions`), leaving out those that read a local of ``bound`` (:func:`first_bindings`)
-    first bound on or after the run's first line: unbound where the guard tests it."""
+                    params: list[str], dead: list[str], bound: dict[str, int],
+                    limit: int) -> list[tuple[str, float, bool]]:
+    """The ``limit`` likeliest conditions ``(text, weight, doomed)`` for guarding ``run`` (see
+    :func:`_conditions`); ``doomed``: it reads a local of ``bound`` (:func:`first_bindings`)
+    first bound on or after the run's first line, unbound where the guard tests it."""
     start = run[0].lineno
     unbound = {name for name, line in bound.items() if line >= start}
     found = dict(_conditions(run, loops, existing, subscripts, params, list(dead)))
-    kept = [(text, weight) for text, weight in found.items() if not unbound.intersection(_names_of(text))]
-    return sorted(kept, key=lambda kv: -kv[1])[:limit]
+    best = sorted(found.items(), key=lambda kv: -kv[1])[:limit]
+    return [(text, weight, bool(unbound.intersection(_names_of(text)))) for text, weight in best]
 
 
 def first_bindings(func: ast.FunctionDef) -> dict[str, int]:

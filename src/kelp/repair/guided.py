@@ -98,7 +98,8 @@ class GuidedProposer:
                 out.append((cand, (1 - self.weight) * enum_part + self.weight * (logp - norm)))
         top = max(score for _, score in out)
         total = sum(math.exp(score - top) for _, score in out)
-        result = [Candidate(cand.edit, math.exp(score - top) / total, cand.family if p_enum else "model")
+        result = [Candidate(cand.edit, math.exp(score - top) / total, cand.family if p_enum else "model",
+                            doomed=cand.doomed)
                   for (cand, score), (_, p_enum) in zip(out, pool)]
         result.sort(key=lambda c: -c.score)
         return result[:k] if k is not None else result

@@ -28,6 +28,7 @@ import copy
 from typing import Iterator
 
 from kelp.repair.guards import _conditions, _existing_conditions, _names_of, _subscripts, first_bindings
+from kelp.repair.proposer import Doomed
 
 #: Clauses tried per condition (the best by weight).
 MAX_CLAUSES = 12
@@ -126,14 +127,16 @@ def clause_alternatives(func_path: tuple, func: ast.FunctionDef, dead: list[str]
                     clauses[text] = max(clauses.get(text, 0.0), 3.0)
         unbound = {name for name, line in bound.items() if line >= cond.lineno}
         for text, weight in _conditions(body, loops, existing, subscripts, params, dead):
-            if text != own and text not in own and own not in text and not unbound.intersection(_names_of(text)):
+            if text != own and text not in own and own not in text:
                 clauses[text] = max(clauses.get(text, 0.0), weight)
         best = sorted(clauses.items(), key=lambda kv: -kv[1])[:MAX_CLAUSES]
         for text, weight in best:
             clause = ast.parse(text, mode="eval").body
+            doomed = bool(unbound.intersection(_names_of(text)))  # unbound where the condition is tested
             for op, factor in ((ast.And, 1.0), (ast.Or, 0.5)):
                 new = ast.BoolOp(op=op(), values=[copy.deepcopy(cond), clause])
-                yield ("missing_clause", ("clause", path), path, "replace", new, weight * factor)
+                yield ("missing_clause", ("clause", path), path, "replace", Doomed(new) if doomed else new,
+                       weight * factor)
 
 
 def _param_conditions(func: ast.FunctionDef) -> list[tuple[str, float]]:

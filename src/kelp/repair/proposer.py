@@ -27,12 +27,24 @@ _AT_LINE = re.compile(r"\(line (\d+)\)$")
 class Candidate:
     """One proposed edit. ``score`` is a probability-like weight in (0, 1]; higher is tried first.
     ``synthesised``: built to fit what the tests showed (the values a probe or the tests'
-    examples gave), so the search tries it before the ranker's order."""
+    examples gave), so the search tries it before the ranker's order. ``doomed``: it raises on
+    every run (:class:`Doomed`); the search skips it."""
 
     edit: Edit
     score: float
     family: str
     synthesised: bool = False
+    doomed: bool = False
+
+
+@dataclass(frozen=True)
+class Doomed:
+    """An alternative (its new ``node``) that raises on every run: it reads a local before the
+    function binds it (``UnboundLocalError``). A proposer keeps it among its candidates, marked
+    ``Candidate.doomed``, so that the other candidates' scores, ranks and ranker features stay
+    those of the whole list; the search never runs it."""
+
+    node: object
 
 
 #: Suspiciousness of code the search inserted, relative to the old lines around it.

@@ -707,6 +707,8 @@ class _Search:
                 rows = [rows[i] for i in order]
         cands, rows = synthesised_first(cands, rows)
         for rank, cand in enumerate(cands):
+            if cand.doomed:  # raises on every run; ranked with the rest so their ranks stay whole
+                continue
             logp = state.logp + math.log(max(cand.score, 1e-12))
             gets_bonus = config.bonus_children is None or rank < config.bonus_children
             self._push(-(logp + (bonus if gets_bonus else 0.0)), index, cand.edit, logp, cand, rank,
