@@ -22,6 +22,7 @@ from __future__ import annotations
 import ast
 from typing import Iterator
 
+from kelp.program.tree import iter_nodes
 from kelp.repair.transplant import own_nodes
 
 #: Values tried per loop block and accumulator, the likeliest first.
@@ -73,22 +74,14 @@ def accumulators(func: ast.FunctionDef) -> dict[str, tuple[str, int]]:
 
 def _loops(func: ast.FunctionDef, func_path: tuple) -> Iterator[tuple[ast.AST, tuple, list, tuple[str, ...]]]:
     """``(loop, path of its body, body, loop variables)`` for every ``for``/``while`` of ``func``
-    outside nested functions, outermost first."""
-    def visit(node, path):
-        for field in ("body", "orelse"):
-            block = getattr(node, field, None)
-            if not isinstance(block, list):
-                continue
-            for i, stmt in enumerate(block):
-                if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                    continue
-                here = path + (field, i)
-                if isinstance(stmt, (ast.For, ast.While)):
-                    names = () if isinstance(stmt, ast.While) else tuple(
-                        n.id for n in ast.walk(stmt.target) if isinstance(n, ast.Name))
-                    yield stmt, here + ("body",), stmt.body, names
-                yield from visit(stmt, here)
-    yield from visit(func, func_path)
+    outside nested functions and classes, in pre-order."""
+    nested = [path for path, node in iter_nodes(func, func_path) if path != func_path and isinstance(
+        node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda))]
+    for path, node in iter_nodes(func, func_path):
+        if isinstance(node, (ast.For, ast.While)) and not any(path[:len(n)] == n for n in nested):
+            names = () if isinstance(node, ast.While) else tuple(
+                n.id for n in ast.walk(node.target) if isinstance(n, ast.Name))
+            yield node, path + ("body",), node.body, names
 
 
 def _values(loop: ast.AST, names: tuple[str, ...], skip: str) -> list[tuple[str, float]]:
