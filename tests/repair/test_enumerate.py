@@ -190,3 +190,8 @@ def test_wrong_variable_fixes_never_read_a_local_before_it_is_bound():
                                   and line_at(tree, c.edit.path) == line and c.doomed == doomed]
     assert fixes(2, False) == [] and sorted(fixes(2, True)) == ["seen", "x"]  # kept for the ranks, never run
     assert "numbers" in fixes(7, False) and "x" in fixes(7, False) and fixes(7, True) == []
+    # a parameter is bound on entry, even on the line that uses it (a lambda, a one-line def)
+    source = "def by_mark(marks):\n    marks.sort(key=lambda x: marks[1])\n    return marks\n"
+    tree = parse(source)
+    cands = EnumerativeProposer().propose(tree, Feedback(lines={2: 1.0}))
+    assert "x" in fixes(2, False), fixes(2, True)

@@ -200,12 +200,13 @@ class ScopeIndex:
         self._first_lines: dict[tuple, int] | None = None
 
     def first_line(self, scope: Path, name: str) -> int | None:
-        """The first line on which ``name`` is bound in the scope at ``scope`` (a parameter on
-        its own line), or ``None`` when it is not bound there."""
+        """The first line on which ``name`` is bound in the scope at ``scope``, 0 for a
+        parameter (bound when the function or lambda is entered, whatever its line), or
+        ``None`` when it is not bound there."""
         if self._first_lines is None:
             self._first_lines = {}
             for b in self.bindings:
-                line = getattr(node_at(self.tree, b.path), "lineno", None)
+                line = 0 if b.kind == "param" else getattr(node_at(self.tree, b.path), "lineno", None)
                 if line is not None:
                     key = (b.scope, b.name)
                     self._first_lines[key] = min(line, self._first_lines.get(key, line))
