@@ -22,6 +22,8 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING, Iterator
 
+from kelp.repair.guards import _blocks, _is_docstring
+
 if TYPE_CHECKING:
     from kelp.repair.proposer import Feedback
 
@@ -106,9 +108,8 @@ def conversion_alternatives(func_path: tuple, func: ast.FunctionDef, feedback: "
     if not methods and not stores:
         return
     params = {a.arg for a in func.args.posonlyargs + func.args.args + func.args.kwonlyargs}
-    start = 1 if func.body and isinstance(func.body[0], ast.Expr) and isinstance(func.body[0].value, ast.Constant) \
-        and isinstance(func.body[0].value.value, str) else 0
-    for block_path, block in _statement_lists(func, func_path):
+    start = 1 if func.body and _is_docstring(func.body[0]) else 0
+    for block_path, block, _loops in _blocks(func, func_path, ()):
         for index, stmt in enumerate(block):
             names = []
             for node in _own_expressions(stmt):
@@ -125,19 +126,6 @@ def conversion_alternatives(func_path: tuple, func: ast.FunctionDef, feedback: "
                 for where, at in places:
                     yield ("missing_call", ("convert", where, at, name), where, f"insert:{at}",
                            ast.parse(f"{name} = list({name})").body[0], CONVERSION_WEIGHT)
-
-
-def _statement_lists(node: ast.AST, path: tuple) -> Iterator[tuple[tuple, list]]:
-    """``(path, statements)`` for every statement list under ``node``, nested functions excluded."""
-    for field in ("body", "orelse", "finalbody"):
-        block = getattr(node, field, None)
-        if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
-            yield path + (field,), block
-            for j, stmt in enumerate(block):
-                if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                    yield from _statement_lists(stmt, path + (field, j))
-    for j, handler in enumerate(getattr(node, "handlers", []) or []):
-        yield from _statement_lists(handler, path + ("handlers", j))
 
 
 def _own_expressions(stmt: ast.stmt) -> Iterator[ast.AST]:

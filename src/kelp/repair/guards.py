@@ -119,8 +119,7 @@ def first_bindings(func: ast.FunctionDef) -> dict[str, int]:
                     bind((alias.asname or alias.name).split(".")[0], child.lineno)
             visit(child)
 
-    for stmt in func.body:
-        visit(ast.Module(body=[stmt], type_ignores=[]))
+    visit(ast.Module(body=func.body, type_ignores=[]))
     return first
 
 
