@@ -97,3 +97,12 @@ def test_synthesised_proposals_go_first_and_take_the_best_scores():
     assert [round(c.score, 2) for c in moved] == [0.5, 0.4, 0.3, 0.2]
     assert rows == [{"r": 2}, {"r": 0}, {"r": 1}, None]
     assert synthesised_first(cands[:2], [])[0] == cands[:2]
+
+
+def test_of_fits_with_the_same_values_the_plainer_is_kept_not_the_shorter():
+    # On the passes shown, `2 < i` and `left == total` are true at the same places; the one
+    # that compares two locals is what a person writes, the threshold fits by chance.
+    rows = [(0, 1, 10, False), (1, 3, 9, False), (2, 6, 7, False), (3, 10, 10, True),
+            (0, -7, 0, False), (1, -6, -1, False), (2, -1, -6, False), (3, 1, 1, True)]
+    examples = [((left, total, i), want) for i, left, total, want in rows]
+    assert synthesise(["left", "total", "i"], examples, equal)[0] == "left == total"

@@ -336,7 +336,8 @@ def synthesise(params: list[str], examples: list[tuple[tuple, object]], goal: Ca
     :data:`MAX_SOLUTIONS`; each reads
     at least one parameter. Sizes: a parameter or constant is 1, an operation adds 1 to its
     operands, a comprehension adds 1 to its iterable. Of expressions with the same values and
-    size, the one with the shortest text is kept. Deterministic within :data:`MAX_WORK`
+    size, the one with the shortest text is kept, or of those that fit, the plainest
+    (:func:`_plainness`: ``left == total`` rather than ``2 < i``, true at the same places). Deterministic within :data:`MAX_WORK`
     computed values (one expression on one example each). Empty when there are no examples, arguments do not match ``params``, or
     nothing is found within :data:`MAX_WORK` values (or ``time_limit`` seconds) and
     :data:`MAX_SIZE`."""
@@ -372,7 +373,9 @@ def synthesise(params: list[str], examples: list[tuple[tuple, object]], goal: Ca
         if key in seen:
             at, index = seen[key]
             old = by_size[at][index]
-            if at == size and _bare_len(text) < _bare_len(old[0]) and reads == old[3]:  # same size: shorter
+            if at == size and reads == old[3] and (
+                    _plainness(text, params) < _plainness(old[0], params) if old[0] in solutions
+                    else _bare_len(text) < _bare_len(old[0])):  # same size: the plainer fit, else shorter
                 by_size[at][index] = (text, text if atomic else f"({text})", values, reads)
                 solutions[:] = [text if found == old[0] else found for found in solutions]
             return
