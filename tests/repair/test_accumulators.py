@@ -71,3 +71,62 @@ def test_a_forgotten_digit_step_is_repaired_for_real():
         result = repair(digits, TestSuite.from_asserts(tests), sandbox, RepairConfig(budget=64, ranker="bundled"))
     assert result.solved, result.reason
     assert "n //= 10" in result.repaired
+
+
+# A branch of a binary search that moves neither bound: `right = mid - 1` was forgotten, and the
+# loop never ends once `x` is found.
+FIRST_OCCURRENCE = '''def find_first_occurrence(A, x):
+    left, right = (0, len(A) - 1)
+    result = -1
+    while left <= right:
+        mid = (left + right) // 2
+        if x == A[mid]:
+            result = mid
+        elif x < A[mid]:
+            right = mid - 1
+        else:
+            left = mid + 1
+    return result
+'''
+# The step sits inside the `if`: the loop stops moving at the first odd item.
+COUNT_EVENS = '''def count_evens(xs):
+    i = 0
+    n = 0
+    while i < len(xs):
+        if xs[i] % 2 == 0:
+            n += 1
+            i += 1
+    return n
+'''
+
+
+def test_a_branch_that_never_moves_the_loop_gets_a_sibling_branch_step():
+    from kelp.repair.accumulators import branch_step_alternatives
+
+    def steps(source):
+        return [(op, ast.unparse(n)) for _f, _k, _p, op, n, _w in branch_step_alternatives(("body", 0), _func(source))]
+
+    found = steps(FIRST_OCCURRENCE)
+    assert ("insert:1", "right = mid - 1") in found and ("insert:1", "left = mid + 1") in found
+    moved = [text for op, text in steps(COUNT_EVENS) if op == "replace"]
+    assert moved and moved[0].splitlines()[-1] == "    i += 1"  # the step out of the `if`, at the loop's end
+    assert "if xs[i] % 2 == 0:\n        n += 1\n    i += 1" in moved[0]
+    # every branch moves the loop, or the stalled one leaves it: nothing to add
+    assert steps("def f(n):\n    while n > 0:\n        if n % 2:\n            n -= 1\n        else:\n            n //= 2\n") == []
+    assert steps("def f(xs, i):\n    while i < len(xs):\n        if xs[i]:\n            return i\n        else:\n"
+                 "            i += 1\n") == []
+
+
+def test_a_forgotten_branch_step_is_repaired_for_real():
+    tests = ["assert find_first_occurrence([2, 5, 5, 5, 6, 6, 8, 9, 9, 9], 5) == 1",
+             "assert find_first_occurrence([2, 3, 5, 5, 6, 6, 8, 9, 9, 9], 5) == 2",
+             "assert find_first_occurrence([2, 4, 1, 5, 6, 6, 8, 9, 9, 9], 6) == 4"]
+    evens = ["assert count_evens([2, 4, 6]) == 3", "assert count_evens([1, 2, 3, 4]) == 2", "assert count_evens([]) == 0"]
+    with Sandbox(workers=1, limits=Limits(test_timeout=0.5)) as sandbox:  # the bugs hang
+        first = repair(FIRST_OCCURRENCE, TestSuite.from_asserts(tests), sandbox, RepairConfig(budget=64, ranker="bundled"))
+        counted = repair(COUNT_EVENS, TestSuite.from_asserts(evens), sandbox, RepairConfig(budget=64, ranker="bundled"))
+    assert first.solved, first.reason
+    assert first.executions_to_solve <= 8  # a test hung: the loop's steps go first
+    assert "            result = mid\n            right = mid - 1\n" in first.repaired
+    assert counted.solved, counted.reason
+    assert "            n += 1\n        i += 1\n" in counted.repaired

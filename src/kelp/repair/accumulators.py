@@ -12,7 +12,12 @@ after ``0`` or ``''``, ``*=`` after ``1``, ``.append`` after ``[]``.
 
 A ``while`` loop whose condition reads a variable that nothing in the loop changes, with no
 ``break`` or ``return`` to leave it, never ends: its step (``i += 1``, ``i -= 1``, ``n //= 10``)
-was forgotten, and is proposed at the end of its body (:func:`loop_step_alternatives`).
+was forgotten, and is proposed at the end of its body (:func:`loop_step_alternatives`). Where the
+loop moves that variable in some branches of an ``if`` but one branch moves nothing and does not
+leave the loop, the loop stalls once it takes that branch: a sibling branch's step is proposed at
+the end of the stalled branch (``right = mid - 1`` beside ``left = mid + 1`` in a binary search),
+or, when the stalled branch is the missing ``else``, the step is moved out of the ``if`` to the
+end of the loop's body (:func:`branch_step_alternatives`).
 
 Each alternative is ``(family, site key, path, op, new node, weight)`` like the enumerator's.
 """
@@ -189,3 +194,81 @@ def loop_step_alternatives(func_path: tuple, func: ast.FunctionDef) -> Iterator[
             for text, weight in _steps(loop.test, name, divisors):
                 yield ("insert_statement", ("step", body_path, name), body_path, f"insert:{len(body)}",
                        ast.parse(text).body[0], weight)
+
+
+def _branches(stmt: ast.If, path: tuple) -> Iterator[tuple[tuple, list]]:
+    """``(path of the block, block)`` of every branch of the ``if``/``elif``/``else`` chain
+    ``stmt`` at ``path``, the last ``else`` included (an empty list where it is missing)."""
+    while True:
+        yield path + ("body",), stmt.body
+        if len(stmt.orelse) == 1 and isinstance(stmt.orelse[0], ast.If):
+            stmt, path = stmt.orelse[0], path + ("orelse", 0)
+            continue
+        yield path + ("orelse",), stmt.orelse
+        return
+
+
+def _moves(block: list, tested: set[str]) -> bool:
+    """Whether ``block`` changes a name of ``tested`` (a binding, an augmented assignment, a
+    method call or an item assignment on it)."""
+    holder = ast.While(test=ast.Constant(True), body=block, orelse=[])
+    return bool(_changed_in(holder) & tested)
+
+
+def _leaves(block: list) -> bool:
+    return any(isinstance(n, (ast.Break, ast.Return, ast.Raise)) for stmt in block for n in ast.walk(stmt))
+
+
+def _step_statements(block: list, tested: set[str]) -> list[ast.stmt]:
+    """The statements of ``block`` (its own, not nested ones) that assign or update a name of
+    ``tested``."""
+    found = []
+    for stmt in block:
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target] if isinstance(stmt, ast.AugAssign) else []
+        if len(targets) == 1 and isinstance(targets[0], ast.Name) and targets[0].id in tested:
+            found.append(stmt)
+    return found
+
+
+#: Weight of a step added to a branch that stalls its loop (moving a step out of the ``if``: the same).
+BRANCH_STEP_WEIGHT = 2.0
+
+
+def branch_step_alternatives(func_path: tuple, func: ast.FunctionDef) -> Iterator[tuple]:
+    """The forgotten step of a branch that stalls its ``while`` loop: for an ``if`` chain in the
+    loop's body where some branch changes a name the loop's condition reads, nothing else in
+    the body does, and another branch changes none of them and has no ``break``, ``return`` or
+    ``raise``: each sibling branch's step (``right = mid - 1``) at the end of the stalled branch
+    (``insert``), or, when the stalled branch is a missing ``else`` and a branch ends in the
+    step, the loop with that step moved out of the ``if`` to the end of its body (``replace``
+    of the loop). Site: ``("branch_step", block path)``; family ``insert_statement``."""
+    import copy
+
+    for loop, body_path, body, _names in _loops(func, func_path):
+        if not isinstance(loop, ast.While):
+            continue
+        tested = {n.id for n in ast.walk(loop.test) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        for k, stmt in enumerate(body):
+            if not isinstance(stmt, ast.If) or _moves(body[:k] + body[k + 1:], tested):
+                continue
+            branches = list(_branches(stmt, body_path + (k,)))
+            movers = [(path, block) for path, block in branches if _moves(block, tested)]
+            if not movers:
+                continue
+            steps = list({ast.dump(s): s for _p, block in movers for s in _step_statements(block, tested)}.values())
+            for block_path, block in branches:
+                if _moves(block, tested) or _leaves(block):
+                    continue
+                mover_path, mover = movers[0]
+                if not block and len(movers) == 1 and len(mover) > 1 and _step_statements(mover[-1:], tested):
+                    moved = copy.deepcopy(loop)  # the step out of the ``if``: the loop moves on every pass
+                    holder = moved
+                    for step in mover_path[len(body_path) - 1:]:
+                        holder = holder[step] if isinstance(step, int) else getattr(holder, step)
+                    moved.body.append(holder.pop())
+                    yield ("insert_statement", ("branch_step", block_path), body_path[:-1], "replace", moved,
+                           BRANCH_STEP_WEIGHT)
+                    continue
+                for step in steps:
+                    yield ("insert_statement", ("branch_step", block_path), block_path, f"insert:{len(block)}",
+                           copy.deepcopy(step), BRANCH_STEP_WEIGHT)

@@ -30,7 +30,7 @@ from kelp.program.operators import BINARY, BOOLEAN, COMPARE, NON_COMMUTATIVE
 from kelp.program.scope import ScopeIndex, constants
 from kelp.program.spans import line_at
 from kelp.program.tree import iter_nodes, node_at
-from kelp.repair.accumulators import accumulation_alternatives, loop_step_alternatives
+from kelp.repair.accumulators import accumulation_alternatives, branch_step_alternatives, loop_step_alternatives
 from kelp.repair.calls import (conversion_alternatives, discarded_result_alternatives, method_unwrap_alternatives,
                                wrap_alternatives)
 from kelp.repair.excess_logic import guard_removal_alternatives
@@ -406,6 +406,7 @@ def _node_alternatives(tree, feedback, scopes, dead, guards, lines, path, node, 
         yield from running_update_alternatives(path, node)
         yield from accumulation_alternatives(path, node)
         yield from loop_step_alternatives(path, node)
+        yield from branch_step_alternatives(path, node)
         yield from conversion_alternatives(path, node, feedback)
         yield from guard_removal_alternatives(tree, path, node)
         yield from assignment_transplant_alternatives(path, node, feedback.unbound, donors)

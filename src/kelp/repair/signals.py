@@ -51,6 +51,9 @@ UNREACHABLE_CODE_BOOST = 10.0
 #: How much likelier a guard is whose condition was synthesised from the locals observed on the
 #: tests (it separates the tests that the guarded ``return`` answers from the others).
 ANGELIC_GUARD_BOOST = 10.0
+#: How much likelier a ``while`` loop's forgotten step is (in its body, or in a branch that stalls
+#: it) when a test hung: a loop that never ends.
+HUNG_LOOP_BOOST = 10.0
 
 
 class Evidence:
@@ -71,6 +74,7 @@ class Evidence:
         self.unbound_reads = {path for path, node in iter_nodes(tree) if isinstance(node, ast.Name)
                               and isinstance(node.ctx, ast.Load) and node.id in feedback.unbound}
         self.loop_reads = _loop_variable_reads(tree)
+        self.hung = feedback.run is not None and any(o.status == "timeout" for o in feedback.run.outcomes)
 
     def boost(self, family: str, key: tuple, path: tuple, new: ast.AST | None) -> float:
         """Prior multiplier of the candidate ``(family, site key, path, new node)``."""
@@ -96,6 +100,8 @@ class Evidence:
                 factor *= SINGLE_PASS_LOOP_BOOST
             if key[2] <= self.premature.get(key[1], -1) < key[2] + key[3]:
                 factor *= UNREACHABLE_CODE_BOOST
+        elif family == "insert_statement" and self.hung and key[0] in ("step", "branch_step"):
+            factor *= HUNG_LOOP_BOOST
         elif family == "missing_return" and self.returned_none:
             factor *= NONE_RESULT_BOOST
         elif family == "missing_clause" and new is not None and any(
