@@ -19,8 +19,8 @@ import functools
 from kelp.repair.transplant import own_nodes
 
 NUMBER, LIST = "number", "list"
-#: Methods only a list-like object has (a number has none of them).
-LIST_METHODS = frozenset({"sort", "append", "extend", "insert", "reverse", "pop", "remove", "index", "count",
+#: Methods of lists, strings and dicts, none of which a number has.
+CONTAINER_METHODS = frozenset({"sort", "append", "extend", "insert", "reverse", "pop", "remove", "index", "count",
                           "split", "join", "strip", "lower", "upper", "replace", "items", "keys", "values", "get",
                           "add", "update"})
 _MUTATORS = frozenset({"sort", "append", "extend", "insert"})
@@ -49,7 +49,7 @@ def value_kinds(func: ast.FunctionDef) -> dict[str, str]:
     the module doc); names bound any other way (or also in a nested scope's ``nonlocal``) are
     left out. Cached per function node."""
     params = {a.arg for a in func.args.posonlyargs + func.args.args + func.args.kwonlyargs}
-    bindings: dict[str, list] = {p: [] for p in params}  # name -> ("number"|"list"|"other"|expr)
+    bindings: dict[str, list] = {p: [] for p in params}  # name -> bound values: an expr, NUMBER, or None (unknown)
     ranged, mutated = set(), set()
     for node in own_nodes(func):
         if isinstance(node, ast.Assign):
@@ -119,10 +119,11 @@ def _only_plain_bindings(func: ast.FunctionDef, name: str, values: list) -> bool
 
 def impossible(kind: str | None, parent: ast.AST | None, field: str | None) -> bool:
     """Whether a name of ``kind`` (``value_kinds``) at the position ``field`` of ``parent``
-    raises on every run: a number subscripted or owning a list method, a list as an index."""
+    raises on every run: a number subscripted or owning a container's method
+    (:data:`CONTAINER_METHODS`), a list as an index."""
     if kind == NUMBER:
         return (isinstance(parent, ast.Subscript) and field == "value") or (
-            isinstance(parent, ast.Attribute) and field == "value" and parent.attr in LIST_METHODS)
+            isinstance(parent, ast.Attribute) and field == "value" and parent.attr in CONTAINER_METHODS)
     if kind == LIST:
         return isinstance(parent, ast.Subscript) and field == "slice"
     return False
