@@ -128,10 +128,10 @@ def accumulation_alternatives(func_path: tuple, func: ast.FunctionDef) -> Iterat
                        ast.parse(text).body[0], weight)
 
 
-def _changed_in(loop: ast.AST) -> set[str]:
-    """Names ``loop``'s body binds, updates, or calls a method of (``stack.pop()``)."""
+def _changed_in(block: list[ast.stmt]) -> set[str]:
+    """Names the statements of ``block`` bind, update, or call a method of (``stack.pop()``)."""
     found = set()
-    for stmt in loop.body:
+    for stmt in block:
         for node in ast.walk(stmt):
             if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
                 found.add(node.id)
@@ -181,7 +181,7 @@ def loop_step_alternatives(func_path: tuple, func: ast.FunctionDef) -> Iterator[
         if not isinstance(loop, ast.While) or any(
                 isinstance(n, (ast.Break, ast.Return, ast.Raise)) for stmt in body for n in ast.walk(stmt)):
             continue
-        changed = _changed_in(loop)
+        changed = _changed_in(loop.body)
         tested = dict.fromkeys(n.id for n in ast.walk(loop.test) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load))
         if changed & set(tested):
             continue  # the loop moves a variable of its condition
@@ -211,8 +211,7 @@ def _branches(stmt: ast.If, path: tuple) -> Iterator[tuple[tuple, list]]:
 def _moves(block: list, tested: set[str]) -> bool:
     """Whether ``block`` changes a name of ``tested`` (a binding, an augmented assignment, a
     method call or an item assignment on it)."""
-    holder = ast.While(test=ast.Constant(True), body=block, orelse=[])
-    return bool(_changed_in(holder) & tested)
+    return bool(_changed_in(block) & tested)
 
 
 def _leaves(block: list) -> bool:

@@ -50,7 +50,8 @@ def value_kinds(func: ast.FunctionDef) -> dict[str, str]:
     left out. Cached per function node."""
     params = {a.arg for a in func.args.posonlyargs + func.args.args + func.args.kwonlyargs}
     bindings: dict[str, list] = {p: [] for p in params}  # name -> bound values: an expr, NUMBER, or None (unknown)
-    ranged, mutated = set(), set()
+    ranged, mutated, unplain = set(), set(), set()
+    stores: dict[str, int] = {}
     for node in own_nodes(func):
         if isinstance(node, ast.Assign):
             for target in node.targets:
@@ -74,12 +75,18 @@ def value_kinds(func: ast.FunctionDef) -> dict[str, str]:
         elif isinstance(node, (ast.Global, ast.Nonlocal)):
             for name in node.names:
                 bindings.setdefault(name, []).append(None)
-        elif isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
-            bindings.setdefault(node.id, [])  # with, except, walrus, del: seen below as unknown
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name) \
                 and node.func.attr in _MUTATORS:
             mutated.add(node.func.value.id)
-    plain = {n: vs for n, vs in bindings.items() if _only_plain_bindings(func, n, vs)}
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            unplain.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            unplain.add(node.name)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            unplain.add(node.name)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            stores[node.id] = stores.get(node.id, 0) + 1  # with, walrus, del: more stores than values
+    plain = {n: vs for n, vs in bindings.items() if n not in unplain and stores.get(n, 0) == len(vs)}
     kinds: dict[str, str] = {}
     for name, values in plain.items():
         if values and all(v is not NUMBER and v is not None and _list(v) for v in values) and name not in params:
@@ -97,24 +104,6 @@ def value_kinds(func: ast.FunctionDef) -> dict[str, str]:
                 changed = True
     kinds.update((n, NUMBER) for n in numbers)
     return kinds
-
-
-def _only_plain_bindings(func: ast.FunctionDef, name: str, values: list) -> bool:
-    """Whether every binding of ``name`` in ``func`` was recorded with a value: no ``with``,
-    ``except``, walrus, ``del``, import or nested-function binding of it."""
-    recorded = len(values)
-    stores = 0
-    for node in own_nodes(func):
-        if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, (ast.Store, ast.Del)):
-            stores += 1
-        elif isinstance(node, (ast.Import, ast.ImportFrom)) and any(
-                (a.asname or a.name).split(".")[0] == name for a in node.names):
-            return False
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name:
-            return False
-        elif isinstance(node, ast.ExceptHandler) and node.name == name:
-            return False
-    return stores == recorded
 
 
 def impossible(kind: str | None, parent: ast.AST | None, field: str | None) -> bool:
