@@ -25,6 +25,7 @@ Each alternative is ``(family, site key, path, op, new node, weight)`` like the 
 from __future__ import annotations
 
 import ast
+import copy
 from typing import Iterator
 
 from kelp.program.tree import iter_nodes
@@ -241,8 +242,6 @@ def branch_step_alternatives(func_path: tuple, func: ast.FunctionDef) -> Iterato
     (``insert``), or, when the stalled branch is a missing ``else`` and a branch ends in the
     step, the loop with that step moved out of the ``if`` to the end of its body (``replace``
     of the loop). Site: ``("branch_step", block path)``; family ``insert_statement``."""
-    import copy
-
     for loop, body_path, body, _names in _loops(func, func_path):
         if not isinstance(loop, ast.While):
             continue
