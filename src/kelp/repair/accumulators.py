@@ -216,6 +216,7 @@ def _moves(block: list, tested: set[str]) -> bool:
 
 
 def _leaves(block: list) -> bool:
+    """Whether ``block`` holds a ``break``, ``return`` or ``raise`` (at any depth)."""
     return any(isinstance(n, (ast.Break, ast.Return, ast.Raise)) for stmt in block for n in ast.walk(stmt))
 
 

@@ -505,7 +505,7 @@ def _variable_alts(scopes: ScopeIndex, path: tuple, node: ast.Name, tree: ast.AS
     local = {b.name for b in variables if innermost is not None and b.scope == innermost}
     line = getattr(node, "lineno", None)
     kinds = {}
-    if tree is not None and innermost is not None and (parent is None or isinstance(parent, (ast.Subscript, ast.Attribute))):
+    if tree is not None and innermost is not None and isinstance(parent, (ast.Subscript, ast.Attribute)):
         func = node_at(tree, innermost)
         kinds = value_kinds(func) if isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)) else {}
     for name in dict.fromkeys(b.name for b in variables):
