@@ -53,3 +53,40 @@ def test_wrong_variable_proposals_that_cannot_run_are_doomed():
     at = lambda path: {c.edit.new: c.doomed for c in cands if tuple(c.edit.path) == path}
     assert at(value) == {"b": False, "i": True, "n": True, "total": False}  # i[i], n[i] raise
     assert at(index) == {"n": False, "total": False, "a": True, "b": True}  # a[a], a[b] raise
+
+
+def _at(expr_source, name):
+    """``(parent, field)`` of the name ``name`` in the expression ``expr_source``."""
+    tree = ast.parse(expr_source)
+    for node in ast.walk(tree):
+        for field, value in ast.iter_fields(node):
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, ast.Name) and item.id == name:
+                    return node, field
+    raise AssertionError(name)
+
+
+def test_a_number_is_never_iterated_or_measured_and_a_list_never_counts():
+    for source in ("len(n)", "sorted(n)", "sum(n)", "max(n)", "for x in n: pass", "[x for x in n]", "3 in n",
+                   "enumerate(n)"):
+        assert impossible(NUMBER, *_at(source, "n")), source
+        assert not impossible(LIST, *_at(source, "n")), source
+    for source in ("max(n, 3)", "n in xs", "n < 3", "abs(n)", "a in b in n"):
+        assert not impossible(NUMBER, *_at(source, "n")), source
+    for source in ("range(xs)", "range(1, xs)", "int(xs)", "abs(xs)"):
+        assert impossible(LIST, *_at(source, "xs")), source
+        assert not impossible(NUMBER, *_at(source, "xs")), source
+    assert not impossible(LIST, *_at("xs - ys", "xs"))  # an array on the other side may subtract
+
+
+def test_a_loop_over_a_number_is_doomed():
+    source = "def total(xs, n):\n    t = 0\n    for i in range(n):\n        t += i\n    for x in xs:\n        t += x\n    return t\n"
+    tree = ast.parse(source)
+    loop = tree.body[0].body[2]
+    from kelp.program.tree import iter_nodes
+
+    path = next(p for p, n in iter_nodes(tree) if n is loop.iter)
+    cands = [c for c in EnumerativeProposer().propose(tree, Feedback()) if c.family == "wrong_variable"
+             and tuple(c.edit.path) == tuple(path)]
+    # n and i are numbers; t's last binding adds an element of xs (any kind); x is unbound there
+    assert {c.edit.new: c.doomed for c in cands} == {"n": True, "t": False, "i": True, "x": True}

@@ -497,7 +497,8 @@ def _variable_alts(scopes: ScopeIndex, path: tuple, node: ast.Name, tree: ast.AS
     the function's own few. A local of the innermost function first bound on or after the
     node's line is unbound there (``UnboundLocalError`` on every run): it is :class:`Doomed`,
     and so is a local that cannot stand where the node stands (``tree``, ``parent``, ``field``:
-    a number subscripted, a list as an index; :func:`~kelp.repair.kinds.impossible`)."""
+    a number subscripted or iterated, a list as an index or a count;
+    :func:`~kelp.repair.kinds.impossible`)."""
     variables = [b for b in scopes.visible(path) if b.kind not in ("function", "class", "import")]
     if node.id not in {b.name for b in variables}:
         return
@@ -505,7 +506,8 @@ def _variable_alts(scopes: ScopeIndex, path: tuple, node: ast.Name, tree: ast.AS
     local = {b.name for b in variables if innermost is not None and b.scope == innermost}
     line = getattr(node, "lineno", None)
     kinds = {}
-    if tree is not None and innermost is not None and isinstance(parent, (ast.Subscript, ast.Attribute)):
+    if tree is not None and innermost is not None and isinstance(
+            parent, (ast.Subscript, ast.Attribute, ast.Call, ast.For, ast.comprehension, ast.Compare)):
         func = node_at(tree, innermost)
         kinds = value_kinds(func) if isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)) else {}
     for name in dict.fromkeys(b.name for b in variables):

@@ -1,8 +1,9 @@
 """What a function's names hold, where the code alone makes it certain: numbers and lists.
 
-A wrong-variable proposal that subscripts a number (``i[i]``), indexes with a list (``a[a]``) or
-calls a list method on a number (``n.sort()``) raises ``TypeError`` or ``AttributeError`` on every
-run that reaches it, and a run that never reaches it changes nothing: such candidates are
+A wrong-variable proposal that subscripts a number (``i[i]``), indexes with a list (``a[a]``),
+calls a list method on a number (``n.sort()``), iterates a number (``for x in n``, ``len(n)``) or
+counts with a list (``range(xs)``) raises ``TypeError`` or ``AttributeError`` on every run that
+reaches it, and a run that never reaches it changes nothing: such candidates are
 :class:`~kelp.repair.proposer.Doomed`. The kinds are read from bindings only (no inference
 through calls): a name is a *number* when every binding of it in the function is a number
 literal, ``len(...)``, a ``for`` target over ``range(...)``, or arithmetic of those, and a
@@ -106,13 +107,35 @@ def value_kinds(func: ast.FunctionDef) -> dict[str, str]:
     return kinds
 
 
+#: Builtins that iterate their one argument (``TypeError`` for a number).
+ITERATING_CALLS = frozenset({"len", "sorted", "sum", "list", "set", "tuple", "enumerate", "reversed", "zip",
+                             "any", "all", "frozenset", "iter"})
+#: Builtins that take numbers only (``TypeError`` for a list).
+NUMERIC_CALLS = frozenset({"range", "int", "float", "abs", "chr", "round", "bin", "hex", "oct"})
+
+
 def impossible(kind: str | None, parent: ast.AST | None, field: str | None) -> bool:
-    """Whether a name of ``kind`` (``value_kinds``) at the position ``field`` of ``parent``
-    raises on every run: a number subscripted or owning a container's method
-    (:data:`CONTAINER_METHODS`), a list as an index."""
+    """Whether a name of ``kind`` (``value_kinds``) as the child ``field`` of ``parent`` raises
+    on every run. A number: subscripted, owning a container's method (:data:`CONTAINER_METHODS`),
+    iterated (a ``for`` or comprehension over it, the right of a lone ``in``, the one argument of
+    ``max``/``min`` or any argument of :data:`ITERATING_CALLS`). A list: an index, or an argument of
+    :data:`NUMERIC_CALLS` (``range(xs)``). Builtins are assumed not shadowed."""
     if kind == NUMBER:
-        return (isinstance(parent, ast.Subscript) and field == "value") or (
-            isinstance(parent, ast.Attribute) and field == "value" and parent.attr in CONTAINER_METHODS)
+        return ((isinstance(parent, ast.Subscript) and field == "value")
+                or (isinstance(parent, ast.Attribute) and field == "value" and parent.attr in CONTAINER_METHODS)
+                or (isinstance(parent, (ast.For, ast.comprehension)) and field == "iter")
+                or (isinstance(parent, ast.Compare) and field == "comparators" and len(parent.ops) == 1
+                    and isinstance(parent.ops[0], (ast.In, ast.NotIn)))
+                or (_builtin_call(parent, field) in ITERATING_CALLS)
+                or (_builtin_call(parent, field) in ("max", "min") and len(parent.args) == 1))
     if kind == LIST:
-        return isinstance(parent, ast.Subscript) and field == "slice"
+        return (isinstance(parent, ast.Subscript) and field == "slice") or _builtin_call(parent, field) in NUMERIC_CALLS
     return False
+
+
+def _builtin_call(parent: ast.AST | None, field: str | None) -> str | None:
+    """The name of the plain call ``name(...)`` that ``parent`` is, when the child is a
+    positional argument of it."""
+    if isinstance(parent, ast.Call) and field == "args" and isinstance(parent.func, ast.Name):
+        return parent.func.id
+    return None
