@@ -1,11 +1,14 @@
-"""Kinds of a function's names made certain by its code, and the wrong-variable proposals they
-rule out."""
+"""Kinds of a function's names made certain by its code and its tests, the statements they make
+raise on every reach, and the candidates the search therefore never runs."""
 
 import ast
 
-from kelp.repair.enumerate import EnumerativeProposer
-from kelp.repair.kinds import LIST, NUMBER, impossible, value_kinds
-from kelp.repair.proposer import Feedback
+import pytest
+
+from kelp.execute.sandbox import Sandbox
+from kelp.execute.suites import TestSuite
+from kelp.repair.kinds import DICT, LIST, NUMBER, STR, KindCheck, argument_kinds, kind_of, raises, value_kinds
+from kelp.repair.search import RepairConfig, repair
 
 MIN_SUM = '''def find_min_sum(a, b, n):
     a.sort()
@@ -16,12 +19,25 @@ MIN_SUM = '''def find_min_sum(a, b, n):
     return total
 '''
 
+# The reset of `count` in an `else` was added by mistake: it must count every match.
+COUNT_CHAR = '''def count_char(string, char):
+    count = 0
+    for i in range(len(string)):
+        if string[i] == char:
+            count = count + 1
+        else:
+            count = 0
+    return count
+'''
+COUNT_TESTS = ['assert count_char("abcc", "c") == 2', 'assert count_char("ababa", "a") == 3',
+               'assert count_char("xyzx", "x") == 2']
+
 
 def _func(source):
     return ast.parse(source).body[0]
 
 
-def test_numbers_and_lists_are_read_from_every_binding():
+def test_kinds_are_read_from_every_binding():
     kinds = value_kinds(_func(MIN_SUM))
     assert kinds["i"] == NUMBER and kinds["n"] == NUMBER  # a range's variable and its bound
     assert kinds["a"] == LIST and kinds["b"] == LIST  # parameters sorted in place
@@ -31,62 +47,89 @@ def test_numbers_and_lists_are_read_from_every_binding():
     assert value_kinds(_func("def f(s):\n    c = len(s)\n    c += 1\n    w = [x for x in s]\n")) == {"c": NUMBER, "w": LIST}
     unpacked = value_kinds(_func("def f(p):\n    lo, hi = 0, 1\n    with open(p) as fh:\n        fh = 3\n"))
     assert unpacked == {}
+    text = value_kinds(_func("def f(s):\n    out = ''\n    for ch in s:\n        out += ch.upper()\n    return out\n"),
+                       frozenset({("s", STR)}))
+    assert text == {"s": STR, "ch": STR, "out": STR}  # a string's characters are strings
 
 
-def test_a_number_is_never_subscripted_and_a_list_never_indexes():
-    sub = ast.parse("a[i]", mode="eval").body
-    attr = ast.parse("a.sort()", mode="eval").body.func
-    assert impossible(NUMBER, sub, "value") and not impossible(NUMBER, sub, "slice")
-    assert impossible(LIST, sub, "slice") and not impossible(LIST, sub, "value")
-    assert impossible(NUMBER, attr, "value") and not impossible(LIST, attr, "value")
-    assert not impossible(None, sub, "value")
+def test_parameters_take_the_kind_every_test_call_gives_them():
+    func = _func("def f(s, n, k=2):\n    return s[:n] * k\n")
+    calls = ["assert f('ab', 3) == 'abab'", "assert f('cd', 4.5, k=1) == 'cd'"]
+    assert argument_kinds(func, calls) == {"s": STR, "n": NUMBER, "k": NUMBER}
+    assert argument_kinds(func, calls + ["assert f([1], 3) == [1, 1]"]) == {"n": NUMBER, "k": NUMBER}
+    assert argument_kinds(func, ["assert g('ab', 3) == 1", "x = f(y, 2)"]) == {"n": NUMBER, "k": NUMBER}
+    assert argument_kinds(func, []) == {}
+    rebound = _func("def f(s):\n    s = len(s)\n    return s\n")
+    assert value_kinds(rebound, frozenset({("s", STR)})) == {}  # rebound: the tests say nothing of it
 
 
-def test_wrong_variable_proposals_that_cannot_run_are_doomed():
-    from kelp.program.tree import iter_nodes
-
-    tree = ast.parse(MIN_SUM)
-    subscript = next(n for _p, n in iter_nodes(tree) if isinstance(n, ast.Subscript))  # a[i]
-    paths = {id(n): p for p, n in iter_nodes(tree)}
-    value, index = paths[id(subscript.value)], paths[id(subscript.slice)]
-    cands = [c for c in EnumerativeProposer().propose(tree, Feedback()) if c.family == "wrong_variable"]
-    at = lambda path: {c.edit.new: c.doomed for c in cands if tuple(c.edit.path) == path}
-    assert at(value) == {"b": False, "i": True, "n": True, "total": False}  # i[i], n[i] raise
-    assert at(index) == {"n": False, "total": False, "a": True, "b": True}  # a[a], a[b] raise
-
-
-def _at(expr_source, name):
-    """``(parent, field)`` of the name ``name`` in the expression ``expr_source``."""
-    tree = ast.parse(expr_source)
-    for node in ast.walk(tree):
-        for field, value in ast.iter_fields(node):
-            for item in value if isinstance(value, list) else [value]:
-                if isinstance(item, ast.Name) and item.id == name:
-                    return node, field
-    raise AssertionError(name)
+@pytest.mark.parametrize("source", [
+    "len(n)", "sorted(n)", "sum(n)", "max(n)", "[x for x in n]", "3 in n", "enumerate(n)", "zip(xs, n)",
+    "n[0]", "n.sort()", "n.count(1)", "n()",
+    "range(xs)", "range(1, xs)", "int(xs)", "abs(xs)", "xs[xs]", "xs - 1", "xs < 3", "xs.lower()", "-xs",
+    "s < 0", "s - 1", "s // n", "s + n", "n + s", "s.append(1)", "s[s]", "n in s", "s[:s]", "s[:s + 1]",
+    "d[xs]", "d.sort()", "d < d", "xs.extend(n)",
+    "map(xs, lambda x: x)", "filter(xs, lambda x: x)", "list(map(str, n))",
+    "len(s) + s", "sorted(list(xs) - list(xs))", "[0] ** n", "[0] + n",
+])
+def test_operations_that_raise_on_every_evaluation(source):
+    kinds = {"n": NUMBER, "xs": LIST, "s": STR, "d": DICT}
+    assert raises(ast.parse(source, mode="eval").body, kinds), source
 
 
-def test_a_number_is_never_iterated_or_measured_and_a_list_never_counts():
-    for source in ("len(n)", "sorted(n)", "sum(n)", "max(n)", "for x in n: pass", "[x for x in n]", "3 in n",
-                   "enumerate(n)"):
-        assert impossible(NUMBER, *_at(source, "n")), source
-        assert not impossible(LIST, *_at(source, "n")), source
-    for source in ("max(n, 3)", "n in xs", "n < 3", "abs(n)", "a in b in n"):
-        assert not impossible(NUMBER, *_at(source, "n")), source
-    for source in ("range(xs)", "range(1, xs)", "int(xs)", "abs(xs)"):
-        assert impossible(LIST, *_at(source, "xs")), source
-        assert not impossible(NUMBER, *_at(source, "xs")), source
-    assert not impossible(LIST, *_at("xs - ys", "xs"))  # an array on the other side may subtract
+@pytest.mark.parametrize("source", [
+    "max(n, 3)", "n in xs", "n < 3", "abs(n)", "a in b in n", "sum(xs, n)", "enumerate(xs, n)", "n + m",
+    "xs - ys", "s % n", "s * n", "xs * n", "n * s", "s + s", "xs + xs", "s[n]", "xs[n:n + 1]", "d[s]",
+    "s.lower().split()", "map(f, xs)", "filter(None, xs)", "int(s)", "float(s)", "xs and xs - 1",
+    "s if n else s - 1", "lambda: s - 1", "[x - 1 for x in xs]", "n.bit_length()", "n.real", "s < s",
+    "xs == 3", "s in s", "ys in s", "xs.index(n)", "d.get(s)", "set(xs) - set(xs)", "sorted(s)",
+])
+def test_operations_that_may_succeed(source):
+    kinds = {"n": NUMBER, "m": NUMBER, "xs": LIST, "s": STR, "d": DICT}
+    assert not raises(ast.parse(source, mode="eval").body, kinds), source
 
 
-def test_a_loop_over_a_number_is_doomed():
-    source = "def total(xs, n):\n    t = 0\n    for i in range(n):\n        t += i\n    for x in xs:\n        t += x\n    return t\n"
-    tree = ast.parse(source)
-    loop = tree.body[0].body[2]
-    from kelp.program.tree import iter_nodes
+def test_the_kinds_of_results():
+    kinds = {"n": NUMBER, "s": STR, "xs": LIST}
+    kind = lambda source: kind_of(ast.parse(source, mode="eval").body, kinds)
+    assert kind("len(s) + 1") == NUMBER and kind("s.split()") == LIST and kind("s[1:]") == STR
+    assert kind("xs * 2") == LIST and kind("f(n)") is None and kind("s - 1") is None
 
-    path = next(p for p, n in iter_nodes(tree) if n is loop.iter)
-    cands = [c for c in EnumerativeProposer().propose(tree, Feedback()) if c.family == "wrong_variable"
-             and tuple(c.edit.path) == tuple(path)]
-    # n and i are numbers; t's last binding adds an element of xs (any kind); x is unbound there
-    assert {c.edit.new: c.doomed for c in cands} == {"n": True, "t": False, "i": True, "x": True}
+
+def test_a_candidate_whose_edited_statement_raises_is_doomed():
+    tree = ast.parse(COUNT_CHAR)
+    check = KindCheck(tree, COUNT_TESTS)
+    loop = ("body", 0, "body", 1)
+    bad = ast.parse(COUNT_CHAR.replace("range(len(string))", "range(string)"))
+    assert check.doomed(bad, "replace", loop + ("iter",))
+    assert check.doomed(bad, "replace", loop)  # the statement itself as the edited node
+    good = ast.parse(COUNT_CHAR.replace("count = 0\n    for", "count = 1\n    for"))
+    assert not check.doomed(good, "replace", ("body", 0, "body", 0, "value"))
+    guard = ast.parse(COUNT_CHAR.replace("    count = 0\n    for", "    if string < 0:\n        return 7\n"
+                                                                 "    count = 0\n    for"))
+    assert check.doomed(guard, "insert", ("body", 0, "body"), 0)
+    assert not check.doomed(guard, "delete", ("body", 0, "body", 0))
+    assert not check.doomed(bad, "replace", ("body", 5))  # a path that does not resolve
+    expecting = KindCheck(tree, COUNT_TESTS + ["with pytest.raises(TypeError):\n    count_char(1, 2)"])
+    assert not expecting.doomed(bad, "replace", loop + ("iter",))  # a test may want a TypeError
+    shadowed = KindCheck(ast.parse("def range(x):\n    return [x]\n" + COUNT_CHAR), COUNT_TESTS)
+    assert not shadowed.enabled
+
+
+def test_the_search_never_runs_an_ill_kinded_candidate():
+    ran = []
+    with Sandbox(workers=1) as sandbox:
+        result = repair(COUNT_CHAR, TestSuite.from_asserts(COUNT_TESTS), sandbox, RepairConfig(budget=128),
+                        observer=ran.append)
+    assert result.solved, result.reason
+    assert "else" not in result.repaired
+    assert not any(r.error_type in ("TypeError", "AttributeError") for r in ran)
+    assert not any("range(string)" in r.source or "string < 0" in r.source for r in ran)
+
+
+def test_a_loop_over_a_number_raises():
+    from kelp.repair.kinds import statement_raises
+
+    loop = ast.parse("for i in len(s):\n    pass\n").body[0]
+    assert statement_raises(loop, {"s": STR}) and statement_raises(loop, {})
+    assert not statement_raises(ast.parse("for i in s:\n    pass\n").body[0], {"s": STR})

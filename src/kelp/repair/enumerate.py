@@ -38,7 +38,6 @@ from kelp.repair.guards import (MAX_CONDITIONS, MAX_RUN, _blocks, _existing_cond
                                 best_conditions, first_bindings, guard_alternatives)
 from kelp.repair.initialisers import (imported_names, loop_initialisers, never_bound, operand_initialisers,
                                       returning_initialisers, twin_initialisers, usage_initialisers)
-from kelp.repair.kinds import impossible, value_kinds
 from kelp.repair.missing_logic import clause_alternatives, early_return_alternatives, running_update_alternatives
 from kelp.repair.parallel import presort_alternatives, twin_alternatives
 from kelp.repair.proposer import Candidate, Doomed, Feedback
@@ -367,7 +366,7 @@ def _node_alternatives(tree, feedback, scopes, dead, guards, lines, path, node, 
     yield from _condition_alts(path, node)
     if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and not (
             isinstance(parent, ast.Call) and field == "func"):
-        yield from _variable_alts(scopes, path, node, tree, parent, field)
+        yield from _variable_alts(scopes, path, node)
     if isinstance(node, ast.Constant):
         yield from _constant_alts(path, node, ints, strs, strs_tested)
         if donors.get(ARGUMENTS) and isinstance(parent, ast.Call) and field == "args" and \
@@ -489,34 +488,26 @@ def _condition_alts(path: tuple, node: ast.AST) -> Iterator[_Alt]:
 LOCAL_VARIABLE_FACTOR = 4.0
 
 
-def _variable_alts(scopes: ScopeIndex, path: tuple, node: ast.Name, tree: ast.AST | None = None,
-                   parent: ast.AST | None = None, field: str | None = None) -> Iterator[_Alt]:
+def _variable_alts(scopes: ScopeIndex, path: tuple, node: ast.Name) -> Iterator[_Alt]:
     """Other variables in scope; similar names and names of the innermost function first
     (the same preferences as the wrong-variable mutation). A local is :data:`LOCAL_VARIABLE_FACTOR`
     times likelier than a module variable as alike, so a module's many globals do not drown
     the function's own few. A local of the innermost function first bound on or after the
-    node's line is unbound there (``UnboundLocalError`` on every run): it is :class:`Doomed`,
-    and so is a local that cannot stand where the node stands (``tree``, ``parent``, ``field``:
-    a number subscripted or iterated, a list as an index or a count;
-    :func:`~kelp.repair.kinds.impossible`)."""
+    node's line is unbound there (``UnboundLocalError`` on every run): it is :class:`Doomed`.
+    (A name of the wrong kind for its place, ``i[i]`` for a number ``i``, is left to the
+    search's :class:`~kelp.repair.kinds.KindCheck`.)"""
     variables = [b for b in scopes.visible(path) if b.kind not in ("function", "class", "import")]
     if node.id not in {b.name for b in variables}:
         return
     innermost = max((b.scope for b in variables if b.scope_kind == "function"), key=len, default=None)
     local = {b.name for b in variables if innermost is not None and b.scope == innermost}
     line = getattr(node, "lineno", None)
-    kinds = {}
-    if tree is not None and innermost is not None and isinstance(
-            parent, (ast.Subscript, ast.Attribute, ast.Call, ast.For, ast.comprehension, ast.Compare)):
-        func = node_at(tree, innermost)
-        kinds = value_kinds(func) if isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)) else {}
     for name in dict.fromkeys(b.name for b in variables):
         if name != node.id:
             weight = (1.0 + 2.0 * _similarity(node.id, name)) * (LOCAL_VARIABLE_FACTOR if name in local else 1.0)
             new = ast.Name(id=name, ctx=ast.Load())
             unbound = name in local and line is not None and (scopes.first_line(innermost, name) or 0) >= line
-            misfit = name in local and impossible(kinds.get(name), parent, field)
-            yield ("wrong_variable", path, path, "replace", Doomed(new) if unbound or misfit else new, weight)
+            yield ("wrong_variable", path, path, "replace", Doomed(new) if unbound else new, weight)
 
 
 @functools.lru_cache(maxsize=1 << 16)

@@ -1,56 +1,291 @@
-"""What a function's names hold, where the code alone makes it certain: numbers and lists.
+"""What a function's names hold, where the code and the tests make it certain, and the edits
+that can only raise ``TypeError`` or ``AttributeError``.
 
-A wrong-variable proposal that subscripts a number (``i[i]``), indexes with a list (``a[a]``),
-calls a list method on a number (``n.sort()``), iterates a number (``for x in n``, ``len(n)``) or
-counts with a list (``range(xs)``) raises ``TypeError`` or ``AttributeError`` on every run that
-reaches it, and a run that never reaches it changes nothing: such candidates are
-:class:`~kelp.repair.proposer.Doomed`. The kinds are read from bindings only (no inference
-through calls): a name is a *number* when every binding of it in the function is a number
-literal, ``len(...)``, a ``for`` target over ``range(...)``, or arithmetic of those, and a
-parameter is one when it bounds a ``range``; a name is a *list* when every binding is a list
-display or comprehension, ``list(...)`` or ``sorted(...)``, or (a parameter) when the function
-calls ``.sort()``, ``.append()``, ``.extend()`` or ``.insert()`` on it.
+Type-directed pruning, as in type-directed program synthesis (Osera & Zdancewic 2015; Feser et
+al. 2015, "λ²"): a candidate whose edited statement is ill-kinded (``len(n)`` for a number,
+``text < 0`` for a string, ``range(xs)`` for a list, ``map(xs, lambda x: ...)``) raises on every
+run that reaches it, and a run that never reaches it behaves as the buggy program: it cannot be a
+repair, and the search does not run it.
+
+The kinds (:data:`NUMBER`, :data:`STR`, :data:`LIST`, :data:`TUPLE`, :data:`SET`, :data:`DICT`)
+are read from bindings only, with no inference through calls other than builtins: a name has a
+kind when every binding of it in the function gives that kind (a literal, ``len(...)``, a
+``range`` loop's variable, a character of a string, arithmetic of those...), assuming the other
+names' kinds (the largest consistent assignment). A parameter never rebound has the kind of the
+literal every test call passes for it (:func:`argument_kinds`), or is a number when it bounds a
+``range``, or a list when the function sorts or appends to it.
 """
 
 from __future__ import annotations
 
 import ast
 import functools
+from collections.abc import Iterable
 
 from kelp.repair.transplant import own_nodes
 
-NUMBER, LIST = "number", "list"
-#: Methods of lists, strings and dicts, none of which a number has.
-CONTAINER_METHODS = frozenset({"sort", "append", "extend", "insert", "reverse", "pop", "remove", "index", "count",
-                          "split", "join", "strip", "lower", "upper", "replace", "items", "keys", "values", "get",
-                          "add", "update"})
+NUMBER, STR, LIST, TUPLE, SET, DICT = "number", "str", "list", "tuple", "set", "dict"
+_SEQUENCES = (STR, LIST, TUPLE)
+_CONTAINERS = (STR, LIST, TUPLE, SET, DICT)
+#: Methods each kind has (those the checks read; a kind lacking a method raises AttributeError).
+METHODS = {
+    STR: frozenset({"split", "join", "strip", "lstrip", "rstrip", "lower", "upper", "replace", "find", "index",
+                    "count", "startswith", "endswith", "isdigit", "isalpha", "isalnum", "isspace", "islower",
+                    "isupper", "title", "capitalize", "format", "zfill", "rfind", "rindex", "swapcase",
+                    "partition", "rsplit", "splitlines", "center", "ljust", "rjust", "encode", "casefold",
+                    "translate", "isdecimal", "isnumeric", "expandtabs", "istitle", "removeprefix",
+                    "removesuffix", "rpartition", "maketrans", "isidentifier", "isprintable", "isascii",
+                    "format_map"}),
+    LIST: frozenset({"append", "extend", "insert", "remove", "pop", "clear", "index", "count", "sort", "reverse",
+                     "copy"}),
+    TUPLE: frozenset({"index", "count"}),
+    SET: frozenset({"add", "remove", "discard", "pop", "clear", "copy", "union", "intersection", "difference",
+                    "symmetric_difference", "update", "issubset", "issuperset", "isdisjoint",
+                    "intersection_update", "difference_update", "symmetric_difference_update"}),
+    DICT: frozenset({"keys", "values", "items", "get", "pop", "popitem", "setdefault", "update", "clear", "copy",
+                     "fromkeys"}),
+}
+#: Every method name of :data:`METHODS`: a method outside it proves nothing (a number's
+#: ``bit_length``, a user class's own).
+_KNOWN_METHODS = frozenset().union(*METHODS.values())
+#: Builtins that iterate their first positional argument (``TypeError`` for a number).
+ITERATING_CALLS = frozenset({"len", "sorted", "list", "set", "tuple", "enumerate", "reversed", "zip", "any", "all",
+                             "frozenset", "iter", "sum"})
+#: Builtins whose arguments must be numbers (``TypeError`` for a string or a container).
+NUMERIC_CALLS = frozenset({"range", "chr", "bin", "hex", "oct", "round", "abs"})
 _MUTATORS = frozenset({"sort", "append", "extend", "insert"})
+_CALL_KINDS = {"len": NUMBER, "int": NUMBER, "float": NUMBER, "abs": NUMBER, "ord": NUMBER, "round": NUMBER,
+               "bool": NUMBER, "str": STR, "chr": STR, "repr": STR, "list": LIST, "sorted": LIST, "tuple": TUPLE,
+               "set": SET, "dict": DICT, "bin": STR, "hex": STR, "oct": STR}
+_METHOD_KINDS = {(STR, m): STR for m in ("strip", "lstrip", "rstrip", "lower", "upper", "replace", "title",
+                                         "capitalize", "join", "format", "zfill", "swapcase", "casefold")}
+_METHOD_KINDS.update({(STR, "split"): LIST, (STR, "rsplit"): LIST, (STR, "splitlines"): LIST,
+                      (STR, "find"): NUMBER, (STR, "count"): NUMBER, (STR, "index"): NUMBER,
+                      (LIST, "count"): NUMBER, (LIST, "index"): NUMBER, (TUPLE, "count"): NUMBER,
+                      (TUPLE, "index"): NUMBER, (LIST, "copy"): LIST, (SET, "copy"): SET, (DICT, "copy"): DICT})
+_ORDERING = (ast.Lt, ast.LtE, ast.Gt, ast.GtE)
 
 
-def _number(expr: ast.expr, numbers: set[str]) -> bool:
+class _Raises(Exception):
+    """An operation that raises on every evaluation (internal)."""
+
+
+def kind_of_value(value: object) -> str | None:
+    """The kind of a Python value (a literal a test passes), ``None`` for any other."""
+    if isinstance(value, (bool, int, float)):
+        return NUMBER
+    return {str: STR, list: LIST, tuple: TUPLE, set: SET, dict: DICT}.get(type(value))
+
+
+def kind_of(expr: ast.expr, kinds: dict[str, str]) -> str | None:
+    """The kind of ``expr`` given the names' ``kinds``; ``None`` when unknown or when
+    evaluating it certainly raises (see :func:`raises`)."""
+    try:
+        return _kind(expr, kinds)
+    except _Raises:
+        return None
+
+
+def raises(expr: ast.expr, kinds: dict[str, str]) -> bool:
+    """Whether evaluating ``expr`` raises ``TypeError``/``AttributeError`` every time, given the
+    names' ``kinds``. Only the parts evaluated on every evaluation are read: not a lambda's body,
+    the operands of ``and``/``or`` after the first, the branches of ``a if c else b``, or a
+    comprehension's elements and conditions."""
+    try:
+        _kind(expr, kinds)
+    except _Raises:
+        return True
+    return False
+
+
+def _kind(expr: ast.expr, kinds: dict[str, str]) -> str | None:
     if isinstance(expr, ast.Constant):
-        return type(expr.value) in (int, float)
+        return kind_of_value(expr.value)
     if isinstance(expr, ast.Name):
-        return expr.id in numbers
-    if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, (ast.USub, ast.UAdd)):
-        return _number(expr.operand, numbers)
-    if isinstance(expr, ast.BinOp) and not isinstance(expr.op, ast.MatMult):
-        return _number(expr.left, numbers) and _number(expr.right, numbers)
-    return isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and expr.func.id == "len"
+        return kinds.get(expr.id)
+    if isinstance(expr, ast.JoinedStr):
+        return STR
+    if isinstance(expr, (ast.List, ast.Tuple, ast.Set)):
+        for element in expr.elts:
+            _kind(element.value if isinstance(element, ast.Starred) else element, kinds)
+        return {ast.List: LIST, ast.Tuple: TUPLE, ast.Set: SET}[type(expr)]
+    if isinstance(expr, ast.Dict):
+        for part in expr.keys + expr.values:
+            if part is not None:
+                _kind(part, kinds)
+        return DICT
+    if isinstance(expr, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+        _iterated(_kind(expr.generators[0].iter, kinds))
+        return {ast.ListComp: LIST, ast.SetComp: SET, ast.DictComp: DICT}.get(type(expr))
+    if isinstance(expr, ast.BoolOp):
+        _kind(expr.values[0], kinds)
+        return None
+    if isinstance(expr, ast.IfExp):
+        _kind(expr.test, kinds)
+        return None
+    if isinstance(expr, ast.UnaryOp):
+        operand = _kind(expr.operand, kinds)
+        if isinstance(expr.op, ast.Not):
+            return NUMBER
+        if operand in _CONTAINERS:
+            raise _Raises
+        return NUMBER if operand == NUMBER else None
+    if isinstance(expr, ast.BinOp):
+        return _binop(expr.op, _kind(expr.left, kinds), _kind(expr.right, kinds))
+    if isinstance(expr, ast.Compare):
+        return _compare(expr, kinds)
+    if isinstance(expr, ast.Subscript):
+        return _subscript(_kind(expr.value, kinds), expr.slice, kinds)
+    if isinstance(expr, ast.Attribute):
+        owner = _kind(expr.value, kinds)
+        if owner is not None and expr.attr in _KNOWN_METHODS and expr.attr not in METHODS.get(owner, ()):
+            raise _Raises
+        return None
+    if isinstance(expr, ast.Call):
+        return _call(expr, kinds)
+    if isinstance(expr, ast.Starred):
+        _iterated(_kind(expr.value, kinds))
+        return None
+    return None
 
 
-def _list(expr: ast.expr) -> bool:
-    return isinstance(expr, (ast.List, ast.ListComp)) or (
-        isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and expr.func.id in ("list", "sorted"))
+def _iterated(kind: str | None) -> None:
+    if kind == NUMBER:
+        raise _Raises
 
 
-@functools.lru_cache(maxsize=64)
-def value_kinds(func: ast.FunctionDef) -> dict[str, str]:
-    """``{name: NUMBER or LIST}`` for the names of ``func`` whose kind its code makes certain (see
-    the module doc); names bound any other way (or also in a nested scope's ``nonlocal``) are
-    left out. Cached per function node."""
+def _binop(op: ast.operator, left: str | None, right: str | None) -> str | None:
+    if left is None or right is None:
+        if isinstance(op, ast.Mod) and left == STR:
+            return STR  # printf-style formatting
+        return None  # an unknown operand may define the reflected operator (an ndarray does)
+    if left == NUMBER and right == NUMBER:
+        if isinstance(op, ast.MatMult):
+            raise _Raises
+        return NUMBER
+    if isinstance(op, ast.Add) and left == right and left in _SEQUENCES:
+        return left
+    if isinstance(op, ast.Mult) and {left, right} <= {NUMBER, *_SEQUENCES} and (left == NUMBER) != (right == NUMBER):
+        return left if right == NUMBER else right
+    if isinstance(op, ast.Mod) and left == STR:
+        return STR
+    if left == right and left == SET and isinstance(op, (ast.Sub, ast.BitOr, ast.BitAnd, ast.BitXor)):
+        return SET
+    if left == right and left == DICT and isinstance(op, ast.BitOr):
+        return DICT
+    raise _Raises
+
+
+def _compare(expr: ast.Compare, kinds: dict[str, str]) -> str:
+    left = _kind(expr.left, kinds)
+    for op, comparator in zip(expr.ops, expr.comparators):
+        right = _kind(comparator, kinds)
+        if isinstance(op, _ORDERING) and left is not None and right is not None and (left != right or left == DICT):
+            raise _Raises
+        if isinstance(op, (ast.In, ast.NotIn)) and (right == NUMBER or (right == STR and left not in (None, STR))):
+            raise _Raises
+        if len(expr.ops) > 1:
+            break  # later comparisons run only when the first holds
+        left = right
+    return NUMBER
+
+
+def _subscript(owner: str | None, index: ast.expr, kinds: dict[str, str]) -> str | None:
+    if isinstance(index, ast.Slice):
+        for bound in (index.lower, index.upper, index.step):
+            if bound is not None and _kind(bound, kinds) in _CONTAINERS:
+                raise _Raises
+        if owner in (NUMBER, SET, DICT):
+            raise _Raises
+        return owner if owner in _SEQUENCES else None
+    key = _kind(index, kinds)
+    if owner in (NUMBER, SET):
+        raise _Raises
+    if owner in _SEQUENCES and key in _CONTAINERS:
+        raise _Raises
+    if owner == DICT and key in (LIST, SET, DICT):
+        raise _Raises  # unhashable
+    return STR if owner == STR else None
+
+
+def _call(expr: ast.Call, kinds: dict[str, str]) -> str | None:
+    args = [_kind(a.value if isinstance(a, ast.Starred) else a, kinds) for a in expr.args]
+    for keyword in expr.keywords:
+        _kind(keyword.value, kinds)
+    func = expr.func
+    if isinstance(func, ast.Attribute):
+        owner = _kind(func.value, kinds)
+        if owner is not None and func.attr in _KNOWN_METHODS and func.attr not in METHODS.get(owner, ()):
+            raise _Raises
+        if owner in (LIST, SET) and func.attr in ("extend", "update") and args and args[0] == NUMBER:
+            raise _Raises
+        return _METHOD_KINDS.get((owner, func.attr))
+    if not isinstance(func, ast.Name):
+        _kind(func, kinds)
+        return None
+    name = func.id
+    if name in kinds:
+        raise _Raises  # a number, string or container called
+    if any(isinstance(a, ast.Starred) for a in expr.args):
+        return None
+    if name in ITERATING_CALLS and args and (args[0] == NUMBER or (name == "zip" and NUMBER in args)):
+        raise _Raises  # the first argument (every one of zip's); sum's and enumerate's second is a number
+    if name in ("max", "min") and len(args) == 1 and args[0] == NUMBER:
+        raise _Raises
+    if name in NUMERIC_CALLS and any(k in _CONTAINERS for k in args):
+        raise _Raises
+    if name in ("int", "float") and any(k in (LIST, TUPLE, SET, DICT) for k in args):
+        raise _Raises
+    if name in ("map", "filter") and (any(isinstance(a, ast.Lambda) for a in expr.args[1:])
+                                      or any(k == NUMBER for k in args[1:])):
+        raise _Raises  # map(xs, lambda ...): the iterables, which come after the function, are iterated at once
+    if name == "len":
+        return NUMBER
+    return _CALL_KINDS.get(name)
+
+
+def argument_kinds(func: ast.FunctionDef, test_sources: Iterable[str]) -> dict[str, str]:
+    """``{parameter: kind}`` of ``func``'s parameters that every call ``func(...)`` with literal
+    arguments in ``test_sources`` gives a literal of one kind (a parameter left to its default
+    takes the default's kind). Empty when no test calls ``func`` that way."""
+    params = [a.arg for a in func.args.posonlyargs + func.args.args]
+    defaults = dict(zip(params[len(params) - len(func.args.defaults):], func.args.defaults))
+    seen: dict[str, set] = {p: set() for p in params}
+    calls = 0
+    for text in test_sources:
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == func.name):
+                continue
+            if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords) \
+                    or len(node.args) > len(params):
+                continue
+            given = dict(zip(params, node.args))
+            given.update((k.arg, k.value) for k in node.keywords)
+            calls += 1
+            for p in params:
+                expr = given.get(p, defaults.get(p))
+                try:
+                    kind = kind_of_value(ast.literal_eval(expr)) if expr is not None else None
+                except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                    kind = None
+                seen[p].add(kind)
+    if not calls:
+        return {}
+    return {p: next(iter(ks)) for p, ks in seen.items() if len(ks) == 1 and None not in ks}
+
+
+@functools.lru_cache(maxsize=256)
+def value_kinds(func: ast.FunctionDef, arguments: frozenset = frozenset()) -> dict[str, str]:
+    """``{name: kind}`` for the names of ``func`` whose kind its code (and ``arguments``,
+    ``(parameter, kind)`` pairs from :func:`argument_kinds`) makes certain (see the module doc);
+    names bound any other way (or also in a nested scope's ``nonlocal``) are left out. Cached per
+    function node and arguments."""
     params = {a.arg for a in func.args.posonlyargs + func.args.args + func.args.kwonlyargs}
-    bindings: dict[str, list] = {p: [] for p in params}  # name -> bound values: an expr, NUMBER, or None (unknown)
+    bindings: dict[str, list] = {p: [] for p in params}  # name -> bound values: an expr, a kind mark, or None
     ranged, mutated, unplain = set(), set(), set()
     stores: dict[str, int] = {}
     for node in own_nodes(func):
@@ -67,11 +302,12 @@ def value_kinds(func: ast.FunctionDef) -> dict[str, str]:
                 ast.BinOp(left=ast.Name(node.target.id, ast.Load()), op=node.op, right=node.value))
         elif isinstance(node, (ast.For, ast.comprehension)):
             over_range = (isinstance(node.iter, ast.Call) and isinstance(node.iter.func, ast.Name)
-                          and node.iter.func.id == "range" and isinstance(node.target, ast.Name))
+                          and node.iter.func.id == "range")
+            element = _Element(node.iter) if isinstance(node.target, ast.Name) else None
             for n in ast.walk(node.target):
                 if isinstance(n, ast.Name):
-                    bindings.setdefault(n.id, []).append(NUMBER if over_range else None)
-            if over_range:
+                    bindings.setdefault(n.id, []).append(element)
+            if over_range and isinstance(node.target, ast.Name):
                 ranged.update(a.id for a in node.iter.args if isinstance(a, ast.Name))
         elif isinstance(node, (ast.Global, ast.Nonlocal)):
             for name in node.names:
@@ -88,54 +324,137 @@ def value_kinds(func: ast.FunctionDef) -> dict[str, str]:
         if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
             stores[node.id] = stores.get(node.id, 0) + 1  # with, walrus, del: more stores than values
     plain = {n: vs for n, vs in bindings.items() if n not in unplain and stores.get(n, 0) == len(vs)}
-    kinds: dict[str, str] = {}
-    for name, values in plain.items():
-        if values and all(v is not NUMBER and v is not None and _list(v) for v in values) and name not in params:
-            kinds[name] = LIST
-        elif name in params and not values and name in mutated and name not in ranged:
-            kinds[name] = LIST
-    numbers = {n for n, vs in plain.items() if n not in kinds and (vs or n in ranged)
-               and (n not in params or n in ranged)}
+    fixed: dict[str, str] = {}  # parameters never rebound: their kind does not depend on the others
+    for name, kind in arguments:
+        if name in params and not plain.get(name, [None]):
+            fixed[name] = kind
+    for name in params - set(fixed):
+        if plain.get(name) == []:
+            if name in ranged and name not in mutated:
+                fixed[name] = NUMBER
+            elif name in mutated and name not in ranged:
+                fixed[name] = LIST
+    guess = dict(fixed)
+    for _ in range(2):  # first guesses: the kinds bindings give with what is known so far
+        for name, values in plain.items():
+            if name not in fixed and values and name not in guess:
+                kind = next((k for k in (_bound(v, guess) for v in values) if k is not None), None)
+                if kind is not None:
+                    guess[name] = kind
     changed = True
-    while changed:  # the largest set whose every binding is numeric given the set itself
+    while changed:  # the largest assignment whose every binding gives its name's kind
         changed = False
-        for name in sorted(numbers):
-            if not all(v is NUMBER or (v is not None and _number(v, numbers)) for v in plain[name]):
-                numbers.discard(name)
+        for name in sorted(guess):
+            if name not in fixed and not all(_bound(v, guess) == guess[name] for v in plain[name]):
+                del guess[name]
                 changed = True
-    kinds.update((n, NUMBER) for n in numbers)
-    return kinds
+    return guess
 
 
-#: Builtins that iterate their one argument (``TypeError`` for a number).
-ITERATING_CALLS = frozenset({"len", "sorted", "sum", "list", "set", "tuple", "enumerate", "reversed", "zip",
-                             "any", "all", "frozenset", "iter"})
-#: Builtins that take numbers only (``TypeError`` for a list).
-NUMERIC_CALLS = frozenset({"range", "int", "float", "abs", "chr", "round", "bin", "hex", "oct"})
+class _Element:
+    """A loop target bound to the elements of ``iterable``."""
+
+    def __init__(self, iterable: ast.expr):
+        self.iterable = iterable
 
 
-def impossible(kind: str | None, parent: ast.AST | None, field: str | None) -> bool:
-    """Whether a name of ``kind`` (``value_kinds``) as the child ``field`` of ``parent`` raises
-    on every run. A number: subscripted, owning a container's method (:data:`CONTAINER_METHODS`),
-    iterated (a ``for`` or comprehension over it, the right of a lone ``in``, the one argument of
-    ``max``/``min`` or any argument of :data:`ITERATING_CALLS`). A list: an index, or an argument of
-    :data:`NUMERIC_CALLS` (``range(xs)``). Builtins are assumed not shadowed."""
-    if kind == NUMBER:
-        return ((isinstance(parent, ast.Subscript) and field == "value")
-                or (isinstance(parent, ast.Attribute) and field == "value" and parent.attr in CONTAINER_METHODS)
-                or (isinstance(parent, (ast.For, ast.comprehension)) and field == "iter")
-                or (isinstance(parent, ast.Compare) and field == "comparators" and len(parent.ops) == 1
-                    and isinstance(parent.ops[0], (ast.In, ast.NotIn)))
-                or (_builtin_call(parent, field) in ITERATING_CALLS)
-                or (_builtin_call(parent, field) in ("max", "min") and len(parent.args) == 1))
-    if kind == LIST:
-        return (isinstance(parent, ast.Subscript) and field == "slice") or _builtin_call(parent, field) in NUMERIC_CALLS
+def _bound(value, kinds: dict[str, str]) -> str | None:
+    """The kind a binding gives its name (``None``: unknown)."""
+    if value is None:
+        return None
+    if isinstance(value, _Element):
+        it = value.iterable
+        if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range":
+            return NUMBER
+        return STR if kind_of(it, kinds) == STR else None
+    return kind_of(value, kinds)
+
+
+def _evaluated(stmt: ast.stmt) -> list[ast.expr]:
+    """The expressions a statement evaluates every time it is reached (its header for compound
+    statements; nothing for ``raise``, definitions and ``try``)."""
+    if isinstance(stmt, (ast.If, ast.While)):
+        return [stmt.test]
+    if isinstance(stmt, (ast.For, ast.AsyncFor)):
+        return [stmt.iter]
+    if isinstance(stmt, (ast.Return, ast.Expr)):
+        return [stmt.value] if stmt.value is not None else []
+    if isinstance(stmt, ast.Assign):
+        return [stmt.value] + [t for t in stmt.targets if isinstance(t, (ast.Subscript, ast.Attribute))]
+    if isinstance(stmt, ast.AnnAssign):
+        return [stmt.value] if stmt.value is not None else []
+    if isinstance(stmt, ast.AugAssign):
+        target = stmt.target
+        read = ast.Name(target.id, ast.Load()) if isinstance(target, ast.Name) else target
+        return [ast.BinOp(left=read, op=stmt.op, right=stmt.value)]
+    if isinstance(stmt, ast.Assert):
+        return [stmt.test]
+    if isinstance(stmt, (ast.With, ast.AsyncWith)):
+        return [item.context_expr for item in stmt.items]
+    return []
+
+
+def statement_raises(stmt: ast.stmt, kinds: dict[str, str]) -> bool:
+    """Whether ``stmt`` raises ``TypeError``/``AttributeError`` every time it is reached, given
+    the names' ``kinds`` (:func:`raises` of what it evaluates)."""
+    if isinstance(stmt, (ast.For, ast.AsyncFor)) and kind_of(stmt.iter, kinds) == NUMBER:
+        return True  # a number iterated
+    return any(raises(expr, kinds) for expr in _evaluated(stmt))
+
+
+#: Builtins whose meaning the checks read: a module that binds one of these names is not checked.
+_BUILTINS_READ = ITERATING_CALLS | NUMERIC_CALLS | frozenset(_CALL_KINDS) | {"map", "filter", "max", "min"}
+
+
+class KindCheck:
+    """Whether a candidate's edited statement raises on every reach (:func:`statement_raises`),
+    for the candidates of one repair: the kinds of parameters come from the literal calls in
+    ``test_sources`` (:func:`argument_kinds`), those of other names from each candidate's own
+    function (:func:`value_kinds`). Off (never dooms) when a test names ``TypeError`` or
+    ``AttributeError`` (it may expect one) or the module binds a builtin the checks read."""
+
+    def __init__(self, root: ast.Module, test_sources: Iterable[str]):
+        sources = [s for s in test_sources if s]
+        self.enabled = not any("TypeError" in s or "AttributeError" in s for s in sources) and not _shadows(root)
+        self.arguments = {node.name: frozenset(argument_kinds(node, sources).items()) for node in root.body
+                          if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))} if self.enabled else {}
+
+    def doomed(self, tree: ast.Module, op: str, path: tuple, index: int | None = None) -> bool:
+        """Whether the candidate ``tree`` made by an edit (``op``, ``path``, ``index`` as in
+        :class:`~kelp.program.diff.Edit`, in the candidate's coordinates) raises on every run
+        that reaches the edit. ``False`` for deletions and paths that do not resolve."""
+        if not self.enabled or op == "delete":
+            return False
+        node, stmt, func = tree, None, None
+        try:
+            for step in path + ((index,) if op == "insert" else ()):
+                node = node[step] if isinstance(step, int) else getattr(node, step)
+                if isinstance(node, ast.stmt):
+                    stmt = node
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    func = node
+        except (AttributeError, IndexError, TypeError):
+            return False
+        if stmt is None or stmt is func:
+            return False
+        if func is None:
+            kinds = {}
+        else:  # the tests call only the module's own functions
+            top = any(func is n for n in tree.body)
+            kinds = value_kinds(func, self.arguments.get(func.name, frozenset()) if top else frozenset())
+        return statement_raises(stmt, kinds)
+
+
+def _shadows(tree: ast.Module) -> bool:
+    """Whether the module binds (or star-imports) a builtin name the checks read."""
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name in _BUILTINS_READ:
+            return True
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and any(
+                a.name == "*" or (a.asname or a.name).split(".")[0] in _BUILTINS_READ for a in node.names):
+            return True
+        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(n, ast.Name) and n.id in _BUILTINS_READ for t in targets for n in ast.walk(t)):
+                return True
     return False
-
-
-def _builtin_call(parent: ast.AST | None, field: str | None) -> str | None:
-    """The name of the plain call ``name(...)`` that ``parent`` is, when the child is a
-    positional argument of it."""
-    if isinstance(parent, ast.Call) and field == "args" and isinstance(parent.func, ast.Name):
-        return parent.func.id
-    return None

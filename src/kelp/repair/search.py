@@ -40,6 +40,7 @@ from kelp.program.tree import ProgramSyntaxError, node_at, parse, unparse
 from kelp.repair.antipatterns import antipatterns
 from kelp.repair.closeness import compared_values, message_closeness
 from kelp.repair.enumerate import EnumerativeProposer
+from kelp.repair.kinds import KindCheck
 from kelp.repair.loop_probe import accumulate_site, loop_guard_site, probe_loop
 from kelp.repair.probe import guard_site, probe_locals, probe_site
 from kelp.repair.proposer import Candidate, Feedback, Proposer
@@ -528,12 +529,15 @@ class _Search:
         lines = _localize(source, run0, wider, config.formula)
         self.ranking = sorted(lines, key=lambda ln: (-lines[ln], ln))
         self.failing_first = run0.failing_ids
+        failing_sources = _test_sources(suite, self.failing_first)
         self.feedback = Feedback.from_run(run0, lines, [t.source for t in suite.tests], suite.entry_point,
-                                          _test_sources(suite, self.failing_first))
+                                          failing_sources)
         self.feedback.intent = intent
         self.feedback.probes = _probe(root_tree, self.feedback, suite, sandbox)
         self.first = self.failing_first[0] if self.failing_first else None
         self.failing = frozenset(self.failing_first)
+        self.kinds = KindCheck(root_tree, [t.source for t in suite.tests] + list(failing_sources.values()))
+        self.ill_kinded = 0  # candidates never run: their edited statement raises on every reach
         identity = (None,) + tuple(range(1, len(text_lines(source)) + 1))
         self.root = _State(root_tree, source, [], 0.0, _value(run0, self.first, self.failing_first), 0, identity)
         self.states = [self.root]
@@ -757,6 +761,9 @@ class _Search:
             except (ValueError, SyntaxError, TypeError, RecursionError):
                 continue
             self.seen.add(text)
+            if self.kinds.doomed(tree, item.edit.op, item.edit.path, item.edit.index):
+                self.ill_kinded += 1
+                continue
             batch.append((item, parent, tree, text, lines))
         return batch
 
