@@ -60,7 +60,12 @@ def test_parameters_take_the_kind_every_test_call_gives_them():
     assert argument_kinds(func, ["assert g('ab', 3) == 1", "x = f(y, 2)"]) == {"n": NUMBER, "k": NUMBER}
     assert argument_kinds(func, []) == {}
     rebound = _func("def f(s):\n    s = len(s)\n    return s\n")
-    assert value_kinds(rebound, frozenset({("s", STR)})) == {}  # rebound: the tests say nothing of it
+    assert value_kinds(rebound, frozenset({("s", STR)})) == {}  # a string on entry, then a number
+    assert value_kinds(_func("def f(s):\n    s = len(s)\n    return s\n")) == {}  # unknown on entry
+    resorted = _func("def f(xs):\n    xs = sorted(xs)\n    return xs\n")
+    assert value_kinds(resorted, frozenset({("xs", LIST)})) == {"xs": LIST}
+    counted = _func("def f(s):\n    for i, ch in enumerate(s):\n        pass\n")
+    assert value_kinds(counted, frozenset({("s", STR)})) == {"s": STR, "i": NUMBER, "ch": STR}
 
 
 @pytest.mark.parametrize("source", [
@@ -71,6 +76,7 @@ def test_parameters_take_the_kind_every_test_call_gives_them():
     "d[xs]", "d.sort()", "d < d", "xs.extend(n)",
     "map(xs, lambda x: x)", "filter(xs, lambda x: x)", "list(map(str, n))",
     "len(s) + s", "sorted(list(xs) - list(xs))", "[0] ** n", "[0] + n",
+    "s.count(n)", "s[:n].find(xs)", "s.split(n)", "s.replace(n, s)", "s.startswith(n)", "s.join(n)", "sum(s)",
 ])
 def test_operations_that_raise_on_every_evaluation(source):
     kinds = {"n": NUMBER, "xs": LIST, "s": STR, "d": DICT}
@@ -83,6 +89,7 @@ def test_operations_that_raise_on_every_evaluation(source):
     "s.lower().split()", "map(f, xs)", "filter(None, xs)", "int(s)", "float(s)", "xs and xs - 1",
     "s if n else s - 1", "lambda: s - 1", "[x - 1 for x in xs]", "n.bit_length()", "n.real", "s < s",
     "xs == 3", "s in s", "ys in s", "xs.index(n)", "d.get(s)", "set(xs) - set(xs)", "sorted(s)",
+    "s.count(s, n)", "s.strip()", "s.split(None, n)", "s.startswith((s, s))", "s.join(xs)", "sum(xs)",
 ])
 def test_operations_that_may_succeed(source):
     kinds = {"n": NUMBER, "m": NUMBER, "xs": LIST, "s": STR, "d": DICT}

@@ -54,6 +54,9 @@ ITERATING_CALLS = frozenset({"len", "sorted", "list", "set", "tuple", "enumerate
 #: Builtins whose arguments must be numbers (``TypeError`` for a string or a container).
 NUMERIC_CALLS = frozenset({"range", "chr", "bin", "hex", "oct", "round", "abs"})
 _MUTATORS = frozenset({"sort", "append", "extend", "insert"})
+#: String methods whose first argument must be a string.
+_SUBSTRING_METHODS = frozenset({"count", "find", "index", "rfind", "rindex", "split", "rsplit", "replace", "strip",
+                                "lstrip", "rstrip", "partition", "rpartition"})
 _CALL_KINDS = {"len": NUMBER, "int": NUMBER, "float": NUMBER, "abs": NUMBER, "ord": NUMBER, "round": NUMBER,
                "bool": NUMBER, "str": STR, "chr": STR, "repr": STR, "list": LIST, "sorted": LIST, "tuple": TUPLE,
                "set": SET, "dict": DICT, "bin": STR, "hex": STR, "oct": STR}
@@ -219,6 +222,10 @@ def _call(expr: ast.Call, kinds: dict[str, str]) -> str | None:
             raise _Raises
         if owner in (LIST, SET) and func.attr in ("extend", "update") and args and args[0] == NUMBER:
             raise _Raises
+        if owner == STR and args and (func.attr in _SUBSTRING_METHODS and args[0] not in (None, STR)
+                                      or func.attr in ("startswith", "endswith") and args[0] not in (None, STR, TUPLE)
+                                      or func.attr == "join" and args[0] == NUMBER):
+            raise _Raises  # "abc".count(1)
         return _METHOD_KINDS.get((owner, func.attr))
     if not isinstance(func, ast.Name):
         _kind(func, kinds)
@@ -228,7 +235,8 @@ def _call(expr: ast.Call, kinds: dict[str, str]) -> str | None:
         raise _Raises  # a number, string or container called
     if any(isinstance(a, ast.Starred) for a in expr.args):
         return None
-    if name in ITERATING_CALLS and args and (args[0] == NUMBER or (name == "zip" and NUMBER in args)):
+    if name in ITERATING_CALLS and args and (args[0] == NUMBER or (name == "zip" and NUMBER in args)
+                                             or (name == "sum" and args[0] == STR)):
         raise _Raises  # the first argument (every one of zip's); sum's and enumerate's second is a number
     if name in ("max", "min") and len(args) == 1 and args[0] == NUMBER:
         raise _Raises
@@ -301,10 +309,14 @@ def value_kinds(func: ast.FunctionDef, arguments: frozenset = frozenset()) -> di
             bindings.setdefault(node.target.id, []).append(
                 ast.BinOp(left=ast.Name(node.target.id, ast.Load()), op=node.op, right=node.value))
         elif isinstance(node, (ast.For, ast.comprehension)):
-            over_range = (isinstance(node.iter, ast.Call) and isinstance(node.iter.func, ast.Name)
-                          and node.iter.func.id == "range")
-            element = _Element(node.iter) if isinstance(node.target, ast.Name) else None
-            for n in ast.walk(node.target):
+            over_range = _is_call(node.iter, "range")
+            target, iterable = node.target, node.iter
+            if _is_call(iterable, "enumerate") and len(iterable.args) == 1 and isinstance(target, ast.Tuple) \
+                    and len(target.elts) == 2 and all(isinstance(e, ast.Name) for e in target.elts):
+                bindings.setdefault(target.elts[0].id, []).append(_Given(NUMBER))  # the count
+                target, iterable = target.elts[1], iterable.args[0]
+            element = _Element(iterable) if isinstance(target, ast.Name) else None
+            for n in ast.walk(target):
                 if isinstance(n, ast.Name):
                     bindings.setdefault(n.id, []).append(element)
             if over_range and isinstance(node.target, ast.Name):
@@ -324,16 +336,18 @@ def value_kinds(func: ast.FunctionDef, arguments: frozenset = frozenset()) -> di
         if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
             stores[node.id] = stores.get(node.id, 0) + 1  # with, walrus, del: more stores than values
     plain = {n: vs for n, vs in bindings.items() if n not in unplain and stores.get(n, 0) == len(vs)}
+    given = dict(arguments)
+    for name in params - set(given):
+        if name in ranged and name not in mutated:
+            given[name] = NUMBER
+        elif name in mutated and name not in ranged:
+            given[name] = LIST
     fixed: dict[str, str] = {}  # parameters never rebound: their kind does not depend on the others
-    for name, kind in arguments:
-        if name in params and not plain.get(name, [None]):
-            fixed[name] = kind
-    for name in params - set(fixed):
-        if plain.get(name) == []:
-            if name in ranged and name not in mutated:
-                fixed[name] = NUMBER
-            elif name in mutated and name not in ranged:
-                fixed[name] = LIST
+    for name in params & set(plain):
+        if plain[name]:
+            plain[name] = [_Given(given.get(name))] + plain[name]  # the argument is the first binding
+        elif given.get(name) is not None:
+            fixed[name] = given[name]
     guess = dict(fixed)
     for _ in range(2):  # first guesses: the kinds bindings give with what is known so far
         for name, values in plain.items():
@@ -351,6 +365,13 @@ def value_kinds(func: ast.FunctionDef, arguments: frozenset = frozenset()) -> di
     return guess
 
 
+class _Given:
+    """A value of ``kind`` (``None``: unknown): a parameter's argument, ``enumerate``'s count."""
+
+    def __init__(self, kind: str | None):
+        self.kind = kind
+
+
 class _Element:
     """A loop target bound to the elements of ``iterable``."""
 
@@ -358,13 +379,19 @@ class _Element:
         self.iterable = iterable
 
 
+def _is_call(expr: ast.expr, name: str) -> bool:
+    return isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and expr.func.id == name
+
+
 def _bound(value, kinds: dict[str, str]) -> str | None:
     """The kind a binding gives its name (``None``: unknown)."""
     if value is None:
         return None
+    if isinstance(value, _Given):
+        return value.kind
     if isinstance(value, _Element):
         it = value.iterable
-        if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range":
+        if _is_call(it, "range"):
             return NUMBER
         return STR if kind_of(it, kinds) == STR else None
     return kind_of(value, kinds)
