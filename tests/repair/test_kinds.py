@@ -59,6 +59,10 @@ def test_parameters_take_the_kind_every_test_call_gives_them():
     assert argument_kinds(func, calls + ["assert f([1], 3) == [1, 1]"]) == {"n": NUMBER, "k": NUMBER}
     assert argument_kinds(func, ["assert g('ab', 3) == 1", "x = f(y, 2)"]) == {"n": NUMBER, "k": NUMBER}
     assert argument_kinds(func, []) == {}
+    doubted = _func("def f(s, n):\n    if isinstance(s, str):\n        return s\n    return n\n")
+    assert argument_kinds(doubted, ["assert f('a', 1) == 'a'"]) == {"n": NUMBER}
+    recursive = ast.parse("def flat(x):\n    if type(x) == int:\n        return [x]\n    return [y for i in x for y in flat(i)]\n")
+    assert KindCheck(recursive, ["assert flat([1, [2]]) == [1, 2]"]).arguments == {}  # called with ints inside
     rebound = _func("def f(s):\n    s = len(s)\n    return s\n")
     assert value_kinds(rebound, frozenset({("s", STR)})) == {}  # a string on entry, then a number
     assert value_kinds(_func("def f(s):\n    s = len(s)\n    return s\n")) == {}  # unknown on entry

@@ -255,7 +255,8 @@ def _call(expr: ast.Call, kinds: dict[str, str]) -> str | None:
 def argument_kinds(func: ast.FunctionDef, test_sources: Iterable[str]) -> dict[str, str]:
     """``{parameter: kind}`` of ``func``'s parameters that every call ``func(...)`` with literal
     arguments in ``test_sources`` gives a literal of one kind (a parameter left to its default
-    takes the default's kind). Empty when no test calls ``func`` that way."""
+    takes the default's kind), except those the function tests with ``isinstance`` or ``type``.
+    Empty when no test calls ``func`` that way."""
     params = [a.arg for a in func.args.posonlyargs + func.args.args]
     defaults = dict(zip(params[len(params) - len(func.args.defaults):], func.args.defaults))
     seen: dict[str, set] = {p: set() for p in params}
@@ -283,7 +284,9 @@ def argument_kinds(func: ast.FunctionDef, test_sources: Iterable[str]) -> dict[s
                 seen[p].add(kind)
     if not calls:
         return {}
-    return {p: next(iter(ks)) for p, ks in seen.items() if len(ks) == 1 and None not in ks}
+    checked = {a.id for n in ast.walk(func) if _is_call(n, "isinstance") or _is_call(n, "type")
+               for a in n.args[:1] if isinstance(a, ast.Name)}  # a kind the function itself doubts
+    return {p: next(iter(ks)) for p, ks in seen.items() if len(ks) == 1 and None not in ks and p not in checked}
 
 
 @functools.lru_cache(maxsize=256)
@@ -436,15 +439,20 @@ _BUILTINS_READ = ITERATING_CALLS | NUMERIC_CALLS | frozenset(_CALL_KINDS) | {"ma
 class KindCheck:
     """Whether a candidate's edited statement raises on every reach (:func:`statement_raises`),
     for the candidates of one repair: the kinds of parameters come from the literal calls in
-    ``test_sources`` (:func:`argument_kinds`), those of other names from each candidate's own
-    function (:func:`value_kinds`). Off (never dooms) when a test names ``TypeError`` or
-    ``AttributeError`` (it may expect one) or the module binds a builtin the checks read."""
+    ``test_sources`` (:func:`argument_kinds`) for a function the module never names itself (a
+    recursive call or a callback may pass other kinds), those of other names from each
+    candidate's own function (:func:`value_kinds`). Off (never dooms) when a test names ``TypeError`` or
+    ``AttributeError`` (it may expect one) or the module binds a builtin the checks read.
+    ``arguments=False``: no kinds from the tests (a project's other modules call its functions
+    too)."""
 
-    def __init__(self, root: ast.Module, test_sources: Iterable[str]):
+    def __init__(self, root: ast.Module, test_sources: Iterable[str], arguments: bool = True):
         sources = [s for s in test_sources if s]
         self.enabled = not any("TypeError" in s or "AttributeError" in s for s in sources) and not _shadows(root)
+        referenced = {n.id for n in ast.walk(root) if isinstance(n, ast.Name)}
         self.arguments = {node.name: frozenset(argument_kinds(node, sources).items()) for node in root.body
-                          if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))} if self.enabled else {}
+                          if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+                          and node.name not in referenced} if self.enabled and arguments else {}
 
     def doomed(self, tree: ast.Module, op: str, path: tuple, index: int | None = None) -> bool:
         """Whether the candidate ``tree`` made by an edit (``op``, ``path``, ``index`` as in

@@ -536,8 +536,8 @@ class _Search:
         self.feedback.probes = _probe(root_tree, self.feedback, suite, sandbox)
         self.first = self.failing_first[0] if self.failing_first else None
         self.failing = frozenset(self.failing_first)
-        self.kinds = KindCheck(root_tree, [t.source for t in suite.tests] + list(failing_sources.values()))
-        self.ill_kinded = 0  # candidates never run: their edited statement raises on every reach
+        self.kinds = KindCheck(root_tree, [t.source for t in suite.tests] + list(failing_sources.values()),
+                               arguments=suite.kind != "pytest")
         identity = (None,) + tuple(range(1, len(text_lines(source)) + 1))
         self.root = _State(root_tree, source, [], 0.0, _value(run0, self.first, self.failing_first), 0, identity)
         self.states = [self.root]
@@ -762,8 +762,7 @@ class _Search:
                 continue
             self.seen.add(text)
             if self.kinds.doomed(tree, item.edit.op, item.edit.path, item.edit.index):
-                self.ill_kinded += 1
-                continue
+                continue  # raises on every reach: not run, not counted
             batch.append((item, parent, tree, text, lines))
         return batch
 
