@@ -106,3 +106,19 @@ def test_one_loop_variable_for_another_is_the_likeliest_variable_confusion(monke
     boosted = _rank(source, fixed, Feedback())
     monkeypatch.setattr(signals, "LOOP_VARIABLE_BOOST", 1.0)
     assert boosted < _rank(source, fixed, Feedback())
+
+
+def test_a_loop_variable_read_after_its_loop_points_at_the_outer_one(monkeypatch):
+    from kelp.repair import signals
+    source = ("def odd_occurrence(arr, n):\n    for i in range(0, n):\n        count = 0\n"
+              "        for j in range(0, n):\n            if arr[i] == arr[j]:\n                count += 1\n"
+              "        if count % 2 != 0:\n            return arr[j]\n    return -1\n")
+    stale = signals._stale_loop_reads(ast.parse(source))
+    assert list(stale.values()) == [frozenset({"i"})]  # the j of `return arr[j]`: always n - 1 there
+    fixed = source.replace("return arr[j]", "return arr[i]")
+    boosted = _rank(source, fixed, Feedback())
+    monkeypatch.setattr(signals, "STALE_LOOP_VARIABLE_BOOST", 1.0)
+    assert boosted < _rank(source, fixed, Feedback())
+    searched = ("def first_even(xs):\n    for k in range(len(xs)):\n        if xs[k] % 2 == 0:\n            break\n"
+                "    return k\n")
+    assert signals._stale_loop_reads(ast.parse(searched)) == {}  # a loop left by break: k is the one found

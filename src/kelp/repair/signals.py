@@ -42,6 +42,10 @@ SUSPECT_NAME_BOOST = 3.0
 #: How much likelier a wrong-variable fix is when it swaps one loop variable for another (``i``
 #: for ``j`` in nested loops: the likeliest variable confusion in hand-written loops).
 LOOP_VARIABLE_BOOST = 3.0
+#: How much likelier a wrong-variable fix is when it puts an enclosing loop's variable for a loop
+#: variable read after its own loop ended without ``break`` (there it is always the last value:
+#: ``return arr[j]`` after ``for j in ...`` inside ``for i in ...``).
+STALE_LOOP_VARIABLE_BOOST = 10.0
 #: How much likelier a missing guard is around the unconditional ``return`` / ``break`` of a
 #: loop body (a loop that can only run once: its exit lost its ``if``).
 SINGLE_PASS_LOOP_BOOST = 10.0
@@ -74,6 +78,7 @@ class Evidence:
         self.unbound_reads = {path for path, node in iter_nodes(tree) if isinstance(node, ast.Name)
                               and isinstance(node.ctx, ast.Load) and node.id in feedback.unbound}
         self.loop_reads = _loop_variable_reads(tree)
+        self.stale_reads = _stale_loop_reads(tree)
         self.hung = feedback.run is not None and any(o.status == "timeout" for o in feedback.run.outcomes)
 
     def boost(self, family: str, key: tuple, path: tuple, new: ast.AST | None) -> float:
@@ -88,6 +93,8 @@ class Evidence:
                 factor *= SUSPECT_NAME_BOOST
             if isinstance(new, ast.Name) and new.id in self.loop_reads.get(path, ()):
                 factor *= LOOP_VARIABLE_BOOST
+            if isinstance(new, ast.Name) and new.id in self.stale_reads.get(path, ()):
+                factor *= STALE_LOOP_VARIABLE_BOOST
         elif family in ("change_constant", "off_by_one"):
             if path in self.odd:
                 factor *= ODD_CONSTANT_BOOST
@@ -136,6 +143,59 @@ def _loop_variable_reads(tree: ast.Module) -> dict[tuple, frozenset[str]]:
 
     visit(tree, (), ())
     return found
+
+
+def _stale_loop_reads(tree: ast.Module) -> dict[tuple, frozenset[str]]:
+    """``{path of a stale read: the variables of the loops around it}``: reads of a ``for``
+    loop's variable (a plain name) in the statements after the loop in its block, when the loop
+    body has no ``break`` of its own and those statements never rebind the name (after such a
+    loop the variable always holds the last value), inside other ``for`` loops whose variables
+    may be the one meant."""
+    found: dict[tuple, frozenset[str]] = {}
+
+    def visit(node, path, loops):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)) and path:
+            loops = ()
+        for field, value in ast.iter_fields(node):
+            if isinstance(value, list) and value and isinstance(value[0], ast.stmt):
+                _block(value, path + (field,), loops)
+            children = value if isinstance(value, list) else [value]
+            for i, child in enumerate(children):
+                if isinstance(child, ast.AST):
+                    inner = loops + (child.target.id,) if isinstance(child, (ast.For, ast.AsyncFor)) \
+                        and isinstance(child.target, ast.Name) else loops
+                    visit(child, path + ((field, i) if isinstance(value, list) else (field,)), inner)
+
+    def _block(block, path, loops):
+        others = frozenset(loops)
+        for k, stmt in enumerate(block):
+            if not (others and isinstance(stmt, (ast.For, ast.AsyncFor)) and isinstance(stmt.target, ast.Name)
+                    and not _breaks(stmt.body)):
+                continue
+            name, rest = stmt.target.id, block[k + 1:]
+            if name in others or any(isinstance(n, ast.Name) and n.id == name and not isinstance(n.ctx, ast.Load)
+                                     for r in rest for n in ast.walk(r)):
+                continue
+            for offset, later in enumerate(rest, start=k + 1):
+                for sub, node in iter_nodes(later):
+                    if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load):
+                        found[path + (offset,) + sub] = others
+
+    visit(tree, (), ())
+    return found
+
+
+def _breaks(body: list) -> bool:
+    """Whether a loop body holds a ``break`` of that loop (not of a loop nested in it)."""
+    stack = list(body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Break):
+            return True
+        if not isinstance(node, (ast.For, ast.AsyncFor, ast.While, ast.FunctionDef, ast.AsyncFunctionDef,
+                                 ast.Lambda, ast.ClassDef)):
+            stack.extend(ast.iter_child_nodes(node))
+    return False
 
 
 def _prefixes(path: tuple) -> Iterator[tuple]:
