@@ -144,3 +144,19 @@ def test_a_loop_over_a_number_raises():
     loop = ast.parse("for i in len(s):\n    pass\n").body[0]
     assert statement_raises(loop, {"s": STR}) and statement_raises(loop, {})
     assert not statement_raises(ast.parse("for i in s:\n    pass\n").body[0], {"s": STR})
+
+
+def test_deleting_the_only_binding_of_a_name_still_read_is_doomed():
+    from kelp.repair.enumerate import EnumerativeProposer
+    from kelp.repair.proposer import Feedback
+
+    source = ("def count_pairs(xs, k):\n    size = len(xs)\n    seen = set()\n    total = 0\n"
+              "    for i in range(size):\n        total += xs[i] in seen\n        seen.add(xs[i] + k)\n"
+              "    total = total * 1\n    print(total)\n    return total\n")
+    tree = ast.parse(source)
+    deletions = {c.edit.path[-1]: c.doomed for c in EnumerativeProposer().propose(tree, Feedback())
+                 if c.family == "delete_statement" and len(c.edit.path) == 4}
+    # size, seen and the first total are the only bindings of names read later (total has two)
+    assert deletions[0] is True and deletions[1] is True
+    assert deletions[2] is False and deletions[5] is False  # total = 0: another binding remains
+    assert deletions[6] is False  # print(total) binds nothing

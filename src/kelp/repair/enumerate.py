@@ -18,6 +18,7 @@ scopes (:class:`~kelp.program.scope.ScopeIndex`), not once per name.
 from __future__ import annotations
 
 import ast
+import builtins
 import copy
 import difflib
 import functools
@@ -428,7 +429,31 @@ def _node_alternatives(tree, feedback, scopes, dead, guards, lines, path, node, 
         docstring_like = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
         if len(siblings) > 1 and not docstring_like and not isinstance(
                 node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)):
-            yield ("delete_statement", path, path, "delete", None, 1.0)
+            undefined = _leaves_undefined(tree, scopes, path, node)
+            yield ("delete_statement", path, path, "delete", Doomed(None) if undefined else None, 1.0)
+
+
+def _leaves_undefined(tree: ast.AST, scopes: ScopeIndex, path: tuple, stmt: ast.stmt) -> bool:
+    """Whether deleting ``stmt`` (at ``path``) removes every binding of a name that the function
+    (or module) around it still reads: the patched code reads an undefined name (``NameError``
+    or ``UnboundLocalError`` wherever the read is reached), which no fix leaves behind."""
+    inside = {id(n) for n in ast.walk(stmt)}
+    bound = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    if not bound:
+        return False
+    visible = scopes.visible(path)
+    owner = max((b.scope for b in visible if b.scope_kind == "function"), key=len, default=())
+    nodes = list(own_nodes(node_at(tree, owner)) if owner else ast.walk(tree))  # a nested def's names are its own
+    for name in sorted(bound - _BUILTIN_NAMES):
+        if any(b.name == name and b.path[:len(path)] != path for b in visible):
+            continue  # bound elsewhere too
+        if any(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load) and id(n) not in inside
+               for n in nodes):
+            return True
+    return False
+
+
+_BUILTIN_NAMES = frozenset(dir(builtins))
 
 
 def _docstring_ids(tree: ast.Module) -> set[int]:
