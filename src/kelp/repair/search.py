@@ -136,7 +136,7 @@ class RepairConfig:
     formula: str = "ochiai"
     expand_limit: int = 64
     progress_bonus: float = 3.0
-    bonus_children: int | None = 16
+    bonus_children: int | None = 4
     merge_behaviour: bool = True
     closeness_bonus: float = 3.0
     simplify: int = 4
