@@ -160,3 +160,10 @@ def test_deleting_the_only_binding_of_a_name_still_read_is_doomed():
     assert deletions[0] is True and deletions[1] is True
     assert deletions[2] is False and deletions[5] is False  # total = 0: another binding remains
     assert deletions[6] is False  # print(total) binds nothing
+
+
+def test_an_expression_too_deep_to_read_is_not_known_to_raise():
+    deep = ast.Constant(1)
+    for _ in range(5000):  # deeper than the parser allows; an edited tree is built, not parsed
+        deep = ast.BinOp(left=deep, op=ast.Add(), right=ast.Constant(1))
+    assert raises(deep, {}) is False and kind_of(deep, {}) is None

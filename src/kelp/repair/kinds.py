@@ -85,7 +85,7 @@ def kind_of(expr: ast.expr, kinds: dict[str, str]) -> str | None:
     evaluating it certainly raises (see :func:`raises`)."""
     try:
         return _kind(expr, kinds)
-    except _Raises:
+    except (_Raises, RecursionError):  # too deep to read: unknown
         return None
 
 
@@ -98,6 +98,8 @@ def raises(expr: ast.expr, kinds: dict[str, str]) -> bool:
         _kind(expr, kinds)
     except _Raises:
         return True
+    except RecursionError:  # too deep to read: not known to raise
+        return False
     return False
 
 
