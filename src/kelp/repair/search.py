@@ -48,6 +48,7 @@ from kelp.repair.ranking import NATURALNESS, proposal_features, reorder, synthes
 from kelp.repair.simplify import patch_cost, simplify
 from kelp.repair.splice import minimal_source, splice_edit, text_lines
 from kelp.repair.unused import unread_parameters
+from kelp.repair.weak_mutation import profile_comparisons
 
 #: The functions whose unread parameters doubt a repair: those holding the most suspicious lines.
 UNREAD_LINES = 3
@@ -112,6 +113,10 @@ class RepairConfig:
     queued proposals that read it then run first. ``doubt_antipatterns``: a patch that adds
     unreachable statements or degenerate expressions to the program (``x - x``; Tan et al. 2016,
     :mod:`kelp.repair.antipatterns`) is doubted the same way.
+    ``weak_mutation``: a comparison flip of the buggy program that gives the same value on every
+    evaluation its first failing test made (``<`` for ``<=`` where the operands are never equal;
+    :mod:`kelp.repair.weak_mutation`, one profiling run) is not run: that test would fail as
+    before.
     ``stop_at_repair``:
     False runs the whole budget even after a repair is found (the first is returned): search-
     labelled data then holds candidates ranked after a repair too, so that where a candidate
@@ -147,6 +152,7 @@ class RepairConfig:
     stop_at_repair: bool = True
     doubt_unread: bool = True
     doubt_antipatterns: bool = True
+    weak_mutation: bool = True
 
 
 @dataclass
@@ -538,6 +544,7 @@ class _Search:
         self.failing = frozenset(self.failing_first)
         self.kinds = KindCheck(root_tree, [t.source for t in suite.tests] + list(failing_sources.values()),
                                arguments=suite.kind != "pytest")
+        self.profile = profile_comparisons(root_tree, suite, run0, sandbox) if config.weak_mutation else None
         identity = (None,) + tuple(range(1, len(text_lines(source)) + 1))
         self.root = _State(root_tree, source, [], 0.0, _value(run0, self.first, self.failing_first), 0, identity)
         self.states = [self.root]
@@ -763,6 +770,9 @@ class _Search:
             self.seen.add(text)
             if self.kinds.doomed(tree, item.edit.op, item.edit.path, item.edit.index):
                 continue  # raises on every reach: not run, not counted
+            if item.parent == 0 and self.profile is not None and item.edit.op == "replace" \
+                    and self.profile.unchanged(item.edit.path, item.edit.new):
+                continue  # the first failing test would fail exactly as before
             batch.append((item, parent, tree, text, lines))
         return batch
 
