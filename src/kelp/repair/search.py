@@ -115,8 +115,8 @@ class RepairConfig:
     :mod:`kelp.repair.antipatterns`) is doubted the same way.
     ``weak_mutation``: a comparison flip of the buggy program that gives the same value on every
     evaluation its first failing test made (``<`` for ``<=`` where the operands are never equal;
-    :mod:`kelp.repair.weak_mutation`, one profiling run) is not run: that test would fail as
-    before.
+    :mod:`kelp.repair.weak_mutation`, one profiling run at the first flip) is not run: that
+    test would fail as before.
     ``stop_at_repair``:
     False runs the whole budget even after a repair is found (the first is returned): search-
     labelled data then holds candidates ranked after a repair too, so that where a candidate
@@ -544,7 +544,7 @@ class _Search:
         self.failing = frozenset(self.failing_first)
         self.kinds = KindCheck(root_tree, [t.source for t in suite.tests] + list(failing_sources.values()),
                                arguments=suite.kind != "pytest")
-        self.profile = profile_comparisons(root_tree, suite, run0, sandbox) if config.weak_mutation else None
+        self._profile: tuple | None = None  # (the comparison profile or None), made at the first flip
         identity = (None,) + tuple(range(1, len(text_lines(source)) + 1))
         self.root = _State(root_tree, source, [], 0.0, _value(run0, self.first, self.failing_first), 0, identity)
         self.states = [self.root]
@@ -770,11 +770,22 @@ class _Search:
             self.seen.add(text)
             if self.kinds.doomed(tree, item.edit.op, item.edit.path, item.edit.index):
                 continue  # raises on every reach: not run, not counted
-            if item.parent == 0 and self.profile is not None and item.edit.op == "replace" \
-                    and self.profile.unchanged(item.edit.path, item.edit.new):
+            if item.parent == 0 and item.cand is not None and item.cand.family == "compare_flip" \
+                    and self._unchanged(item.edit):
                 continue  # the first failing test would fail exactly as before
             batch.append((item, parent, tree, text, lines))
         return batch
+
+    def _unchanged(self, edit: Edit) -> bool:
+        """Whether the comparison flip ``edit`` of the buggy program gives the same value on every
+        evaluation of its first failing test (:mod:`kelp.repair.weak_mutation`; the profiling run
+        is made at the first flip, so repairs found before any flip do not pay for it)."""
+        if not self.config.weak_mutation:
+            return False
+        if self._profile is None:
+            self._profile = (profile_comparisons(self.root_tree, self.suite, self.run0, self.sandbox),)
+        profile = self._profile[0]
+        return profile is not None and edit.op == "replace" and profile.unchanged(edit.path, edit.new)
 
     def _run_batch(self, batch) -> RepairResult | None:
         """Run the candidates of ``batch`` (failing tests first, stop at the first failure);
