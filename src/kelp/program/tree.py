@@ -128,6 +128,16 @@ def parse(source: str) -> ast.Module:
         raise ProgramSyntaxError(str(exc) or type(exc).__name__) from None
 
 
+def parsed_sources(sources) -> Iterator[ast.Module]:
+    """The trees of the Python ``sources`` (strings) that parse, in order; the others are
+    skipped (tests and snippets that are not whole statements)."""
+    for text in sources:
+        try:
+            yield ast.parse(text)
+        except (SyntaxError, ValueError):
+            continue
+
+
 def _raise_syntax(exc: SyntaxError):
     raise ProgramSyntaxError(exc.msg or "invalid syntax", exc.lineno, exc.offset) from None
 

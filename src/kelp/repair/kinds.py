@@ -22,6 +22,7 @@ import ast
 import functools
 from collections.abc import Iterable
 
+from kelp.program.tree import parsed_sources
 from kelp.repair.transplant import own_nodes
 
 NUMBER, STR, LIST, TUPLE, SET, DICT = "number", "str", "list", "tuple", "set", "dict"
@@ -263,11 +264,7 @@ def argument_kinds(func: ast.FunctionDef, test_sources: Iterable[str]) -> dict[s
     defaults = dict(zip(params[len(params) - len(func.args.defaults):], func.args.defaults))
     seen: dict[str, set] = {p: set() for p in params}
     calls = 0
-    for text in test_sources:
-        try:
-            tree = ast.parse(text)
-        except SyntaxError:
-            continue
+    for tree in parsed_sources(test_sources):
         for node in ast.walk(tree):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == func.name):
                 continue

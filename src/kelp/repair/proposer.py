@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
 from kelp.program.diff import Edit
+from kelp.program.tree import parsed_sources
 from kelp.repair.closeness import compared_values
 
 if TYPE_CHECKING:
@@ -93,11 +94,7 @@ class Feedback:
         :func:`failing_constants`."""
         consts: dict = {}
         calls: dict = {entry_point: None} if entry_point else {}  # check(candidate) calls it
-        for text in test_sources:
-            try:
-                tree = ast.parse(text)
-            except SyntaxError:
-                continue
+        for tree in parsed_sources(test_sources):
             for node in ast.walk(tree):
                 if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
                     calls.setdefault(node.func.id, None)

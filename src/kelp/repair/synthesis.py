@@ -28,6 +28,8 @@ import math
 import time
 from typing import Callable, Iterator
 
+from kelp.program.tree import parsed_sources
+
 #: Expressions kept per size level, and the most sizes tried.
 MAX_TERMS_PER_SIZE = 4000
 MAX_SIZE = 6
@@ -163,11 +165,7 @@ def examples_of(name: str, test_sources) -> list[tuple[tuple, object]]:
     ``assert name(...)`` (True) and ``assert not name(...)`` (False) in ``test_sources`` whose
     arguments are literals (``candidate`` also stands for ``name``, as in HumanEval checks)."""
     found = []
-    for text in test_sources:
-        try:
-            tree = ast.parse(text)
-        except SyntaxError:
-            continue
+    for tree in parsed_sources(test_sources):
         for node in ast.walk(tree):
             if not isinstance(node, ast.Assert):
                 continue
