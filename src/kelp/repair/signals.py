@@ -18,6 +18,7 @@ from collections.abc import Iterator
 
 from kelp.program.spans import line_at
 from kelp.program.tree import iter_nodes
+from kelp.repair.guards import _blocks
 from kelp.repair.proposer import Feedback
 from kelp.repair.unused import Unused
 
@@ -152,36 +153,23 @@ def _stale_loop_reads(tree: ast.Module) -> dict[tuple, frozenset[str]]:
     loop the variable always holds the last value), inside other ``for`` loops whose variables
     may be the one meant."""
     found: dict[tuple, frozenset[str]] = {}
-
-    def visit(node, path, loops):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)) and path:
-            loops = ()
-        for field, value in ast.iter_fields(node):
-            if isinstance(value, list) and value and isinstance(value[0], ast.stmt):
-                _block(value, path + (field,), loops)
-            children = value if isinstance(value, list) else [value]
-            for i, child in enumerate(children):
-                if isinstance(child, ast.AST):
-                    inner = loops + (child.target.id,) if isinstance(child, (ast.For, ast.AsyncFor)) \
-                        and isinstance(child.target, ast.Name) else loops
-                    visit(child, path + ((field, i) if isinstance(value, list) else (field,)), inner)
-
-    def _block(block, path, loops):
-        others = frozenset(loops)
-        for k, stmt in enumerate(block):
-            if not (others and isinstance(stmt, (ast.For, ast.AsyncFor)) and isinstance(stmt.target, ast.Name)
-                    and not _breaks(stmt.body)):
-                continue
-            name, rest = stmt.target.id, block[k + 1:]
-            if name in others or any(isinstance(n, ast.Name) and n.id == name and not isinstance(n.ctx, ast.Load)
-                                     for r in rest for n in ast.walk(r)):
-                continue
-            for offset, later in enumerate(rest, start=k + 1):
-                for sub, node in iter_nodes(later):
-                    if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load):
-                        found[path + (offset,) + sub] = others
-
-    visit(tree, (), ())
+    for func_path, func in iter_nodes(tree):
+        if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for block_path, block, loops in _blocks(func, func_path, ()):
+            others = frozenset(loops)
+            for k, stmt in enumerate(block):
+                if not (others and isinstance(stmt, (ast.For, ast.AsyncFor)) and isinstance(stmt.target, ast.Name)
+                        and stmt.target.id not in others and not _breaks(stmt.body)):
+                    continue
+                name, rest = stmt.target.id, block[k + 1:]
+                if any(isinstance(n, ast.Name) and n.id == name and not isinstance(n.ctx, ast.Load)
+                       for r in rest for n in ast.walk(r)):
+                    continue
+                for offset, later in enumerate(rest, start=k + 1):
+                    for sub, node in iter_nodes(later):
+                        if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load):
+                            found[block_path + (offset,) + sub] = others
     return found
 
 
