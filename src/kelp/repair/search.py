@@ -48,7 +48,7 @@ from kelp.repair.ranking import NATURALNESS, proposal_features, reorder, synthes
 from kelp.repair.simplify import patch_cost, simplify
 from kelp.repair.splice import minimal_source, splice_edit, text_lines
 from kelp.repair.unused import unread_parameters
-from kelp.repair.weak_mutation import profile_comparisons
+from kelp.repair.equivalence import profile_edits
 
 #: The functions whose unread parameters doubt a repair: those holding the most suspicious lines.
 UNREAD_LINES = 3
@@ -113,10 +113,12 @@ class RepairConfig:
     queued proposals that read it then run first. ``doubt_antipatterns``: a patch that adds
     unreachable statements or degenerate expressions to the program (``x - x``; Tan et al. 2016,
     :mod:`kelp.repair.antipatterns`) is doubted the same way.
-    ``weak_mutation``: a comparison flip of the buggy program that gives the same value on every
-    evaluation its first failing test made (``<`` for ``<=`` where the operands are never equal;
-    :mod:`kelp.repair.weak_mutation`, one profiling run at the first flip) is not run: that
-    test would fail as before.
+    ``test_equivalence``: an edit of the buggy program that its first failing test cannot tell
+    from it (an expression that takes the same value at every evaluation, ``<`` for ``<=`` where
+    the operands are never equal; a statement deleted, edited or inserted where the test never
+    goes; a guard whose condition is false wherever it would stand; value-based test
+    equivalence, :mod:`kelp.repair.equivalence`, one profiling run of the instrumented
+    program before the first candidate) is not run: that test would fail as before.
     ``stop_at_repair``:
     False runs the whole budget even after a repair is found (the first is returned): search-
     labelled data then holds candidates ranked after a repair too, so that where a candidate
@@ -152,7 +154,7 @@ class RepairConfig:
     stop_at_repair: bool = True
     doubt_unread: bool = True
     doubt_antipatterns: bool = True
-    weak_mutation: bool = True
+    test_equivalence: bool = True
 
 
 @dataclass
@@ -239,6 +241,12 @@ class CandidateRun:
     source: str
     parent: int = 0
     features: dict = field(default_factory=dict)
+
+
+#: Children of the root judged by the first test-equivalence profile (the next ones: twice as many).
+EQUIVALENCE_CHUNK = 32
+#: Most test-equivalence profiling runs per repair.
+EQUIVALENCE_PROFILES = 3
 
 
 @dataclass(order=True)
@@ -544,7 +552,8 @@ class _Search:
         self.failing = frozenset(self.failing_first)
         self.kinds = KindCheck(root_tree, [t.source for t in suite.tests] + list(failing_sources.values()),
                                arguments=suite.kind != "pytest")
-        self._profile: tuple | None = None  # (the comparison profile or None), made at the first flip
+        self._profiles: list = []  # equivalence profiles (or None) of the root's children
+        self._offered: set[Edit] = set()  # the root's children given to a profile
         identity = (None,) + tuple(range(1, len(text_lines(source)) + 1))
         self.root = _State(root_tree, source, [], 0.0, _value(run0, self.first, self.failing_first), 0, identity)
         self.states = [self.root]
@@ -770,22 +779,26 @@ class _Search:
             self.seen.add(text)
             if self.kinds.doomed(tree, item.edit.op, item.edit.path, item.edit.index):
                 continue  # raises on every reach: not run, not counted
-            if item.parent == 0 and item.cand is not None and item.cand.family == "compare_flip" \
-                    and self._unchanged(item.edit):
+            if item.parent == 0 and self._unchanged(item.edit):
                 continue  # the first failing test would fail exactly as before
             batch.append((item, parent, tree, text, lines))
         return batch
 
     def _unchanged(self, edit: Edit) -> bool:
-        """Whether the comparison flip ``edit`` of the buggy program gives the same value on every
-        evaluation of its first failing test (:mod:`kelp.repair.weak_mutation`; the profiling run
-        is made at the first flip, so repairs found before any flip do not pay for it)."""
-        if not self.config.weak_mutation:
+        """Whether the first failing test cannot tell the buggy program with ``edit`` (a child of
+        the root) made from the buggy program (:mod:`kelp.repair.equivalence`). One profiling run
+        judges the next :data:`EQUIVALENCE_CHUNK` queued children of the root, best first, when
+        the search reaches one not judged yet; the next run twice as many, up to
+        :data:`EQUIVALENCE_PROFILES` runs."""
+        if not self.config.test_equivalence:
             return False
-        if self._profile is None:
-            self._profile = (profile_comparisons(self.root_tree, self.suite, self.run0, self.sandbox),)
-        profile = self._profile[0]
-        return profile is not None and edit.op == "replace" and profile.unchanged(edit.path, edit.new)
+        if edit not in self._offered and len(self._profiles) < EQUIVALENCE_PROFILES:
+            queued = sorted(p for p in self.heap if p.parent == 0 and p.edit is not None and p.edit not in self._offered)
+            chunk = [edit] + [p.edit for p in queued][: EQUIVALENCE_CHUNK * 2 ** len(self._profiles) - 1]
+            self._offered.update(chunk)
+            profile = profile_edits(self.root_tree, chunk, self.suite, self.run0, self.sandbox)
+            self._profiles.append(profile)
+        return any(profile is not None and profile.unchanged(edit) for profile in self._profiles)
 
     def _run_batch(self, batch) -> RepairResult | None:
         """Run the candidates of ``batch`` (failing tests first, stop at the first failure);
