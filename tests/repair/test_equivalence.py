@@ -36,6 +36,18 @@ EDITS = {
     "+ 2": Edit("replace", FUNC + (2, "body", 0, "body", 0, "value", "right"), new="2"),
     "wrap": Edit("replace", FUNC + (3,), new="if xs:\n    if not xs:\n        return -1"),
 }
+def _seen(run, order=None):
+    """What a stop-at-first-failure run of the tests in ``order`` (default: the run's) saw."""
+    by_id = {o.test_id: o for o in run.outcomes}
+    out = []
+    for test_id in order or [o.test_id for o in run.outcomes]:
+        o = by_id[test_id]
+        out.append((test_id, o.status, o.error_type, o.message))
+        if o.status != "pass":
+            break
+    return tuple(out)
+
+
 SAME = {"n <= limit", "limit + 1", "delete return -1", "guard not xs", "v > -1", "wrap"}
 
 
@@ -63,7 +75,7 @@ def test_the_profile_of_the_first_failing_test_tells_apart_what_it_can():
     suite = TestSuite.from_asserts(TESTS)
     with Sandbox(workers=1) as sandbox:
         run0 = sandbox.run(COUNT, suite)
-        profile = profile_edits(ast.parse(COUNT), EDITS.values(), suite, run0, sandbox)
+        profile = profile_edits(ast.parse(COUNT), EDITS.values(), suite, _seen(run0), sandbox)
     assert isinstance(profile, EquivalenceProfile)
     assert {name for name, edit in EDITS.items() if profile.unchanged(edit)} == SAME
     assert not profile.unchanged(Edit("replace", FUNC + (0,), new="seen = []"))  # not judged
@@ -75,7 +87,7 @@ def test_a_site_that_raised_and_a_side_effect_are_not_judged_equal():
     shift = Edit("replace", ("body", 0, "body", 0, "value", "left", "slice", "right"), new="0")
     with Sandbox(workers=1) as sandbox:
         run0 = sandbox.run(program, suite)
-        profile = profile_edits(ast.parse(program), [shift], suite, run0, sandbox)
+        profile = profile_edits(ast.parse(program), [shift], suite, _seen(run0), sandbox)
     assert profile is not None and not profile.unchanged(shift)  # xs[2] raised: xs[1] may not
     calls = "def f(xs):\n    xs.append(1)\n    return len(xs)\n\ndef g(xs):\n    return f(xs) + 1\n"
     assert plan(ast.parse(calls), [Edit("replace", ("body", 1, "body", 0, "value", "right"), new="2")]).sites
@@ -88,9 +100,26 @@ def test_no_profile_when_the_instrumented_run_ends_otherwise():
     with Sandbox(workers=1) as sandbox:
         run0 = sandbox.run(COUNT, suite)
         shadowing = "__kelp_report__ = None\n" + COUNT  # a program that breaks the report
-        assert profile_edits(ast.parse(shadowing), EDITS.values(), suite, run0, sandbox) is None
+        assert profile_edits(ast.parse(shadowing), EDITS.values(), suite, _seen(run0), sandbox) is None
         passing = TestSuite.from_asserts(["assert count_repeats([]) == -1"])
-        assert profile_edits(ast.parse(COUNT), EDITS.values(), passing, sandbox.run(COUNT, passing), sandbox) is None
+        assert profile_edits(ast.parse(COUNT), EDITS.values(), passing, _seen(sandbox.run(COUNT, passing)),
+                             sandbox) is None
+        claimed = (("assert_0", "pass", None, ""), ("assert_1", "fail", "AssertionError", ""))  # the first fails
+        assert profile_edits(ast.parse(COUNT), EDITS.values(), suite, claimed, sandbox) is None
+
+
+def test_a_later_state_is_profiled_on_the_tests_it_passed_and_the_first_it_failed():
+    program = "def clip(x, lo, hi):\n    if x < lo:\n        return lo\n    if x > hi:\n        return x\n    return x\n"
+    suite = TestSuite.from_asserts(["assert clip(0, 1, 5) == 1", "assert clip(9, 1, 5) == 5"])
+    body = ("body", 0, "body")
+    low = Edit("replace", body + (0, "test"), new="x <= lo")  # x == lo never happens in either test
+    high = Edit("replace", body + (1, "body", 0, "value"), new="hi")  # the fix of the second test
+    with Sandbox(workers=1) as sandbox:
+        run = sandbox.run(program, suite)
+        seen = _seen(run)
+        assert [entry[1] for entry in seen] == ["pass", "fail"]
+        profile = profile_edits(ast.parse(program), [low, high], suite, seen, sandbox)
+    assert profile is not None and profile.unchanged(low) and not profile.unchanged(high)
 
 
 def test_the_search_never_runs_an_edit_the_failing_test_cannot_tell_apart():
@@ -103,3 +132,18 @@ def test_the_search_never_runs_an_edit_the_failing_test_cannot_tell_apart():
         repair(COUNT, TestSuite.from_asserts(TESTS), sandbox, RepairConfig(budget=64, test_equivalence=False),
                observer=off.append)
     assert len(ran) < len(off)
+
+
+def test_an_edit_that_makes_a_name_local_is_not_judged_by_reach():
+    program = "def f(n):\n    total = 0\n    for i in range(n):\n        total = total + j\n    return total\n"
+    loop = ("body", 0, "body", 1, "body")
+    binds_j = Edit("insert", loop, index=1, new="j = i")  # j becomes local: NameError -> UnboundLocalError
+    binds_total = Edit("insert", loop, index=1, new="total = 0")
+    renames = Edit("replace", ("body", 0, "body", 0, "targets", 0), new="j")
+    checks = plan(ast.parse(program), [binds_j, binds_total, renames]).checks
+    assert binds_j not in checks and renames not in checks and binds_total in checks
+    other_binding = Edit("delete", ("body", 0, "body", 0))  # `total` stays local: judged by reach
+    only_binding = Edit("delete", ("body", 0, "body", 0, "body", 0))  # `y` would become global
+    assert other_binding in plan(ast.parse(program), [other_binding]).checks
+    sole = "def g(c):\n    if c:\n        y = 1\n    return y\n"
+    assert only_binding not in plan(ast.parse(sole), [only_binding]).checks

@@ -34,15 +34,16 @@ from __future__ import annotations
 
 import ast
 import copy
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from kelp.program.diff import Edit
 from kelp.program.fragment import parse_fragment
-from kelp.program.tree import PathError, ProgramSyntaxError, iter_nodes, node_at
+from kelp.program.tree import PathError, ProgramSyntaxError, iter_nodes
 
 if TYPE_CHECKING:
-    from kelp.execute.sandbox import RunResult, Sandbox
+    from kelp.execute.sandbox import Sandbox
     from kelp.execute.suites import TestSuite
 
 #: Marker of the profile in the instrumented test's error message.
@@ -68,6 +69,9 @@ _PURE_NODES = (ast.Name, ast.Constant, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.C
 #: Expressions that build a new object each time (a mutable value of theirs aliases nothing).
 _FRESH = (ast.List, ast.Set, ast.Dict, ast.BinOp)
 _FRESH_CALLS = frozenset({"sorted", "list", "set", "dict", "tuple", "frozenset"})
+#: Errors whose place depends on the depth of the stack or on memory, which the instrumentation
+#: changes: no profile ends in them.
+_UNSTABLE = frozenset({"RecursionError", "MemoryError"})
 #: Most edits judged by one run (the first given).
 MAX_EDITS = 400
 
@@ -109,11 +113,15 @@ def __kelp_alts__(k, fresh, alts, _s=__kelp_eq__, _enumerate=enumerate, _Excepti
             out.append(None)
     _s[0][k] = _s[0].get(k, 0) + 1
     return k, fresh, out
-def __kelp_site__(token, value, _s=__kelp_eq__, _enumerate=enumerate):
+def __kelp_site__(token, value, _s=__kelp_eq__, _enumerate=enumerate, _Exception=Exception):
     k, fresh, out = token
     _s[0][k] -= 1
     for j, r in _enumerate(out):
-        if r is not None and not __kelp_same__(value, r[0], fresh):
+        try:
+            same = r is None or __kelp_same__(value, r[0], fresh)
+        except _Exception:
+            same = False
+        if not same:
             _s[1].add((k, j))
     return value
 def __kelp_point__(k, conds, wanted, _s=__kelp_eq__, _bool=bool, _enumerate=enumerate, _Exception=Exception):
@@ -223,7 +231,8 @@ class _Plan:
             if edit.op == "insert":
                 self._insert(edit)
             elif edit.op == "delete":
-                self._at_statement(edit, edit.path)
+                if self._same_scope(edit.path, self.nodes[edit.path], []):
+                    self._at_statement(edit, edit.path)
             else:
                 self._replace(edit)
         except (PathError, ProgramSyntaxError, SyntaxError, ValueError, TypeError, RecursionError, KeyError):
@@ -232,6 +241,8 @@ class _Plan:
     def _insert(self, edit: Edit) -> None:
         new = ast.parse(edit.new).body
         place = (edit.path, edit.index)
+        if not self._same_scope(edit.path + (0,), None, new):
+            return
         if len(new) == 1 and isinstance(new[0], ast.If) and not new[0].orelse and self._pure(new[0].test):
             self._condition(edit, place, ast.unparse(new[0].test), False)
         elif len(new) == 1:
@@ -242,6 +253,8 @@ class _Plan:
         slot = self.nodes[path]
         if isinstance(slot, ast.stmt):
             new = ast.parse(edit.new).body
+            if not self._same_scope(path, slot, new):
+                return
             wrap = new[0] if len(new) == 1 else None
             if isinstance(wrap, ast.If) and not wrap.orelse and len(wrap.body) == 1 and \
                     ast.dump(wrap.body[0]) == ast.dump(slot) and self._pure(wrap.test):
@@ -252,12 +265,12 @@ class _Plan:
         start = path
         while not isinstance(self.nodes[start], (ast.expr, ast.stmt)):
             start = _parent(start)
-        if isinstance(self.nodes[start], ast.stmt):
-            self._at_statement(edit, start)
-            return
         fragment = parse_fragment(edit.new, slot)
+        if isinstance(self.nodes[start], ast.stmt):
+            self._edited_statement(edit, path, fragment, start)
+            return
         if not (self._pure(self.nodes[start]) and pure(fragment, self.shadowed, self.subscripts)):
-            self._at_statement(edit, self._statement_of(start))
+            self._edited_statement(edit, path, fragment, self._statement_of(start))
             return
         chain = [start]
         while True:
@@ -269,7 +282,7 @@ class _Plan:
             chain.append(up)
         site = next((p for p in reversed(chain) if _wrappable(self.nodes[p], self.nodes.get(_parent(p)))), None)
         if site is None:
-            self._at_statement(edit, self._statement_of(start))
+            self._edited_statement(edit, path, fragment, self._statement_of(start))
             return
         k, alternatives = self.sites.setdefault(site, (len(self.sites), []))
         self.checks[edit] = ("site", k, len(alternatives))
@@ -277,23 +290,56 @@ class _Plan:
 
     def _with(self, path: tuple, fragment: ast.AST, site: tuple) -> str:
         """The source of the node at ``site`` with the node at ``path`` (below it) replaced by
-        ``fragment`` (swapped in place for the unparse, then back)."""
+        ``fragment``."""
         if path == site:
             return ast.unparse(fragment)
+        with self._swapped(path, fragment):
+            return ast.unparse(self.nodes[site])
+
+    @contextmanager
+    def _swapped(self, path: tuple, fragment: ast.AST):
+        """The tree with ``fragment`` in place of the node at ``path``, for the ``with`` block."""
         holder = self.nodes[_parent(path)]
         if isinstance(path[-1], int):
             items = getattr(holder, path[-2])
             old, items[path[-1]] = items[path[-1]], fragment
             try:
-                return ast.unparse(self.nodes[site])
+                yield
             finally:
                 items[path[-1]] = old
-        old = getattr(holder, path[-1])
-        setattr(holder, path[-1], fragment)
-        try:
-            return ast.unparse(self.nodes[site])
-        finally:
-            setattr(holder, path[-1], old)
+        else:
+            old = getattr(holder, path[-1])
+            setattr(holder, path[-1], fragment)
+            try:
+                yield
+            finally:
+                setattr(holder, path[-1], old)
+
+    def _edited_statement(self, edit: Edit, path: tuple, fragment: ast.AST, statement: tuple) -> None:
+        """Judge ``edit`` (``fragment`` at ``path``, inside the statement at ``statement``) by
+        whether the statement is reached, when the edit binds the same names."""
+        before = _bindings([self.nodes[statement]])
+        with self._swapped(path, fragment):
+            after = _bindings([self.nodes[statement]])
+        if before == after:
+            self._at_statement(edit, statement)
+
+    def _same_scope(self, path: tuple, old: ast.stmt | None, new: list) -> bool:
+        """Whether putting the statements ``new`` in place of ``old`` (None: beside the statement
+        at ``path``) leaves the names local to the enclosing function as they were: a name
+        bound anywhere in a function is local everywhere in it, so a binding added or removed
+        changes statements the test reaches (``NameError`` becomes ``UnboundLocalError``)."""
+        if any(isinstance(n, (ast.Global, ast.Nonlocal)) for stmt in new for n in ast.walk(stmt)):
+            return False
+        scope = _parent(path)
+        while scope is not None and not isinstance(self.nodes.get(scope), (ast.FunctionDef, ast.AsyncFunctionDef)):
+            scope = _parent(scope)
+        if scope is None:
+            return True  # module level: globals are looked up when read
+        function = self.nodes[scope]
+        before = _bindings(function.body)
+        kept = [stmt for stmt in function.body if stmt is not old] if old is not None else function.body
+        return before == _bindings(kept, skip=old) | _bindings(new)
 
     def _statement_of(self, path: tuple) -> tuple:
         while not isinstance(self.nodes[path], ast.stmt):
@@ -373,6 +419,32 @@ _NO_ARGS = ast.arguments(posonlyargs=[], args=[], vararg=None, kwonlyargs=[], kw
                          defaults=[])
 
 
+def _bindings(statements: list, skip: ast.AST | None = None) -> frozenset:
+    """The names ``statements`` bind in their own scope (assignment, loop, ``with``, ``except``
+    and import targets, walrus targets, names of nested functions and classes; not what nested
+    scopes bind inside), leaving out the statement ``skip`` wherever it is nested."""
+    names = set()
+    stack = [s for s in statements if s is not skip]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+            stack.extend(node.decorator_list)
+            continue
+        elif isinstance(node, ast.Lambda):
+            continue
+        elif isinstance(node, ast.alias):
+            names.add((node.asname or node.name).split(".")[0])
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names.add(node.name)
+        elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+            names.add(node.name)
+        stack.extend(child for child in ast.iter_child_nodes(node) if child is not skip)
+    return frozenset(names)
+
+
 def _bound_names(tree: ast.Module):
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
@@ -396,13 +468,16 @@ def _preamble_length(tree: ast.Module) -> int:
     return at
 
 
-def _reporting_test(source: str) -> str:
-    """The test ``source`` made to end, however it ends, by raising ``LookupError`` with the
-    report and the name of what it raised (empty when it passed)."""
-    report = f"raise LookupError({MARK!r} + __kelp_report__({{}})) from None"
-    wrapped = ast.Try(body=ast.parse(source).body or [ast.Pass()],
-                      handlers=[ast.ExceptHandler(ast.Name("BaseException", ast.Load()), "__kelp_exc__",
-                                                  ast.parse(report.format("__kelp_exc__")).body)],
+def _reporting_test(sources: list[str]) -> str:
+    """The tests ``sources`` run one after the other, made to end, however they end, by raising
+    ``LookupError`` with the number of tests that completed, the name of what was raised (empty
+    when every test passed) and the report."""
+    report = f"raise LookupError({MARK!r} + str(__kelp_done__) + '|' + __kelp_report__({{}})) from None"
+    body = [ast.parse("__kelp_done__ = 0").body[0]]
+    for n, source in enumerate(sources, 1):
+        body += ast.parse(source).body + ast.parse(f"__kelp_done__ = {n}").body
+    wrapped = ast.Try(body=body, handlers=[ast.ExceptHandler(ast.Name("BaseException", ast.Load()), "__kelp_exc__",
+                                                             ast.parse(report.format("__kelp_exc__")).body)],
                       orelse=ast.parse(report.format("None")).body, finalbody=[])
     return ast.unparse(ast.fix_missing_locations(ast.Module([wrapped], [])))
 
@@ -415,25 +490,29 @@ def plan(tree: ast.Module, edits) -> _Plan:
     return planned
 
 
-def profile_edits(tree: ast.Module, edits, suite: "TestSuite", run0: "RunResult",
+def profile_edits(tree: ast.Module, edits, suite: "TestSuite", behaviour: tuple,
                   sandbox: "Sandbox") -> EquivalenceProfile | None:
     """The equivalence profile of ``edits`` (edits of ``tree``; the first :data:`MAX_EDITS`) on
-    the first test that ``run0`` (the buggy program's run of ``suite``) saw fail or raise: one
-    sandbox run of the instrumented program on that test. ``None`` for pytest suites, when no
-    test failed or raised, when nothing could be judged, or when the instrumented run did not
-    end as the buggy one did (another exception, a timeout, a report cut short)."""
-    if suite.kind == "pytest":
+    the tests of ``behaviour`` (what ``tree``'s stop-at-first-failure run saw: ``(test id,
+    status, error type, message)`` per test, every one passing but the last, which failed or
+    raised): one sandbox run of the instrumented program on those tests, in one namespace as the
+    tests of a run share it. ``None`` for pytest suites, when the last test did not fail or
+    raise or raised :data:`_UNSTABLE` errors, when nothing could be judged, or when the instrumented run did not end as ``tree``'s
+    did (an earlier test not passing, another exception, a timeout, a report cut short)."""
+    if suite.kind == "pytest" or not behaviour or any(len(entry) != 4 for entry in behaviour):
         return None
-    first = next((o for o in run0.outcomes if o.status in ("fail", "error")), None)
-    test = next((t for t in suite.tests if first is not None and t.id == first.test_id), None)
-    if test is None or not test.source:
+    *passing, (last_id, status, error_type, _) = behaviour
+    by_id = {t.id: t for t in suite.tests}
+    tests = [by_id.get(entry[0]) for entry in behaviour]
+    if status not in ("fail", "error") or error_type in _UNSTABLE or any(entry[1] != "pass" for entry in passing) or \
+            any(t is None or not t.source for t in tests):
         return None
     try:
         planned = plan(tree, list(edits)[:MAX_EDITS])
         if not planned.checks:
             return None
         program = planned.instrumented()
-        probe = replace(suite, tests=(replace(test, source=_reporting_test(test.source)),))
+        probe = replace(suite, tests=(replace(tests[-1], source=_reporting_test([t.source for t in tests])),))
     except (SyntaxError, ValueError, TypeError, RecursionError):
         return None
     run = sandbox.run(program, probe)
@@ -441,10 +520,10 @@ def profile_edits(tree: ast.Module, edits, suite: "TestSuite", run0: "RunResult"
     if outcome is None or not outcome.message or MARK not in outcome.message:
         return None
     fields = outcome.message.split(MARK, 1)[1].split("|")
-    if len(fields) < 3 or fields[2] != "end" or fields[0] != (first.error_type or ""):
-        return None  # cut short by the message cap, or the run ended otherwise than the buggy one
+    if len(fields) < 4 or fields[3] != "end" or fields[0] != str(len(passing)) or fields[1] != (error_type or ""):
+        return None  # cut short by the message cap, or the run ended otherwise than tree's
     try:
-        bits = int(fields[1], 16)
+        bits = int(fields[2], 16)
     except ValueError:
         return None
     order = list(planned.checks)

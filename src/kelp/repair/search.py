@@ -267,7 +267,8 @@ class _State:
     positions are those of ``source``), the ``edits`` from the root, log prior ``logp``,
     progress ``value`` (:func:`_value`), ``depth`` (edits) and ``lines``: for each line of
     ``source`` (index 0 unused) the line of the original program it stands for (None: new
-    code). ``execution``: the candidate execution that reached it (0: the buggy program)."""
+    code). ``execution``: the candidate execution that reached it (0: the buggy program).
+    ``behaviour``: what its stop-at-first-failure run saw (:func:`_behaviour`)."""
 
     tree: ast.Module
     source: str
@@ -277,6 +278,7 @@ class _State:
     depth: int
     lines: tuple
     execution: int = 0
+    behaviour: tuple = ()
 
 
 def _value(run: RunResult, first: str | None = None, order: list[str] | None = None,
@@ -552,10 +554,11 @@ class _Search:
         self.failing = frozenset(self.failing_first)
         self.kinds = KindCheck(root_tree, [t.source for t in suite.tests] + list(failing_sources.values()),
                                arguments=suite.kind != "pytest")
-        self._profiles: list = []  # equivalence profiles (or None) of the root's children
-        self._offered: set[Edit] = set()  # the root's children given to a profile
+        self._profiles: dict[int, list] = {}  # state -> equivalence profiles (or None) of its children
+        self._offered: dict[int, set[Edit]] = {}  # state -> its children given to a profile
         identity = (None,) + tuple(range(1, len(text_lines(source)) + 1))
-        self.root = _State(root_tree, source, [], 0.0, _value(run0, self.first, self.failing_first), 0, identity)
+        self.root = _State(root_tree, source, [], 0.0, _value(run0, self.first, self.failing_first), 0, identity,
+                           behaviour=_behaviour(run0, self.failing_first))
         self.states = [self.root]
         self.seen = {source, unparse(root_tree)}
         self.batch_seconds: list[float] = []
@@ -779,26 +782,29 @@ class _Search:
             self.seen.add(text)
             if self.kinds.doomed(tree, item.edit.op, item.edit.path, item.edit.index):
                 continue  # raises on every reach: not run, not counted
-            if item.parent == 0 and self._unchanged(item.edit):
-                continue  # the first failing test would fail exactly as before
+            if self._unchanged(item):
+                continue  # its tests would go exactly as its parent's
             batch.append((item, parent, tree, text, lines))
         return batch
 
-    def _unchanged(self, edit: Edit) -> bool:
-        """Whether the first failing test cannot tell the buggy program with ``edit`` (a child of
-        the root) made from the buggy program (:mod:`kelp.repair.equivalence`). One profiling run
-        judges the next :data:`EQUIVALENCE_CHUNK` queued children of the root, best first, when
-        the search reaches one not judged yet; the next run twice as many, up to
-        :data:`EQUIVALENCE_PROFILES` runs."""
+    def _unchanged(self, item: _Pending) -> bool:
+        """Whether the tests of its parent's run (those it passed and the first it failed) cannot
+        tell the candidate of ``item`` from its parent (:mod:`kelp.repair.equivalence`): it would
+        behave exactly as its parent. One profiling run judges the next :data:`EQUIVALENCE_CHUNK`
+        queued children of the parent, best first, when the search reaches one not judged yet;
+        the next run twice as many, up to :data:`EQUIVALENCE_PROFILES` runs per state."""
         if not self.config.test_equivalence:
             return False
-        if edit not in self._offered and len(self._profiles) < EQUIVALENCE_PROFILES:
-            queued = sorted(p for p in self.heap if p.parent == 0 and p.edit is not None and p.edit not in self._offered)
-            chunk = [edit] + [p.edit for p in queued][: EQUIVALENCE_CHUNK * 2 ** len(self._profiles) - 1]
-            self._offered.update(chunk)
-            profile = profile_edits(self.root_tree, chunk, self.suite, self.run0, self.sandbox)
-            self._profiles.append(profile)
-        return any(profile is not None and profile.unchanged(edit) for profile in self._profiles)
+        parent, edit = item.parent, item.edit
+        profiles = self._profiles.setdefault(parent, [])
+        offered = self._offered.setdefault(parent, set())
+        if edit not in offered and len(profiles) < EQUIVALENCE_PROFILES:
+            queued = sorted(p for p in self.heap if p.parent == parent and p.edit is not None and p.edit not in offered)
+            chunk = [edit] + [p.edit for p in queued][: EQUIVALENCE_CHUNK * 2 ** len(profiles) - 1]
+            offered.update(chunk)
+            state = self.states[parent]
+            profiles.append(profile_edits(state.tree, chunk, self.suite, state.behaviour, self.sandbox))
+        return any(profile is not None and profile.unchanged(edit) for profile in profiles)
 
     def _run_batch(self, batch) -> RepairResult | None:
         """Run the candidates of ``batch`` (failing tests first, stop at the first failure);
@@ -816,7 +822,8 @@ class _Search:
             if self.on_candidate is not None:
                 self.on_candidate(self.executions)
             state = _State(tree, text, parent.edits + [item.edit], item.logp,
-                           _value(run, self.first, failing=self.failing), parent.depth + 1, lines, self.executions)
+                           _value(run, self.first, failing=self.failing), parent.depth + 1, lines, self.executions,
+                           _behaviour(run))
             if self.observer is not None:
                 self.observer(self._observed(item, parent, state, run))
             if run.status == "ok" and run.all_passed:
@@ -835,11 +842,10 @@ class _Search:
                 self.best = (state, run)
             self.states.append(state)
             if self.config.merge_behaviour:
-                behaviour = _behaviour(run)
-                if behaviour in self.behaviours:
+                if state.behaviour in self.behaviours:
                     self.deferred.append(len(self.states) - 1)
                     continue
-                self.behaviours.add(behaviour)
+                self.behaviours.add(state.behaviour)
             self._schedule(len(self.states) - 1)
         if not passed:
             return None
