@@ -69,6 +69,7 @@ def test_purity():
     assert not pure(ast.parse("(y := x) > 0", mode="eval").body)
     assert not pure(ast.parse("len(xs) > 0", mode="eval").body, shadowed=frozenset({"len"}))
     assert not pure(ast.parse("d[k] > 0", mode="eval").body, subscripts=False)
+    assert not pure(ast.parse("sum(it) > 0", mode="eval").body, iterators=frozenset({"it"}))
 
 
 def test_the_profile_of_the_first_failing_test_tells_apart_what_it_can():

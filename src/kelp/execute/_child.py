@@ -9,7 +9,6 @@ Confinement (rlimits, private uid, audit hook) lives in ``_confine.py``.
 
 from __future__ import annotations
 
-import ast
 import builtins
 import importlib
 import importlib.machinery
@@ -41,6 +40,7 @@ def _load_sibling(name: str, filename: str):
 
 
 _confine = _load_sibling("_kelp_sandbox_confine", "_confine.py")
+_asserts = _load_sibling("_kelp_sandbox_asserts", "_asserts.py")
 
 
 class TestTimeout(BaseException):
@@ -388,33 +388,7 @@ def _explain_value(text, value):
 def _compile_test(source: str, filename: str):
     """Compile test statements, rewriting each top-level ``assert`` without a message so that a
     failure reports the values (``assert f(1) == 2`` -> ``... left = 3, right = 2``)."""
-    tree = ast.parse(source, filename)
-    body = []
-    for node in tree.body:
-        if not isinstance(node, ast.Assert) or node.msg is not None:
-            body.append(node)
-            continue
-        text = _cap(ast.get_source_segment(source, node) or "assert", 200)
-        test = node.test
-        if isinstance(test, ast.Compare) and len(test.ops) == 1:
-            names = ("__kelp_l__", "__kelp_r__")
-            stmts = [ast.Assign([ast.Name(names[0], ast.Store())], test.left),
-                     ast.Assign([ast.Name(names[1], ast.Store())], test.comparators[0])]
-            cond = ast.Compare(ast.Name(names[0], ast.Load()), test.ops, [ast.Name(names[1], ast.Load())])
-            fail = ast.Call(ast.Name("__kelp_explain_compare__", ast.Load()),
-                            [ast.Constant(text), ast.Name(names[0], ast.Load()),
-                             ast.Name(names[1], ast.Load())], [])
-        else:
-            stmts = [ast.Assign([ast.Name("__kelp_v__", ast.Store())], test)]
-            cond = ast.Name("__kelp_v__", ast.Load())
-            fail = ast.Call(ast.Name("__kelp_explain_value__", ast.Load()),
-                            [ast.Constant(text), ast.Name("__kelp_v__", ast.Load())], [])
-        stmts.append(ast.If(ast.UnaryOp(ast.Not(), cond), [ast.Expr(fail)], []))
-        for stmt in stmts:
-            ast.copy_location(stmt, node)
-        body.extend(stmts)
-    tree.body = body
-    ast.fix_missing_locations(tree)
+    tree = _asserts.rewrite_asserts(source, filename)
     return compile(tree, filename, "exec", dont_inherit=True)
 
 

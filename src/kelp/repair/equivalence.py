@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -69,9 +70,13 @@ _PURE_NODES = (ast.Name, ast.Constant, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.C
 #: Expressions that build a new object each time (a mutable value of theirs aliases nothing).
 _FRESH = (ast.List, ast.Set, ast.Dict, ast.BinOp)
 _FRESH_CALLS = frozenset({"sorted", "list", "set", "dict", "tuple", "frozenset"})
+_LINE = re.compile(r" \(line \d+\)$")  # where the sandbox says the error was raised
+#: Characters of the failing test's message that the instrumented run must reproduce.
+MESSAGE_PREFIX = 120
 #: Errors whose place depends on the depth of the stack or on memory, which the instrumentation
 #: changes: no profile ends in them.
 _UNSTABLE = frozenset({"RecursionError", "MemoryError"})
+_ITERATORS = frozenset({"map", "filter", "zip", "iter", "reversed", "enumerate"})
 #: Most edits judged by one run (the first given).
 MAX_EDITS = 400
 
@@ -147,7 +152,7 @@ def __kelp_report__(exc, _s=__kelp_eq__, _type=type, _enumerate=enumerate, _form
             same = (k, j) not in _s[3]
         if same:
             bits |= 1 << g
-    return name + "|" + _format(bits, "x") + "|end"
+    return _format(bits, "x") + "|" + name
 '''
 
 
@@ -165,11 +170,13 @@ class EquivalenceProfile:
         return edit in self.same
 
 
-def pure(node: ast.AST, shadowed: frozenset = frozenset(), subscripts: bool = True) -> bool:
+def pure(node: ast.AST, shadowed: frozenset = frozenset(), subscripts: bool = True,
+         iterators: frozenset = frozenset()) -> bool:
     """Whether evaluating expression ``node`` changes nothing: only names, constants, operators,
     subscripts (not when ``subscripts`` is False: a ``defaultdict`` inserts on reads), attribute
     reads, and calls of :data:`PURE_BUILTINS` (not rebound by the program: ``shadowed``) and of
-    :data:`PURE_METHODS`. Nothing that binds, yields, awaits or opens a scope."""
+    :data:`PURE_METHODS`. Nothing that binds, yields, awaits or opens a scope, and no read of a
+    name in ``iterators`` (one-shot iterators: ``sum(it)`` consumes what the program reads next)."""
     for sub in ast.walk(node):
         if isinstance(sub, ast.Call):
             func = sub.func
@@ -178,7 +185,7 @@ def pure(node: ast.AST, shadowed: frozenset = frozenset(), subscripts: bool = Tr
                     return False
             elif not (isinstance(func, ast.Attribute) and func.attr in PURE_METHODS):
                 return False
-        elif isinstance(sub, ast.Name) and not isinstance(sub.ctx, ast.Load):
+        elif isinstance(sub, ast.Name) and (not isinstance(sub.ctx, ast.Load) or sub.id in iterators):
             return False
         elif isinstance(sub, ast.Subscript) and not subscripts:
             return False
@@ -224,6 +231,7 @@ class _Plan:
         self.checks: dict[Edit, tuple] = {}
         self.preamble = _preamble_length(tree)
         self._purity: dict[int, bool] = {}
+        self.iterators = _iterator_names(tree)
 
     def add(self, edit: Edit) -> None:
         """Plan the check of ``edit`` (nothing when it cannot be judged)."""
@@ -269,7 +277,7 @@ class _Plan:
         if isinstance(self.nodes[start], ast.stmt):
             self._edited_statement(edit, path, fragment, start)
             return
-        if not (self._pure(self.nodes[start]) and pure(fragment, self.shadowed, self.subscripts)):
+        if not (self._pure(self.nodes[start]) and pure(fragment, self.shadowed, self.subscripts, self.iterators)):
             self._edited_statement(edit, path, fragment, self._statement_of(start))
             return
         chain = [start]
@@ -380,7 +388,7 @@ class _Plan:
         """:func:`pure` for a node of the tree (remembered)."""
         found = self._purity.get(id(node))
         if found is None:
-            found = self._purity[id(node)] = pure(node, self.shadowed, self.subscripts)
+            found = self._purity[id(node)] = pure(node, self.shadowed, self.subscripts, self.iterators)
         return found
 
     def instrumented(self) -> str:
@@ -417,6 +425,19 @@ class _Plan:
 
 _NO_ARGS = ast.arguments(posonlyargs=[], args=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None,
                          defaults=[])
+
+
+def _iterator_names(tree: ast.Module) -> frozenset:
+    """Names the program binds to one-shot iterators: a call of ``map``, ``filter``, ``zip``,
+    ``iter``, ``reversed`` or ``enumerate``, or a generator expression."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.NamedExpr)) and (
+                isinstance(node.value, ast.GeneratorExp) or isinstance(node.value, ast.Call)
+                and isinstance(node.value.func, ast.Name) and node.value.func.id in _ITERATORS):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(t.id for target in targets for t in ast.walk(target) if isinstance(t, ast.Name))
+    return frozenset(names)
 
 
 def _bindings(statements: list, skip: ast.AST | None = None) -> frozenset:
@@ -469,13 +490,17 @@ def _preamble_length(tree: ast.Module) -> int:
 
 
 def _reporting_test(sources: list[str]) -> str:
-    """The tests ``sources`` run one after the other, made to end, however they end, by raising
-    ``LookupError`` with the number of tests that completed, the name of what was raised (empty
-    when every test passed) and the report."""
-    report = f"raise LookupError({MARK!r} + str(__kelp_done__) + '|' + __kelp_report__({{}})) from None"
+    """The tests ``sources`` run one after the other (their asserts rewritten as the sandbox
+    rewrites them, to report their values), made to end, however they end, by raising
+    ``LookupError`` with the number of tests that completed, the report, the name of what was
+    raised (empty when every test passed) and its message."""
+    from kelp.execute._asserts import rewrite_asserts
+
+    report = (f"raise LookupError({MARK!r} + str(__kelp_done__) + '|' + __kelp_report__({{0}}) + '|end|' + "
+              "('' if {0} is None else str({0}))) from None")
     body = [ast.parse("__kelp_done__ = 0").body[0]]
     for n, source in enumerate(sources, 1):
-        body += ast.parse(source).body + ast.parse(f"__kelp_done__ = {n}").body
+        body += rewrite_asserts(source).body + ast.parse(f"__kelp_done__ = {n}").body
     wrapped = ast.Try(body=body, handlers=[ast.ExceptHandler(ast.Name("BaseException", ast.Load()), "__kelp_exc__",
                                                              ast.parse(report.format("__kelp_exc__")).body)],
                       orelse=ast.parse(report.format("None")).body, finalbody=[])
@@ -501,7 +526,7 @@ def profile_edits(tree: ast.Module, edits, suite: "TestSuite", behaviour: tuple,
     did (an earlier test not passing, another exception, a timeout, a report cut short)."""
     if suite.kind == "pytest" or not behaviour or any(len(entry) != 4 for entry in behaviour):
         return None
-    *passing, (last_id, status, error_type, _) = behaviour
+    *passing, (last_id, status, error_type, message) = behaviour
     by_id = {t.id: t for t in suite.tests}
     tests = [by_id.get(entry[0]) for entry in behaviour]
     if status not in ("fail", "error") or error_type in _UNSTABLE or any(entry[1] != "pass" for entry in passing) or \
@@ -519,11 +544,14 @@ def profile_edits(tree: ast.Module, edits, suite: "TestSuite", behaviour: tuple,
     outcome = run.outcomes[0] if run.status == "ok" and run.outcomes else None
     if outcome is None or not outcome.message or MARK not in outcome.message:
         return None
-    fields = outcome.message.split(MARK, 1)[1].split("|")
-    if len(fields) < 4 or fields[3] != "end" or fields[0] != str(len(passing)) or fields[1] != (error_type or ""):
+    fields = outcome.message.split(MARK, 1)[1].split("|", 4)
+    if len(fields) < 5 or fields[3] != "end" or fields[0] != str(len(passing)) or fields[2] != (error_type or ""):
         return None  # cut short by the message cap, or the run ended otherwise than tree's
+    said, expected = fields[4], _LINE.sub("", message or "")[:MESSAGE_PREFIX]
+    if expected not in (said[:MESSAGE_PREFIX], (f"{error_type}: {said}" if said else error_type)[:MESSAGE_PREFIX]):
+        return None  # the same exception with other values: the run went otherwise
     try:
-        bits = int(fields[2], 16)
+        bits = int(fields[1], 16)
     except ValueError:
         return None
     order = list(planned.checks)

@@ -113,12 +113,13 @@ class RepairConfig:
     queued proposals that read it then run first. ``doubt_antipatterns``: a patch that adds
     unreachable statements or degenerate expressions to the program (``x - x``; Tan et al. 2016,
     :mod:`kelp.repair.antipatterns`) is doubted the same way.
-    ``test_equivalence``: an edit of the buggy program that its first failing test cannot tell
-    from it (an expression that takes the same value at every evaluation, ``<`` for ``<=`` where
-    the operands are never equal; a statement deleted, edited or inserted where the test never
-    goes; a guard whose condition is false wherever it would stand; value-based test
-    equivalence, :mod:`kelp.repair.equivalence`, one profiling run of the instrumented
-    program before the first candidate) is not run: that test would fail as before.
+    ``test_equivalence``: a candidate that the tests of its parent's run (those it passed and
+    the first it failed) cannot tell from its parent (an expression that takes the same value at
+    every evaluation, ``<`` for ``<=`` where the operands are never equal; a statement deleted,
+    edited or inserted where the tests never go; a guard whose condition is false wherever it
+    would stand; value-based test equivalence, :mod:`kelp.repair.equivalence`, one profiling
+    run of the parent instrumented for its next children) is not run: its run would be its
+    parent's.
     ``stop_at_repair``:
     False runs the whole budget even after a repair is found (the first is returned): search-
     labelled data then holds candidates ranked after a repair too, so that where a candidate
