@@ -89,14 +89,14 @@ def test_a_forgotten_computation_is_synthesised_for_real(sandbox):
 def test_synthesised_proposals_go_first_and_take_the_best_scores():
     from kelp.program.diff import Edit
     from kelp.repair.proposer import Candidate
-    from kelp.repair.ranking import synthesised_first
+    from kelp.repair.ranking import promoted_first
 
     cands = [Candidate(Edit(op="delete", path=("body", i)), 0.5 - 0.1 * i, "f", i == 2) for i in range(4)]
-    moved, rows = synthesised_first(cands, [{"r": 0}, {"r": 1}, {"r": 2}])
+    moved, rows = promoted_first(cands, [{"r": 0}, {"r": 1}, {"r": 2}])
     assert [c.edit.path[1] for c in moved] == [2, 0, 1, 3]
     assert [round(c.score, 2) for c in moved] == [0.5, 0.4, 0.3, 0.2]
     assert rows == [{"r": 2}, {"r": 0}, {"r": 1}, None]
-    assert synthesised_first(cands[:2], [])[0] == cands[:2]
+    assert promoted_first(cands[:2], [])[0] == cands[:2]
 
 
 def test_of_fits_with_the_same_values_the_plainer_is_kept_not_the_shorter():

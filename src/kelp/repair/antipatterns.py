@@ -2,7 +2,7 @@
 
 Tan et al. 2016 ("Anti-patterns in search-based program repair", FSE) list the shapes of patches
 that pass the tests without fixing the program; two of them can be read off the patched program
-alone and are counted here:
+alone:
 
 - *unreachable code*: statements after a ``return``, ``raise``, ``break`` or ``continue`` in the
   same block (an early exit inserted, or a guard removed around one, bypasses the code that
@@ -11,8 +11,16 @@ alone and are counted here:
   no person (``x - x``, ``x / x``, ``x == x``, ``0 * x``, ``a and a``): a mutation that fits the
   tests by cancelling the expression out.
 
-The search doubts a plausible patch that has more of them than the buggy program
-(:class:`~kelp.repair.search.RepairConfig`, ``doubt_antipatterns``).
+The search doubts a plausible patch that has more unreachable statements than the buggy program,
+or keeps a degenerate expression of it (:class:`~kelp.repair.search.RepairConfig`,
+``doubt_antipatterns``): an early exit is sometimes the fix. It refuses a patch that adds a
+degenerate expression, and one after which a function it edited reads none of its parameters
+(``refuse_degenerate``, :func:`degenerate_patch`). Such a function answers every call with the
+same value, the value the tests expect (``res = '1 4 6 5 8'; return res`` where the statement
+computing ``res`` was missing): the "functionality deletion" of plausible but wrong patches that
+Qi et al. 2015 ("An analysis of patch plausibility and correctness for generate-and-validate
+patch generation systems") found behind most of GenProg's repairs. Degenerate code in a program
+is also the likeliest place of its bug (:func:`suspicious_paths`).
 """
 
 from __future__ import annotations
@@ -46,26 +54,104 @@ def degenerate_expressions(tree: ast.AST) -> int:
     ``e / e``, ``e // e``, ``e % e``, ``e ^ e``, a comparison of ``e`` with itself, ``0 * e`` or
     ``e * 0``, and a boolean operation that repeats an operand (``a and a``). ``e`` is compared
     by its syntax tree."""
-    count = 0
-    for node in ast.walk(tree):
+    return sum(count for _path, count in _degenerate(tree, ()))
+
+
+def degenerate_paths(tree: ast.AST) -> list[tuple]:
+    """Paths (as :class:`~kelp.program.diff.Edit` paths: field names and list indices, from
+    ``tree``) of the operations :func:`degenerate_expressions` counts, in pre-order."""
+    return [path for path, _count in _degenerate(tree, ())]
+
+
+def suspicious_paths(tree: ast.AST) -> list[tuple]:
+    """Paths of the likeliest bug sites that can be read off ``tree`` alone: its degenerate
+    operations (:func:`degenerate_paths`) and its calls that pass the same non-constant
+    expression twice as positional arguments (``isinstance(x, x)``, ``max(a, a)``: a copy and
+    paste left unedited; of MBPP's 474 reference solutions outside its test split, none has one
+    but ``range(i, n, i)``), in that order."""
+    repeated = []
+    for path, node in _nodes(tree, ()):
+        if isinstance(node, ast.Call):
+            dumps = [ast.dump(a) for a in node.args if not isinstance(a, (ast.Constant, ast.UnaryOp, ast.Starred))]
+            if len(dumps) != len(set(dumps)):
+                repeated.append(path)
+    return degenerate_paths(tree) + repeated
+
+
+def _nodes(node: ast.AST, path: tuple):
+    """``(path, node)`` of ``node`` and every node under it, in pre-order."""
+    yield path, node
+    for name, value in ast.iter_fields(node):
+        if isinstance(value, ast.AST):
+            yield from _nodes(value, path + (name,))
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, ast.AST):
+                    yield from _nodes(item, path + (name, i))
+
+
+def _degenerate(tree: ast.AST, root: tuple):
+    """``(path, count)`` of every degenerate operation under ``tree`` (``count`` > 1 for a
+    chained comparison or boolean operation with several repeats), in pre-order."""
+    for path, node in _nodes(tree, root):
+        count = 0
         if isinstance(node, ast.BinOp):
             if isinstance(node.op, _SELF_CANCELLING) and _same(node.left, node.right):
-                count += 1
+                count = 1
             elif isinstance(node.op, ast.Mult) and (_zero(node.left) or _zero(node.right)):
-                count += 1
+                count = 1
         elif isinstance(node, ast.Compare):
             operands = [node.left, *node.comparators]
-            count += sum(_same(a, b) for a, b in zip(operands, operands[1:]))
+            count = sum(_same(a, b) for a, b in zip(operands, operands[1:]))
         elif isinstance(node, ast.BoolOp):
             dumps = [ast.dump(v) for v in node.values]
-            count += len(dumps) - len(set(dumps))
-    return count
+            count = len(dumps) - len(set(dumps))
+        if count:
+            yield path, count
 
 
-def antipatterns(tree: ast.AST) -> int:
-    """Unreachable statements plus degenerate expressions of ``tree``: a patch that adds to
-    them is doubted."""
-    return unreachable_statements(tree) + degenerate_expressions(tree)
+def degenerate_patch(before: ast.AST, after: ast.AST) -> str | None:
+    """Why the patch from ``before`` to ``after`` (whole programs) is degenerate, or ``None``:
+    ``"ignores its inputs"`` when a function it edited reads none of its parameters
+    (:func:`ignored_inputs`), ``"degenerate expression"`` when ``after`` has more degenerate
+    expressions than ``before`` (:func:`degenerate_expressions`)."""
+    if ignored_inputs(before, after):
+        return "ignores its inputs"
+    if degenerate_expressions(after) > degenerate_expressions(before):
+        return "degenerate expression"
+    return None
+
+
+def ignored_inputs(before: ast.AST, after: ast.AST) -> set[str]:
+    """Qualified names (``Class.method``) of the functions of ``after`` that have parameters
+    (other than ``self`` and ``cls``), read none of them, and differ from the function of that
+    name in ``before`` (or are new): functions a patch turned into constants. Lambdas are not
+    counted; a nested function is compared as part of the function around it too."""
+    old = {name: ast.dump(node) for name, node in _functions(before)}
+    found = set()
+    for name, node in _functions(after):
+        if old.get(name) == ast.dump(node):
+            continue
+        args = node.args
+        params = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
+        params |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
+        params -= {"self", "cls"}
+        reads = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        if params and not params & reads:
+            found.add(name)
+    return found
+
+
+def _functions(tree: ast.AST, prefix: str = ""):
+    """``(qualified name, node)`` of every function definition in ``tree``."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield prefix + node.name, node
+            yield from _functions(node, prefix + node.name + ".")
+        elif isinstance(node, ast.ClassDef):
+            yield from _functions(node, prefix + node.name + ".")
+        else:
+            yield from _functions(node, prefix)
 
 
 def _same(a: ast.AST, b: ast.AST) -> bool:

@@ -264,14 +264,27 @@ def reorder(cands: list, scores: list[float]) -> tuple[list, list[int]]:
     return [replace(head[i], score=head[slot].score) for slot, i in enumerate(order)] + cands[len(scores):], order
 
 
-def synthesised_first(cands: list, rows: list) -> tuple[list, list]:
+def promoted_first(cands: list, rows: list, sites: list[tuple] = ()) -> tuple[list, list]:
     """``cands`` (best first) with the synthesised ones (fitted to what the tests showed) moved
-    to the front, keeping their order and the order of the rest; the k-th proposal takes the
-    k-th score, as in :func:`reorder`. ``rows`` (the features of the first ``len(rows)``) are
-    moved with their proposals (None where a proposal had none)."""
+    to the front, then those that edit inside one of ``sites`` (paths of degenerate expressions
+    of the program, :func:`~kelp.repair.antipatterns.degenerate_paths`: code no person writes is
+    the likeliest place of the bug; an edit of the operator alone does not count, as it keeps
+    the operands equal), each group in its order; the k-th proposal takes the k-th score, as in
+    :func:`reorder`. ``rows`` (the features of the first ``len(rows)``) are moved with their
+    proposals (None where a proposal had none)."""
     from dataclasses import replace
 
-    order = [i for i, c in enumerate(cands) if c.synthesised] + [i for i, c in enumerate(cands) if not c.synthesised]
+    def group(c) -> int:
+        if c.synthesised:
+            return 0
+        path = tuple(c.edit.path)
+        for site in sites:
+            rest = path[len(site):]
+            if path[: len(site)] == site and not (rest and rest[0] in ("op", "ops")):
+                return 1
+        return 2
+
+    order = sorted(range(len(cands)), key=lambda i: group(cands[i]))
     if order == list(range(len(cands))):
         return cands, rows
     moved = [replace(cands[i], score=cands[slot].score) for slot, i in enumerate(order)]

@@ -37,14 +37,14 @@ from kelp.models.ranker import Ranker, load_default
 from kelp.program.diff import Edit, tree_diff
 from kelp.program.spans import line_at
 from kelp.program.tree import ProgramSyntaxError, node_at, parse, unparse
-from kelp.repair.antipatterns import antipatterns
+from kelp.repair.antipatterns import degenerate_expressions, degenerate_patch, suspicious_paths, unreachable_statements
 from kelp.repair.closeness import compared_values, message_closeness
 from kelp.repair.enumerate import EnumerativeProposer
 from kelp.repair.kinds import KindCheck
 from kelp.repair.loop_probe import accumulate_site, loop_guard_site, probe_loop
 from kelp.repair.probe import guard_site, probe_locals, probe_site
 from kelp.repair.proposer import Candidate, Feedback, Proposer
-from kelp.repair.ranking import NATURALNESS, proposal_features, reorder, synthesised_first
+from kelp.repair.ranking import NATURALNESS, promoted_first, proposal_features, reorder
 from kelp.repair.simplify import patch_cost, simplify
 from kelp.repair.splice import minimal_source, splice_edit, text_lines
 from kelp.repair.unused import unread_parameters
@@ -111,8 +111,16 @@ class RepairConfig:
     :func:`~kelp.repair.unused.unread_parameters`) is doubted the same way, for a patch that
     reads it (a forgotten clause often held the parameter: ``s[0] >= h and s[1] >= w``); the
     queued proposals that read it then run first. ``doubt_antipatterns``: a patch that adds
-    unreachable statements or degenerate expressions to the program (``x - x``; Tan et al. 2016,
-    :mod:`kelp.repair.antipatterns`) is doubted the same way.
+    unreachable statements to the program (an early exit that bypasses the failing code; Tan et
+    al. 2016, :mod:`kelp.repair.antipatterns`), or leaves a degenerate expression of the buggy
+    program in place (often the bug itself: ``0 * i`` for ``2 * i``), is doubted the same way. ``refuse_degenerate``: a
+    patch that adds a degenerate expression (``x - x``, ``0 * i``) or after which a function it
+    edited reads none of its parameters (it answers the tests with constants;
+    :func:`~kelp.repair.antipatterns.degenerate_patch`) is not a repair: it is not returned nor
+    expanded, and the search goes on. ``suspicious_first``: a state's proposals that edit inside
+    one of its degenerate expressions, or inside a call that passes the same expression twice
+    (:func:`~kelp.repair.antipatterns.suspicious_paths`), run before its others (after the
+    synthesised ones: :func:`~kelp.repair.ranking.promoted_first`).
     ``test_equivalence``: a candidate that the tests of its parent's run (those it passed and
     the first it failed) cannot tell from its parent (an expression that takes the same value at
     every evaluation, ``<`` for ``<=`` where the operands are never equal; a statement deleted,
@@ -155,6 +163,8 @@ class RepairConfig:
     stop_at_repair: bool = True
     doubt_unread: bool = True
     doubt_antipatterns: bool = True
+    refuse_degenerate: bool = True
+    suspicious_first: bool = True
     test_equivalence: bool = True
 
 
@@ -172,7 +182,9 @@ class RepairResult:
     candidate reached it). ``denied``: tests left out because they failed only by doing what the
     sandbox forbids, ``{test id: what was refused}`` (e.g. ``"subprocess.Popen"``).
     ``others``: ``(fixed, failing)``: of the regression suite's tests that the program failed
-    outside the selection, how many the repair passes (``(0, 0)``: none failed, or unsolved)."""
+    outside the selection, how many the repair passes (``(0, 0)``: none failed, or unsolved).
+    ``degenerate``: candidates that passed the tests but were refused as degenerate patches
+    (``RepairConfig.refuse_degenerate``)."""
 
     solved: bool
     original: str
@@ -193,6 +205,7 @@ class RepairResult:
     regression_tests: int = 0
     denied: dict[str, str] = field(default_factory=dict)
     others: tuple[int, int] = (0, 0)
+    degenerate: int = 0
 
     def to_json(self) -> dict:
         """JSON-ready summary (no run objects); ``best_partial`` is ``null`` or
@@ -205,7 +218,7 @@ class RepairResult:
             "seconds": round(self.seconds, 3), "localization": self.localization[:10], "reason": self.reason,
             "judged": self.judged, "rejected": self.rejected, "best_partial": best,
             "regressions": self.regressions, "regression_tests": self.regression_tests,
-            "denied": self.denied, "others": list(self.others),
+            "denied": self.denied, "others": list(self.others), "degenerate": self.degenerate,
         }
 
 
@@ -582,6 +595,7 @@ class _Search:
             if others and regression is not None:
                 self.others = replace(regression, tests=tuple(TestCase(i) for i in others))
         self.regressions = 0
+        self.degenerate = 0  # plausible candidates refused as degenerate patches
         self.kept: tuple | None = None  # the best doubted repair (leaves ``others`` failing, or distrusted)
         self.kept_key: tuple = (-1, False, False, 0.0)  # (of ``others`` fixed, reads every parameter,
         # adds no anti-pattern, accept probability)
@@ -590,7 +604,7 @@ class _Search:
         self.lm = _naturalness(self.ranker, observer)
         self.unread = (unread_parameters(root_tree, set(self.ranking[:UNREAD_LINES]))
                        if config.doubt_unread and self.ranking else frozenset())
-        self.antipatterns = antipatterns(root_tree) if config.doubt_antipatterns else None
+        self.antipatterns = unreachable_statements(root_tree) if config.doubt_antipatterns else None
         first_failure = next((o for o in run0.outcomes if o.status != "pass"), None)
         self.root_error = None if first_failure is None else (first_failure.error_type or first_failure.status)
 
@@ -649,7 +663,7 @@ class _Search:
         return RepairResult(solved, self.source, repaired, state.edits if edits is None else edits, self.before,
                             after, self.executions, to_solve, time.monotonic() - self.start, self.run0,
                             self.ranking, reason, judged, self.rejected, best, self.regressions,
-                            len(self.regression_passing or ()), self.denied)
+                            len(self.regression_passing or ()), self.denied, degenerate=self.degenerate)
 
     def _best_partial(self) -> PartialState | None:
         """The best partial state, with its tests counted by one run of every test when the time
@@ -729,7 +743,8 @@ class _Search:
             if self.ranker is not None and rows:
                 cands, order = reorder(cands, self.ranker.score(rows))
                 rows = [rows[i] for i in order]
-        cands, rows = synthesised_first(cands, rows)
+        sites = suspicious_paths(state.tree) if config.suspicious_first else []
+        cands, rows = promoted_first(cands, rows, sites)
         for rank, cand in enumerate(cands):
             if cand.doomed:  # raises on every run; ranked with the rest so their ranks stay whole
                 continue
@@ -829,6 +844,8 @@ class _Search:
                 self.observer(self._observed(item, parent, state, run))
             if run.status == "ok" and run.all_passed:
                 shown = self._text(state)
+                if self._degenerate(shown):
+                    continue  # fits the tests with code no person writes: not a repair, not expanded
                 judged = self._confirmed(state, shown)
                 if judged is not False and not self._keeps_passing(shown):
                     continue  # passes the selected tests, breaks others: not a repair, not expanded
@@ -884,10 +901,25 @@ class _Search:
                 item.priority -= READS_UNREAD_FIRST
         heapq.heapify(self.heap)
 
+    def _degenerate(self, text: str) -> bool:
+        """Whether the patch to ``text`` is refused as degenerate
+        (:func:`~kelp.repair.antipatterns.degenerate_patch`; counted in :attr:`degenerate`);
+        False when ``refuse_degenerate`` is off."""
+        if not self.config.refuse_degenerate:
+            return False
+        try:
+            tree = parse(text)
+        except ProgramSyntaxError:
+            return False
+        if degenerate_patch(self.root_tree, tree) is not None:
+            self.degenerate += 1
+            return True
+        return False
+
     def _trust(self, item: _Pending, shown: str) -> tuple[bool, bool, float | None]:
         """What vouches for the plausible patch ``shown``: whether it reads every parameter of
-        :attr:`unread`, whether it adds no anti-pattern to the program
-        (:func:`~kelp.repair.antipatterns.antipatterns`), and the ranker's accept probability
+        :attr:`unread`, whether it adds no unreachable statement to the program and has no
+        degenerate expression (:mod:`~kelp.repair.antipatterns`), and the ranker's accept probability
         (``None`` without an accept model)."""
         accept = self.ranker.accept(item.features) if self.ranker is not None else None
         reads = clean = True
@@ -897,7 +929,8 @@ class _Search:
             except SyntaxError:
                 return reads, clean, accept
             reads = not (self.unread and unread_parameters(tree) & self.unread)
-            clean = self.antipatterns is None or antipatterns(tree) <= self.antipatterns
+            clean = self.antipatterns is None or (unreachable_statements(tree) <= self.antipatterns
+                                                  and not degenerate_expressions(tree))
         return reads, clean, accept
 
     def _others_fixed(self, text: str) -> int:
@@ -950,7 +983,7 @@ class _Search:
             check = None if self.suite.kind == "pytest" else self.sandbox.verify(candidate, self.suite)
             if check is not None and check.judged and not check.all_passed:
                 continue
-            if not self._keeps_passing(candidate):
+            if not self._keeps_passing(candidate) or self._degenerate(candidate):
                 continue
             try:
                 edits = tree_diff(self.root_tree, parse(candidate))
