@@ -45,3 +45,14 @@ def test_a_file_the_failing_tests_never_execute_gets_a_hint_about_imports():
         result = repair(BUGGY, suite, sandbox, RepairConfig(budget=4))
     text = format_report(result, "m.py", budget=4)
     assert "localized lines: none" in text and "check that the tests import this module" in text
+
+
+def test_refused_degenerate_patches_are_counted_in_the_report():
+    # With one test, writing the expected string in passes it; such a patch is refused.
+    source = "def flatten(xs):\n    return res\n"
+    suite = TestSuite.from_asserts(["assert flatten([('1', '4'), ('5',)]) == '1 4 5'"])
+    with Sandbox(workers=1) as sandbox:
+        result = repair(source, suite, sandbox, RepairConfig(budget=256))
+    assert result.degenerate >= 1 and result.to_json()["degenerate"] == result.degenerate
+    text = format_report(result, "m.py", budget=256)
+    assert f"refused: {result.degenerate} candidates passed the tests with degenerate code" in text

@@ -64,6 +64,9 @@ def format_report(result, path: str, *, budget: int | None = None, best: Partial
     else:
         out.append("localized lines: none (no failing test executed this file)")
     out.append(f"searched: {result.executions} candidates run in {result.seconds:.1f} s")
+    if result.degenerate:
+        out.append(f"refused: {result.degenerate} candidates passed the tests with degenerate code (an "
+                   f"expression such as x - x, or a function made to ignore its parameters), not repairs")
     if result.regression_tests:
         out.append(f"regression check: {result.regression_tests} other tests of the project that passed before must "
                    f"still pass; {result.regressions} candidates that passed the selected tests broke some of them")

@@ -113,11 +113,11 @@ class RepairConfig:
     queued proposals that read it then run first. ``doubt_antipatterns``: a patch that adds
     unreachable statements to the program (an early exit that bypasses the failing code; Tan et
     al. 2016, :mod:`kelp.repair.antipatterns`), or leaves a degenerate expression of the buggy
-    program in place (often the bug itself: ``0 * i`` for ``2 * i``), is doubted the same way. ``refuse_degenerate``: a
-    patch that adds a degenerate expression (``x - x``, ``0 * i``) or after which a function it
-    edited reads none of its parameters (it answers the tests with constants;
-    :func:`~kelp.repair.antipatterns.degenerate_patch`) is not a repair: it is not returned nor
-    expanded, and the search goes on. ``suspicious_first``: a state's proposals that edit inside
+    program in place (often the bug itself: ``0 * i`` for ``2 * i``), is doubted the same way.
+    ``refuse_degenerate``: a patch that adds a degenerate expression (``x - x``, ``0 * i``), or
+    after which a function it edited reads none of its parameters (it answers the tests with
+    constants; :func:`~kelp.repair.antipatterns.degenerate_patch`), is not a repair: it is not
+    returned nor expanded, and the search goes on. ``suspicious_first``: a state's proposals that edit inside
     one of its degenerate expressions, or inside a call that passes the same expression twice
     (:func:`~kelp.repair.antipatterns.suspicious_paths`), run before its others (after the
     synthesised ones: :func:`~kelp.repair.ranking.promoted_first`).
