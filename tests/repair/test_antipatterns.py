@@ -71,6 +71,10 @@ def test_an_edited_function_that_reads_none_of_its_parameters_answers_with_const
     constant = ast.parse("class A:\n    def m(self, x):\n        return 2\n")
     assert ignored_inputs(method, constant) == {"A.m"}
     assert ignored_inputs(ast.parse("def h():\n    return 1\n"), ast.parse("def h():\n    return 2\n")) == set()
+    # a function that ignored its parameters and read nothing unbound may change its constant
+    assert ignored_inputs(ast.parse("def timeout(config):\n    return 30\n"),
+                          ast.parse("def timeout(config):\n    return 60\n")) == set()
+    assert ignored_inputs(ast.parse("def f(x):\n    return x\n"), ast.parse("def f(x):\n    return 60\n")) == {"f"}
 
 
 # Seeded bug of MBPP validation problem 544 (its only statement deleted). With one test visible,

@@ -125,21 +125,57 @@ def degenerate_patch(before: ast.AST, after: ast.AST) -> str | None:
 def ignored_inputs(before: ast.AST, after: ast.AST) -> set[str]:
     """Qualified names (``Class.method``) of the functions of ``after`` that have parameters
     (other than ``self`` and ``cls``), read none of them, and differ from the function of that
-    name in ``before`` (or are new): functions a patch turned into constants. Lambdas are not
-    counted; a nested function is compared as part of the function around it too."""
-    old = {name: ast.dump(node) for name, node in _functions(before)}
+    name in ``before``, where that function read a parameter or a name bound nowhere in
+    ``before`` (its computation was missing), or was not there: functions a patch turned into
+    constants. A function that ignored its parameters already and was whole
+    (``def timeout(config): return 30``) may stay so. Lambdas are not counted; a nested
+    function is compared as part of the function around it too."""
+    old = dict(_functions(before))
+    bound = _bound_names(before)
     found = set()
     for name, node in _functions(after):
-        if old.get(name) == ast.dump(node):
+        was = old.get(name)
+        if was is not None and ast.dump(was) == ast.dump(node):
             continue
-        args = node.args
-        params = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
-        params |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
-        params -= {"self", "cls"}
-        reads = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-        if params and not params & reads:
+        params = _parameters(node)
+        if not params or params & _reads(node):
+            continue
+        if was is None or _parameters(was) & _reads(was) or _reads(was) - bound:
             found.add(name)
     return found
+
+
+def _parameters(node: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
+    args = node.args
+    params = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
+    params |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
+    return params - {"self", "cls"}
+
+
+def _reads(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def _bound_names(tree: ast.AST) -> set[str]:
+    """Every name ``tree`` binds anywhere (assignment and loop targets, parameters, function and
+    class names, imports, ``except ... as``), and the builtins."""
+    import builtins
+
+    names = set(dir(builtins))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names.add(node.name)
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            names.update(node.names)
+    return names
 
 
 def _functions(tree: ast.AST, prefix: str = ""):
