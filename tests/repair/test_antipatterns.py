@@ -116,6 +116,10 @@ def test_degenerate_expressions_are_found_by_path():
     assert degenerate_paths(ast.parse("x = a - b\n")) == []
     calls = ast.parse("if not isinstance(e, e):\n    y = range(n, 0, -1)\n")
     assert suspicious_paths(calls) == [("body", 0, "test", "operand")]  # repeated constants are not suspicious
+    # a value computed and thrown away (pylint's expression-not-assigned): sorted(xs), s.strip(), n + 1
+    thrown = ast.parse('"""Doc."""\ndef f(xs, s, n):\n    """Doc."""\n    sorted(xs)\n    s.strip()\n    n + 1\n'
+                       '    xs.sort()\n    print(n)\n    return xs\n')
+    assert suspicious_paths(thrown) == [("body", 1, "body", 1), ("body", 1, "body", 2), ("body", 1, "body", 3)]
 
 
 def test_edits_inside_a_degenerate_expression_run_first():

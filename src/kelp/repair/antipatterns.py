@@ -64,18 +64,45 @@ def degenerate_paths(tree: ast.AST) -> list[tuple]:
 
 
 def suspicious_paths(tree: ast.AST) -> list[tuple]:
-    """Paths of the likeliest bug sites that can be read off ``tree`` alone: its degenerate
-    operations (:func:`degenerate_paths`) and its calls that pass the same non-constant
+    """Paths of the likeliest bug sites that can be read off ``tree`` alone, in this order: its
+    degenerate operations (:func:`degenerate_paths`); its calls that pass the same non-constant
     expression twice as positional arguments (``isinstance(x, x)``, ``max(a, a)``: a copy and
-    paste left unedited; of MBPP's 474 reference solutions outside its test split, none has one
-    but ``range(i, n, i)``), in that order."""
-    repeated = []
+    paste left unedited); and its statements that compute a value and throw it away
+    (``sorted(xs)``, ``s.strip()``, ``n + 1``, ``x == 1``: pylint's expression-not-assigned, a
+    forgotten assignment). Of MBPP's 474 reference solutions outside its test split, none has a
+    repeated argument but ``range(i, n, i)``, and none throws a value away."""
+    repeated, thrown = [], []
     for path, node in _nodes(tree, ()):
         if isinstance(node, ast.Call):
             dumps = [ast.dump(a) for a in node.args if not isinstance(a, (ast.Constant, ast.UnaryOp, ast.Starred))]
             if len(dumps) != len(set(dumps)):
                 repeated.append(path)
-    return degenerate_paths(tree) + repeated
+        elif isinstance(node, ast.Expr) and _thrown_away(node.value):
+            thrown.append(path)
+    return degenerate_paths(tree) + repeated + thrown
+
+
+#: Builtins that return a new value and change nothing.
+_PURE_BUILTINS = frozenset({"abs", "all", "any", "bool", "dict", "enumerate", "filter", "float", "int", "len",
+                            "list", "map", "max", "min", "range", "reversed", "round", "set", "sorted", "str",
+                            "sum", "tuple", "zip"})
+#: Methods of ``str`` (and the like) that return a new value and change nothing.
+_PURE_METHODS = frozenset({"capitalize", "count", "endswith", "find", "format", "isalpha", "isdigit", "join",
+                           "lower", "lstrip", "replace", "rstrip", "split", "startswith", "strip", "swapcase",
+                           "title", "upper"})
+
+
+def _thrown_away(value: ast.expr) -> bool:
+    """Whether an expression statement of ``value`` computes something without effect: an
+    operation, comparison, name, subscript or attribute, or a call of :data:`_PURE_BUILTINS` or
+    :data:`_PURE_METHODS` (a docstring or other constant is not counted)."""
+    if isinstance(value, (ast.BinOp, ast.Compare, ast.BoolOp, ast.UnaryOp, ast.Name, ast.Subscript, ast.Attribute)):
+        return True
+    if isinstance(value, ast.Call):
+        func = value.func
+        return (isinstance(func, ast.Name) and func.id in _PURE_BUILTINS) or \
+            (isinstance(func, ast.Attribute) and func.attr in _PURE_METHODS)
+    return False
 
 
 def _nodes(node: ast.AST, path: tuple):

@@ -118,7 +118,8 @@ class RepairConfig:
     after which a function it edited reads none of its parameters (it answers the tests with
     constants; :func:`~kelp.repair.antipatterns.degenerate_patch`), is not a repair: it is not
     returned nor expanded, and the search goes on. ``suspicious_first``: a state's proposals that edit inside
-    one of its degenerate expressions, or inside a call that passes the same expression twice
+    one of its degenerate expressions, inside a call that passes the same expression twice, or
+    at a statement that computes a value and throws it away
     (:func:`~kelp.repair.antipatterns.suspicious_paths`), run before its others (after the
     synthesised ones: :func:`~kelp.repair.ranking.promoted_first`).
     ``test_equivalence``: a candidate that the tests of its parent's run (those it passed and
