@@ -266,9 +266,9 @@ def reorder(cands: list, scores: list[float]) -> tuple[list, list[int]]:
 
 def promoted_first(cands: list, rows: list, sites: list[tuple] = ()) -> tuple[list, list]:
     """``cands`` (best first) with the synthesised ones (fitted to what the tests showed) moved
-    to the front, then those that edit inside one of ``sites`` (paths of degenerate expressions
-    of the program, :func:`~kelp.repair.antipatterns.degenerate_paths`: code no person writes is
-    the likeliest place of the bug; an edit of the operator alone does not count, as it keeps
+    to the front, then those that edit at or inside one of ``sites`` (paths of the program's
+    suspicious code, :func:`~kelp.repair.antipatterns.suspicious_paths`: code no person writes
+    is the likeliest place of the bug; an edit of the operator alone does not count, as it keeps
     the operands equal), each group in its order; the k-th proposal takes the k-th score, as in
     :func:`reorder`. ``rows`` (the features of the first ``len(rows)``) are moved with their
     proposals (None where a proposal had none)."""
