@@ -10,6 +10,7 @@ from kelp.errors import KelpError
 from kelp.program.unified_diff import unified_diff
 from kelp.repair.inputs import (
     MAX_FUNCTIONS,
+    MAX_NESTING,
     InputError,
     collect_tests,
     load_repair_inputs,
@@ -76,6 +77,10 @@ def test_input_errors_are_kelp_errors_with_the_file_named(tmp_path):
     prog = tmp_path / "prog.py"
     prog.write_text("".join(f"def f{i}():\n    pass\n" for i in range(MAX_FUNCTIONS + 1)))
     with pytest.raises(InputError, match="2,001 functions"):
+        load_repair_inputs(prog, tests=tmp_path / "unread.py")
+    # an expression nested deeper than kelp's tree walks go: a clear error, not a RecursionError
+    prog.write_text("def f(a):\n    return " + " + ".join(["a"] * (MAX_NESTING + 10)) + "\n")
+    with pytest.raises(InputError, match="nested .* deep"):
         load_repair_inputs(prog, tests=tmp_path / "unread.py")
 
 

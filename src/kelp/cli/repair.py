@@ -46,7 +46,7 @@ def repair_cmd(
 
     The tests may be the project's own pytest run: kelp repair src/pkg/mod.py -- tests/ -k clamp (the file is served under its import name, the project's pytest configuration and conftest.py apply).
 
-    Exit status: 0 repaired; 1 not repaired (search exhausted or out of time); 2 bad input (missing, binary, non-UTF-8, too large or unparsable files, unusable tests: tests pytest cannot collect or that never import the file, a file outside the tests' project); 3 nothing to repair (every test already passes); 4 repaired but not written (--write found FILE changed while kelp ran, or could not replace it; the diff is on stdout); 130 interrupted (SIGINT); 143 terminated (SIGTERM).
+    Exit status: 0 repaired; 1 not repaired (search exhausted or out of time); 2 bad input (missing, binary, non-UTF-8, too large, too deeply nested or unparsable files, unusable tests: tests pytest cannot collect or that never import the file, a file outside the tests' project); 3 nothing to repair (every test already passes); 4 repaired but not written (--write found FILE changed while kelp ran, or could not replace it; the diff is on stdout); 130 interrupted (SIGINT); 143 terminated (SIGTERM).
     """
     started = time.monotonic()
     from kelp.execute.sandbox import Limits

@@ -26,6 +26,9 @@ from kelp.program.tree import ProgramSyntaxError, functions, parse
 MAX_SOURCE_BYTES = 1_000_000
 #: Most functions (and methods, nested included) a program given to `kelp repair` may define.
 MAX_FUNCTIONS = 2_000
+#: Deepest syntax tree a program may have (nodes from the module down): the search's tree walks
+#: recurse, and Python's recursion limit is 1,000 frames.
+MAX_NESTING = 300
 
 
 class InputError(KelpError, ValueError):
@@ -136,6 +139,16 @@ def _check_in_project(program_path: Path, suite: TestSuite) -> None:
                          "the tests cannot import it")
 
 
+def nesting(tree: ast.AST) -> int:
+    """Depth of ``tree``: 1 for a node without children (walked without recursion)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
 def load_repair_inputs(file: Path, *, tests: Path | None = None,
                        pytest_args: str | list[str] | None = None) -> RepairInputs:
     """Read and check the program ``file`` and its tests: exactly one of ``tests`` (a tests file,
@@ -144,7 +157,7 @@ def load_repair_inputs(file: Path, *, tests: Path | None = None,
 
     Raises :class:`InputError` when both or neither tests are given, or when the program is
     unreadable (:func:`read_text`), does not parse, defines no function or more than
-    :data:`MAX_FUNCTIONS`; and for the tests' own faults."""
+    :data:`MAX_FUNCTIONS`, or is nested deeper than :data:`MAX_NESTING`; and for the tests' own faults."""
     if (tests is None) == (pytest_args is None):
         raise InputError("give exactly one of --tests FILE, --pytest \"ARGS\" or -- PYTEST_ARGS...")
     source = read_text(file, "file")
@@ -152,6 +165,10 @@ def load_repair_inputs(file: Path, *, tests: Path | None = None,
         tree = parse(source)
     except ProgramSyntaxError as exc:
         raise InputError(f"{file} does not parse: {exc}") from None
+    depth = nesting(tree)
+    if depth > MAX_NESTING:
+        raise InputError(f"{file} is nested {depth:,} syntax-tree levels deep (the limit is {MAX_NESTING:,}): "
+                         "split its deepest expression")
     defined = functions(tree)
     if not defined:
         raise InputError(f"{file} defines no function to repair")
@@ -232,6 +249,6 @@ def pytest_error_line(report: str, limit: int = 400) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-__all__ = ["MAX_FUNCTIONS", "MAX_SOURCE_BYTES", "InputError", "RepairInputs", "collect_tests",
-           "load_repair_inputs", "pytest_error_line", "read_text", "regression_suite", "suite_from_pytest_args",
+__all__ = ["MAX_FUNCTIONS", "MAX_NESTING", "MAX_SOURCE_BYTES", "InputError", "RepairInputs", "collect_tests",
+           "load_repair_inputs", "nesting", "pytest_error_line", "read_text", "regression_suite", "suite_from_pytest_args",
            "suite_from_tests_file"]
