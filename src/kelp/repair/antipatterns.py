@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import ast
 
+from kelp.program.tree import FunctionInfo, functions, iter_nodes, node_at
+
 _EXITS = (ast.Return, ast.Raise, ast.Break, ast.Continue)
 #: Operators whose result is fixed when both operands are the same expression.
 _SELF_CANCELLING = (ast.Sub, ast.Div, ast.FloorDiv, ast.Mod, ast.BitXor)
@@ -54,13 +56,13 @@ def degenerate_expressions(tree: ast.AST) -> int:
     ``e / e``, ``e // e``, ``e % e``, ``e ^ e``, a comparison of ``e`` with itself, ``0 * e`` or
     ``e * 0``, and a boolean operation that repeats an operand (``a and a``). ``e`` is compared
     by its syntax tree."""
-    return sum(count for _path, count in _degenerate(tree, ()))
+    return sum(_degenerate(node) for _path, node in iter_nodes(tree))
 
 
 def degenerate_paths(tree: ast.AST) -> list[tuple]:
     """Paths (as :class:`~kelp.program.diff.Edit` paths: field names and list indices, from
     ``tree``) of the operations :func:`degenerate_expressions` counts, in pre-order."""
-    return [path for path, _count in _degenerate(tree, ())]
+    return [path for path, node in iter_nodes(tree) if _degenerate(node)]
 
 
 def suspicious_paths(tree: ast.AST) -> list[tuple]:
@@ -70,16 +72,18 @@ def suspicious_paths(tree: ast.AST) -> list[tuple]:
     paste left unedited); and its statements that compute a value and throw it away
     (``sorted(xs)``, ``s.strip()``, ``n + 1``, ``x == 1``: pylint's expression-not-assigned, a
     forgotten assignment). Of MBPP's 474 reference solutions outside its test split, none has a
-    repeated argument but ``range(i, n, i)``, and none throws a value away."""
-    repeated, thrown = [], []
-    for path, node in _nodes(tree, ()):
+    repeated argument but ``range(i, n, i)``, and none throws a value away. One walk of the tree."""
+    degenerate, repeated, thrown = [], [], []
+    for path, node in iter_nodes(tree):
+        if _degenerate(node):
+            degenerate.append(path)
         if isinstance(node, ast.Call):
             dumps = [ast.dump(a) for a in node.args if not isinstance(a, (ast.Constant, ast.UnaryOp, ast.Starred))]
             if len(dumps) != len(set(dumps)):
                 repeated.append(path)
         elif isinstance(node, ast.Expr) and _thrown_away(node.value):
             thrown.append(path)
-    return degenerate_paths(tree) + repeated + thrown
+    return degenerate + repeated + thrown
 
 
 #: Builtins that return a new value and change nothing.
@@ -105,36 +109,21 @@ def _thrown_away(value: ast.expr) -> bool:
     return False
 
 
-def _nodes(node: ast.AST, path: tuple):
-    """``(path, node)`` of ``node`` and every node under it, in pre-order."""
-    yield path, node
-    for name, value in ast.iter_fields(node):
-        if isinstance(value, ast.AST):
-            yield from _nodes(value, path + (name,))
-        elif isinstance(value, list):
-            for i, item in enumerate(value):
-                if isinstance(item, ast.AST):
-                    yield from _nodes(item, path + (name, i))
-
-
-def _degenerate(tree: ast.AST, root: tuple):
-    """``(path, count)`` of every degenerate operation under ``tree`` (``count`` > 1 for a
-    chained comparison or boolean operation with several repeats), in pre-order."""
-    for path, node in _nodes(tree, root):
-        count = 0
-        if isinstance(node, ast.BinOp):
-            if isinstance(node.op, _SELF_CANCELLING) and _same(node.left, node.right):
-                count = 1
-            elif isinstance(node.op, ast.Mult) and (_zero(node.left) or _zero(node.right)):
-                count = 1
-        elif isinstance(node, ast.Compare):
-            operands = [node.left, *node.comparators]
-            count = sum(_same(a, b) for a, b in zip(operands, operands[1:]))
-        elif isinstance(node, ast.BoolOp):
-            dumps = [ast.dump(v) for v in node.values]
-            count = len(dumps) - len(set(dumps))
-        if count:
-            yield path, count
+def _degenerate(node: ast.AST) -> int:
+    """How many degenerate operations ``node`` itself is (more than 1 for a chained comparison or
+    boolean operation with several repeats; its children are not looked at)."""
+    if isinstance(node, ast.BinOp):
+        if isinstance(node.op, _SELF_CANCELLING) and _same(node.left, node.right):
+            return 1
+        if isinstance(node.op, ast.Mult) and (_zero(node.left) or _zero(node.right)):
+            return 1
+    elif isinstance(node, ast.Compare):
+        operands = [node.left, *node.comparators]
+        return sum(_same(a, b) for a, b in zip(operands, operands[1:]))
+    elif isinstance(node, ast.BoolOp):
+        dumps = [ast.dump(v) for v in node.values]
+        return len(dumps) - len(set(dumps))
+    return 0
 
 
 def degenerate_patch(before: ast.AST, after: ast.AST) -> str | None:
@@ -157,26 +146,24 @@ def ignored_inputs(before: ast.AST, after: ast.AST) -> set[str]:
     constants. A function that ignored its parameters already and was whole
     (``def timeout(config): return 30``) may stay so. Lambdas are not counted; a nested
     function is compared as part of the function around it too."""
-    old = dict(_functions(before))
+    old = {f.qualname: (f, node_at(before, f.path)) for f in functions(before)}
     bound = _bound_names(before)
     found = set()
-    for name, node in _functions(after):
-        was = old.get(name)
+    for info in functions(after):
+        node = node_at(after, info.path)
+        was_info, was = old.get(info.qualname, (None, None))
         if was is not None and ast.dump(was) == ast.dump(node):
             continue
-        params = _parameters(node)
+        params = _parameters(info)
         if not params or params & _reads(node):
             continue
-        if was is None or _parameters(was) & _reads(was) or _reads(was) - bound:
-            found.add(name)
+        if was is None or _parameters(was_info) & _reads(was) or _reads(was) - bound:
+            found.add(info.qualname)
     return found
 
 
-def _parameters(node: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
-    args = node.args
-    params = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
-    params |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
-    return params - {"self", "cls"}
+def _parameters(info: FunctionInfo) -> set[str]:
+    return set(info.args) - {"self", "cls"}
 
 
 def _reads(node: ast.AST) -> set[str]:
@@ -203,18 +190,6 @@ def _bound_names(tree: ast.AST) -> set[str]:
         elif isinstance(node, (ast.Global, ast.Nonlocal)):
             names.update(node.names)
     return names
-
-
-def _functions(tree: ast.AST, prefix: str = ""):
-    """``(qualified name, node)`` of every function definition in ``tree``."""
-    for node in ast.iter_child_nodes(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            yield prefix + node.name, node
-            yield from _functions(node, prefix + node.name + ".")
-        elif isinstance(node, ast.ClassDef):
-            yield from _functions(node, prefix + node.name + ".")
-        else:
-            yield from _functions(node, prefix)
 
 
 def _same(a: ast.AST, b: ast.AST) -> bool:
